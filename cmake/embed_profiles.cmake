@@ -1,0 +1,15 @@
+# Generates a C++ source that holds every profiles/*.toml as a string, so the
+# built-in profiles travel inside the binary.
+file(GLOB files "${DIR}/*.toml")
+list(SORT files)
+set(body "// Generated from profiles/*.toml by cmake/embed_profiles.cmake. Do not edit.\n")
+string(APPEND body "#include \"mcpjail/profile.hpp\"\n\nnamespace mcpjail {\n")
+string(APPEND body "const std::vector<BuiltinProfile>& builtin_profiles() {\n  static const std::vector<BuiltinProfile> all = {\n")
+foreach(f IN LISTS files)
+  get_filename_component(name "${f}" NAME_WE)
+  file(READ "${f}" text)
+  string(APPEND body "    {\"${name}\", R\"mcpjail_profile(${text})mcpjail_profile\"},\n")
+endforeach()
+string(APPEND body "  };\n  return all;\n}\n}  // namespace mcpjail\n")
+file(WRITE "${OUT}.tmp" "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")

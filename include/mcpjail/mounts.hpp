@@ -1,0 +1,22 @@
+// Mount layer: builds the jail's root filesystem from plan.mounts and pivots
+// into it. Runs in the jail's first process, inside its new mount namespace.
+#pragma once
+#include "mcpjail/plan.hpp"
+
+namespace mcpjail::mnt {
+
+// 1. make every mount a slave (nothing propagates back to the host);
+// 2. mount a staging tmpfs and pivot into it, so the host root is at /oldroot;
+// 3. mount a fresh tmpfs for the jail's root at /newroot and apply each step
+//    of plan.mounts there, in order (sources re-resolved symlink-safely
+//    below /oldroot; mount points created only on the jail's own tmpfs);
+// 4. pivot_root into /newroot and detach the old root entirely;
+// 5. remount the jail's root read-only.
+// Throws LaunchError("mounts", ...).
+void build_root(const Plan& plan);
+
+// /proc entries made read-only, and those masked, inside the jail.
+extern const char* const kProcReadOnly[];
+extern const char* const kProcMasked[];
+
+}  // namespace mcpjail::mnt

@@ -1,0 +1,48 @@
+// Host paths: lexical normalisation and a symlink-safe walk.
+#pragma once
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mcpjail/unique_fd.hpp"
+
+namespace mcpjail {
+
+// "/a//b/./c/" -> "/a/b/c". Refuses relative paths, ".." and NUL bytes
+// (".." cannot be resolved lexically when symlinks are involved).
+std::optional<std::string> normalize_absolute(std::string_view path, std::string* why);
+
+// True when `path` is `dir` or lies below it (both normalised, absolute).
+bool path_is_under(std::string_view path, std::string_view dir);
+
+// Which symlinks a walk may follow. A symlink is followed only when it is
+// owned by root or by `trusted_uid`, and does not lie inside one of
+// `untrusted_trees` (the paths the jail can write: a server could have planted
+// it there during an earlier run).
+struct TrustPolicy {
+  uid_t trusted_uid = 0;
+  std::vector<std::string> untrusted_trees;
+};
+
+enum class ObjType { Missing, Directory, File, Other };
+
+struct WalkResult {
+  UniqueFd fd;              // O_PATH fd of the object (when it exists)
+  std::string canonical;    // the path with every symlink resolved
+  ObjType type = ObjType::Missing;
+  bool via_symlink = false; // some symlink was followed
+  std::string error;        // set when the walk was refused (untrusted symlink, loop, EACCES, ...)
+};
+
+// Walks absolute `path` below `root_fd` (which stands for "/") component by
+// component with O_NOFOLLOW, following only symlinks that `policy` trusts.
+// Absolute symlink targets restart at `root_fd`; ".." never climbs above it.
+WalkResult safe_walk(int root_fd, std::string_view path, const TrustPolicy& policy);
+
+// The final component of `path` is a symlink (lstat), without following it.
+bool is_symlink(const std::string& path);
+
+}  // namespace mcpjail

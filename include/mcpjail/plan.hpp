@@ -1,0 +1,125 @@
+// Plan: everything a launch will do, as plain data, in order. Built from a
+// Profile and the command line by make_plan() (reads the host filesystem to
+// resolve paths, changes nothing), printed by `mcp-jail check`, applied by
+// the jail and the supervisor.
+#pragma once
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mcpjail/paths.hpp"
+#include "mcpjail/profile.hpp"
+
+namespace mcpjail {
+
+enum class MountKind {
+  Bind,     // host `source` at `target`, read-only unless `writable`
+  Tmpfs,    // empty tmpfs of `size` bytes
+  Mask,     // hide whatever is at `target` (inaccessible file or empty directory)
+  Symlink,  // a symlink at `target` pointing to `source`
+  File,     // a generated read-only file with `content`
+  Proc,     // fresh procfs for the jail's pid namespace, sensitive parts masked
+  Dev,      // minimal /dev
+};
+
+struct MountStep {
+  MountKind kind = MountKind::Bind;
+  std::string target;   // path inside the jail
+  std::string source;   // canonical host path (Bind) or link target (Symlink)
+  bool writable = false;
+  bool is_dir = true;   // Bind/Mask: directory or file
+  std::uint64_t size = 0;
+  std::string content;  // File
+  std::string why;      // where it comes from, for `check`
+};
+
+// Who the server runs as.
+struct Identity {
+  bool root_mode = false;  // launched by real root: no user namespace, drop to uid/gid
+  uid_t uid = 0;           // the jail's uid, equal inside and on the host (never 0)
+  gid_t gid = 0;
+  uid_t invoking_uid = 0;
+  std::string user_name;   // for /etc/passwd inside the jail
+};
+
+struct NetworkPlan {
+  NetMode mode = NetMode::None;
+  std::vector<std::string> allow, allow_private, dns;
+};
+
+struct LimitsPlan {
+  std::optional<std::uint64_t> memory, pids;
+  std::optional<double> cpu;
+  std::uint64_t nofile = 0;     // 0: leave as inherited
+  std::uint64_t file_size = 0;  // 0: unlimited
+  std::uint64_t tmpfs_size = 0;
+  std::chrono::milliseconds wall_time{0};
+};
+
+struct SeccompPlan {
+  std::string base = "default";
+  std::vector<std::string> deny, allow;
+  SeccompAction action = SeccompAction::Errno;
+};
+
+// Landlock mirrors the filesystem rules.
+struct LandlockRule {
+  std::string path;  // path inside the jail
+  bool write = false;
+  bool exec = false;
+};
+struct LandlockPlan {
+  std::vector<LandlockRule> rules;
+  std::vector<std::string> exec_allow;  // executables (inside the jail) that may be run
+  bool best_effort = false;
+};
+
+struct Plan {
+  std::string profile_name;
+  std::vector<std::string> profile_sources;
+  Identity id;
+  std::vector<MountStep> mounts;          // in the order they are applied
+  std::vector<std::string> hide_skipped;  // hide paths with nothing to hide, and why
+  NetworkPlan network;
+  std::string hostname = "mcp-jail";
+  std::vector<std::string> env;           // "NAME=value", exactly what the server gets
+  std::string cwd = "/";
+  std::string exe;                        // absolute path inside the jail, execve'd as is
+  std::vector<std::string> argv;          // argv[0] as the user wrote it
+  LimitsPlan limits;
+  SeccompPlan seccomp;
+  LandlockPlan landlock;
+  std::string audit_log = "stderr";
+  std::vector<std::string> best_effort;
+  std::vector<std::string> notes;         // explanations shown by `check`
+};
+
+// What the command line and the launching process contribute.
+struct Invocation {
+  std::string profile;                       // built-in name or path
+  LoadOptions load;                          // variables
+  std::vector<std::string> extra_read, extra_write;
+  std::optional<std::string> audit_log;
+  std::vector<std::string> command;          // server command and arguments
+  bool require_command = true;               // `check` may plan without one
+  std::map<std::string, std::string> host_env;
+  uid_t uid = 0, euid = 0;
+  gid_t gid = 0;
+};
+
+// Builds the plan. Throws ProfileError (bad profile entries, with locations)
+// or LaunchError (exit code 125, 126 or 127).
+Plan make_plan(const Profile& profile, const Invocation& inv);
+
+// The invocation of this process: uid, environment, cwd, HOME.
+Invocation current_invocation();
+
+// The plan as a person reviews it (`mcp-jail check`).
+std::string render_plan(const Plan& plan);
+
+}  // namespace mcpjail

@@ -1,0 +1,108 @@
+// Profile: the parsed, validated and variable-expanded contents of a profile
+// file and everything it extends. Loading is pure apart from reading files.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mcpjail/errors.hpp"
+
+namespace mcpjail {
+
+// A path from the profile. `optional` paths may be missing on the host
+// (written with a leading "-", as systemd does, or as { path = "...", optional = true }).
+struct PathRule {
+  std::string path;
+  bool optional = false;
+  SourceLoc loc;
+};
+
+enum class NetMode { None, Allowlist, Host };
+enum class SeccompAction { Errno, Kill, Log };
+
+struct Profile {
+  int version = 1;
+  std::string name;
+  std::string description;
+  std::vector<std::string> sources;      // files loaded, base first
+  std::vector<std::string> best_effort;  // layers allowed to be skipped: "landlock", "limits"
+  SourceLoc best_effort_loc;
+
+  struct Exec {
+    std::vector<PathRule> allow;
+    std::optional<std::string> cwd;
+    SourceLoc cwd_loc;
+    std::optional<std::string> user;  // root mode only: name, uid or uid:gid
+    SourceLoc user_loc;
+    std::optional<std::string> hostname;
+  } exec;
+
+  struct Env {
+    std::vector<std::string> pass;  // names; a trailing '*' matches a prefix
+    std::map<std::string, std::string> set;
+  } env;
+
+  struct Filesystem {
+    std::vector<PathRule> read, write, tmpfs, hide;
+  } filesystem;
+
+  struct Network {
+    NetMode mode = NetMode::None;
+    SourceLoc mode_loc;
+    bool allow_host_network = false;
+    std::vector<std::string> allow, allow_private, dns;
+  } network;
+
+  struct Limits {
+    std::optional<std::uint64_t> memory, pids, nofile, file_size, tmpfs_size;
+    std::optional<double> cpu;
+    std::chrono::milliseconds wall_time{0};
+    SourceLoc cgroup_loc;  // where the first cgroup-backed limit was set
+  } limits;
+
+  struct Seccomp {
+    std::string base = "default";
+    std::vector<std::string> deny, allow;
+    SeccompAction action = SeccompAction::Errno;
+  } seccomp;
+
+  struct Audit {
+    std::string log = "stderr";  // stderr | none | absolute path
+  } audit;
+};
+
+// Inputs for variable expansion: ${HOME}, ${PWD}, ${PROFILE_DIR}, ~ and --var.
+struct LoadOptions {
+  std::string home;
+  std::string pwd;
+  std::map<std::string, std::string> vars;  // from --var NAME=VALUE
+};
+
+struct BuiltinProfile {
+  const char* name;
+  const char* text;
+};
+const std::vector<BuiltinProfile>& builtin_profiles();
+
+// True when `spec` names a profile file rather than a built-in profile.
+bool is_profile_path(std::string_view spec);
+
+// Loads a built-in profile by name, or a file by path. Throws ProfileError.
+Profile load_profile(const std::string& spec, const LoadOptions& opts);
+
+// Loads profile text held in memory (tests, fuzzing). `display_name` appears
+// in error locations; `profile_dir` is ${PROFILE_DIR} (empty: undefined).
+Profile load_profile_text(std::string_view text, const std::string& display_name,
+                          const std::string& profile_dir, const LoadOptions& opts);
+
+// The `description` of a profile text, without loading it (no variables needed).
+std::string profile_description(std::string_view text);
+
+// Profiles larger than this are refused before parsing.
+inline constexpr std::size_t kMaxProfileBytes = 1 << 20;
+
+}  // namespace mcpjail

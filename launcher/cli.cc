@@ -1,0 +1,166 @@
+#include "mcpjail/cli.hpp"
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "mcpjail/audit.hpp"
+#include "mcpjail/errors.hpp"
+#include "mcpjail/plan.hpp"
+#include "mcpjail/profile.hpp"
+#include "mcpjail/supervisor.hpp"
+
+namespace po = boost::program_options;
+
+namespace mcpjail {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage:\n"
+    "  mcp-jail run PROFILE [--var K=V]... [--read P]... [--write P]... [--audit-log PATH] -- COMMAND [ARG]...\n"
+    "  mcp-jail check PROFILE [--var K=V]... [--read P]... [--write P]... [-- COMMAND [ARG]...]\n"
+    "  mcp-jail profiles\n"
+    "  mcp-jail --version | --help\n"
+    "\n"
+    "PROFILE is a built-in profile name (see `mcp-jail profiles`) or a path to a .toml file.\n"
+    "Everything after -- belongs to the server and is never parsed by mcp-jail.\n"
+    "Exit status of run: the server's, 128+N if it died of signal N, 124 when [limits] wall_time\n"
+    "ended it, 125 for an error of mcp-jail, 126 when COMMAND cannot be executed, 127 when it is\n"
+    "not found. See mcp-jail(1) and mcp-jail-profile(5).\n";
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "mcp-jail: %s\n%s", msg.c_str(), kUsage);
+  return kExitLauncherError;
+}
+
+struct Options {
+  std::string command;
+  std::string profile;
+  std::vector<std::string> vars, reads, writes;
+  std::string audit_log;
+  bool have_audit_log = false;
+  std::vector<std::string> server;
+  bool dashdash = false;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  std::vector<std::string> pre;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--") {
+      o.dashdash = true;
+      for (int j = i + 1; j < argc; ++j) o.server.emplace_back(argv[j]);
+      break;
+    }
+    pre.emplace_back(argv[i]);
+  }
+  po::options_description desc;
+  desc.add_options()("var", po::value<std::vector<std::string>>(&o.vars)->composing(), "")(
+      "read", po::value<std::vector<std::string>>(&o.reads)->composing(), "")(
+      "write", po::value<std::vector<std::string>>(&o.writes)->composing(), "")(
+      "audit-log", po::value<std::string>(&o.audit_log), "")("positional", po::value<std::vector<std::string>>(), "");
+  po::positional_options_description pos;
+  pos.add("positional", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(pre).options(desc).positional(pos).style(
+                po::command_line_style::unix_style & ~po::command_line_style::allow_guessing)
+                .run(),
+            vm);
+  po::notify(vm);
+  o.have_audit_log = vm.count("audit-log") > 0;
+  std::vector<std::string> positional;
+  if (vm.count("positional")) positional = vm["positional"].as<std::vector<std::string>>();
+  if (positional.empty()) throw po::error("no command given");
+  o.command = positional[0];
+  if (positional.size() > 1) o.profile = positional[1];
+  if (positional.size() > 2)
+    throw po::error("unexpected argument '" + positional[2] + "' (the server's command goes after --)");
+  return o;
+}
+
+Invocation invocation_from(const Options& o) {
+  Invocation inv = current_invocation();
+  inv.profile = o.profile;
+  for (const auto& v : o.vars) {
+    const auto eq = v.find('=');
+    if (eq == std::string::npos || eq == 0) throw po::error("--var wants NAME=VALUE, got '" + v + "'");
+    inv.load.vars[v.substr(0, eq)] = v.substr(eq + 1);
+  }
+  auto absolute = [&](const std::string& p, const char* opt) {
+    if (p.empty()) throw po::error(std::string(opt) + " needs a path");
+    std::string full = p.starts_with("/") ? p : inv.load.pwd + "/" + p;
+    std::string why;
+    auto norm = normalize_absolute(full, &why);
+    if (!norm) throw po::error(std::string(opt) + " " + p + ": " + why);
+    return *norm;
+  };
+  for (const auto& r : o.reads) inv.extra_read.push_back(absolute(r, "--read"));
+  for (const auto& w : o.writes) inv.extra_write.push_back(absolute(w, "--write"));
+  if (o.have_audit_log) {
+    if (o.audit_log == "stderr" || o.audit_log == "none") inv.audit_log = o.audit_log;
+    else inv.audit_log = absolute(o.audit_log, "--audit-log");
+  }
+  inv.command = o.server;
+  return inv;
+}
+
+int list_profiles() {
+  for (const auto& b : builtin_profiles()) std::printf("%-14s %s\n", b.name, profile_description(b.text).c_str());
+  return 0;
+}
+
+int run_or_check(const Options& o) {
+  if (o.profile.empty()) return usage_error("'" + o.command + "' needs a PROFILE");
+  const bool run = o.command == "run";
+  if (run && !o.dashdash) return usage_error("run needs -- before the server's command");
+  if (run && o.server.empty()) return usage_error("run needs a command after --");
+  Invocation inv = invocation_from(o);
+  inv.require_command = run;
+  const Profile profile = load_profile(o.profile, inv.load);
+  const Plan plan = make_plan(profile, inv);
+  if (!run) {
+    std::fputs(render_plan(plan).c_str(), stdout);
+    return 0;
+  }
+  Audit audit(plan.audit_log, plan.profile_name);
+  return supervise(plan, audit);
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  try {
+    if (argc < 2) return usage_error("no command given");
+    const std::string first = argv[1];
+    if (first == "--help" || first == "-h" || first == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (first == "--version") {
+      std::printf("mcp-jail %s\n", MCPJAIL_VERSION);
+      return 0;
+    }
+    Options o = parse(argc, argv);
+    if (o.command == "run" || o.command == "check") return run_or_check(o);
+    if (o.command == "profiles") return list_profiles();
+    if (o.command == "probe" || o.command == "pin" || o.command == "wrap")
+      return usage_error("'" + o.command + "' is not available in this version yet");
+    return usage_error("unknown command '" + o.command + "'");
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  } catch (const ProfileError& e) {
+    std::fprintf(stderr, "%s\nmcp-jail: profile rejected; nothing was started\n", e.what());
+    return kExitLauncherError;
+  } catch (const LaunchError& e) {
+    std::fprintf(stderr, "mcp-jail: %s: %s\n", e.layer().c_str(), e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mcp-jail: internal error: %s\n", e.what());
+    return kExitLauncherError;
+  }
+}
+
+}  // namespace mcpjail

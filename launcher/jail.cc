@@ -1,0 +1,256 @@
+// The order of the jail, in one place (DESIGN.md "Order in the child"):
+//
+//   init (pid 1 of the new pid namespace; the namespaces come from clone())
+//     1. die with the supervisor; drop every inherited fd
+//     2. wait until the supervisor has written the uid/gid maps (rootless)
+//        and moved us into the jail's cgroup; then a cgroup namespace
+//     3. mounts: fresh root, binds, tmpfs, masks, /proc, /dev, pivot_root,
+//        old root detached, root read-only                  (mnt.cc)
+//     4. network: loopback up (network = none)              (netfilter/net.cc)
+//     5. hostname
+//     6. rlimits                                            (limits.cc)
+//     7. fork the server (pid 2), then give up everything itself and reap
+//   server
+//     8. new session; default signal state; fds above 2 closed; env = plan
+//     9. no_new_privs; bounding set emptied; root mode: become the jail uid;
+//        all capability sets cleared                        (caps.cc, user.cc)
+//    10. cwd
+//    11. Landlock                                           (landlock.cc)
+//    12. seccomp, last: nothing after it needs a blocked call (seccomp.cc)
+//    13. execve
+#include "mcpjail/jail.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "mcpjail/caps.hpp"
+#include "mcpjail/landlock.hpp"
+#include "mcpjail/limits.hpp"
+#include "mcpjail/mounts.hpp"
+#include "mcpjail/net.hpp"
+#include "mcpjail/seccomp.hpp"
+#include "mcpjail/user.hpp"
+
+namespace mcpjail::jail {
+
+namespace {
+
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+void copy(char* dst, std::size_t n, const std::string& s) {
+  std::strncpy(dst, s.c_str(), n - 1);
+  dst[n - 1] = '\0';
+}
+
+[[noreturn]] void report_and_exit(int sock, const std::string& layer, const std::string& text, int code) {
+  Report r;
+  r.kind = ReportKind::Error;
+  r.code = code;
+  copy(r.layer, sizeof r.layer, layer);
+  copy(r.text, sizeof r.text, text);
+  send_report(sock, r);
+  ::_exit(code);
+}
+
+// Closes every fd except 0, 1, 2 and `keep` (sorted, ascending).
+void close_fds_except(std::initializer_list<int> keep) {
+  unsigned from = 3;
+  for (int k : keep) {
+    if (k < 3) continue;
+    if (static_cast<unsigned>(k) > from && ::close_range(from, static_cast<unsigned>(k) - 1, 0) != 0)
+      throw LaunchError("fds", errno_text("close_range", errno));
+    from = static_cast<unsigned>(k) + 1;
+  }
+  if (::close_range(from, ~0U, 0) != 0) throw LaunchError("fds", errno_text("close_range", errno));
+}
+
+void set_no_new_privs() {
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw LaunchError("no_new_privs", errno_text("prctl", errno));
+}
+
+// What both init and the server give up: the bounding set, the ids (root
+// mode), every capability.
+void give_up_privileges(const Plan& plan) {
+  set_no_new_privs();
+  caps::drop_bounding_set();
+  if (plan.id.root_mode) user::become_jail_user(plan.id);
+  caps::drop_all();
+}
+
+void noop_handler(int) {}
+
+[[noreturn]] void server_main(const Plan& plan, const Channels& ch) {
+  try {
+    // 8. session, signals, fds, environment
+    if (::setsid() < 0) throw LaunchError("session", errno_text("setsid", errno));
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // EINVAL for KILL/STOP: fine
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    close_fds_except({ch.report});
+    std::vector<char*> envp;
+    for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    std::vector<char*> argv;
+    for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+
+    // 9. privileges
+    give_up_privileges(plan);
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw LaunchError("lifecycle", errno_text("PR_SET_PDEATHSIG", errno));
+
+    // 10. working directory (checked as the jail's user)
+    if (::chdir(plan.cwd.c_str()) != 0)
+      throw LaunchError("cwd", errno_text("cannot enter the working directory " + plan.cwd, errno));
+
+    // 11. Landlock
+    for (const auto& skipped : landlock::apply(plan.landlock)) {
+      Report r;
+      r.kind = ReportKind::Skipped;
+      copy(r.layer, sizeof r.layer, "landlock");
+      copy(r.text, sizeof r.text, skipped);
+      send_report(ch.report, r);
+    }
+
+    // 12. seccomp, last
+    UniqueFd listener = seccomp::install(plan.seccomp);
+    if (listener) {
+      Report r;
+      r.kind = ReportKind::Listener;
+      send_report(ch.report, r, listener.get());
+      listener.reset();
+    }
+
+    // 13. exec; on success the report socket closes (O_CLOEXEC).
+    ::execve(plan.exe.c_str(), argv.data(), envp.data());
+    const int err = errno;
+    report_and_exit(ch.report, "exec", errno_text("cannot execute " + plan.exe, err),
+                    err == ENOENT ? kExitNotFound : kExitCannotExecute);
+  } catch (const LaunchError& e) {
+    report_and_exit(ch.report, e.layer(), e.what(), e.exit_code());
+  } catch (const std::exception& e) {
+    report_and_exit(ch.report, "jail", e.what(), kExitLauncherError);
+  }
+}
+
+// pid 1: forwards signals to the server, reaps every child, and exits with
+// the server's status when it ends (the kernel then kills whatever is left
+// in the pid namespace).
+[[noreturn]] void reap_loop(pid_t server) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  for (int s : kForwarded) sigaddset(&set, s);
+  for (;;) {
+    siginfo_t info{};
+    const int sig = ::sigwaitinfo(&set, &info);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      ::kill(server, sig);
+      continue;
+    }
+    int status = 0;
+    pid_t p;
+    while ((p = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      if (p != server) continue;
+      if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
+      if (WIFSIGNALED(status)) ::_exit(128 + WTERMSIG(status));
+    }
+  }
+}
+
+}  // namespace
+
+void send_report(int sock, const Report& r, int fd) {
+  iovec iov{const_cast<Report*>(&r), sizeof r};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  if (fd >= 0) {
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
+
+void init_main(const Plan& plan, const Channels& ch) {
+  try {
+    // 1. die with the supervisor; nothing inherited reaches the jail (an
+    //    inherited directory fd would be a way out of the new root).
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw LaunchError("lifecycle", errno_text("PR_SET_PDEATHSIG", errno));
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (ch.go < ch.report) close_fds_except({ch.go, ch.report});
+    else close_fds_except({ch.report, ch.go});
+
+    // 2. ids mapped, cgroup joined; then a cgroup namespace rooted there.
+    char go = 0;
+    ssize_t n;
+    while ((n = ::read(ch.go, &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) ::_exit(kExitLauncherError);  // the supervisor is gone
+    ::close(ch.go);
+    if (::unshare(CLONE_NEWCGROUP) != 0) throw LaunchError("namespaces", errno_text("unshare(CLONE_NEWCGROUP)", errno));
+
+    // 3. the root filesystem
+    mnt::build_root(plan);
+
+    // 4. network
+    if (plan.network.mode == NetMode::None) net::bring_up_loopback();
+
+    // 5. hostname (own UTS namespace)
+    if (::sethostname(plan.hostname.data(), plan.hostname.size()) != 0)
+      throw LaunchError("hostname", errno_text("sethostname", errno));
+
+    // 6. rlimits, inherited by every process of the jail
+    limits::apply_rlimits(plan.limits);
+
+    // 7. the server; init keeps nothing it does not need.
+    struct sigaction sa {};
+    sa.sa_handler = noop_handler;  // pid 1 ignores signals it has no handler for
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    for (int s : kForwarded) {
+      ::sigaction(s, &sa, nullptr);
+      sigaddset(&set, s);
+    }
+    ::sigaction(SIGCHLD, &sa, nullptr);
+    ::sigprocmask(SIG_BLOCK, &set, nullptr);
+    const pid_t server = ::fork();
+    if (server < 0) throw LaunchError("jail", errno_text("fork the server", errno));
+    if (server == 0) server_main(plan, ch);
+
+    give_up_privileges(plan);
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw LaunchError("lifecycle", errno_text("PR_SET_DUMPABLE", errno));
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw LaunchError("lifecycle", errno_text("PR_SET_PDEATHSIG", errno));
+    ::close(ch.report);
+    reap_loop(server);
+  } catch (const LaunchError& e) {
+    report_and_exit(ch.report, e.layer(), e.what(), e.exit_code());
+  } catch (const std::exception& e) {
+    report_and_exit(ch.report, "jail", e.what(), kExitLauncherError);
+  }
+}
+
+}  // namespace mcpjail::jail

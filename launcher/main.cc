@@ -1,0 +1,3 @@
+#include "mcpjail/cli.hpp"
+
+int main(int argc, char** argv) { return mcpjail::cli_main(argc, argv); }

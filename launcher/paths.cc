@@ -1,0 +1,161 @@
+#include "mcpjail/paths.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+
+#include "mcpjail/errors.hpp"
+
+namespace mcpjail {
+
+namespace {
+
+std::vector<std::string> components(std::string_view p) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < p.size()) {
+    while (i < p.size() && p[i] == '/') ++i;
+    std::size_t j = i;
+    while (j < p.size() && p[j] != '/') ++j;
+    if (j > i) out.emplace_back(p.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& comps) {
+  if (comps.empty()) return "/";
+  std::string out;
+  for (const auto& c : comps) out += "/" + c;
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> normalize_absolute(std::string_view path, std::string* why) {
+  auto fail = [&](const char* m) -> std::optional<std::string> {
+    if (why) *why = m;
+    return std::nullopt;
+  };
+  if (path.find('\0') != std::string_view::npos) return fail("contains a NUL byte");
+  if (path.empty() || path[0] != '/') return fail("must be absolute (start with /, ~ or a ${VARIABLE} that holds one)");
+  std::vector<std::string> out;
+  for (auto& c : components(path)) {
+    if (c == ".") continue;
+    if (c == "..") return fail("must not contain '..'");
+    out.push_back(c);
+  }
+  return join(out);
+}
+
+bool path_is_under(std::string_view path, std::string_view dir) {
+  if (dir == "/") return true;
+  if (!path.starts_with(dir)) return false;
+  return path.size() == dir.size() || path[dir.size()] == '/';
+}
+
+bool is_symlink(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+WalkResult safe_walk(int root_fd, std::string_view path, const TrustPolicy& policy) {
+  WalkResult r;
+  std::deque<std::string> todo;
+  for (auto& c : components(path)) todo.push_back(std::move(c));
+  std::vector<UniqueFd> fds;  // fds[i] is the directory of canon[0..i)
+  std::vector<std::string> canon;
+  fds.emplace_back(::fcntl(root_fd, F_DUPFD_CLOEXEC, 3));
+  if (!fds.back()) {
+    r.error = errno_text("dup", errno);
+    return r;
+  }
+  int hops = 0;
+  auto finish_missing = [&]() {
+    std::vector<std::string> rest(canon);
+    rest.insert(rest.end(), todo.begin(), todo.end());
+    r.canonical = join(rest);
+    r.type = ObjType::Missing;
+    return std::move(r);
+  };
+  while (!todo.empty()) {
+    std::string c = std::move(todo.front());
+    todo.pop_front();
+    if (c == ".") continue;
+    if (c == "..") {
+      if (!canon.empty()) {
+        canon.pop_back();
+        fds.pop_back();
+      }
+      continue;
+    }
+    UniqueFd next(::openat(fds.back().get(), c.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!next) {
+      if (errno == ENOENT) {
+        todo.push_front(c);
+        return finish_missing();
+      }
+      r.error = errno_text("cannot open " + join(canon) + (canon.empty() ? "" : "/") + c, errno);
+      return r;
+    }
+    struct stat st {};
+    if (::fstat(next.get(), &st) != 0) {
+      r.error = errno_text("stat " + c, errno);
+      return r;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      const std::string here = join(canon) + (canon.empty() ? "" : "/") + c;
+      if (++hops > 40) {
+        r.error = "too many levels of symbolic links at " + here;
+        return r;
+      }
+      if (st.st_uid != 0 && st.st_uid != policy.trusted_uid) {
+        r.error = "refusing to follow symlink " + here + " owned by uid " + std::to_string(st.st_uid) +
+                  " (only links owned by root or uid " + std::to_string(policy.trusted_uid) + " are followed)";
+        return r;
+      }
+      for (const auto& t : policy.untrusted_trees) {
+        if (path_is_under(here, t) && here != t) {
+          r.error = "refusing to follow symlink " + here + " inside the writable path " + t +
+                    " (the jail could have planted it); list the real path instead";
+          return r;
+        }
+      }
+      char buf[4096];
+      const ssize_t n = ::readlinkat(fds.back().get(), c.c_str(), buf, sizeof buf - 1);
+      if (n < 0) {
+        r.error = errno_text("readlink " + here, errno);
+        return r;
+      }
+      const std::string target(buf, static_cast<std::size_t>(n));
+      r.via_symlink = true;
+      if (!target.empty() && target[0] == '/') {
+        canon.clear();
+        fds.resize(1);
+      }
+      auto tc = components(target);
+      todo.insert(todo.begin(), tc.begin(), tc.end());
+      continue;
+    }
+    canon.push_back(c);
+    if (!todo.empty() && !S_ISDIR(st.st_mode)) {
+      r.error = join(canon) + " is not a directory";
+      return r;
+    }
+    fds.push_back(std::move(next));
+  }
+  r.canonical = join(canon);
+  struct stat st {};
+  if (::fstat(fds.back().get(), &st) != 0) {
+    r.error = errno_text("stat " + r.canonical, errno);
+    return r;
+  }
+  r.type = S_ISDIR(st.st_mode) ? ObjType::Directory : S_ISREG(st.st_mode) ? ObjType::File : ObjType::Other;
+  r.fd = std::move(fds.back());
+  return r;
+}
+
+}  // namespace mcpjail

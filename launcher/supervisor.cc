@@ -1,0 +1,258 @@
+#include "mcpjail/supervisor.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "mcpjail/jail.hpp"
+#include "mcpjail/limits.hpp"
+#include "mcpjail/seccomp.hpp"
+#include "mcpjail/user.hpp"
+
+namespace mcpjail {
+
+namespace {
+
+constexpr int kSupervisedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD};
+
+std::string clone_failure(int err, bool rootless) {
+  std::string msg = errno_text("clone() of the jail's namespaces failed", err);
+  if (rootless && (err == EPERM || err == ENOSPC || err == EACCES))
+    msg += ". Unprivileged user namespaces are not available here: check `sysctl user.max_user_namespaces` "
+           "(must be > 0), `kernel.unprivileged_userns_clone` (Debian, must be 1) and AppArmor's "
+           "`kernel.apparmor_restrict_unprivileged_userns`; or run mcp-jail as root";
+  return msg;
+}
+
+nlohmann::json layers_of(const Plan& plan) {
+  nlohmann::json l = nlohmann::json::array();
+  l.push_back(plan.id.root_mode ? "uid-drop" : "user-namespace");
+  for (const char* s : {"mount", "pid", "ipc", "uts", "cgroup-namespace"}) l.push_back(s);
+  l.push_back(plan.network.mode == NetMode::Host ? "network-host" : "network-namespace");
+  for (const char* s : {"read-only-root", "no-capabilities", "no_new_privs", "rlimits"}) l.push_back(s);
+  return l;
+}
+
+class Supervisor {
+ public:
+  Supervisor(const Plan& plan, Audit& audit) : plan_(plan), audit_(audit) {}
+
+  int run() {
+    start_ = std::chrono::steady_clock::now();
+    int go[2], rep[2];
+    if (::pipe2(go, O_CLOEXEC) != 0) throw LaunchError("supervisor", errno_text("pipe", errno));
+    UniqueFd go_r(go[0]), go_w(go[1]);
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rep) != 0)
+      throw LaunchError("supervisor", errno_text("socketpair", errno));
+    UniqueFd rep_parent(rep[0]), rep_child(rep[1]);
+
+    const bool limits_best_effort =
+        std::find(plan_.best_effort.begin(), plan_.best_effort.end(), "limits") != plan_.best_effort.end();
+    std::string skipped;
+    auto cgroup = limits::create_cgroup(plan_.limits, audit_.launch_id(), limits_best_effort, &skipped);
+    if (!skipped.empty()) skipped_.push_back("limits: " + skipped);
+
+    // Signals are taken through a signalfd; block them before the clone so
+    // none is lost (the jail restores its own mask).
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : kSupervisedSignals) sigaddset(&set, s);
+    sigset_t old;
+    ::sigprocmask(SIG_BLOCK, &set, &old);
+    sigfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sigfd_) throw LaunchError("supervisor", errno_text("signalfd", errno));
+
+    unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+    if (plan_.network.mode != NetMode::Host) flags |= CLONE_NEWNET;
+    if (!plan_.id.root_mode) flags |= CLONE_NEWUSER;
+    // A fork-like clone (no new stack): the child continues here with a copy
+    // of this process and becomes pid 1 of the new pid namespace.
+    const long pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+    if (pid < 0) throw LaunchError("namespaces", clone_failure(errno, !plan_.id.root_mode));
+    if (pid == 0) {
+      go_w.reset();
+      rep_parent.reset();
+      jail::init_main(plan_, jail::Channels{go_r.get(), rep_child.get()});
+    }
+    child_ = static_cast<pid_t>(pid);
+    go_r.reset();
+    rep_child.reset();
+    try {
+      if (!plan_.id.root_mode) user::write_id_maps(child_, plan_.id);
+      if (cgroup) cgroup->add(child_);
+    } catch (...) {
+      ::kill(child_, SIGKILL);
+      ::waitpid(child_, nullptr, 0);
+      throw;
+    }
+    const char byte = 'g';
+    if (::write(go_w.get(), &byte, 1) != 1) {
+      ::kill(child_, SIGKILL);
+      ::waitpid(child_, nullptr, 0);
+      throw LaunchError("supervisor", errno_text("start the jail", errno));
+    }
+    go_w.reset();
+    report_ = std::move(rep_parent);
+
+    if (plan_.limits.wall_time.count() > 0) {
+      timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+      if (!timer_) throw LaunchError("limits", errno_text("timerfd for wall_time", errno));
+      itimerspec its{};
+      its.it_value.tv_sec = plan_.limits.wall_time.count() / 1000;
+      its.it_value.tv_nsec = (plan_.limits.wall_time.count() % 1000) * 1'000'000;
+      ::timerfd_settime(timer_.get(), 0, &its, nullptr);
+    }
+
+    const int status = loop();
+    if (cgroup) {
+      if (cgroup->memory_limit_hit()) audit_.event("limit", {{"which", "memory"}});
+      if (cgroup->pids_limit_hit()) audit_.event("limit", {{"which", "pids"}});
+    }
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    return status;
+  }
+
+ private:
+  int loop() {
+    int exit_status = -1;
+    while (exit_status < 0) {
+      pollfd fds[4];
+      int n = 0;
+      fds[n++] = {sigfd_.get(), POLLIN, 0};
+      const int rep_i = report_ ? n : -1;
+      if (report_) fds[n++] = {report_.get(), POLLIN, 0};
+      const int lst_i = listener_ ? n : -1;
+      if (listener_) fds[n++] = {listener_.get(), POLLIN, 0};
+      const int tim_i = timer_ ? n : -1;
+      if (timer_) fds[n++] = {timer_.get(), POLLIN, 0};
+      if (::poll(fds, static_cast<nfds_t>(n), -1) < 0) {
+        if (errno == EINTR) continue;
+        throw LaunchError("supervisor", errno_text("poll", errno));
+      }
+      if (rep_i >= 0 && fds[rep_i].revents) read_report();
+      if (lst_i >= 0 && fds[lst_i].revents) {
+        if (fds[lst_i].revents & POLLIN) {
+          if (auto d = seccomp::handle_notification(listener_.get(), plan_.seccomp))
+            audit_.event("deny", {{"syscall", d->syscall}, {"pid", d->pid}, {"allowed", d->allowed}});
+        }
+        if (fds[lst_i].revents & (POLLHUP | POLLERR | POLLNVAL)) listener_.reset();
+      }
+      if (tim_i >= 0 && fds[tim_i].revents) {
+        audit_.event("limit", {{"which", "wall_time"}, {"ms", plan_.limits.wall_time.count()}});
+        std::fprintf(stderr, "mcp-jail: limits: wall_time of %lld ms reached; the jail was killed\n",
+                     static_cast<long long>(plan_.limits.wall_time.count()));
+        ::kill(child_, SIGKILL);
+        wall_time_hit_ = true;
+        timer_.reset();
+      }
+      if (fds[0].revents) exit_status = read_signals();
+    }
+    // Drain what the jail said before it ended (an error report races the exit).
+    while (report_) read_report();
+    if (error_) {
+      std::fprintf(stderr, "mcp-jail: %s: %s\n", error_->layer, error_->text);
+      audit_.event("error", {{"layer", error_->layer}, {"message", error_->text}, {"status", error_->code}});
+      exit_status = error_->code;
+    } else if (wall_time_hit_) {
+      exit_status = kExitWallTime;
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
+    audit_.event("exit", {{"status", exit_status}, {"duration_ms", ms.count()}});
+    return exit_status;
+  }
+
+  void read_report() {
+    jail::Report r;
+    iovec iov{&r, sizeof r};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    const ssize_t n = ::recvmsg(report_.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+      if (errno == EAGAIN && child_exited_) report_.reset();
+      return;
+    }
+    if (n <= 0) {
+      // Every jail process closed its end: init gave up its privileges and
+      // the server's execve succeeded (the socket is close-on-exec).
+      report_.reset();
+      if (!error_ && !started_) {
+        started_ = true;
+        nlohmann::json skipped = skipped_;
+        audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers_of(plan_)},
+                               {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"}});
+      }
+      return;
+    }
+    int fd = -1;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    UniqueFd received(fd);
+    if (static_cast<std::size_t>(n) != sizeof r) return;
+    r.layer[sizeof r.layer - 1] = r.text[sizeof r.text - 1] = '\0';
+    switch (r.kind) {
+      case jail::ReportKind::Error:
+        if (!error_) error_ = std::make_unique<jail::Report>(r);
+        break;
+      case jail::ReportKind::Listener: listener_ = std::move(received); break;
+      case jail::ReportKind::Skipped:
+        skipped_.push_back(std::string(r.layer) + ": " + r.text);
+        std::fprintf(stderr, "mcp-jail: %s skipped (best_effort): %s\n", r.layer, r.text);
+        break;
+    }
+  }
+
+  // Returns the exit status once the jail's init has ended, else -1.
+  int read_signals() {
+    signalfd_siginfo si{};
+    int result = -1;
+    while (::read(sigfd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      const int sig = static_cast<int>(si.ssi_signo);
+      if (sig != SIGCHLD) {
+        ::kill(child_, sig);  // init forwards it to the server
+        continue;
+      }
+      int status = 0;
+      const pid_t p = ::waitpid(child_, &status, WNOHANG);
+      if (p == child_) {
+        child_exited_ = true;
+        if (WIFEXITED(status)) result = WEXITSTATUS(status);
+        else if (WIFSIGNALED(status)) result = 128 + WTERMSIG(status);
+      }
+    }
+    return result;
+  }
+
+  const Plan& plan_;
+  Audit& audit_;
+  pid_t child_ = -1;
+  bool child_exited_ = false;
+  bool started_ = false;
+  bool wall_time_hit_ = false;
+  UniqueFd sigfd_, report_, listener_, timer_;
+  std::unique_ptr<jail::Report> error_;
+  std::vector<std::string> skipped_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+int supervise(const Plan& plan, Audit& audit) { return Supervisor(plan, audit).run(); }
+
+}  // namespace mcpjail
