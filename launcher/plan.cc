@@ -59,6 +59,7 @@ class Planner {
     root_fd_.reset(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root_fd_) throw LaunchError("filesystem", errno_text("open /", errno));
     plan_filesystem();
+    if (!diags_.empty()) throw ProfileError(std::move(diags_));
     plan_command();
     plan_special_mounts();
     order_mounts();
@@ -301,7 +302,7 @@ class Planner {
       throw LaunchError("command", "no command given after --");
     }
     const std::string& cmd = inv_.command[0];
-    if (cmd.empty()) throw LaunchError("command", "empty command name", kExitNotFound);
+    if (cmd.empty()) throw LaunchError("command", "the command after -- is an empty string");
     const std::string found = cmd.find('/') != std::string::npos ? absolute(cmd) : find_in_path(cmd);
     auto exe = resolve_file(found, "command", kExitNotFound);
     if (exe.type != ObjType::File) throw LaunchError("command", found + " is not a regular file", kExitCannotExecute);
@@ -510,8 +511,11 @@ class Planner {
     for (const auto& [k, v] : env) plan_.env.push_back(k + "=" + v);
   }
 
+  // Is host path `p` at the same path in the jail (through a bind, not
+  // shadowed by a tmpfs or a mask)?
   bool jail_visible(const std::string& p) const {
-    if (!visible_through(p)) return false;
+    const MountStep* via = visible_through(p);
+    if (!via || via->kind != MountKind::Bind || via->source != via->target) return false;
     for (const auto& s : plan_.mounts)
       if (s.kind == MountKind::Mask && path_is_under(p, s.target)) return false;
     return true;

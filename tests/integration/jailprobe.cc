@@ -1,0 +1,247 @@
+// jailprobe: runs inside a jail and checks one thing from there.
+//   jailprobe CHECK [ARGS...]
+// Exit 0 when the expectation holds, 1 (with a reason on stderr) when not.
+// The integration tests launch it through `mcp-jail run`.
+#include <dirent.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+int fail(const std::string& why) {
+  std::fprintf(stderr, "jailprobe: FAIL: %s\n", why.c_str());
+  return 1;
+}
+
+std::string status_field(const std::string& name) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(name + ":", 0) == 0) {
+      auto v = line.substr(name.size() + 1);
+      v.erase(0, v.find_first_not_of(" \t"));
+      return v;
+    }
+  return "";
+}
+
+bool open_fails(const char* path, int flags, int* err) {
+  const int fd = ::open(path, flags | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    ::close(fd);
+    return false;
+  }
+  *err = errno;
+  return true;
+}
+
+std::string read_all(const char* path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> dir_entries(const char* path) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(path);
+  if (!d) return out;
+  while (dirent* e = ::readdir(d))
+    if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) out.push_back(e->d_name);
+  ::closedir(d);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return fail("no check named");
+  const std::string check = argv[1];
+  const char* a = argc > 2 ? argv[2] : "";
+  const char* b = argc > 3 ? argv[3] : "";
+
+  if (check == "caps-zero") {
+    for (const char* f : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+      if (status_field(f) != "0000000000000000") return fail(std::string(f) + " = " + status_field(f));
+    return 0;
+  }
+  if (check == "nnp") return status_field("NoNewPrivs") == "1" ? 0 : fail("NoNewPrivs = " + status_field("NoNewPrivs"));
+  if (check == "uid-not-root") {
+    if (::getuid() == 0 || ::geteuid() == 0 || ::getgid() == 0) return fail("uid/gid 0 inside the jail");
+    // The host uid behind ours: uid_map "inside outside count" lines.
+    std::ifstream in("/proc/self/uid_map");
+    unsigned long inside, outside, count;
+    while (in >> inside >> outside >> count)
+      if (::getuid() >= inside && ::getuid() < inside + count && outside + (::getuid() - inside) == 0)
+        return fail("mapped to host uid 0");
+    if (status_field("Groups").find(" 0 ") != std::string::npos || status_field("Groups") == "0")
+      return fail("supplementary group 0");
+    return 0;
+  }
+  if (check == "uid-is") return std::to_string(::getuid()) == a ? 0 : fail("uid " + std::to_string(::getuid()));
+  if (check == "absent") {
+    struct stat st {};
+    if (::lstat(a, &st) == 0) return fail(std::string(a) + " exists");
+    return errno == ENOENT || errno == EACCES ? 0 : fail(std::string(a) + ": " + std::strerror(errno));
+  }
+  if (check == "unreadable") {
+    int err = 0;
+    if (!open_fails(a, O_RDONLY, &err)) return fail(std::string(a) + " is readable");
+    return 0;
+  }
+  if (check == "readable") {
+    int err = 0;
+    if (open_fails(a, O_RDONLY, &err)) return fail(std::string(a) + ": " + std::strerror(err));
+    if (*b && read_all(a) != b) return fail(std::string(a) + " has other content");
+    return 0;
+  }
+  if (check == "write-fails") {
+    int err = 0;
+    if (!open_fails(a, O_WRONLY | O_CREAT | O_APPEND, &err)) return fail(std::string(a) + " is writable");
+    if (err != EROFS && err != ENOENT && err != EACCES && err != EPERM)
+      return fail(std::string(a) + ": unexpected " + std::strerror(err));
+    return 0;
+  }
+  if (check == "write-ok") {
+    const int fd = ::open(a, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return fail(std::string(a) + ": " + std::strerror(errno));
+    const ssize_t n = ::write(fd, b, std::strlen(b));
+    ::close(fd);
+    return n == static_cast<ssize_t>(std::strlen(b)) ? 0 : fail("short write");
+  }
+  if (check == "mkdir-fails") {
+    if (::mkdir(a, 0755) == 0) return fail(std::string(a) + " created");
+    return 0;
+  }
+  if (check == "max-pids") {
+    int n = 0;
+    for (const auto& e : dir_entries("/proc"))
+      if (std::strspn(e.c_str(), "0123456789") == e.size()) ++n;
+    return n <= std::atoi(a) ? 0 : fail(std::to_string(n) + " processes visible");
+  }
+  if (check == "fds-0-1-2") {
+    const int self = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    std::set<int> fds;
+    for (const auto& e : dir_entries("/proc/self/fd")) fds.insert(std::atoi(e.c_str()));
+    ::close(self);
+    for (int fd : fds)
+      if (fd > 2 && fd != self && fcntl(fd, F_GETFD) != -1) return fail("fd " + std::to_string(fd) + " is open");
+    return 0;
+  }
+  if (check == "env-absent") return std::getenv(a) ? fail(std::string(a) + " is set") : 0;
+  if (check == "env-is") {
+    const char* v = std::getenv(a);
+    return v && std::string(v) == b ? 0 : fail(std::string(a) + " = " + (v ? v : "(unset)"));
+  }
+  if (check == "env-count") {
+    extern char** environ;
+    int n = 0;
+    for (char** e = environ; *e; ++e) ++n;
+    return n == std::atoi(a) ? 0 : fail(std::to_string(n) + " variables");
+  }
+  if (check == "hostname") {
+    char h[256] = {};
+    ::gethostname(h, sizeof h - 1);
+    return std::string(h) == a ? 0 : fail(std::string("hostname ") + h);
+  }
+  if (check == "cwd") {
+    char buf[4096] = {};
+    return ::getcwd(buf, sizeof buf) && std::string(buf) == a ? 0 : fail(std::string("cwd ") + buf);
+  }
+  if (check == "mounts-hardened") {
+    // Every mount nosuid; every mount but device nodes and devpts nodev.
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+      std::istringstream ls(line);
+      std::string id, parent, devno, root, mnt, opts;
+      ls >> id >> parent >> devno >> root >> mnt >> opts;
+      ++n;
+      if (opts.find("nosuid") == std::string::npos) return fail(mnt + " is not nosuid: " + opts);
+      const bool device = mnt.rfind("/dev/", 0) == 0 && mnt != "/dev/shm";
+      if (!device && opts.find("nodev") == std::string::npos) return fail(mnt + " is not nodev: " + opts);
+      if (mnt == "/" && opts.rfind("ro", 0) != 0) return fail("/ is not read-only: " + opts);
+    }
+    return n > 3 ? 0 : fail("too few mounts");
+  }
+  if (check == "dev-minimal") {
+    std::set<std::string> want = {"null", "zero", "full", "random", "urandom", "tty", "shm", "pts", "ptmx",
+                                  "fd", "stdin", "stdout", "stderr"};
+    std::set<std::string> got;
+    for (const auto& e : dir_entries("/dev")) got.insert(e);
+    if (got != want) {
+      std::string s;
+      for (const auto& g : got) s += g + " ";
+      return fail("/dev holds: " + s);
+    }
+    int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "x", 1) != 1) return fail("/dev/null unusable");
+    ::close(fd);
+    return 0;
+  }
+  if (check == "only-loopback-up") {
+    struct if_nameindex* ifs = ::if_nameindex();
+    int n = 0;
+    for (struct if_nameindex* i = ifs; i && i->if_index; ++i) {
+      ++n;
+      if (std::strcmp(i->if_name, "lo") != 0) return fail(std::string("interface ") + i->if_name);
+    }
+    ::if_freenameindex(ifs);
+    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq ifr{};
+    std::strcpy(ifr.ifr_name, "lo");
+    if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) return fail("SIOCGIFFLAGS");
+    ::close(s);
+    return n == 1 && (ifr.ifr_flags & IFF_UP) ? 0 : fail("lo is not up");
+  }
+  if (check == "exit") return std::atoi(a);
+  if (check == "kill-self") {
+    ::kill(::getpid(), std::atoi(a));
+    ::pause();
+    return 0;
+  }
+  if (check == "sleep") {
+    // Announce readiness on stdout so a test knows the server runs.
+    std::printf("ready %d\n", ::getpid());
+    std::fflush(stdout);
+    ::sleep(static_cast<unsigned>(std::atoi(a)));
+    return 0;
+  }
+  if (check == "term-handler") {
+    // Exits 42 on SIGTERM: shows the signal reached the server itself.
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { ::_exit(42); };
+    ::sigaction(SIGTERM, &sa, nullptr);
+    std::printf("ready\n");
+    std::fflush(stdout);
+    for (;;) ::pause();
+  }
+  if (check == "cat") {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(0, buf, sizeof buf)) > 0)
+      if (::write(1, buf, static_cast<size_t>(n)) != n) return fail("write");
+    return n == 0 ? 0 : fail("read");
+  }
+  if (check == "echo") {
+    std::fputs(a, stdout);
+    return 0;
+  }
+  return fail("unknown check " + check);
+}

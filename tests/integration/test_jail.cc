@@ -1,0 +1,292 @@
+// Integration tests: real jails, launched as root and rootless, checked from
+// inside by jailprobe. Every negative check has a positive control beside it.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace it;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A workspace (writable), a data dir (read-only), secrets to hide, and a
+// profile that lists them.
+struct Setup {
+  Mode mode;
+  TempDir ws, data, prof;
+  std::string profile;
+  explicit Setup(Mode m, const std::string& extra = "") : mode(m), ws(m), data(m), prof(m) {
+    ws.file("ok.txt", "workspace file");
+    ws.file(".env", "API_KEY=sk-live-secret");
+    ws.file("secretdir/key.pem", "-----BEGIN PRIVATE KEY-----");
+    data.file("readme.txt", "read only data");
+    profile = prof.file("test.toml", R"(version = 1
+name = "it"
+extends = "base"
+[filesystem]
+write = ["${WORKSPACE}"]
+read = ["${DATA}"]
+hide = ["${WORKSPACE}/.env", "${WORKSPACE}/secretdir"]
+)" + extra);
+  }
+  std::vector<std::string> args(const std::vector<std::string>& probe_args, const std::string& cmd = "run") const {
+    std::vector<std::string> a = {cmd, profile, "--var", "WORKSPACE=" + ws.path(), "--var", "DATA=" + data.path(),
+                                  "--audit-log", "none", "--", Harness::get().probe()};
+    a.insert(a.end(), probe_args.begin(), probe_args.end());
+    return a;
+  }
+  Result probe(const std::vector<std::string>& probe_args, const RunOptions& o = {}) const {
+    return run(mode, args(probe_args), o);
+  }
+};
+
+#define EXPECT_PASS(setup, ...)                                                        \
+  do {                                                                                \
+    const auto r_ = (setup).probe({__VA_ARGS__});                                     \
+    INFO(mode_name((setup).mode) << ": " << #__VA_ARGS__ << "\nstderr: " << r_.err); \
+    CHECK(r_.status == 0);                                                            \
+  } while (0)
+
+}  // namespace
+
+TEST_CASE("identity: no capabilities at all, no_new_privs, never uid 0") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    EXPECT_PASS(s, "caps-zero");
+    EXPECT_PASS(s, "nnp");
+    EXPECT_PASS(s, "uid-not-root");
+    EXPECT_PASS(s, "uid-is", std::to_string(Harness::get().uid(m)));
+    // positive control: the probe can fail
+    CHECK(s.probe({"uid-is", "0"}).status == 1);
+  }
+}
+
+TEST_CASE("filesystem: host files are not there; listed paths are") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    const std::string home = Harness::get().home(m);
+    EXPECT_PASS(s, "absent", "/root");
+    EXPECT_PASS(s, "absent", home);
+    EXPECT_PASS(s, "absent", "/home");
+    EXPECT_PASS(s, "absent", "/etc/shadow");
+    EXPECT_PASS(s, "absent", "/var");
+    EXPECT_PASS(s, "absent", "/run");
+    EXPECT_PASS(s, "unreadable", "/etc/shadow");
+    // positive controls
+    EXPECT_PASS(s, "readable", s.ws.path() + "/ok.txt", "workspace file");
+    EXPECT_PASS(s, "readable", s.data.path() + "/readme.txt", "read only data");
+    EXPECT_PASS(s, "readable", "/usr/bin/env");
+    EXPECT_PASS(s, "readable", "/etc/passwd");
+  }
+}
+
+TEST_CASE("filesystem: hidden files and directories are unreadable inside a writable tree") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    EXPECT_PASS(s, "unreadable", s.ws.path() + "/.env");
+    EXPECT_PASS(s, "unreadable", s.ws.path() + "/secretdir/key.pem");
+    EXPECT_PASS(s, "write-fails", s.ws.path() + "/.env");
+    EXPECT_PASS(s, "write-fails", s.ws.path() + "/secretdir/new");
+    EXPECT_PASS(s, "readable", s.ws.path() + "/ok.txt", "workspace file");  // control
+  }
+}
+
+TEST_CASE("filesystem: writes only where the profile says") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    for (const std::string p : {"/usr/x", "/etc/x", "/x", "/proc/sys/kernel/core_pattern", "/dev/x"})
+      EXPECT_PASS(s, "write-fails", p);
+    EXPECT_PASS(s, "write-fails", s.data.path() + "/readme.txt");
+    EXPECT_PASS(s, "write-fails", s.data.path() + "/new.txt");
+    EXPECT_PASS(s, "mkdir-fails", "/newdir");
+    // positive controls: the workspace, /tmp and /dev/shm are writable
+    EXPECT_PASS(s, "write-ok", s.ws.path() + "/new.txt", "from the jail");
+    std::ifstream in(s.ws.path() + "/new.txt");
+    std::string got((std::istreambuf_iterator<char>(in)), {});
+    CHECK(got == "from the jail");
+    EXPECT_PASS(s, "write-ok", "/tmp/scratch", "x");
+    EXPECT_PASS(s, "write-ok", "/dev/shm/scratch", "x");
+  }
+}
+
+TEST_CASE("kernel interfaces: /proc, /dev, mounts, network") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    EXPECT_PASS(s, "write-fails", "/proc/sys/kernel/core_pattern");
+    EXPECT_PASS(s, "write-fails", "/proc/sysrq-trigger");
+    EXPECT_PASS(s, "unreadable", "/proc/kallsyms");
+    EXPECT_PASS(s, "readable", "/proc/self/status");  // control
+    EXPECT_PASS(s, "max-pids", "2");                   // init and the probe: host processes invisible
+    EXPECT_PASS(s, "dev-minimal");
+    EXPECT_PASS(s, "mounts-hardened");
+    EXPECT_PASS(s, "only-loopback-up");
+    EXPECT_PASS(s, "hostname", "mcp-jail");
+    EXPECT_PASS(s, "cwd", "/");  // the launcher's cwd is not visible
+  }
+}
+
+TEST_CASE("inherited file descriptors and environment secrets do not reach the server") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    const int fd = ::open("/etc/hostname", O_RDONLY);  // stands in for a secret the host left open
+    REQUIRE(fd >= 0);
+    RunOptions o;
+    o.inherit_fd = fd;
+    auto r = s.probe({"fds-0-1-2"}, o);
+    ::close(fd);
+    INFO(r.err);
+    CHECK(r.status == 0);
+    EXPECT_PASS(s, "env-absent", "MCPJAIL_TEST_SECRET");
+    EXPECT_PASS(s, "env-is", "HOME", Harness::get().home(m));  // passed by base: control
+    EXPECT_PASS(s, "env-is", "LANG", "C.UTF-8");
+  }
+}
+
+TEST_CASE("exit status: the server's own, 128+N, 125, 126, 127") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    CHECK(s.probe({"exit", "0"}).status == 0);
+    CHECK(s.probe({"exit", "3"}).status == 3);
+    CHECK(s.probe({"kill-self", "9"}).status == 137);
+    CHECK(s.probe({"kill-self", "15"}).status == 143);
+    auto a = s.args({});
+    a.back() = "/nonexistent/server";
+    auto r = run(m, a);
+    CHECK(r.status == 127);
+    CHECK_THAT(r.err, Catch::Contains("not found"));
+    a.back() = s.data.path() + "/readme.txt";  // not executable
+    CHECK(run(m, a).status == 126);
+    const std::string bad = s.prof.file("bad.toml", "version = 1\n[limits]\nmemory = \"lots\"\n");
+    r = run(m, {"run", bad, "--", "/bin/true"});
+    CHECK(r.status == 125);
+    CHECK_THAT(r.err, Catch::Contains("bad.toml:3:10: error:"));
+  }
+}
+
+TEST_CASE("stdio: stdout carries only the server's bytes; stdin EOF reaches the server") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    auto a = s.args({"echo", "exact-bytes"});
+    a[7] = "stderr";  // audit events on stderr must not touch stdout
+    auto r = run(m, a);
+    CHECK(r.status == 0);
+    CHECK(r.out == "exact-bytes");
+    CHECK_THAT(r.err, Catch::Contains("\"event\":\"start\""));
+    RunOptions o;
+    o.stdin_data = std::string(100000, 'x') + "end";
+    r = s.probe({"cat"}, o);  // cat ends only at EOF
+    CHECK(r.status == 0);
+    CHECK(r.out == o.stdin_data);
+  }
+}
+
+TEST_CASE("signals are forwarded to the server; killing the launcher kills the jail") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    {
+      RunOptions o;
+      o.close_stdin = false;
+      Running r(m, s.args({"term-handler"}), o);
+      REQUIRE(r.read_line(20s) == "ready");
+      ::kill(r.pid(), SIGTERM);
+      CHECK(r.wait(20s).status == 42);  // the server's own handler ran
+    }
+    {
+      Running r(m, s.args({"sleep", "600"}));
+      REQUIRE(r.read_line(20s).has_value());
+      ::kill(r.pid(), SIGINT);
+      CHECK(r.wait(20s).status == 130);
+    }
+    {
+      const std::string marker = "86400";  // an argument no other process here uses
+      Running r(m, s.args({"sleep", marker}));
+      REQUIRE(r.read_line(20s).has_value());
+      CHECK_FALSE(processes_matching("jailprobe sleep " + marker).empty());
+      ::kill(r.pid(), SIGKILL);
+      r.wait(20s);
+      bool gone = false;
+      for (int i = 0; i < 100 && !gone; ++i) {
+        gone = processes_matching("jailprobe sleep " + marker).empty();
+        if (!gone) std::this_thread::sleep_for(50ms);
+      }
+      CHECK(gone);
+    }
+  }
+}
+
+TEST_CASE("bad input on the command line: clear message, exit 125") {
+  const Mode m = modes().front();
+  TempDir d(m);
+  const std::string garbage = d.file("garbage.toml", std::string("\x7f" "ELF\x01\x02\x00\xff\xfe", 9) + std::string(5000, '\x01'));
+  const std::string unreadable = d.file("secret.toml", "version = 1\n", 0000);
+  const std::string huge = d.file("huge.toml", "version = 1\n" + std::string(2 << 20, '#'));
+  const std::vector<std::vector<std::string>> cases = {
+      {"run", d.path() + "/missing.toml", "--", "/bin/true"},
+      {"run", d.path() + "/", "--", "/bin/true"},
+      {"run", garbage, "--", "/bin/true"},
+      {"run", huge, "--", "/bin/true"},
+      {"run", "base", "/bin/true"},
+      {"run", "base", "--"},
+      {"run", "base", "--", ""},
+      {"run", "--", "/bin/true"},
+      {"run", "base", "--bogus", "--", "/bin/true"},
+      {"run", "base", "--var", "NOEQUALS", "--", "/bin/true"},
+      {"frobnicate"},
+      {},
+  };
+  for (const auto& c : cases) {
+    auto r = run(m, c);
+    std::string all;
+    for (const auto& a : c) all += a + " ";
+    INFO(all << "\nstderr: " << r.err);
+    CHECK(r.status == 125);
+    CHECK_THAT(r.err, Catch::StartsWith("mcp-jail") || Catch::Contains("error:"));
+    CHECK(r.out.empty());
+  }
+  if (::geteuid() != 0 || m == Mode::Rootless) {
+    auto r = run(m, {"run", unreadable, "--", "/bin/true"});
+    CHECK(r.status == 125);
+  }
+}
+
+TEST_CASE("check prints the plan; profiles lists the built-ins") {
+  const Mode m = modes().front();
+  Setup s(m);
+  auto r = run(m, s.args({}, "check"));
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("rw    " + s.ws.path()));
+  CHECK_THAT(r.out, Catch::Contains("hide  " + s.ws.path() + "/.env"));
+  CHECK_THAT(r.out, Catch::Contains("command executable"));
+  r = run(m, {"profiles"});
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("base") && Catch::Contains("filesystem"));
+}
+
+TEST_CASE("200 launches in a row leave no mounts, processes or namespaces behind") {
+  auto mountinfo = [] {
+    std::ifstream in("/proc/self/mountinfo");
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  for (Mode m : modes()) {
+    Setup s(m);
+    const std::string before = mountinfo();
+    const auto procs_before = processes_matching(Harness::get().probe()).size();
+    int failures = 0;
+    for (int i = 0; i < 200; ++i)
+      if (s.probe({"exit", "0"}).status != 0) ++failures;
+    CHECK(failures == 0);
+    CHECK(mountinfo() == before);
+    CHECK(processes_matching(Harness::get().probe()).size() == procs_before);
+    CHECK(processes_matching(Harness::get().jail()).empty());
+  }
+}

@@ -1,0 +1,282 @@
+// Planning: Profile + command line -> ordered mounts, command files, env, ids.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "mcpjail/plan.hpp"
+
+using namespace mcpjail;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct World {
+  fs::path d;
+  World() {
+    char tmpl[] = "/tmp/mcpjail-plan-XXXXXX";
+    d = ::mkdtemp(tmpl);
+    fs::create_directories(d / "home/alice/.ssh");
+    std::ofstream(d / "home/alice/.ssh/id_rsa") << "KEY";
+    fs::create_directories(d / "ws/sub");
+    std::ofstream(d / "ws/.env") << "SECRET=1";
+    fs::create_directories(d / "opt/app/node_modules/@scope/pkg/dist");
+    fs::create_directories(d / "opt/app/node_modules/@scope/pkg/node_modules/dep");
+    std::ofstream(d / "opt/app/node_modules/@scope/pkg/dist/index.js") << "";
+    fs::create_directories(d / "proj/src/deep");
+    std::ofstream(d / "proj/package.json") << "{}";
+    std::ofstream(d / "proj/src/deep/server.js") << "";
+    std::ofstream(d / "home/alice/loose.js") << "";
+  }
+  ~World() { fs::remove_all(d); }
+  std::string p(const std::string& rel) const { return (d / rel).string(); }
+
+  Invocation inv(std::vector<std::string> command = {"/bin/true"}) const {
+    Invocation i;
+    i.uid = ::getuid();
+    i.euid = ::geteuid();
+    i.gid = ::getgid();
+    i.load.home = p("home/alice");
+    i.load.pwd = p("ws");
+    i.load.vars["WORKSPACE"] = p("ws");
+    i.host_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", p("home/alice")}, {"LANG", "C.UTF-8"},
+                  {"LC_ALL", "C"}, {"AWS_SECRET_ACCESS_KEY", "hunter2"}, {"GITHUB_TOKEN", "ghp_x"}};
+    i.command = std::move(command);
+    return i;
+  }
+
+  Plan plan(const std::string& text, const Invocation& i) const {
+    const Profile pr = load_profile_text(text, "t.toml", d.string(), i.load);
+    return make_plan(pr, i);
+  }
+  Plan plan(const std::string& text) const { return plan(text, inv()); }
+};
+
+const MountStep* find(const Plan& p, const std::string& target) {
+  for (const auto& m : p.mounts)
+    if (m.target == target) return &m;
+  return nullptr;
+}
+
+std::size_t index_of(const Plan& p, const std::string& target) {
+  for (std::size_t i = 0; i < p.mounts.size(); ++i)
+    if (p.mounts[i].target == target) return i;
+  return SIZE_MAX;
+}
+
+const char* kBase = "version = 1\nextends = \"base\"\n";
+
+}  // namespace
+
+TEST_CASE("plan: mounts are ordered parents first; read narrows write; tmpfs holds binds") {
+  World w;
+  const auto plan = w.plan(std::string(kBase) + "[filesystem]\nwrite = [\"${WORKSPACE}\"]\nread = [\"${WORKSPACE}/sub\"]\n"
+                                                "tmpfs = [\"" + w.p("ws/sub/cache") + "\"]\n");
+  const auto ws = index_of(plan, w.p("ws"));
+  const auto sub = index_of(plan, w.p("ws/sub"));
+  const auto cache = index_of(plan, w.p("ws/sub/cache"));
+  REQUIRE(ws != SIZE_MAX);
+  REQUIRE(sub != SIZE_MAX);
+  REQUIRE(cache != SIZE_MAX);
+  CHECK(ws < sub);
+  CHECK(sub < cache);
+  CHECK(plan.mounts[ws].writable);
+  CHECK_FALSE(plan.mounts[sub].writable);
+  CHECK(plan.mounts[cache].kind == MountKind::Tmpfs);
+  CHECK(plan.mounts[cache].size == 64ULL << 20);
+  CHECK(find(plan, "/usr")->kind == MountKind::Bind);
+  CHECK_FALSE(find(plan, "/usr")->writable);
+  CHECK(find(plan, "/proc")->kind == MountKind::Proc);
+  CHECK(find(plan, "/dev")->kind == MountKind::Dev);
+  CHECK(find(plan, "/etc/hosts")->kind == MountKind::File);
+  // nothing of $HOME
+  for (const auto& m : plan.mounts) CHECK_FALSE(path_is_under(m.target, w.p("home")));
+  if (fs::is_symlink("/lib")) {
+    REQUIRE(find(plan, "/lib"));
+    CHECK(find(plan, "/lib")->kind == MountKind::Symlink);
+    CHECK(find(plan, "/lib")->source == fs::canonical("/lib").string());
+  }
+}
+
+TEST_CASE("plan: a missing path is an error at its location unless optional") {
+  World w;
+  try {
+    w.plan("version = 1\n[filesystem]\nread = [\"/usr\",\n  \"" + w.p("nope") + "\"]\n");
+    FAIL("accepted");
+  } catch (const ProfileError& e) {
+    REQUIRE(e.diagnostics().size() == 1);
+    CHECK(e.diagnostics()[0].loc.line == 4);
+    CHECK(e.diagnostics()[0].loc.column == 3);
+    CHECK_THAT(e.diagnostics()[0].message, Catch::Contains("does not exist") && Catch::Contains("leading '-'"));
+  }
+  const auto plan = w.plan("version = 1\n[filesystem]\nread = [\"/usr\", \"-" + w.p("nope") + "\"]\n");
+  CHECK_FALSE(find(plan, w.p("nope")));
+  CHECK(std::any_of(plan.notes.begin(), plan.notes.end(), [](const std::string& n) { return n.find("skipped") != std::string::npos; }));
+}
+
+TEST_CASE("plan: reserved and conflicting paths are refused") {
+  World w;
+  CHECK_THROWS_WITH(w.plan("version = 1\n[filesystem]\nread = [\"/proc\"]\n"), Catch::Contains("provided by mcp-jail"));
+  CHECK_THROWS_WITH(w.plan("version = 1\n[filesystem]\nread = [\"/dev/null\"]\n"), Catch::Contains("provided by mcp-jail"));
+  CHECK_THROWS_WITH(w.plan("version = 1\n[filesystem]\nwrite = [\"/\"]\n"), Catch::Contains("cannot be writable"));
+  CHECK_THROWS_WITH(w.plan("version = 1\n[filesystem]\nread = [\"" + w.p("ws") + "\"]\nwrite = [\"" + w.p("ws") + "\"]\n"),
+                    Catch::Contains("listed twice"));
+  // the same path listed twice the same way is fine
+  CHECK_NOTHROW(w.plan("version = 1\n[filesystem]\nread = [\"/usr\", \"/usr\"]\n"));
+}
+
+TEST_CASE("plan: symlinks inside writable paths are never followed") {
+  World w;
+  fs::create_directory_symlink(w.p("home/alice/.ssh"), w.p("ws/docs"));
+  CHECK_THROWS_WITH(w.plan(std::string(kBase) + "[filesystem]\nwrite = [\"${WORKSPACE}\"]\nread = [\"${WORKSPACE}/docs\"]\n"),
+                    Catch::Contains("inside the writable path"));
+}
+
+TEST_CASE("plan: hide masks what exists, skips what cannot be seen") {
+  World w;
+  fs::create_symlink(w.p("ws/.env"), w.p("ws/envlink"));
+  const std::string prof = std::string(kBase) + "[filesystem]\nwrite = [\"${WORKSPACE}\"]\nhide = [\"${WORKSPACE}/.env\", \"${WORKSPACE}/.aws\", \"~/.ssh\"]\n";
+  const auto plan = w.plan(prof);
+  const auto* m = find(plan, w.p("ws/.env"));
+  REQUIRE(m);
+  CHECK(m->kind == MountKind::Mask);
+  CHECK_FALSE(m->is_dir);
+  CHECK(index_of(plan, w.p("ws/.env")) > index_of(plan, w.p("ws")));
+  CHECK(plan.hide_skipped.size() == 2);
+  CHECK_THROWS_WITH(w.plan(std::string(kBase) + "[filesystem]\nwrite = [\"${WORKSPACE}\"]\nhide = [\"${WORKSPACE}/envlink\"]\n"),
+                    Catch::Contains("is a symlink"));
+}
+
+TEST_CASE("plan: the command's own files - executable and script project") {
+  World w;
+  SECTION("a script inside node_modules: the directory holding the outermost node_modules") {
+    if (!fs::exists("/usr/bin/node")) return;
+    const auto plan = w.plan("version = 1\n", w.inv({"node", w.p("opt/app/node_modules/@scope/pkg/dist/index.js"), "x"}));
+    CHECK(plan.exe == fs::canonical("/usr/bin/node").string());
+    const auto* proj = find(plan, w.p("opt/app"));
+    REQUIRE(proj);
+    CHECK_FALSE(proj->writable);
+    CHECK_THAT(proj->why, Catch::Contains("node_modules"));
+    CHECK(find(plan, plan.exe));  // the interpreter itself, since /usr is not listed
+    CHECK(plan.argv[0] == "node");
+  }
+  SECTION("a script in a project: the nearest package.json") {
+    if (!fs::exists("/usr/bin/node")) return;
+    auto i = w.inv({"/usr/bin/node", "--enable-source-maps", "src/deep/server.js"});
+    i.load.pwd = w.p("proj");
+    const auto plan = w.plan("version = 1\n", i);
+    REQUIRE(find(plan, w.p("proj")));
+    CHECK_THAT(find(plan, w.p("proj"))->why, Catch::Contains("package.json"));
+  }
+  SECTION("a script directly in $HOME: only the file, never $HOME") {
+    if (!fs::exists("/usr/bin/node")) return;
+    const auto plan = w.plan("version = 1\n", w.inv({"node", w.p("home/alice/loose.js")}));
+    CHECK_FALSE(find(plan, w.p("home/alice")));
+    REQUIRE(find(plan, w.p("home/alice/loose.js")));
+    CHECK_FALSE(find(plan, w.p("home/alice/loose.js"))->is_dir);
+  }
+  SECTION("already visible files are not added twice") {
+    const auto plan = w.plan(kBase, w.inv({"true"}));
+    CHECK(std::count_if(plan.mounts.begin(), plan.mounts.end(), [&](const MountStep& m) { return m.target == plan.exe; }) == 0);
+  }
+  SECTION("not found is 127, not executable is 126") {
+    try {
+      w.plan(kBase, w.inv({"no-such-command-anywhere"}));
+      FAIL("accepted");
+    } catch (const LaunchError& e) {
+      CHECK(e.exit_code() == 127);
+    }
+    try {
+      w.plan(kBase, w.inv({w.p("proj/package.json")}));
+      FAIL("accepted");
+    } catch (const LaunchError& e) {
+      CHECK(e.exit_code() == 126);
+    }
+    try {
+      w.plan(kBase, w.inv({}));
+      FAIL("accepted");
+    } catch (const LaunchError& e) {
+      CHECK(e.exit_code() == 125);
+    }
+  }
+  SECTION("--read and --write add paths for one launch") {
+    auto i = w.inv();
+    i.extra_read.push_back(w.p("proj"));
+    i.extra_write.push_back(w.p("ws"));
+    const auto plan = w.plan(kBase, i);
+    REQUIRE(find(plan, w.p("proj")));
+    CHECK_FALSE(find(plan, w.p("proj"))->writable);
+    REQUIRE(find(plan, w.p("ws")));
+    CHECK(find(plan, w.p("ws"))->writable);
+  }
+}
+
+TEST_CASE("plan: environment is pass + set only") {
+  World w;
+  const auto plan = w.plan("version = 1\n[env]\npass = [\"PATH\", \"LC_*\", \"UNSET_VAR\"]\nset = { NODE_ENV = \"production\", PATH = \"/usr/bin\" }\n");
+  CHECK(plan.env == std::vector<std::string>{"LC_ALL=C", "NODE_ENV=production", "PATH=/usr/bin"});
+}
+
+TEST_CASE("plan: working directory") {
+  World w;
+  CHECK(w.plan(std::string(kBase) + "[filesystem]\nwrite = [\"${WORKSPACE}\"]\n").cwd == w.p("ws"));
+  CHECK(w.plan(kBase).cwd == "/");
+  CHECK_THROWS_WITH(w.plan(std::string(kBase) + "[exec]\ncwd = \"${WORKSPACE}\"\n"), Catch::Contains("not visible in the jail"));
+}
+
+TEST_CASE("plan: host network needs explicit consent") {
+  World w;
+  try {
+    w.plan("version = 1\n[network]\nmode = \"host\"\n");
+    FAIL("accepted");
+  } catch (const ProfileError& e) {
+    CHECK(e.diagnostics()[0].loc.line == 3);
+    CHECK_THAT(e.diagnostics()[0].message, Catch::Contains("allow_host_network = true"));
+  }
+  CHECK(w.plan("version = 1\n[network]\nmode = \"host\"\nallow_host_network = true\n").network.mode == NetMode::Host);
+}
+
+TEST_CASE("plan: identities") {
+  World w;
+  auto i = w.inv();
+  SECTION("root launches drop to nobody by default, never to uid 0") {
+    i.uid = i.euid = 0;
+    i.gid = 0;
+    auto plan = w.plan(kBase, i);
+    CHECK(plan.id.root_mode);
+    CHECK(plan.id.uid == 65534);
+    CHECK(plan.id.gid == 65534);
+    CHECK(w.plan(std::string(kBase) + "[exec]\nuser = \"1234:2345\"\n", i).id.uid == 1234);
+    CHECK(w.plan(std::string(kBase) + "[exec]\nuser = \"1234:2345\"\n", i).id.gid == 2345);
+    CHECK_THROWS_WITH(w.plan(std::string(kBase) + "[exec]\nuser = \"root\"\n", i), Catch::Contains("never runs as root"));
+    CHECK_THROWS_WITH(w.plan(std::string(kBase) + "[exec]\nuser = 0\n", i), Catch::Contains("never runs as root"));
+    CHECK_THROWS_WITH(w.plan(std::string(kBase) + "[exec]\nuser = \"no-such-user-x\"\n", i), Catch::Contains("no user named"));
+  }
+  SECTION("rootless launches keep the invoking ids; exec.user is noted, not applied") {
+    i.uid = i.euid = 1000;
+    i.gid = 1000;
+    auto plan = w.plan(std::string(kBase) + "[exec]\nuser = \"nobody\"\n", i);
+    CHECK_FALSE(plan.id.root_mode);
+    CHECK(plan.id.uid == 1000);
+    CHECK(std::any_of(plan.notes.begin(), plan.notes.end(), [](const std::string& n) { return n.find("exec.user") != std::string::npos; }));
+  }
+  SECTION("a setuid install is refused") {
+    i.uid = 1000;
+    i.euid = 0;
+    CHECK_THROWS_AS(w.plan(kBase, i), LaunchError);
+  }
+}
+
+TEST_CASE("plan: the rendered plan names every mount and why") {
+  World w;
+  const auto plan = w.plan(std::string(kBase) + "[filesystem]\nwrite = [\"${WORKSPACE}\"]\nhide = [\"${WORKSPACE}/.env\"]\n");
+  const auto text = render_plan(plan);
+  CHECK_THAT(text, Catch::Contains("rw    " + w.p("ws")));
+  CHECK_THAT(text, Catch::Contains("hide  " + w.p("ws/.env")));
+  CHECK_THAT(text, Catch::Contains("t.toml:"));
+  CHECK_THAT(text, Catch::Contains("pivot_root"));
+  CHECK_THAT(text, Catch::Contains("seccomp"));
+}

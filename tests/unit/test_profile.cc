@@ -1,0 +1,309 @@
+// Profile loading: the schema, strictness with file:line:column, extends, variables.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "mcpjail/profile.hpp"
+
+using namespace mcpjail;
+namespace fs = std::filesystem;
+
+namespace {
+
+LoadOptions opts() {
+  LoadOptions o;
+  o.home = "/home/alice";
+  o.pwd = "/work/proj";
+  o.vars["WORKSPACE"] = "/home/alice/ws";
+  return o;
+}
+
+Profile load(const std::string& text, const std::string& dir = "/profiles") {
+  return load_profile_text(text, "t.toml", dir, opts());
+}
+
+// The first diagnostic of a failing load.
+Diagnostic first_error(const std::string& text) {
+  try {
+    load(text);
+  } catch (const ProfileError& e) {
+    REQUIRE_FALSE(e.diagnostics().empty());
+    return e.diagnostics().front();
+  }
+  FAIL("profile was accepted:\n" << text);
+  return {};
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/mcpjail-unit-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  fs::path write(const std::string& name, const std::string& text) const {
+    std::ofstream(path / name) << text;
+    return path / name;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("profile: the full schema loads") {
+  const auto p = load(R"(version = 1
+name = "full"
+description = "every key"
+best_effort = ["landlock"]
+
+[exec]
+allow = ["/usr/bin/node"]
+cwd = "${WORKSPACE}"
+user = "nobody"
+hostname = "srv"
+
+[env]
+pass = ["PATH", "HOME", "LC_*"]
+set = { NODE_ENV = "production", DATA = "${WORKSPACE}/data" }
+
+[filesystem]
+read = ["/usr", "-/opt/maybe", { path = "/etc/ssl/certs", optional = true }, "${PROFILE_DIR}/node_modules"]
+write = ["${WORKSPACE}"]
+tmpfs = ["/tmp"]
+hide = ["${WORKSPACE}/.env", "~/.ssh"]
+
+[network]
+mode = "allowlist"
+allow = ["api.github.com:443", "*.githubusercontent.com:443", "203.0.113.0/24:8080"]
+allow_private = ["10.1.0.0/16"]
+dns = ["10.255.255.53"]
+
+[limits]
+memory = "512MiB"
+pids = 64
+cpu = 1.5
+nofile = 1024
+file_size = "64MiB"
+tmpfs_size = "32MiB"
+wall_time = "1h30m"
+
+[seccomp]
+base = "strict"
+deny = ["ptrace"]
+allow = ["personality"]
+action = "log"
+
+[audit]
+log = "~/mcp-audit.jsonl"
+)");
+  CHECK(p.name == "full");
+  CHECK(p.description == "every key");
+  CHECK(p.best_effort == std::vector<std::string>{"landlock"});
+  REQUIRE(p.exec.allow.size() == 1);
+  CHECK(p.exec.cwd == "/home/alice/ws");
+  CHECK(p.exec.user == "nobody");
+  CHECK(p.exec.hostname == "srv");
+  CHECK(p.env.pass == std::vector<std::string>{"PATH", "HOME", "LC_*"});
+  CHECK(p.env.set.at("DATA") == "/home/alice/ws/data");
+  REQUIRE(p.filesystem.read.size() == 4);
+  CHECK_FALSE(p.filesystem.read[0].optional);
+  CHECK(p.filesystem.read[1].optional);
+  CHECK(p.filesystem.read[1].path == "/opt/maybe");
+  CHECK(p.filesystem.read[2].optional);
+  CHECK(p.filesystem.read[3].path == "/profiles/node_modules");
+  CHECK(p.filesystem.read[0].loc.line == 17);
+  CHECK(p.filesystem.hide[1].path == "/home/alice/.ssh");
+  CHECK(p.network.mode == NetMode::Allowlist);
+  CHECK(p.network.allow.size() == 3);
+  CHECK(p.limits.memory == 512ULL << 20);
+  CHECK(p.limits.pids == 64U);
+  CHECK(p.limits.cpu == Approx(1.5));
+  CHECK(p.limits.nofile == 1024U);
+  CHECK(p.limits.wall_time == std::chrono::minutes(90));
+  CHECK(p.seccomp.base == "strict");
+  CHECK(p.seccomp.action == SeccompAction::Log);
+  CHECK(p.audit.log == "/home/alice/mcp-audit.jsonl");
+}
+
+TEST_CASE("profile: each class of error names file:line:column and what is allowed") {
+  struct Case {
+    const char* text;
+    unsigned line, column;
+    const char* needle;
+  };
+  const Case cases[] = {
+      // unknown keys, top level and in a table
+      {"version = 1\nbogus = 2\n", 2, 1, "unknown key 'bogus'"},
+      {"version = 1\n[exec]\ncmd = \"x\"\n", 3, 1, "allowed: allow, cwd, user, hostname"},
+      {"version = 1\n[filesystem]\nreed = [\"/usr\"]\n", 3, 1, "unknown key 'reed' in [filesystem]"},
+      // wrong types
+      {"version = 1\n[filesystem]\nread = \"/usr\"\n", 3, 8, "must be an array of paths"},
+      {"version = 1\n[filesystem]\nread = [\"/usr\", 3]\n", 3, 17, "must be paths (strings)"},
+      {"version = 1\n[limits]\npids = \"many\"\n", 3, 8, "integer from 1"},
+      {"version = 1\nexec = 3\n", 2, 1, "must be a table"},
+      {"version = 1\n[network]\nallow_host_network = \"yes\"\n", 3, 22, "true or false"},
+      // bad sizes and durations
+      {"version = 1\n[limits]\nmemory = \"512MB\"\n", 3, 10, "size such as \"512MiB\""},
+      {"version = 1\n[limits]\nmemory = -5\n", 3, 10, "positive size"},
+      {"version = 1\n[limits]\nwall_time = \"10\"\n", 3, 13, "duration"},
+      {"version = 1\n[limits]\nwall_time = 10\n", 3, 13, "duration"},
+      {"version = 1\n[limits]\ncpu = 0\n", 3, 7, "number of CPUs"},
+      // relative paths and ".."
+      {"version = 1\n[filesystem]\nread = [\"usr/lib\"]\n", 3, 9, "must be absolute"},
+      {"version = 1\n[filesystem]\nwrite = [\"/home/../etc\"]\n", 3, 10, "'..'"},
+      // unset variables, bad variable syntax
+      {"version = 1\n[filesystem]\nwrite = [\"${NOPE}/x\"]\n", 3, 10, "${NOPE} is not set"},
+      {"version = 1\n[filesystem]\nwrite = [\"$HOME/x\"]\n", 3, 10, "stray '$'"},
+      {"version = 1\n[filesystem]\nwrite = [\"${HOME\"]\n", 3, 10, "unterminated"},
+      // enumerations
+      {"version = 1\n[network]\nmode = \"open\"\n", 3, 8, "\"none\", \"allowlist\" or \"host\""},
+      {"version = 1\n[network]\nallow = [\"example.com\"]\n", 3, 10, "HOST:PORT"},
+      {"version = 1\n[seccomp]\ndeny = [\"ptrase\"]\n", 3, 9, "unknown system call 'ptrase'"},
+      {"version = 1\n[seccomp]\naction = \"ignore\"\n", 3, 10, "errno"},
+      {"version = 1\nbest_effort = [\"seccomp\"]\n", 2, 16, "allowed: landlock, limits"},
+      {"version = 2\n", 1, 11, "'version' must be 1"},
+      {"name = \"x\"\n", 1, 1, "missing 'version = 1'"},
+      {"version = 1\n[env]\npass = [\"BAD-NAME\"]\n", 3, 9, "not a variable name"},
+      // TOML syntax errors keep their position
+      {"version = 1\n[filesystem\nread = []\n", 2, 0, "TOML syntax"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    const auto d = first_error(c.text);
+    CHECK(d.loc.file == "t.toml");
+    CHECK(d.loc.line == c.line);
+    if (c.column) CHECK(d.loc.column == c.column);
+    CHECK_THAT(d.message, Catch::Contains(c.needle));
+  }
+}
+
+TEST_CASE("profile: all problems of a file are reported together, in file order") {
+  try {
+    load("version = 1\nzzz = 1\n[limits]\npids = 0\nmemory = \"lots\"\n");
+    FAIL("accepted");
+  } catch (const ProfileError& e) {
+    REQUIRE(e.diagnostics().size() == 3);
+    CHECK(e.diagnostics()[0].loc.line == 2);
+    CHECK(e.diagnostics()[1].loc.line == 4);
+    CHECK(e.diagnostics()[2].loc.line == 5);
+    CHECK_THAT(std::string(e.what()), Catch::Contains("t.toml:4:8: error:"));
+  }
+}
+
+TEST_CASE("profile: hostile input is refused cleanly") {
+  CHECK_THROWS_AS(load(std::string(kMaxProfileBytes + 10, '#')), ProfileError);
+  CHECK_THROWS_AS(load(std::string("version = 1\0", 12)), ProfileError);
+  CHECK_THROWS_AS(load("version = 1\nx = " + std::string(5000, '[')), ProfileError);
+  CHECK_THROWS_AS(load("version = 1\nx = " + std::string(100, '{')), ProfileError);
+  CHECK_THROWS_AS(load("\xff\xfe garbage \x01\x02"), ProfileError);
+}
+
+TEST_CASE("profile: variables") {
+  auto p = load(R"(version = 1
+[filesystem]
+read = ["~", "~/x", "${HOME}/y", "${PWD}/z", "${PROFILE_DIR}/w", "/a/$${literal}"]
+[env]
+set = { T = "~/not-expanded", U = "${WORKSPACE}" }
+)");
+  const auto& r = p.filesystem.read;
+  CHECK(r[0].path == "/home/alice");
+  CHECK(r[1].path == "/home/alice/x");
+  CHECK(r[2].path == "/home/alice/y");
+  CHECK(r[3].path == "/work/proj/z");
+  CHECK(r[4].path == "/profiles/w");
+  CHECK(r[5].path == "/a/${literal}");
+  CHECK(p.env.set.at("T") == "~/not-expanded");
+  CHECK(p.env.set.at("U") == "/home/alice/ws");
+  // --var overrides, and ${PROFILE_DIR} is undefined for built-ins
+  LoadOptions o = opts();
+  o.vars["HOME"] = "/elsewhere";
+  CHECK(load_profile_text("version = 1\n[filesystem]\nread=[\"~\"]\n", "t", "/p", o).filesystem.read[0].path == "/elsewhere");
+  CHECK_THROWS_WITH(load_profile_text("version = 1\n[filesystem]\nread=[\"${PROFILE_DIR}\"]\n", "t", "", opts()),
+                    Catch::Contains("not defined for a built-in"));
+}
+
+TEST_CASE("profile: extends - built-in and path, lists append, scalars override") {
+  TempDir d;
+  d.write("parent.toml", R"(version = 1
+name = "parent"
+description = "p"
+extends = "base"
+[filesystem]
+read = ["/opt/parent"]
+[limits]
+pids = 10
+memory = "1GiB"
+[network]
+mode = "host"
+allow_host_network = true
+)");
+  const auto child = d.write("child.toml", R"(version = 1
+extends = "parent.toml"
+[filesystem]
+read = ["/opt/child"]
+[limits]
+pids = 20
+[network]
+mode = "none"
+)");
+  const auto p = load_profile(child.string(), opts());
+  CHECK(p.name == "child");
+  CHECK(p.description == "p");
+  CHECK(p.sources.size() == 3);
+  std::vector<std::string> reads;
+  for (const auto& r : p.filesystem.read) reads.push_back(r.path);
+  CHECK(reads.front() == "/usr");  // from base
+  CHECK(std::find(reads.begin(), reads.end(), "/opt/parent") != reads.end());
+  CHECK(reads.back() == "/opt/child");
+  CHECK(p.limits.pids == 20U);
+  CHECK(p.limits.memory == 1ULL << 30);
+  CHECK(p.network.mode == NetMode::None);
+  CHECK(p.network.allow_host_network);
+  // the child's errors point into the child, the parent's into the parent
+  d.write("badparent.toml", "version = 1\n[limits]\npids = -1\n");
+  const auto c2 = d.write("c2.toml", "version = 1\nextends = \"badparent.toml\"\n");
+  try {
+    load_profile(c2.string(), opts());
+    FAIL("accepted");
+  } catch (const ProfileError& e) {
+    CHECK_THAT(e.diagnostics()[0].loc.file, Catch::EndsWith("badparent.toml"));
+    CHECK(e.diagnostics()[0].loc.line == 3);
+  }
+}
+
+TEST_CASE("profile: extends cycles, missing parents and unknown built-ins") {
+  TempDir d;
+  d.write("a.toml", "version = 1\nextends = \"b.toml\"\n");
+  d.write("b.toml", "version = 1\nextends = \"a.toml\"\n");
+  CHECK_THROWS_WITH(load_profile((d.path / "a.toml").string(), opts()), Catch::Contains("'extends' cycle"));
+  d.write("self.toml", "version = 1\nextends = \"./self.toml\"\n");
+  CHECK_THROWS_WITH(load_profile((d.path / "self.toml").string(), opts()), Catch::Contains("cycle"));
+  d.write("m.toml", "version = 1\nextends = \"missing.toml\"\n");
+  try {
+    load_profile((d.path / "m.toml").string(), opts());
+    FAIL("accepted");
+  } catch (const ProfileError& e) {
+    CHECK(e.diagnostics()[0].loc.line == 2);
+    CHECK_THAT(e.what(), Catch::Contains("cannot read profile"));
+  }
+  CHECK_THROWS_WITH(load_profile("no-such-builtin", opts()), Catch::Contains("no built-in profile named"));
+  CHECK_THROWS_WITH(load_profile(d.path.string() + "/", opts()), Catch::Contains("is a directory"));
+}
+
+TEST_CASE("profile: built-in profiles load and are described") {
+  REQUIRE(builtin_profiles().size() >= 2);
+  for (const auto& b : builtin_profiles()) {
+    INFO(b.name);
+    CHECK_NOTHROW(load_profile(b.name, opts()));
+    CHECK_FALSE(profile_description(b.text).empty());
+  }
+  const auto fsp = load_profile("filesystem", opts());
+  CHECK(fsp.filesystem.write.at(0).path == "/home/alice/ws");
+  CHECK(fsp.exec.cwd == "/home/alice/ws");
+  // filesystem needs WORKSPACE
+  LoadOptions o = opts();
+  o.vars.clear();
+  CHECK_THROWS_WITH(load_profile("filesystem", o), Catch::Contains("${WORKSPACE} is not set"));
+}
