@@ -173,8 +173,10 @@ class FileLoader {
 
   // Reports keys of `t` not in `allowed`.
   void check_keys(const Table& t, const std::string& section, std::initializer_list<const char*> allowed) {
-    for (const auto& [k, v] : t) {
-      if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
+    for (const auto& kv : t) {
+      const std::string& k = kv.first;
+      const TV& v = kv.second;
+      if (std::none_of(allowed.begin(), allowed.end(), [&k](const char* a) { return k == a; })) {
         std::string list;
         for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
         error(key_loc(k, v), "unknown key '" + k + "'" + (section.empty() ? "" : " in [" + section + "]") +
