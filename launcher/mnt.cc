@@ -281,9 +281,19 @@ class RootBuilder {
       std::string link(buf, static_cast<std::size_t>(len));
       if (link.empty()) break;
       if (link[0] != '/') link = target.substr(0, target.rfind('/') + 1) + link;
-      auto norm = normalize_absolute(link, nullptr);
-      if (!norm) fail(s.target + " is a symlink to " + link + ", which cannot be followed safely");
-      target = *norm;
+      // ".." is resolved lexically; ensure_target() below refuses any
+      // symlink left in the result, so this cannot be redirected.
+      std::vector<std::string> parts;
+      for (auto& c : split(link)) {
+        if (c == "..") {
+          if (!parts.empty()) parts.pop_back();
+        } else if (c != ".") {
+          parts.push_back(c);
+        }
+      }
+      target.clear();
+      for (auto& c : parts) target += "/" + c;
+      if (target.empty()) fail(s.target + " is a symlink to /, which cannot be replaced");
     }
     UniqueFd src(::open(gen.c_str(), O_PATH | O_CLOEXEC));
     if (!src) fail("open " + gen, errno);

@@ -353,6 +353,11 @@ class Planner {
         const std::string& a = inv_.command[i];
         if (a.starts_with("-")) {
           if (a == "-m" || a == "-c" || a == "-e" || a == "--eval" || a == "-p" || a == "--print") break;
+          // options whose value is the next argument (node, python)
+          static const char* const with_value[] = {"-r", "--require", "--import", "--loader", "--experimental-loader",
+                                                   "--env-file", "-W", "-X", "--conditions", "-C", "--input-type"};
+          for (const char* o : with_value)
+            if (a == o) ++i;
           continue;
         }
         const std::string path = absolute(a);
@@ -451,7 +456,20 @@ class Planner {
       s.kind = MountKind::Symlink;
       s.why += ", a symlink to a path already visible";
     }
-    for (auto& c : binds_) plan_.mounts.push_back(c.step);
+    // Steps that change nothing are dropped: a symlink (or an identical
+    // bind) below a bind of the same host directory is already there.
+    auto redundant = [&](const MountStep& s) {
+      if (s.kind != MountKind::Symlink && !(s.kind == MountKind::Bind && s.source == s.target)) return false;
+      const MountStep* parent = nullptr;
+      for (const auto& o : binds_)
+        if (&o.step != &s && o.step.target != s.target && path_is_under(s.target, o.step.target) &&
+            (!parent || o.step.target.size() > parent->target.size()))
+          parent = &o.step;
+      return parent && parent->kind == MountKind::Bind && parent->source == parent->target &&
+             (s.kind == MountKind::Symlink || parent->writable == s.writable);
+    };
+    for (auto& c : binds_)
+      if (!redundant(c.step)) plan_.mounts.push_back(c.step);
     for (auto& s : special_) plan_.mounts.push_back(s);
     for (auto& s : files_) plan_.mounts.push_back(s);
   }
@@ -574,14 +592,19 @@ class Planner {
       }
     }
     if (!pr_.exec.allow.empty()) {
+      std::vector<std::string> allowed_canonical;
       for (const auto& a : pr_.exec.allow) {
         if (!jail_visible(a.path)) {
           if (!a.optional) error(a.loc, "exec.allow " + a.path + " is not visible in the jail");
           continue;
         }
         ll.exec_allow.push_back(a.path);
+        auto w = safe_walk(root_fd_.get(), a.path, policy_);
+        if (w.error.empty() && w.type != ObjType::Missing) allowed_canonical.push_back(w.canonical);
       }
-      if (std::find(ll.exec_allow.begin(), ll.exec_allow.end(), plan_.exe) == ll.exec_allow.end())
+      if (!plan_.exe.empty() &&
+          std::none_of(allowed_canonical.begin(), allowed_canonical.end(),
+                       [&](const std::string& c) { return path_is_under(plan_.exe, c); }))
         plan_.notes.push_back("the command " + plan_.exe + " is not in exec.allow; Landlock will refuse to run it");
     } else {
       ll.exec_allow = exec_files_;

@@ -585,10 +585,7 @@ class FileLoader {
         if (*v == "errno") s.action = SeccompAction::Errno;
         else if (*v == "kill") s.action = SeccompAction::Kill;
         else if (*v == "log") s.action = SeccompAction::Log;
-        else {
-          error(loc_of(it->second), "'seccomp.action' must be \"errno\", \"kill\" or \"log\"");
-          return;
-        }
+        else error(loc_of(it->second), "'seccomp.action' must be \"errno\", \"kill\" or \"log\"");
         L.present.insert("seccomp.action");
       }
     }
@@ -686,6 +683,7 @@ Source read_source(const std::string& spec, const std::string& relative_to, cons
   }
   std::string path = spec;
   if (!path.starts_with("/")) path = (relative_to.empty() ? std::string(".") : relative_to) + "/" + path;
+  path = std::filesystem::path(path).lexically_normal().string();
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw ProfileError(from, "profile '" + path + "' is a directory, not a file");

@@ -1,7 +1,10 @@
 // Integration tests: real jails, launched as root and rootless, checked from
 // inside by jailprobe. Every negative check has a positive control beside it.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -289,4 +292,61 @@ TEST_CASE("200 launches in a row leave no mounts, processes or namespaces behind
     CHECK(processes_matching(Harness::get().probe()).size() == procs_before);
     CHECK(processes_matching(Harness::get().jail()).empty());
   }
+}
+
+TEST_CASE("network = host only with allow_host_network; none has loopback only") {
+  for (Mode m : modes()) {
+    Setup refused(m, "[network]\nmode = \"host\"\n");
+    auto r = refused.probe({"exit", "0"});
+    CHECK(r.status == 125);
+    CHECK_THAT(r.err, Catch::Contains("allow_host_network"));
+    Setup host(m, "[network]\nmode = \"host\"\nallow_host_network = true\n");
+    CHECK(host.probe({"only-loopback-up"}).status == 1);  // the host's interfaces are there
+    Setup none(m);
+    EXPECT_PASS(none, "only-loopback-up");
+  }
+}
+
+// /etc/resolv.conf and /etc/hosts are generated; when a profile binds the
+// host's whole /etc and those are symlinks into /run (systemd-resolved), the
+// generated files appear at the end of the link, on the jail's own root.
+TEST_CASE("generated /etc/resolv.conf and /etc/hosts work when the host's are symlinks into /run") {
+  if (::geteuid() != 0) return;
+  const Mode m = Mode::Root;
+  TempDir prof(m);
+  const std::string profile = prof.file("etc.toml", "version = 1\nextends = \"base\"\n[filesystem]\nread = [\"/etc\"]\n");
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // A private mount namespace in which /etc is a copy whose resolv.conf and
+    // hosts are symlinks into /run; the host's /etc is untouched.
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(90);
+    char tmpl[] = "/tmp/mcpjail-etc-XXXXXX";
+    const std::string copy = ::mkdtemp(tmpl);
+    ::chmod(copy.c_str(), 0755);
+    std::error_code ec;
+    fs::copy("/etc", copy, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    fs::remove(copy + "/resolv.conf", ec);
+    fs::remove(copy + "/hosts", ec);
+    fs::create_symlink("/run/resolve-test/stub-resolv.conf", copy + "/resolv.conf");
+    fs::create_symlink("../run/hosts-test", copy + "/hosts");
+    if (::mount(copy.c_str(), "/etc", nullptr, MS_BIND | MS_REC, nullptr) != 0) ::_exit(91);
+    const auto& h = Harness::get();
+    int status = 0;
+    for (const auto& check : std::vector<std::vector<std::string>>{
+             {"readable", "/etc/resolv.conf"}, {"readable", "/etc/hosts"}, {"readable", "/run/resolve-test/stub-resolv.conf"}}) {
+      std::vector<std::string> a = {"run", profile, "--audit-log", "none", "--", h.probe()};
+      a.insert(a.end(), check.begin(), check.end());
+      const auto r = run(m, a);
+      if (r.status != 0) {
+        std::fprintf(stderr, "%s %s: %s\n", check[0].c_str(), check[1].c_str(), r.err.c_str());
+        status = 1;
+      }
+    }
+    ::_exit(status);
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
 }

@@ -1,0 +1,601 @@
+// Landlock: the kernel's own path-based access control, applied to the server
+// process after pivot_root, so every path here is a path inside the jail.
+//
+// What a domain built from a LandlockPlan allows, and nothing else:
+//   - rule with write=false: read files, list directories (beneath the path);
+//   - rule with write=true: the same plus every write right the kernel knows
+//     (create, remove, rename/link across directories, truncate, device
+//     ioctls), except creating character or block device nodes;
+//   - rule with exec=true: the execute right beneath the path as well;
+//   - the files of plan.exec_allow and what it takes to run them (ELF
+//     interpreter, `#!` interpreters, the program named by `#!/usr/bin/env`):
+//     read + execute on those files only;
+//   - scoped (ABI 6): no connecting to abstract unix sockets and no signals
+//     to processes outside the domain;
+//   - TCP (ABI 4, when the plan asks for it): bind nothing, connect only to
+//     the listed ports.
+//
+// Landlock checks the execute right when the kernel opens a file for
+// execution (execve: the program, a script's interpreter, the ELF
+// interpreter), not when a shared library is mmap'ed, so libraries need only
+// the read right. The dynamic loader, once executable, can itself map and run
+// any *readable* ELF file (`/lib64/ld-linux-x86-64.so.2 /bin/sh`): the exec
+// restriction stops execve of other programs, it is not a boundary against
+// code the server can read.
+#include "mcpjail/landlock.hpp"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <set>
+#include <sstream>
+
+#include "mcpjail/errors.hpp"
+#include "mcpjail/unique_fd.hpp"
+
+#if __has_include(<linux/landlock.h>)
+#include <linux/landlock.h>
+#endif
+
+// System call numbers: the same on every architecture (unified table).
+#ifndef __NR_landlock_create_ruleset
+#define __NR_landlock_create_ruleset 444
+#endif
+#ifndef __NR_landlock_add_rule
+#define __NR_landlock_add_rule 445
+#endif
+#ifndef __NR_landlock_restrict_self
+#define __NR_landlock_restrict_self 446
+#endif
+
+namespace mcpjail::landlock {
+namespace {
+
+// ---- UAPI, up to ABI 7 (the distribution header may be older) -------------
+
+constexpr std::uint32_t kCreateRulesetVersion = 1U << 0;
+constexpr std::uint32_t kCreateRulesetErrata = 1U << 1;  // Linux 6.15
+
+constexpr int kRulePathBeneath = 1;
+constexpr int kRuleNetPort = 2;  // ABI 4
+
+// Filesystem rights.
+constexpr std::uint64_t kFsExecute = 1ULL << 0;
+constexpr std::uint64_t kFsWriteFile = 1ULL << 1;
+constexpr std::uint64_t kFsReadFile = 1ULL << 2;
+constexpr std::uint64_t kFsReadDir = 1ULL << 3;
+constexpr std::uint64_t kFsRemoveDir = 1ULL << 4;
+constexpr std::uint64_t kFsRemoveFile = 1ULL << 5;
+constexpr std::uint64_t kFsMakeChar = 1ULL << 6;
+constexpr std::uint64_t kFsMakeDir = 1ULL << 7;
+constexpr std::uint64_t kFsMakeReg = 1ULL << 8;
+constexpr std::uint64_t kFsMakeSock = 1ULL << 9;
+constexpr std::uint64_t kFsMakeFifo = 1ULL << 10;
+constexpr std::uint64_t kFsMakeBlock = 1ULL << 11;
+constexpr std::uint64_t kFsMakeSym = 1ULL << 12;
+constexpr std::uint64_t kFsRefer = 1ULL << 13;     // ABI 2
+constexpr std::uint64_t kFsTruncate = 1ULL << 14;  // ABI 3
+constexpr std::uint64_t kFsIoctlDev = 1ULL << 15;  // ABI 5
+
+// Network rights (ABI 4).
+constexpr std::uint64_t kNetBindTcp = 1ULL << 0;
+constexpr std::uint64_t kNetConnectTcp = 1ULL << 1;
+
+// Scopes (ABI 6).
+constexpr std::uint64_t kScopeAbstractUnixSocket = 1ULL << 0;
+constexpr std::uint64_t kScopeSignal = 1ULL << 1;
+
+// landlock_restrict_self() flags (ABI 7): audit logging.
+constexpr std::uint32_t kRestrictSelfLogNewExecOn = 1U << 1;
+
+#ifdef LANDLOCK_ACCESS_FS_EXECUTE
+static_assert(kFsExecute == LANDLOCK_ACCESS_FS_EXECUTE && kFsMakeSym == LANDLOCK_ACCESS_FS_MAKE_SYM);
+#endif
+#ifdef LANDLOCK_ACCESS_FS_REFER
+static_assert(kFsRefer == LANDLOCK_ACCESS_FS_REFER);
+#endif
+#ifdef LANDLOCK_ACCESS_FS_TRUNCATE
+static_assert(kFsTruncate == LANDLOCK_ACCESS_FS_TRUNCATE);
+#endif
+#ifdef LANDLOCK_ACCESS_FS_IOCTL_DEV
+static_assert(kFsIoctlDev == LANDLOCK_ACCESS_FS_IOCTL_DEV);
+#endif
+#ifdef LANDLOCK_ACCESS_NET_CONNECT_TCP
+static_assert(kNetBindTcp == LANDLOCK_ACCESS_NET_BIND_TCP && kNetConnectTcp == LANDLOCK_ACCESS_NET_CONNECT_TCP);
+#endif
+#ifdef LANDLOCK_SCOPE_SIGNAL
+static_assert(kScopeAbstractUnixSocket == LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET && kScopeSignal == LANDLOCK_SCOPE_SIGNAL);
+#endif
+#ifdef LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON
+static_assert(kRestrictSelfLogNewExecOn == LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON);
+#endif
+
+struct RulesetAttr {  // struct landlock_ruleset_attr, ABI 6 layout
+  std::uint64_t handled_access_fs;
+  std::uint64_t handled_access_net;  // ABI 4
+  std::uint64_t scoped;              // ABI 6
+};
+struct __attribute__((packed)) PathBeneathAttr {  // struct landlock_path_beneath_attr
+  std::uint64_t allowed_access;
+  std::int32_t parent_fd;
+};
+struct NetPortAttr {  // struct landlock_net_port_attr
+  std::uint64_t allowed_access;
+  std::uint64_t port;
+};
+
+long sys_create_ruleset(const RulesetAttr* attr, std::size_t size, std::uint32_t flags) {
+  return ::syscall(__NR_landlock_create_ruleset, attr, size, flags);
+}
+long sys_add_rule(int ruleset_fd, int type, const void* attr) {
+  return ::syscall(__NR_landlock_add_rule, ruleset_fd, type, attr, 0U);
+}
+long sys_restrict_self(int ruleset_fd, std::uint32_t flags) {
+  return ::syscall(__NR_landlock_restrict_self, ruleset_fd, flags);
+}
+
+// All filesystem rights a kernel with ABI `abi` handles.
+std::uint64_t fs_rights_for_abi(int abi) {
+  if (abi < 1) return 0;
+  std::uint64_t r = (kFsMakeSym << 1) - 1;  // ABI 1: bits 0..12
+  if (abi >= 2) r |= kFsRefer;
+  if (abi >= 3) r |= kFsTruncate;
+  if (abi >= 5) r |= kFsIoctlDev;
+  return r;
+}
+
+constexpr std::uint64_t kReadDir = kFsReadFile | kFsReadDir;
+constexpr std::uint64_t kReadFile = kFsReadFile;
+constexpr std::uint64_t kWriteDir = kReadDir | kFsWriteFile | kFsRemoveDir | kFsRemoveFile | kFsMakeDir | kFsMakeReg |
+                                    kFsMakeSock | kFsMakeFifo | kFsMakeSym | kFsRefer | kFsTruncate | kFsIoctlDev;
+constexpr std::uint64_t kWriteFile = kReadFile | kFsWriteFile | kFsTruncate | kFsIoctlDev;
+// Rights that are meaningful on a non-directory (others make add_rule fail).
+constexpr std::uint64_t kFileOnlyRights = kFsExecute | kFsWriteFile | kFsReadFile | kFsTruncate | kFsIoctlDev;
+
+// ---- Optional plan fields ---------------------------------------------------
+// LandlockPlan/LandlockRule may grow these; they are used as soon as they exist.
+
+template <class R>
+bool rule_optional(const R& r) {
+  if constexpr (requires { r.optional; }) return static_cast<bool>(r.optional);
+  return false;
+}
+template <class P>
+bool plan_restrict_tcp(const P& p) {
+  if constexpr (requires { p.restrict_tcp; }) return static_cast<bool>(p.restrict_tcp);
+  return false;
+}
+template <class P>
+std::vector<std::uint16_t> plan_connect_ports(const P& p) {
+  if constexpr (requires { p.connect_ports; }) return {p.connect_ports.begin(), p.connect_ports.end()};
+  return {};
+}
+template <class P>
+std::vector<std::uint16_t> plan_bind_ports(const P& p) {
+  if constexpr (requires { p.bind_ports; }) return {p.bind_ports.begin(), p.bind_ports.end()};
+  return {};
+}
+template <class P>
+std::string plan_path_env(const P& p) {
+  if constexpr (requires { p.path_env; }) {
+    if (!p.path_env.empty()) return p.path_env;
+  }
+  const char* env = std::getenv("PATH");
+  return env && *env ? env : "/usr/local/bin:/usr/bin:/bin";
+}
+
+std::string kernel_release() {
+  struct utsname u {};
+  if (::uname(&u) != 0) return "unknown";
+  return u.release;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+// Why Landlock is unavailable (abi_version() == 0).
+std::string unavailable_reason() {
+  errno = 0;
+  long v = sys_create_ruleset(nullptr, 0, kCreateRulesetVersion);
+  int err = errno;
+  if (v >= 1) return "";
+  if (err == ENOSYS) return "the kernel is built without Landlock (CONFIG_SECURITY_LANDLOCK)";
+  if (err == EOPNOTSUPP) return "Landlock is disabled at boot (add \"landlock\" to the lsm= kernel parameter)";
+  return errno_text("landlock_create_ruleset", err);
+}
+
+// ---- Executables ------------------------------------------------------------
+
+UniqueFd open_regular(const std::string& path, std::string* err) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) {
+    *err = errno_text(path, errno);
+    return fd;
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    *err = path + ": not a regular file";
+    return UniqueFd();
+  }
+  return fd;
+}
+
+bool pread_all(int fd, void* buf, std::size_t len, off_t off) {
+  auto* p = static_cast<char*>(buf);
+  while (len > 0) {
+    ssize_t n = ::pread(fd, p, len, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    len -= static_cast<std::size_t>(n);
+    off += n;
+  }
+  return true;
+}
+
+// PT_INTERP of an ELF file: "" for a static executable; nullopt-like error via *err.
+template <class Ehdr, class Phdr>
+std::string elf_interp(int fd, const std::string& path, std::string* err) {
+  Ehdr eh{};
+  if (!pread_all(fd, &eh, sizeof eh, 0)) {
+    *err = path + ": truncated ELF header";
+    return {};
+  }
+  if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum == 0 || eh.e_phnum > 4096) {
+    *err = path + ": unsupported ELF program header table";
+    return {};
+  }
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Phdr ph{};
+    if (!pread_all(fd, &ph, sizeof ph, static_cast<off_t>(eh.e_phoff + i * sizeof(Phdr)))) {
+      *err = path + ": truncated ELF program headers";
+      return {};
+    }
+    if (ph.p_type != PT_INTERP) continue;
+    if (ph.p_filesz < 2 || ph.p_filesz > 4096) {
+      *err = path + ": bad PT_INTERP";
+      return {};
+    }
+    std::string s(ph.p_filesz, '\0');
+    if (!pread_all(fd, s.data(), s.size(), static_cast<off_t>(ph.p_offset))) {
+      *err = path + ": truncated PT_INTERP";
+      return {};
+    }
+    s.resize(std::strlen(s.c_str()));
+    if (s.empty() || s[0] != '/') {
+      *err = path + ": ELF interpreter \"" + s + "\" is not an absolute path";
+      return {};
+    }
+    return s;
+  }
+  return {};  // static
+}
+
+std::string search_path(const std::string& prog, const std::string& path_env) {
+  std::stringstream ss(path_env);
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    if (dir.empty() || dir[0] != '/') continue;  // relative entries depend on cwd: ignored
+    std::string cand = dir + (dir.back() == '/' ? "" : "/") + prog;
+    struct stat st {};
+    if (::stat(cand.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) return cand;
+  }
+  return {};
+}
+
+// The program `#!/usr/bin/env ARG` runs, where ARG is the rest of the line
+// (the kernel passes it as one argument; `-S` splits it). "" when env would
+// only print the environment.
+std::string env_program(const std::string& arg, std::string* err) {
+  std::vector<std::string> words;
+  std::stringstream ss(arg);
+  for (std::string w; ss >> w;) words.push_back(w);
+  bool split = false;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (i == 0 && !split && words.size() > 1 && w.rfind("-S", 0) != 0 && w.rfind("--split-string", 0) != 0 &&
+        w[0] != '-' && w.find('=') == std::string::npos) {
+      // Without -S the kernel hands "node --flag" to env as a single word.
+      *err = "\"#!/usr/bin/env " + arg + "\" passes \"" + arg + "\" to env as one program name; use \"env -S\"";
+      return {};
+    }
+    if (w == "-S" || w == "--split-string") {
+      split = true;
+      continue;
+    }
+    if (w.rfind("-S", 0) == 0) {  // -SPROG ARGS
+      split = true;
+      std::string rest = w.substr(2);
+      if (!rest.empty() && rest[0] != '-' && rest.find('=') == std::string::npos) return rest;
+      continue;
+    }
+    if (w == "-i" || w == "--ignore-environment" || w == "-" || w == "-0" || w == "--null" || w == "-v" ||
+        w == "--debug")
+      continue;
+    if (w == "-u" || w == "--unset" || w == "-C" || w == "--chdir") {
+      ++i;
+      continue;
+    }
+    if (w.rfind("--", 0) == 0 || (w[0] == '-' && w.size() > 1)) continue;  // --unset=X, -uX, ...
+    if (w.find('=') != std::string::npos) continue;                        // NAME=VALUE
+    return w;
+  }
+  return {};
+}
+
+constexpr int kMaxInterpDepth = 5;  // the kernel allows 4 levels of binfmt rewriting
+
+void add_exec(const std::string& path, const std::string& why, const std::string& path_env, int depth,
+              std::vector<ExecFile>* out, std::set<std::string>* seen) {
+  if (depth > kMaxInterpDepth) throw LaunchError("landlock", path + ": too many levels of interpreters");
+  if (path.empty() || path[0] != '/')
+    throw LaunchError("landlock", "executable \"" + path + "\" (" + why + ") is not an absolute path");
+  if (!seen->insert(path).second) return;
+  std::string err;
+  UniqueFd fd = open_regular(path, &err);
+  if (!fd) throw LaunchError("landlock", "cannot allow execution of " + path + " (" + why + "): " + err);
+  out->push_back({path, why});
+
+  char head[256] = {};  // BINPRM_BUF_SIZE
+  ssize_t n = ::pread(fd.get(), head, sizeof head, 0);
+  if (n < 0) throw LaunchError("landlock", errno_text("read " + path, errno));
+  std::string h(head, static_cast<std::size_t>(n));
+
+  if (h.size() >= EI_NIDENT && h.compare(0, SELFMAG, ELFMAG) == 0) {
+    std::string interp;
+    if (h[EI_CLASS] == ELFCLASS64)
+      interp = elf_interp<Elf64_Ehdr, Elf64_Phdr>(fd.get(), path, &err);
+    else if (h[EI_CLASS] == ELFCLASS32)
+      interp = elf_interp<Elf32_Ehdr, Elf32_Phdr>(fd.get(), path, &err);
+    else
+      err = path + ": unknown ELF class";
+    if (!err.empty()) throw LaunchError("landlock", err);
+    if (!interp.empty()) add_exec(interp, "ELF interpreter of " + path, path_env, depth + 1, out, seen);
+    return;
+  }
+  if (h.size() >= 2 && h[0] == '#' && h[1] == '!') {
+    std::string line = h.substr(2, h.find('\n') == std::string::npos ? std::string::npos : h.find('\n') - 2);
+    auto trim = [](std::string s) {
+      const char* ws = " \t\r";
+      s.erase(0, s.find_first_not_of(ws));
+      auto e = s.find_last_not_of(ws);
+      s.erase(e == std::string::npos ? 0 : e + 1);
+      return s;
+    };
+    line = trim(line);
+    auto sp = line.find_first_of(" \t");
+    std::string interp = line.substr(0, sp);
+    std::string arg = sp == std::string::npos ? "" : trim(line.substr(sp));
+    if (interp.empty()) throw LaunchError("landlock", path + ": empty #! line");
+    add_exec(interp, "script interpreter of " + path, path_env, depth + 1, out, seen);
+    std::string base = interp.substr(interp.rfind('/') + 1);
+    if (base == "env") {
+      std::string prog = env_program(arg, &err);
+      if (!err.empty()) throw LaunchError("landlock", path + ": " + err);
+      if (prog.empty()) return;
+      std::string resolved = prog.find('/') != std::string::npos ? prog : search_path(prog, path_env);
+      if (resolved.empty())
+        throw LaunchError("landlock", path + ": \"#!" + line + "\": " + prog + " is not found on PATH " + path_env);
+      add_exec(resolved, "run by \"#!" + line + "\" in " + path, path_env, depth + 1, out, seen);
+    }
+    return;
+  }
+  throw LaunchError("landlock", path + " (" + why +
+                                    ") is neither an ELF executable nor a #! script; "
+                                    "only those formats can be allowed to execute");
+}
+
+// ---- Rules ------------------------------------------------------------------
+
+struct PathGrant {
+  std::string path;
+  std::uint64_t dir_rights;   // when the path is a directory
+  std::uint64_t file_rights;  // otherwise
+  bool optional;
+  std::string why;
+};
+
+std::vector<PathGrant> grants_for(const LandlockPlan& plan, const std::vector<ExecFile>& exec) {
+  std::vector<PathGrant> g;
+  for (const auto& r : plan.rules) {
+    std::uint64_t d = r.write ? kWriteDir : kReadDir;
+    std::uint64_t f = r.write ? kWriteFile : kReadFile;
+    if (r.exec) {
+      d |= kFsExecute;
+      f |= kFsExecute;
+    }
+    g.push_back({r.path, d, f, rule_optional(r), r.write ? "write rule" : "read rule"});
+  }
+  for (const auto& e : exec) g.push_back({e.path, kFsReadFile | kFsExecute, kFsReadFile | kFsExecute, false, e.why});
+  return g;
+}
+
+std::string rights_text(std::uint64_t r) {
+  static const std::pair<std::uint64_t, const char*> names[] = {
+      {kFsExecute, "execute"},        {kFsWriteFile, "write_file"},   {kFsReadFile, "read_file"},
+      {kFsReadDir, "read_dir"},       {kFsRemoveDir, "remove_dir"},   {kFsRemoveFile, "remove_file"},
+      {kFsMakeChar, "make_char"},     {kFsMakeDir, "make_dir"},       {kFsMakeReg, "make_reg"},
+      {kFsMakeSock, "make_sock"},     {kFsMakeFifo, "make_fifo"},     {kFsMakeBlock, "make_block"},
+      {kFsMakeSym, "make_sym"},       {kFsRefer, "refer"},            {kFsTruncate, "truncate"},
+      {kFsIoctlDev, "ioctl_dev"}};
+  std::vector<std::string> v;
+  for (auto [bit, name] : names)
+    if (r & bit) v.push_back(name);
+  return join(v, ",");
+}
+
+int thread_count() {
+  DIR* d = ::opendir("/proc/self/task");
+  if (!d) return -1;  // no procfs: cannot tell
+  int n = 0;
+  while (auto* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n;
+}
+
+}  // namespace
+
+int abi_version() {
+  long v = sys_create_ruleset(nullptr, 0, kCreateRulesetVersion);
+  return v < 0 ? 0 : static_cast<int>(v);
+}
+
+std::uint64_t errata() {
+  long v = sys_create_ruleset(nullptr, 0, kCreateRulesetErrata);
+  return v < 0 ? 0 : static_cast<std::uint64_t>(v);
+}
+
+std::vector<std::string> missing_features(const LandlockPlan& plan, int abi) {
+  std::vector<std::string> m;
+  if (abi < 1) {
+    m.push_back("landlock (Landlock ABI 1)");
+    return m;
+  }
+  // Without REFER (ABI 1) the kernel refuses every rename/link across
+  // directories (EXDEV): stricter, but it breaks ordinary writers.
+  if (abi < 2) m.push_back("refer: rename and link across directories (Landlock ABI 2)");
+  if (abi < 3) m.push_back("truncate (Landlock ABI 3)");
+  if (abi < 4 && plan_restrict_tcp(plan)) m.push_back("tcp bind/connect rules (Landlock ABI 4)");
+  if (abi < 5) m.push_back("ioctl on devices (Landlock ABI 5)");
+  if (abi < 6) {
+    m.push_back("abstract unix socket scoping (Landlock ABI 6)");
+    m.push_back("signal scoping (Landlock ABI 6)");
+  }
+  return m;
+}
+
+std::vector<ExecFile> exec_closure(const std::vector<std::string>& exec_allow, const std::string& path_env) {
+  std::vector<ExecFile> out;
+  std::set<std::string> seen;
+  for (const auto& e : exec_allow) add_exec(e, "allowed", path_env, 0, &out, &seen);
+  return out;
+}
+
+std::vector<std::string> apply(const LandlockPlan& plan) {
+  const int abi = abi_version();
+  const std::string kernel = kernel_release();
+  std::vector<std::string> skipped = missing_features(plan, abi);
+  if (!skipped.empty() && !plan.best_effort) {
+    std::string cause = abi == 0 ? unavailable_reason() : "it has Landlock ABI " + std::to_string(abi);
+    throw LaunchError("landlock", "the profile needs " + join(skipped, ", ") + ", but this kernel (Linux " + kernel +
+                                      ") lacks it: " + cause +
+                                      ". Fix: run on a kernel with Landlock ABI 6 or later (Linux 6.12+), "
+                                      "or add \"landlock\" to best_effort to run without what is missing");
+  }
+  if (abi == 0) {
+    skipped = {"landlock: unavailable on Linux " + kernel + " (" + unavailable_reason() + "); no Landlock rules applied"};
+    return skipped;
+  }
+  for (auto& s : skipped) s = "landlock: " + s + " not enforced (kernel Linux " + kernel + " has ABI " + std::to_string(abi) + ")";
+
+  if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+    throw LaunchError("landlock", "no_new_privs is not set: Landlock must be applied after no_new_privs");
+  if (int n = thread_count(); n > 1)
+    throw LaunchError("landlock", "the process has " + std::to_string(n) +
+                                      " threads; a Landlock domain covers only the calling thread, so it must "
+                                      "be applied while single-threaded");
+
+  const std::uint64_t handled_fs = fs_rights_for_abi(abi);
+  const bool tcp = plan_restrict_tcp(plan) && abi >= 4;
+  RulesetAttr attr{};
+  attr.handled_access_fs = handled_fs;
+  attr.handled_access_net = tcp ? (kNetBindTcp | kNetConnectTcp) : 0;
+  attr.scoped = abi >= 6 ? (kScopeAbstractUnixSocket | kScopeSignal) : 0;
+  UniqueFd ruleset(static_cast<int>(sys_create_ruleset(&attr, sizeof attr, 0)));
+  if (!ruleset) throw LaunchError("landlock", errno_text("landlock_create_ruleset", errno));
+
+  const std::vector<ExecFile> exec = exec_closure(plan.exec_allow, plan_path_env(plan));
+  for (const auto& g : grants_for(plan, exec)) {
+    UniqueFd fd(::open(g.path.c_str(), O_PATH | O_CLOEXEC));
+    if (!fd) {
+      int err = errno;
+      if (g.optional && err == ENOENT) continue;
+      throw LaunchError("landlock", errno_text("rule for " + g.path + " (" + g.why + ")", err) +
+                                        (err == ENOENT ? "; a rule on a missing path would silently allow nothing "
+                                                         "and hide a planning error"
+                                                       : ""));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw LaunchError("landlock", errno_text("fstat " + g.path, errno));
+    std::uint64_t rights = S_ISDIR(st.st_mode) ? g.dir_rights : (g.file_rights & kFileOnlyRights);
+    PathBeneathAttr pb{};
+    pb.allowed_access = rights & handled_fs;
+    pb.parent_fd = fd.get();
+    if (pb.allowed_access == 0) continue;
+    if (sys_add_rule(ruleset.get(), kRulePathBeneath, &pb) != 0)
+      throw LaunchError("landlock", errno_text("landlock_add_rule " + g.path + " (" + rights_text(pb.allowed_access) + ")", errno));
+  }
+  if (tcp) {
+    auto add_port = [&](std::uint16_t port, std::uint64_t access, const char* what) {
+      NetPortAttr np{access, port};
+      if (sys_add_rule(ruleset.get(), kRuleNetPort, &np) != 0)
+        throw LaunchError("landlock", errno_text(std::string("landlock_add_rule ") + what + " port " + std::to_string(port), errno));
+    };
+    for (auto p : plan_connect_ports(plan)) add_port(p, kNetConnectTcp, "tcp connect");
+    for (auto p : plan_bind_ports(plan)) add_port(p, kNetBindTcp, "tcp bind");
+  }
+
+  // ABI 7: have the kernel audit denials of the server (it runs after execve,
+  // which by default is not logged). Harmless when audit is off.
+  std::uint32_t flags = abi >= 7 ? kRestrictSelfLogNewExecOn : 0;
+  if (sys_restrict_self(ruleset.get(), flags) != 0)
+    throw LaunchError("landlock", errno_text("landlock_restrict_self", errno));
+  return skipped;
+}
+
+std::string describe(const LandlockPlan& plan) {
+  // Laid out for `check`: the first line follows a 13-column label.
+  std::ostringstream o;
+  const int abi = abi_version();
+  o << "Linux " << kernel_release() << ", ";
+  if (abi == 0) {
+    o << "Landlock unavailable (" << unavailable_reason() << ")";
+  } else {
+    std::vector<std::string> f = {"filesystem"};
+    if (abi >= 2) f.push_back("refer");
+    if (abi >= 3) f.push_back("truncate");
+    if (abi >= 4) f.push_back("tcp");
+    if (abi >= 5) f.push_back("ioctl_dev");
+    if (abi >= 6) f.push_back("scopes");
+    if (abi >= 7) f.push_back("audit logging");
+    o << "Landlock ABI " << abi << " (" << join(f, ", ") << ")";
+  }
+  for (const auto& r : plan.rules) {
+    o << "\n  " << (r.write ? "read+write " : "read       ") << r.path;
+    if (r.exec) o << "  (+ execute beneath)";
+    if (rule_optional(r)) o << "  (if present)";
+  }
+  for (const auto& e : plan.exec_allow) o << "\n  execute    " << e;
+  if (!plan.exec_allow.empty()) o << "\n             + the ELF and #! interpreters these need, resolved in the jail at launch";
+  o << "\n  scoped     abstract unix sockets and signals: nothing outside the jail";
+  if (plan_restrict_tcp(plan)) {
+    std::vector<std::string> c, b;
+    for (auto p : plan_connect_ports(plan)) c.push_back(std::to_string(p));
+    for (auto p : plan_bind_ports(plan)) b.push_back(std::to_string(p));
+    o << "\n  tcp        connect: " << (c.empty() ? "none" : join(c, ",")) << "; bind: " << (b.empty() ? "none" : join(b, ","));
+  }
+  o << "\n  no access  anywhere else";
+  auto missing = missing_features(plan, abi);
+  if (!missing.empty())
+    o << "\n  " << (plan.best_effort ? "NOT ENFORCED (best effort): " : "run FAILS, the kernel lacks: ") << join(missing, "; ");
+  return o.str();
+}
+
+}  // namespace mcpjail::landlock

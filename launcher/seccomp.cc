@@ -1,0 +1,489 @@
+// Seccomp layer: compiles the policy tables (seccomp_policy.cc) for a plan
+// into a BPF program with libseccomp, loads it as the last step before
+// execve, and answers the jail's denied calls in the supervisor.
+//
+// Shape of the filter
+//   - Architecture: only AUDIT_ARCH_X86_64 is in the filter. Any other
+//     architecture (ia32 through int 0x80) hits SCMP_FLTATR_ACT_BADARCH =
+//     KILL_PROCESS, and libseccomp adds a check that kills x32 numbers
+//     (nr | 0x40000000) on the x86_64 arch as well. Neither reaches the
+//     supervisor.
+//   - The default action is the deny action: SCMP_ACT_NOTIFY for "errno" and
+//     "log" (the supervisor answers EPERM, or lets the call continue, and
+//     reports it), SCMP_ACT_KILL_PROCESS for "kill".
+//   - Everything the base allows is an explicit ALLOW rule, possibly with
+//     argument comparisons. libseccomp refuses a rule whose action equals the
+//     default action, so a "deny when the argument is X" rule cannot be
+//     written; every argument rule is therefore phrased as "allow when ..."
+//     (see policy::complement_cover for ioctl). Allow-only rules are also
+//     fail-closed: a value the tables did not foresee is denied.
+//   - clone3 and io_uring_* answer ENOSYS in the filter, unreported.
+//   - Binary-tree optimisation (SCMP_FLTATR_CTL_OPTIMIZE = 2): a lookup costs
+//     about log2(rules) comparisons instead of a linear scan.
+//
+// Exec in strict mode (and whenever the profile denies execve)
+//   The filter has to be installed before the launcher's own execve of the
+//   server, and seccomp has no state, so "allow the first execve only" cannot
+//   be said in BPF. Options considered:
+//   - Allow execve only when the pathname pointer equals the address of the
+//     launcher's path string. Unsound: after exec the server can map memory
+//     at any address it likes (mmap MAP_FIXED) and write any path there; the
+//     only protection would be the secrecy of one ASLR'd pointer, which a
+//     server in errno mode can brute-force at leisure.
+//   - Route execve/execveat to the supervisor (SECCOMP_RET_USER_NOTIF) and
+//     let it allow exactly the launcher's call. Chosen. The supervisor does
+//     not look at the (racy) pathname; it checks *who* is calling:
+//     /proc/<pid>/exe of the caller must be the same file (st_dev, st_ino) as
+//     the supervisor's own /proc/self/exe, i.e. the caller is still the
+//     mcp-jail image that has not exec'd yet. A task's exe changes only by
+//     execve (denied) or prctl(PR_SET_MM_EXE_FILE) (needs CAP_SYS_RESOURCE,
+//     which the jail lacks), so once the server runs, no task of the jail can
+//     pass the check. The answer is SECCOMP_USER_NOTIF_FLAG_CONTINUE, whose
+//     documented time-of-check/time-of-use caveat concerns decisions based on
+//     argument memory; this decision is based on the caller's identity, and
+//     the caller is the single-threaded launcher blocked in the call. The
+//     notification id is re-validated after reading /proc, so a recycled pid
+//     cannot be mistaken for the caller.
+//   Consequences: the execve waits for the supervisor, so the listener is
+//   returned for every action (kill too; there only execve/execveat notify),
+//   and the jailed command must not itself be the mcp-jail binary.
+#include "mcpjail/seccomp.hpp"
+
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "mcpjail/errors.hpp"
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+namespace mcpjail::seccomp {
+namespace {
+
+[[noreturn]] void fail(const std::string& what) { throw LaunchError("seccomp", what); }
+
+// Number of a system call on x86_64: libseccomp's table first, then the
+// policy's table of newer calls. Negative when it is not an x86_64 call.
+int resolve(const char* name) {
+  int nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, name);
+  if (nr >= 0) return nr;
+  for (const auto& n : policy::numbered())
+    if (std::strcmp(n.name, name) == 0) return n.nr;
+  return -1;
+}
+
+bool known_to_libseccomp(const char* name) {
+  return seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, name) >= 0;
+}
+
+bool is_exec(int nr) {
+  for (const char* name : policy::kExecCalls)
+    if (seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, name) == nr) return true;
+  return false;
+}
+
+std::set<int> resolve_all(const std::vector<std::string>& names) {
+  std::set<int> out;
+  for (const auto& n : names) {
+    int nr = resolve(n.c_str());
+    if (nr >= 0) out.insert(nr);  // names not on x86_64 (e.g. "stime") do nothing here
+  }
+  return out;
+}
+
+const char* action_name(SeccompAction a) {
+  switch (a) {
+    case SeccompAction::Errno: return "errno";
+    case SeccompAction::Kill: return "kill";
+    case SeccompAction::Log: return "log";
+  }
+  return "?";
+}
+
+struct Ctx {
+  scmp_filter_ctx ctx;
+  explicit Ctx(std::uint32_t def) : ctx(seccomp_init(def)) {
+    if (!ctx) fail("libseccomp could not create a filter context");
+  }
+  ~Ctx() { seccomp_release(ctx); }
+  Ctx(const Ctx&) = delete;
+  Ctx& operator=(const Ctx&) = delete;
+};
+
+void add_rule(Ctx& c, std::uint32_t action, int nr, const std::vector<scmp_arg_cmp>& cmps) {
+  int rc = seccomp_rule_add_array(c.ctx, action, nr, static_cast<unsigned>(cmps.size()),
+                                  cmps.empty() ? nullptr : cmps.data());
+  if (rc < 0) fail(errno_text("adding the rule for " + syscall_name(nr), -rc));
+}
+
+std::vector<sock_filter> export_bpf(Ctx& c) {
+  UniqueFd fd(static_cast<int>(::syscall(SYS_memfd_create, "mcpjail-seccomp", MFD_CLOEXEC)));
+  if (!fd) fail(errno_text("memfd_create for the compiled filter", errno));
+  int rc = seccomp_export_bpf(c.ctx, fd.get());
+  if (rc < 0) fail(errno_text("generating the BPF program", -rc));
+  struct stat st {};
+  if (fstat(fd.get(), &st) < 0) fail(errno_text("fstat of the compiled filter", errno));
+  if (st.st_size <= 0 || st.st_size % sizeof(sock_filter) != 0 ||
+      st.st_size / sizeof(sock_filter) > BPF_MAXINSNS)
+    fail("libseccomp produced a program of " + std::to_string(st.st_size) + " bytes");
+  std::vector<sock_filter> code(static_cast<std::size_t>(st.st_size) / sizeof(sock_filter));
+  char* p = reinterpret_cast<char*>(code.data());
+  off_t off = 0;
+  while (off < st.st_size) {
+    ssize_t n = pread(fd.get(), p + off, static_cast<std::size_t>(st.st_size - off), off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail(errno_text("reading the compiled filter", n < 0 ? errno : EIO));
+    off += n;
+  }
+  return code;
+}
+
+// /proc/<pid>/exe is the same file as our own executable.
+bool runs_our_image(pid_t pid) {
+  static const struct stat self = [] {
+    struct stat st {};
+    if (stat("/proc/self/exe", &st) < 0) st.st_ino = 0;
+    return st;
+  }();
+  if (pid <= 0 || self.st_ino == 0) return false;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/exe", static_cast<int>(pid));
+  struct stat st {};
+  if (stat(path, &st) < 0) return false;
+  return st.st_dev == self.st_dev && st.st_ino == self.st_ino;
+}
+
+// SIGKILL the process of thread `tid` while notification `id` is pending
+// (so `tid` still names the caller).
+void kill_caller(int listener, pid_t tid, std::uint64_t id) {
+  if (tid <= 0) return;
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, tid, PIDFD_THREAD));
+  if (pidfd < 0) pidfd = static_cast<int>(::syscall(SYS_pidfd_open, tid, 0));
+  if (pidfd < 0) return;
+  if (seccomp_notify_id_valid(listener, id) == 0)
+    ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  ::close(pidfd);
+}
+
+}  // namespace
+
+std::string syscall_name(int nr) {
+  if (char* n = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr)) {
+    std::string s(n);
+    std::free(n);
+    return s;
+  }
+  for (const auto& n : policy::numbered())
+    if (n.nr == nr) return n.name;
+  return "syscall_" + std::to_string(nr);
+}
+
+Program compile(const SeccompPlan& plan) {
+  const unsigned base = policy::base_bit(plan.base);
+  if (base == 0) fail("unknown seccomp base \"" + plan.base + "\" (default or strict)");
+
+  const std::set<int> deny = resolve_all(plan.deny);
+  std::set<int> allow = resolve_all(plan.allow);
+  for (int nr : deny) allow.erase(nr);  // deny wins over allow
+
+  const std::uint32_t deny_action =
+      plan.action == SeccompAction::Kill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_NOTIFY;
+  Ctx c(deny_action);
+  auto attr = [&](scmp_filter_attr a, std::uint32_t v, const char* what) {
+    int rc = seccomp_attr_set(c.ctx, a, v);
+    if (rc < 0) fail(errno_text(std::string("setting ") + what, -rc));
+  };
+  attr(SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS, "the bad-architecture action");
+  attr(SCMP_FLTATR_CTL_OPTIMIZE, 2, "binary-tree optimisation");
+  attr(SCMP_FLTATR_API_SYSRAWRC, 1, "raw return codes");
+
+  std::set<int> done;  // calls that have their rules
+  auto is_free = [&](int nr) { return nr >= 0 && !deny.count(nr) && !done.count(nr); };
+
+  // The profile's additions are unconditional, even for calls the base
+  // allows only for some arguments.
+  for (int nr : allow) {
+    add_rule(c, SCMP_ACT_ALLOW, nr, {});
+    done.insert(nr);
+  }
+
+  for (const auto& g : policy::allowed_groups()) {
+    if (!(g.bases & base)) continue;
+    for (const char* name : g.syscalls) {
+      int nr = resolve(name);
+      if (!is_free(nr)) continue;
+      add_rule(c, SCMP_ACT_ALLOW, nr, {});
+      done.insert(nr);
+    }
+  }
+
+  for (const auto& r : policy::arg_rules()) {
+    if (!(r.bases & base)) continue;
+    int nr = resolve(r.syscall);
+    if (!is_free(nr)) continue;
+    for (const auto& cs : r.allow_if) {
+      std::vector<scmp_arg_cmp> cmps;
+      for (const auto& cmp : cs.all)
+        cmps.push_back(SCMP_CMP(cmp.arg, SCMP_CMP_MASKED_EQ, cmp.mask, cmp.value));
+      add_rule(c, SCMP_ACT_ALLOW, nr, cmps);
+    }
+    if (!r.except.empty()) {
+      for (auto [mask, value] : policy::complement_cover(r.except))
+        add_rule(c, SCMP_ACT_ALLOW, nr, {SCMP_CMP(r.except_arg, SCMP_CMP_MASKED_EQ, mask, value)});
+    }
+    done.insert(nr);
+  }
+
+  for (const auto& g : policy::errno_groups()) {
+    for (const char* name : g.syscalls) {
+      int nr = resolve(name);
+      if (!is_free(nr)) continue;
+      add_rule(c, SCMP_ACT_ERRNO(static_cast<std::uint32_t>(g.error)), nr, {});
+      done.insert(nr);
+    }
+  }
+
+  for (const auto& n : policy::numbered()) {
+    if (!(n.bases & base) || known_to_libseccomp(n.name) || !is_free(n.nr)) continue;
+    if (n.treatment == policy::Treatment::Allow) add_rule(c, SCMP_ACT_ALLOW, n.nr, {});
+    else if (n.treatment == policy::Treatment::Enosys) add_rule(c, SCMP_ACT_ERRNO(ENOSYS), n.nr, {});
+    else continue;
+    done.insert(n.nr);
+  }
+
+  // execve/execveat not allowed (strict, or denied by the profile): they go
+  // to the supervisor, which lets the launcher's own execve through (see the
+  // top of this file). With NOTIFY as the deny action that is the default.
+  bool exec_notify = false;
+  for (const char* name : policy::kExecCalls) {
+    int nr = resolve(name);
+    if (nr < 0 || done.count(nr)) continue;
+    exec_notify = true;
+    if (deny_action != SCMP_ACT_NOTIFY) add_rule(c, SCMP_ACT_NOTIFY, nr, {});
+  }
+
+  Program p;
+  p.code = export_bpf(c);
+  p.listener = deny_action == SCMP_ACT_NOTIFY || exec_notify;
+  return p;
+}
+
+UniqueFd install(const Program& program) {
+  int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+  if (nnp != 1) fail("no_new_privs is not set; it must be set before the seccomp filter is loaded");
+  if (program.code.empty()) fail("empty filter program");
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(program.code.size());
+  prog.filter = const_cast<sock_filter*>(program.code.data());
+
+  unsigned long flags = 0;
+  if (program.listener)
+    flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+  if (rc < 0 && errno == EINVAL && (flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)) {
+    // Kernels before 5.19. Without the flag a signal can interrupt a pending
+    // notification (the call is then restarted); nothing is lost.
+    flags &= ~SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+    rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+  }
+  if (rc < 0) {
+    int err = errno;
+    if (err == EBUSY)
+      fail("the process already has a seccomp filter with a notification listener "
+           "(mcp-jail inside a jail that reports through a supervisor?)");
+    fail(errno_text("loading the seccomp filter", err));
+  }
+  return program.listener ? UniqueFd(static_cast<int>(rc)) : UniqueFd();
+}
+
+UniqueFd install(const SeccompPlan& plan) { return install(compile(plan)); }
+
+std::optional<Denial> handle_notification(int listener, const SeccompPlan& plan) {
+  seccomp_notif* req = nullptr;
+  seccomp_notif_resp* resp = nullptr;
+  if (seccomp_notify_alloc(&req, &resp) != 0) return std::nullopt;
+  struct Free {
+    seccomp_notif* q;
+    seccomp_notif_resp* r;
+    ~Free() { seccomp_notify_free(q, r); }
+  } free_later{req, resp};
+
+  if (seccomp_notify_receive(listener, req) != 0) return std::nullopt;
+
+  Denial d;
+  d.pid = static_cast<pid_t>(req->pid);
+  const int nr = req->data.nr;
+  std::memset(resp, 0, sizeof *resp);
+  resp->id = req->id;
+
+  if (req->data.arch != AUDIT_ARCH_X86_64) {
+    // The filter kills other architectures itself; answer defensively.
+    d.syscall = "arch_" + std::to_string(req->data.arch) + "_" + std::to_string(nr);
+    resp->error = -EPERM;
+  } else {
+    d.syscall = syscall_name(nr);
+    const bool known = d.syscall.rfind("syscall_", 0) != 0;
+    if (is_exec(nr) && runs_our_image(d.pid) && seccomp_notify_id_valid(listener, req->id) == 0) {
+      d.allowed = true;
+      d.launcher_exec = true;
+      resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else if (plan.action == SeccompAction::Log) {
+      d.allowed = true;
+      resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else if (!known) {
+      resp->error = -ENOSYS;
+    } else {
+      resp->error = -EPERM;
+      // With action "kill" only execve/execveat are notified: kill as the
+      // filter would have.
+      if (plan.action == SeccompAction::Kill) kill_caller(listener, d.pid, req->id);
+    }
+  }
+  // ENOENT: the caller was interrupted or died meanwhile; the attempt is
+  // still worth reporting.
+  (void)seccomp_notify_respond(listener, resp);
+  return d;
+}
+
+std::string describe(const SeccompPlan& plan) {
+  std::ostringstream o;
+  const unsigned base = policy::base_bit(plan.base);
+  if (base == 0) {
+    o << "seccomp: unknown base \"" << plan.base << "\"\n";
+    return o.str();
+  }
+  const std::set<int> deny = resolve_all(plan.deny);
+  std::set<int> allow = resolve_all(plan.allow);
+  for (int nr : deny) allow.erase(nr);
+  auto shown = [&](int nr) { return nr >= 0 && !deny.count(nr) && !allow.count(nr); };
+
+  std::size_t plain = 0, checked = 0;
+  for (const auto& g : policy::allowed_groups())
+    if (g.bases & base)
+      for (const char* n : g.syscalls) plain += shown(resolve(n)) ? 1 : 0;
+  for (const auto& r : policy::arg_rules())
+    if ((r.bases & base) && shown(resolve(r.syscall))) ++checked;
+
+  o << "seccomp\n";
+  o << "  base: " << plan.base
+    << (base == policy::kStrict ? " (no process creation: threads only, no exec after the launcher's)"
+                                : " (in the spirit of Docker's default; Node, Python and Go servers)")
+    << ", " << plain << " calls allowed, " << checked << " with argument checks\n";
+  o << "  action: " << action_name(plan.action) << " - ";
+  switch (plan.action) {
+    case SeccompAction::Errno:
+      o << "other calls fail with EPERM and are reported as audit \"deny\" events\n";
+      break;
+    case SeccompAction::Kill: o << "other calls kill the server (SIGSYS), not reported\n"; break;
+    case SeccompAction::Log:
+      o << "other calls are ALLOWED and reported as audit \"deny\" events (not a jail)\n";
+      break;
+  }
+  o << "  architecture: x86_64 only; ia32 (int 0x80) and x32 calls kill the server\n";
+
+  o << "  allowed:\n";
+  for (const auto& g : policy::allowed_groups()) {
+    if (!(g.bases & base)) continue;
+    std::string names;
+    for (const char* n : g.syscalls)
+      if (shown(resolve(n))) names += std::string(" ") + n;
+    if (!names.empty()) o << "    " << g.name << ":" << names << "\n";
+  }
+  o << "  allowed with argument checks:\n";
+  for (const auto& r : policy::arg_rules())
+    if ((r.bases & base) && shown(resolve(r.syscall))) o << "    " << r.summary << "\n";
+
+  o << "  answered ENOSYS (not reported, so runtimes fall back):";
+  for (const auto& g : policy::errno_groups())
+    for (const char* n : g.syscalls)
+      if (shown(resolve(n))) o << " " << n;
+  for (const auto& n : policy::numbered())
+    if ((n.bases & base) && n.treatment == policy::Treatment::Enosys && !known_to_libseccomp(n.name) &&
+        shown(n.nr))
+      o << " " << n.name;
+  o << "\n";
+
+  o << "  denied:\n";
+  for (const auto& dc : policy::deny_classes()) {
+    std::string names;
+    for (const char* n : dc.syscalls)
+      if (!allow.count(resolve(n))) names += std::string(" ") + n;
+    o << "    " << dc.name << ":" << names;
+    bool has_rule = false;
+    if (dc.rule)
+      for (const auto& r : policy::arg_rules())
+        has_rule |= (r.bases & base) && std::strcmp(r.syscall, dc.rule) == 0;
+    if (dc.rule && (!has_rule || deny.count(resolve(dc.rule))) && !allow.count(resolve(dc.rule)))
+      o << (names.empty() ? " " : "; ") << "every " << dc.rule << " call";
+    else if (*dc.also)
+      o << (names.empty() ? " " : "; ") << dc.also;
+    o << "\n";
+  }
+  bool exec_denied = false;
+  for (const char* n : policy::kExecCalls) {
+    int nr = resolve(n);
+    bool allowed_by_base = false;
+    for (const auto& g : policy::allowed_groups())
+      if (g.bases & base)
+        for (const char* s : g.syscalls) allowed_by_base |= std::strcmp(s, n) == 0;
+    if (deny.count(nr) || (!allowed_by_base && !allow.count(nr))) exec_denied = true;
+  }
+  if (base == policy::kStrict)
+    o << "    process creation: fork vfork; clone without CLONE_THREAD; setsid setpgid "
+         "pidfd_open pidfd_send_signal\n";
+  if (exec_denied)
+    o << "    exec: execve execveat, except the launcher's own execve of the server "
+         "(the supervisor allows exactly that one)\n";
+
+  auto list = [&](const char* label, const std::vector<std::string>& names, bool is_allow) {
+    o << "  profile " << label << ":";
+    if (names.empty()) o << " none";
+    for (const auto& n : names) {
+      int nr = resolve(n.c_str());
+      o << " " << n;
+      if (nr < 0) {
+        o << " (not an x86_64 call: no effect)";
+        continue;
+      }
+      if (is_allow && deny.count(nr)) {
+        o << " (also denied: deny wins)";
+        continue;
+      }
+      if (is_allow) {
+        for (const auto& dc : policy::deny_classes())
+          for (const char* s : dc.syscalls)
+            if (std::strcmp(s, n.c_str()) == 0) o << " (overrides denied class \"" << dc.name << "\")";
+        for (const auto& r : policy::arg_rules())
+          if ((r.bases & base) && std::strcmp(r.syscall, n.c_str()) == 0)
+            o << " (without argument checks)";
+        if (n == "clone3") o << " (lets clone3 create namespaces: it cannot be argument-checked)";
+      }
+    }
+    o << "\n";
+  };
+  list("allow", plan.allow, true);
+  list("deny", plan.deny, false);
+  return o.str();
+}
+
+}  // namespace mcpjail::seccomp
