@@ -1,0 +1,74 @@
+// Scale: N jails started at once, each running a small server that answers a
+// request (cat: one line in, the same line out). Reports time until every
+// jail answered, supervisor resident memory per jail, failures, and what was
+// left behind afterwards (mounts, processes, cgroups, network namespaces).
+//   node bench/scale.mjs [N...]        (default 50 100 200)
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const jail = process.env.MCPJAIL_BIN || path.join(here, '..', 'build', 'mcp-jail');
+const sizes = process.argv.slice(2).map(Number).filter(Boolean);
+if (!sizes.length) sizes.push(50, 100, 200);
+
+const read = (p) => { try { return fs.readFileSync(p, 'utf8'); } catch { return ''; } };
+const pids = () => fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+function snapshot() {
+  const netns = new Set();
+  let jails = 0;
+  for (const p of pids()) {
+    try { netns.add(fs.readlinkSync(`/proc/${p}/ns/net`)); } catch {}
+    if (read(`/proc/${p}/cmdline`).startsWith(jail)) jails++;
+  }
+  const cgroups = ['/sys/fs/cgroup/memory/mcp-jail', '/sys/fs/cgroup/pids/mcp-jail', '/sys/fs/cgroup/mcp-jail']
+    .flatMap((d) => { try { return fs.readdirSync(d).filter((e) => fs.statSync(path.join(d, e)).isDirectory()); } catch { return []; } });
+  return { mounts: read('/proc/self/mountinfo'), netns: netns.size, jails, cgroups: cgroups.length };
+}
+function rssKiB(pid) {
+  const m = /VmRSS:\s+(\d+)/.exec(read(`/proc/${pid}/status`));
+  return m ? Number(m[1]) : 0;
+}
+
+async function round(n) {
+  const before = snapshot();
+  const t0 = process.hrtime.bigint();
+  const procs = [];
+  let answered = 0, failures = 0;
+  const done = new Promise((resolve) => {
+    for (let i = 0; i < n; i++) {
+      const p = spawn(jail, ['run', 'base', '--audit-log', 'none', '--', '/bin/cat'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '', err = '';
+      const msg = `ping ${i}\n`;
+      p.stdout.on('data', (d) => {
+        out += d;
+        if (out === msg) { answered++; if (answered + failures === n) resolve(); }
+      });
+      p.stderr.on('data', (d) => { err += d; });
+      p.on('exit', (code) => {
+        if (out !== msg) { failures++; if (failures < 3) console.error(`jail ${i} failed (${code}): ${err.trim()}`); if (answered + failures === n) resolve(); }
+      });
+      p.stdin.write(msg);
+      procs.push(p);
+    }
+  });
+  await done;
+  const readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const rss = procs.map((p) => rssKiB(p.pid)).filter(Boolean);
+  const exits = procs.map((p) => new Promise((r) => (p.exitCode !== null ? r() : p.on('exit', r))));
+  procs.forEach((p) => p.stdin.end());
+  await Promise.all(exits);
+  await new Promise((r) => setTimeout(r, 200));
+  const after = snapshot();
+  const avg = rss.length ? rss.reduce((a, b) => a + b, 0) / rss.length : 0;
+  console.log(`N=${n}: all answered in ${readyMs.toFixed(0)} ms; supervisor RSS ${(avg / 1024).toFixed(2)} MiB avg, ` +
+    `${(Math.max(...rss) / 1024).toFixed(2)} MiB max; failures ${failures}; leftovers: mounts ${after.mounts === before.mounts ? 0 : 'CHANGED'}, ` +
+    `processes ${after.jails}, cgroups ${after.cgroups - before.cgroups}, netns ${after.netns - before.netns}`);
+  return failures === 0 && after.mounts === before.mounts && after.jails === 0 && after.netns <= before.netns;
+}
+
+let ok = true;
+for (const n of sizes) ok = (await round(n)) && ok;
+process.exit(ok ? 0 : 1);
