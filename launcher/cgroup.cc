@@ -374,23 +374,21 @@ Dir make_leaf(const std::string& parent, const std::string& id, int version, con
   return d;
 }
 
+// Sets *denied when the hierarchy refuses this user (v1 is never delegated).
 Dir setup_v1(const CgroupLayout::V1& h, const std::vector<std::string>& ctrls, const std::string& id,
-             const LimitsPlan& plan) {
+             const LimitsPlan& plan, bool* denied) {
   const std::string parent = h.mount + "/" + kParentName;
-  const std::string what = join(ctrls, ",") + " (cgroup v1 hierarchy " + h.mount + ")";
+  const std::string what = join(ctrls, ",") + " (cgroup v1, " + h.mount + ")";
   int e = make_dir(parent, true);
   if (e == 0 && ::geteuid() != 0 && ::access(parent.c_str(), W_OK) != 0) e = errno;
   if (e) {
-    std::string msg = errno_text("cannot create a cgroup for " + what + ": " + parent, e);
-    if (e == EACCES || e == EPERM || e == EROFS)
-      msg += ". The cgroup v1 hierarchies belong to root and are not delegated to uid " +
-             std::to_string(::geteuid());
-    throw LaunchError("limits", msg);
+    if (e == EACCES || e == EPERM || e == EROFS) *denied = true;
+    throw LaunchError("limits", what + ": " + errno_text("cannot create " + parent + "/" + id, e));
   }
   try {
     return make_leaf(parent, id, 1, ctrls, plan);
   } catch (const LaunchError& err) {
-    throw LaunchError("limits", std::string("for ") + what + ": " + err.what());
+    throw LaunchError("limits", what + ": " + err.what());
   }
 }
 
@@ -621,16 +619,19 @@ std::unique_ptr<Cgroup> create_cgroup(const LimitsPlan& plan, const std::string&
       failures.push_back(e.what());
     }
   }
+  bool v1_denied = false;
   for (const auto& [h, ctrls] : v1) {
     try {
-      cg->adopt(setup_v1(*h, ctrls, launch_id, plan));
+      cg->adopt(setup_v1(*h, ctrls, launch_id, plan, &v1_denied));
     } catch (const LaunchError& e) {
       failures.push_back(e.what());
     }
   }
   if (failures.empty()) return cg;
 
-  const std::string cause = join(failures, "; ");
+  std::string cause = join(failures, "; ");
+  if (v1_denied)
+    cause += ". The cgroup v1 hierarchies belong to root and are not delegated to uid " + std::to_string(::geteuid());
   if (!best_effort)
     throw LaunchError("limits", "cannot apply " + join(limits, ", ") + ": " + cause +
                                     ". Fix: run mcp-jail as root; or, on a host with cgroup v2, from a delegated "

@@ -493,9 +493,10 @@ std::vector<std::string> apply(const LandlockPlan& plan) {
   const std::string kernel = kernel_release();
   std::vector<std::string> skipped = missing_features(plan, abi);
   if (!skipped.empty() && !plan.best_effort) {
-    std::string cause = abi == 0 ? unavailable_reason() : "it has Landlock ABI " + std::to_string(abi);
-    throw LaunchError("landlock", "the profile needs " + join(skipped, ", ") + ", but this kernel (Linux " + kernel +
-                                      ") lacks it: " + cause +
+    const std::string found = abi == 0 ? "has no Landlock: " + unavailable_reason()
+                                       : "has Landlock ABI " + std::to_string(abi) + ", without it";
+    throw LaunchError("landlock", "the jail needs " + join(skipped, ", ") + "; this kernel (Linux " + kernel + ") " +
+                                      found +
                                       ". Fix: run on a kernel with Landlock ABI 6 or later (Linux 6.12+), "
                                       "or add \"landlock\" to best_effort to run without what is missing");
   }

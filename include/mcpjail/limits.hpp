@@ -5,7 +5,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "mcpjail/errors.hpp"
 #include "mcpjail/plan.hpp"
 
 namespace mcpjail::limits {
@@ -22,12 +24,46 @@ class Cgroup {
   virtual bool memory_limit_hit() const = 0;    // an OOM kill happened
   virtual bool pids_limit_hit() const = 0;
   virtual std::string describe() const = 0;
+  // SIGKILLs every process in the cgroup and waits (bounded) until it is
+  // empty: cgroup.kill on v2, else SIGKILL to each pid of cgroup.procs until
+  // none is left. The destructor does this too, then removes the directories.
+  virtual void kill() = 0;
+  // The per-launch directories (one on v2, one per v1 hierarchy).
+  virtual std::vector<std::string> paths() const = 0;
 };
 
 // nullptr when the plan sets no cgroup limit. Throws LaunchError("limits", ...)
-// when the limits cannot be applied, unless best_effort (then nullptr, and
-// `skipped` says why).
+// when the limits cannot be applied, unless best_effort: then nullptr when
+// nothing could be applied, or a Cgroup with the limits that could be
+// applied; in both cases `skipped` says what was left out and why. Call it in
+// the supervisor (outside the jail), before the jail's first process exists;
+// then add(pid) that process before it runs anything.
 std::unique_ptr<Cgroup> create_cgroup(const LimitsPlan& plan, const std::string& launch_id, bool best_effort,
                                       std::string* skipped);
+
+// For `check`: where each cgroup limit of `plan` would go on this host
+// ("memory: cgroup v1, /sys/fs/cgroup/memory/mcp-jail/<launch>; ..."), "" when none.
+std::string describe_cgroups(const LimitsPlan& plan);
+
+// Where the cgroup controllers of this process live. Read from
+// /proc/self/mountinfo and /proc/self/cgroup; exposed for tests and `check`.
+struct CgroupLayout {
+  struct V1 {
+    std::string mount;                     // e.g. /sys/fs/cgroup/memory
+    std::vector<std::string> controllers;  // e.g. {"cpu", "cpuacct"}
+  };
+  std::vector<V1> v1;                      // v1 hierarchies with controllers (named ones are left out)
+  std::string v2_mount;                    // "" when cgroup2 is not mounted
+  std::string v2_own;                      // this process's v2 cgroup directory ("" when not below v2_mount)
+  std::vector<std::string> v2_controllers; // controllers available at the top of v2_mount
+
+  // "v2", "v1" or "" (unavailable) for "memory", "pids", "cpu".
+  std::string version_of(const std::string& controller) const;
+};
+
+// Pure: parses mountinfo and /proc/self/cgroup text. v2_controllers is left
+// empty (detect_cgroup_layout() reads it from the v2 mount).
+CgroupLayout parse_cgroup_layout(const std::string& mountinfo, const std::string& proc_self_cgroup);
+CgroupLayout detect_cgroup_layout();
 
 }  // namespace mcpjail::limits

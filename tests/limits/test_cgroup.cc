@@ -1,0 +1,610 @@
+// cgroup limits: layout detection (pure), then real cgroups as root: a fork
+// bomb under pids=32, a memory bomb under 64 MiB, a cpu quota, cleanup; and
+// the rootless refusal, from a helper run as an unprivileged user.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mcpjail/errors.hpp"
+#include "mcpjail/limits.hpp"
+
+namespace fs = std::filesystem;
+using mcpjail::LaunchError;
+using mcpjail::LimitsPlan;
+using namespace mcpjail::limits;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const char* const kTestUser = "mcpjail-test";
+
+// Skips the rest of the current test case. Run by CTest (one test case per
+// process, selected by name) it exits 77, reported as skipped; run as a whole
+// it warns and goes on with the next test case.
+#define SKIP_TEST(why)                                                   \
+  do {                                                                   \
+    const std::string skip_why_ = (why);                                 \
+    if (Catch::getCurrentContext().getConfig()->hasTestFilters()) {      \
+      std::printf("SKIP: %s\n", skip_why_.c_str());                      \
+      std::fflush(stdout);                                               \
+      std::exit(77);                                                     \
+    }                                                                    \
+    WARN("skipped: " << skip_why_);                                      \
+    return;                                                              \
+  } while (0)
+
+#define REQUIRE_ROOT() \
+  do {                 \
+    if (::geteuid() != 0) SKIP_TEST("needs root (creates cgroups)"); \
+  } while (0)
+
+std::string launch_id(const char* what) {
+  static int n = 0;
+  return std::string("test-") + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::size_t count_lines(const std::string& s) {
+  std::size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// A child that waits until released, so it can be moved into the cgroup first.
+struct Held {
+  pid_t pid = -1;
+  int go = -1;
+  void release() {
+    char b = 'g';
+    REQUIRE(::write(go, &b, 1) == 1);
+    ::close(go);
+  }
+};
+Held hold(const std::function<int()>& body) {
+  int p[2];
+  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(p[1]);
+    char b;
+    if (::read(p[0], &b, 1) != 1) ::_exit(99);
+    ::_exit(body());
+  }
+  ::close(p[0]);
+  return {pid, p[1]};
+}
+
+// Reaps every child (the bombs' orphans come here: this process is a subreaper).
+void reap_all() {
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+}
+
+bool has_controllers(const std::string& dir, const std::vector<std::string>& want) {
+  std::istringstream in(slurp(dir + "/cgroup.subtree_control"));
+  std::vector<std::string> have;
+  for (std::string w; in >> w;) have.push_back(w);
+  for (const auto& c : want)
+    if (std::find(have.begin(), have.end(), c) == have.end()) return false;
+  return true;
+}
+
+std::string dir_with(const Cgroup& cg, const char* file) {
+  for (const auto& p : cg.paths())
+    if (fs::exists(fs::path(p) / file)) return p;
+  return {};
+}
+
+// Runs this binary as kTestUser through setpriv; returns its stdout.
+// The unprivileged test user (created when missing).
+const passwd* test_user() {
+  if (::getpwnam(kTestUser) == nullptr) {
+    std::string cmd = std::string("useradd --system --no-create-home --shell /usr/sbin/nologin ") + kTestUser;
+    REQUIRE(std::system(cmd.c_str()) == 0);
+  }
+  const passwd* pw = ::getpwnam(kTestUser);
+  REQUIRE(pw != nullptr);
+  return pw;
+}
+
+std::string run_as_test_user(const std::vector<std::string>& args) {
+  test_user();
+  // A copy the user can execute, whatever the permissions of the build tree.
+  char tmpl[] = "/tmp/mcpjail-limits-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  fs::path dir = tmpl;
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  fs::copy_file(fs::read_symlink("/proc/self/exe"), dir / "helper");
+  fs::permissions(dir / "helper", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                      fs::perms::others_read | fs::perms::others_exec);
+  std::string cmd = std::string("setpriv --reuid=") + kTestUser + " --regid=" + kTestUser + " --clear-groups " +
+                    (dir / "helper").string();
+  for (const auto& a : args) cmd += " " + a;
+  cmd += " 2>&1";
+  std::string out;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  REQUIRE(f != nullptr);
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  int st = ::pclose(f);
+  fs::remove_all(dir);
+  INFO(out);
+  REQUIRE(WIFEXITED(st));
+  REQUIRE(WEXITSTATUS(st) == 0);
+  return out;
+}
+
+// The helper's side: tries create_cgroup and prints what happened.
+int rootless_helper(bool best_effort) {
+  LimitsPlan plan;
+  plan.memory = 64ULL << 20;
+  plan.pids = 16;
+  std::printf("uid=%d\n", static_cast<int>(::getuid()));
+  try {
+    std::string skipped;
+    auto cg = create_cgroup(plan, "rootless-" + std::to_string(::getpid()), best_effort, &skipped);
+    if (cg)
+      std::printf("CREATED %s\nSKIPPED %s\n", cg->describe().c_str(), skipped.c_str());
+    else
+      std::printf("NULL\nSKIPPED %s\n", skipped.c_str());
+  } catch (const LaunchError& e) {
+    std::printf("THROW layer=%s\nMESSAGE %s\n", e.layer().c_str(), e.what());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--rootless-helper") == 0) return rootless_helper(std::strcmp(argv[2], "1") == 0);
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  return Catch::Session().run(argc, argv);
+}
+
+// ---- Layout (pure) ----------------------------------------------------------
+
+TEST_CASE("layout: hybrid host (v1 memory/pids/cpu, v2 with hugetlb only)", "[limits][layout]") {
+  const std::string mountinfo =
+      "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+      "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+      "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+      "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n"
+      "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd\n"
+      "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
+  const std::string cg = "9:name=systemd:/user.slice\n4:memory:/user.slice\n1:cpu,cpuacct:/\n0::/user.slice/s.scope\n";
+  CgroupLayout l = parse_cgroup_layout(mountinfo, cg);
+  l.v2_controllers = {"hugetlb"};
+  REQUIRE(l.v1.size() == 3);
+  CHECK(l.v1[0].mount == "/sys/fs/cgroup/cpu,cpuacct");
+  CHECK(l.v1[0].controllers == std::vector<std::string>{"cpu", "cpuacct"});
+  CHECK(l.v2_mount == "/sys/fs/cgroup/unified");
+  CHECK(l.v2_own == "/sys/fs/cgroup/unified/user.slice/s.scope");
+  CHECK(l.version_of("memory") == "v1");
+  CHECK(l.version_of("pids") == "v1");
+  CHECK(l.version_of("cpu") == "v1");
+  CHECK(l.version_of("hugetlb") == "v2");
+  CHECK(l.version_of("rdma") == "");
+}
+
+TEST_CASE("layout: pure v2, own cgroup, subtree mounts and escaped paths", "[limits][layout]") {
+  SECTION("systemd v2 host") {
+    CgroupLayout l = parse_cgroup_layout(
+        "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n",
+        "0::/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope\n");
+    l.v2_controllers = {"cpuset", "cpu", "io", "memory", "pids"};
+    CHECK(l.v1.empty());
+    CHECK(l.v2_own == "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope");
+    CHECK(l.version_of("memory") == "v2");
+    CHECK(l.version_of("cpu") == "v2");
+  }
+  SECTION("root cgroup") {
+    CgroupLayout l = parse_cgroup_layout("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "0::/\n");
+    CHECK(l.v2_own == "/sys/fs/cgroup");
+  }
+  SECTION("a container's bind mount of a subtree") {
+    CgroupLayout l = parse_cgroup_layout("30 23 0:26 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+                                         "0::/docker/abc/inner\n");
+    CHECK(l.v2_own == "/sys/fs/cgroup/inner");
+  }
+  SECTION("outside the cgroup namespace") {
+    CgroupLayout l = parse_cgroup_layout("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "0::/../other\n");
+    CHECK(l.v2_own.empty());
+  }
+  SECTION("octal escapes in mount points") {
+    CgroupLayout l = parse_cgroup_layout("30 23 0:26 / /mnt/cg\\040two rw - cgroup2 cgroup2 rw\n", "0::/a\n");
+    CHECK(l.v2_mount == "/mnt/cg two");
+    CHECK(l.v2_own == "/mnt/cg two/a");
+  }
+}
+
+TEST_CASE("this host's layout", "[limits][layout]") {
+  CgroupLayout l = detect_cgroup_layout();
+  for (const char* c : {"memory", "pids", "cpu"}) INFO(c << ": " << l.version_of(c));
+  INFO("v2 mount: " << l.v2_mount << ", own: " << l.v2_own);
+  CHECK(!l.version_of("memory").empty());
+  CHECK(!l.version_of("pids").empty());
+  LimitsPlan plan;
+  plan.memory = 1 << 30;
+  plan.pids = 64;
+  const std::string d = describe_cgroups(plan);
+  INFO(d);
+  CHECK_THAT(d, Catch::StartsWith("memory: cgroup v") && Catch::Contains("; pids: cgroup v"));
+  CHECK(describe_cgroups(LimitsPlan{}).empty());
+}
+
+TEST_CASE("no cgroup limit means nothing to create, bad values are refused", "[limits]") {
+  LimitsPlan plan;
+  plan.nofile = 100;
+  std::string skipped;
+  CHECK(create_cgroup(plan, "x", false, &skipped) == nullptr);
+  CHECK(skipped.empty());
+  plan.pids = 10;
+  CHECK_THROWS_WITH(create_cgroup(plan, "../escape", false, &skipped), Catch::Contains("invalid launch id"));
+  CHECK_THROWS_WITH(create_cgroup(plan, "", false, &skipped), Catch::Contains("invalid launch id"));
+  plan.pids = 0;
+  CHECK_THROWS_AS(create_cgroup(plan, "ok", false, &skipped), LaunchError);
+  plan.pids.reset();
+  plan.cpu = -1;
+  CHECK_THROWS_WITH(create_cgroup(plan, "ok", false, &skipped), Catch::Contains("cpu"));
+}
+
+// ---- Real cgroups (root) ----------------------------------------------------
+
+TEST_CASE("limits are written where they belong", "[limits][root]") {
+  REQUIRE_ROOT();
+  LimitsPlan plan;
+  plan.memory = 64ULL << 20;
+  plan.pids = 32;
+  plan.cpu = 0.5;
+  std::string skipped;
+  auto cg = create_cgroup(plan, launch_id("files"), false, &skipped);
+  REQUIRE(cg);
+  CHECK(skipped.empty());
+  INFO(cg->describe());
+  const std::vector<std::string> paths = cg->paths();
+  CgroupLayout l = detect_cgroup_layout();
+  if (l.version_of("pids") == "v1") {
+    std::string d = dir_with(*cg, "pids.max");
+    CHECK(slurp(d + "/pids.max") == "32\n");
+    CHECK(slurp(d + "/memory.limit_in_bytes").empty());  // one directory per v1 hierarchy
+  } else {
+    CHECK(slurp(dir_with(*cg, "pids.max") + "/pids.max") == "32\n");
+  }
+  if (l.version_of("memory") == "v1") {
+    std::string d = dir_with(*cg, "memory.limit_in_bytes");
+    CHECK(slurp(d + "/memory.limit_in_bytes") == "67108864\n");
+    if (fs::exists(d + "/memory.memsw.limit_in_bytes")) CHECK(slurp(d + "/memory.memsw.limit_in_bytes") == "67108864\n");
+  } else {
+    std::string d = dir_with(*cg, "memory.max");
+    CHECK(slurp(d + "/memory.max") == "67108864\n");
+    if (fs::exists(d + "/memory.swap.max")) CHECK(slurp(d + "/memory.swap.max") == "0\n");
+  }
+  if (l.version_of("cpu") == "v1") {
+    std::string d = dir_with(*cg, "cpu.cfs_quota_us");
+    CHECK(slurp(d + "/cpu.cfs_quota_us") == "50000\n");
+    CHECK(slurp(d + "/cpu.cfs_period_us") == "100000\n");
+  } else if (l.version_of("cpu") == "v2") {
+    CHECK(slurp(dir_with(*cg, "cpu.max") + "/cpu.max") == "50000 100000\n");
+  }
+  for (const auto& p : paths) CHECK(p.find("/mcp-jail/test-files-") != std::string::npos);
+  cg.reset();
+  for (const auto& p : paths) CHECK_FALSE(fs::exists(p));
+  for (const auto& p : paths) CHECK(fs::exists(fs::path(p).parent_path()));  // the shared parent stays
+}
+
+TEST_CASE("a launch id whose cgroup exists already is refused", "[limits][root]") {
+  REQUIRE_ROOT();
+  LimitsPlan plan;
+  plan.pids = 8;
+  std::string id = launch_id("dup"), skipped;
+  auto first = create_cgroup(plan, id, false, &skipped);
+  REQUIRE(first);
+  CHECK_THROWS_WITH(create_cgroup(plan, id, false, &skipped), Catch::Contains("exists already"));
+  CHECK(fs::exists(first->paths().at(0)));  // the failed attempt left the first one alone
+}
+
+TEST_CASE("fork bomb under pids=32 stops at the limit, the host stays responsive", "[limits][root][bomb]") {
+  REQUIRE_ROOT();
+  LimitsPlan plan;
+  plan.pids = 32;
+  std::string skipped;
+  auto cg = create_cgroup(plan, launch_id("forkbomb"), false, &skipped);
+  REQUIRE(cg);
+  const std::string dir = dir_with(*cg, "pids.max");
+  REQUIRE(!dir.empty());
+  // Every process forks for 2 s (children fork too), then sleeps and exits at 3 s.
+  // The host: fork and exec a program, and wait for it.
+  auto spawn_time = [] {
+    auto t0 = Clock::now();
+    pid_t p = ::fork();
+    REQUIRE(p >= 0);
+    if (p == 0) {
+      ::execl("/bin/true", "true", nullptr);
+      ::_exit(127);
+    }
+    int st = 0;
+    REQUIRE(::waitpid(p, &st, 0) == p);
+    CHECK(WIFEXITED(st));
+    return Clock::now() - t0;
+  };
+  auto baseline = Clock::duration::zero();
+  for (int i = 0; i < 5; ++i) baseline = std::max(baseline, spawn_time());
+  Held bomb = hold([] {
+    const auto start = Clock::now();
+    while (Clock::now() - start < std::chrono::seconds(2)) {
+      pid_t p = ::fork();
+      if (p < 0) ::usleep(500);
+    }
+    std::this_thread::sleep_until(start + std::chrono::seconds(3));
+    return 0;
+  });
+  cg->add(bomb.pid);
+  bomb.release();
+
+  std::size_t max_procs = 0;
+  auto worst = Clock::duration::zero();
+  const auto until = Clock::now() + std::chrono::milliseconds(1500);
+  while (Clock::now() < until) {
+    max_procs = std::max(max_procs, count_lines(slurp(dir + "/cgroup.procs")));
+    worst = std::max(worst, spawn_time());
+    ::usleep(20000);
+  }
+  const auto worst_ms = std::chrono::duration_cast<std::chrono::milliseconds>(worst).count();
+  const auto base_ms = std::chrono::duration_cast<std::chrono::milliseconds>(baseline).count();
+  INFO("most processes seen in the cgroup: " << max_procs << "; slowest host spawn: " << worst_ms
+                                             << " ms (before the bomb: " << base_ms << " ms)");
+  CHECK(max_procs >= 16);  // the bomb did run
+  CHECK(max_procs <= 32);
+  CHECK(worst_ms < std::max<long long>(1000, 20 * base_ms));  // slow emulated machines scale
+  CHECK(cg->pids_limit_hit());
+  CHECK_FALSE(cg->memory_limit_hit());
+
+  // Destruction kills the bomb (long before its 3 s are up) and removes the directory.
+  const auto paths = cg->paths();
+  auto t0 = Clock::now();
+  cg.reset();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  INFO("destruction took " << ms << " ms");
+  CHECK(ms < 1000);
+  int st = 0;
+  REQUIRE(::waitpid(bomb.pid, &st, 0) == bomb.pid);
+  CHECK((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL));
+  for (const auto& p : paths) CHECK_FALSE(fs::exists(p));
+  ::usleep(50000);
+  reap_all();
+}
+
+TEST_CASE("memory bomb under memory=64MiB is OOM-killed", "[limits][root][bomb]") {
+  REQUIRE_ROOT();
+  LimitsPlan plan;
+  plan.memory = 64ULL << 20;
+  std::string skipped;
+  auto cg = create_cgroup(plan, launch_id("membomb"), false, &skipped);
+  REQUIRE(cg);
+  CHECK_FALSE(cg->memory_limit_hit());
+  // Touches up to 1 GiB, 1 MiB at a time; exits 0 if it ever gets there.
+  Held bomb = hold([] {
+    std::vector<char*> blocks;
+    for (int i = 0; i < 1024; ++i) {
+      char* b = static_cast<char*>(std::malloc(1 << 20));
+      if (!b) return 2;
+      std::memset(b, i & 0xff, 1 << 20);
+      blocks.push_back(b);
+    }
+    return 0;
+  });
+  cg->add(bomb.pid);
+  bomb.release();
+  int st = 0;
+  REQUIRE(::waitpid(bomb.pid, &st, 0) == bomb.pid);
+  INFO("status " << st);
+  CHECK((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL));
+  CHECK(cg->memory_limit_hit());
+  CHECK_FALSE(cg->pids_limit_hit());
+  const auto paths = cg->paths();
+  cg.reset();
+  for (const auto& p : paths) CHECK_FALSE(fs::exists(p));
+}
+
+TEST_CASE("cpu=0.2 throttles a busy loop", "[limits][root]") {
+  REQUIRE_ROOT();
+  LimitsPlan plan;
+  plan.cpu = 0.2;
+  std::string skipped;
+  auto cg = create_cgroup(plan, launch_id("cpu"), false, &skipped);
+  REQUIRE(cg);
+  const std::string dir = dir_with(*cg, "cpu.stat");
+  REQUIRE(!dir.empty());
+  // Spins for 1 s of wall time; reports the CPU time it got, in ms.
+  int p[2];
+  REQUIRE(::pipe(p) == 0);
+  Held spin = hold([&] {
+    const auto start = Clock::now();
+    volatile unsigned long x = 0;
+    while (Clock::now() - start < std::chrono::seconds(1)) x = x + 1;
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    long ms = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ::write(p[1], &ms, sizeof ms) == sizeof ms ? 0 : 1;
+  });
+  ::close(p[1]);
+  cg->add(spin.pid);
+  spin.release();
+  long cpu_ms = -1;
+  REQUIRE(::read(p[0], &cpu_ms, sizeof cpu_ms) == sizeof cpu_ms);
+  ::close(p[0]);
+  ::waitpid(spin.pid, nullptr, 0);
+  std::string stat = slurp(dir + "/cpu.stat");
+  INFO("CPU time in 1 s: " << cpu_ms << " ms; cpu.stat:\n" << stat);
+  CHECK(cpu_ms < 450);  // 200 ms allowed per second, with slack for the period boundaries
+  CHECK(stat.find("nr_throttled 0\n") == std::string::npos);
+}
+
+TEST_CASE("destruction kills what is left, even processes that ignore SIGTERM", "[limits][root]") {
+  REQUIRE_ROOT();
+  LimitsPlan plan;
+  plan.pids = 16;
+  plan.memory = 128ULL << 20;
+  std::string skipped;
+  auto cg = create_cgroup(plan, launch_id("kill"), false, &skipped);
+  REQUIRE(cg);
+  Held h = hold([] {
+    ::signal(SIGTERM, SIG_IGN);
+    for (int i = 0; i < 5; ++i)
+      if (::fork() == 0) break;
+    ::setsid();  // a new session does not leave the cgroup
+    for (;;) ::pause();
+    return 0;
+  });
+  cg->add(h.pid);
+  h.release();
+  ::usleep(100000);
+  const std::string dir = cg->paths().at(0);
+  CHECK(count_lines(slurp(dir + "/cgroup.procs")) == 6);
+  const auto paths = cg->paths();
+  cg.reset();
+  for (const auto& p : paths) CHECK_FALSE(fs::exists(p));
+  int st = 0;
+  REQUIRE(::waitpid(h.pid, &st, 0) == h.pid);
+  CHECK((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL));
+  ::usleep(50000);
+  reap_all();
+}
+
+// ---- Rootless ---------------------------------------------------------------
+
+TEST_CASE("rootless: create_cgroup fails closed naming the limits layer", "[limits][rootless]") {
+  REQUIRE_ROOT();  // to create the user and switch to it; its cgroup is root's, not delegated
+  std::string out = run_as_test_user({"--rootless-helper", "0"});
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("THROW layer=limits"));
+  CHECK_THAT(out, Catch::Contains("Permission denied"));
+  CHECK_THAT(out, Catch::Contains("run mcp-jail as root"));
+  CHECK_THAT(out, Catch::Contains("best_effort"));
+  CHECK_THAT(out, !Catch::Contains("uid=0\n"));
+}
+
+TEST_CASE("rootless with best_effort: nullptr and a reason", "[limits][rootless]") {
+  REQUIRE_ROOT();
+  std::string out = run_as_test_user({"--rootless-helper", "1"});
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("NULL\nSKIPPED no cgroup limits applied: "));
+  CHECK_THAT(out, Catch::Contains("Permission denied"));
+}
+
+TEST_CASE("rootless in a delegated cgroup v2 subtree: the limits apply", "[limits][rootless][v2]") {
+  REQUIRE_ROOT();
+  const CgroupLayout l = detect_cgroup_layout();
+  if (l.version_of("memory") != "v2" || l.version_of("pids") != "v2")
+    SKIP_TEST("needs the memory and pids controllers on cgroup v2");
+  const passwd* pw = test_user();
+  const uid_t uid = pw->pw_uid;
+  const gid_t gid = pw->pw_gid;
+  // What systemd sets up for user@UID.service: a subtree owned by the user,
+  // controllers enabled down to it, the launcher in a scope inside.
+  const std::string top = l.v2_mount + "/mcpjail-test-" + std::to_string(::getpid());
+  const std::string svc = top + "/user.service", scope = svc + "/app.scope";
+  auto enable = [](const std::string& dir) {
+    std::ofstream(dir + "/cgroup.subtree_control") << "+memory +pids";
+  };
+  if (!has_controllers(l.v2_mount, {"memory", "pids"})) enable(l.v2_mount);
+  REQUIRE(fs::create_directories(scope));
+  enable(top);
+  enable(svc);
+  if (!has_controllers(svc, {"memory", "pids"})) {
+    fs::remove(scope), fs::remove(svc), fs::remove(top);
+    SKIP_TEST("cannot enable memory and pids below " + l.v2_mount);
+  }
+  for (const auto& d : {svc, scope})
+    for (const char* f : {"", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"})
+      REQUIRE(::chown((d + f).c_str(), uid, gid) == 0);
+
+  int p[2];
+  REQUIRE(::pipe(p) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(p[0]);
+    auto say = [&](const std::string& s) { (void)!::write(p[1], (s + "\n").data(), s.size() + 1); };
+    std::ofstream(scope + "/cgroup.procs") << ::getpid();
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) {
+      say("FAIL drop privileges");
+      ::_exit(1);
+    }
+    try {
+      LimitsPlan plan;
+      plan.memory = 64ULL << 20;
+      plan.pids = 16;
+      std::string skipped;
+      auto cg = create_cgroup(plan, "deleg", false, &skipped);
+      say("CREATED " + cg->describe());
+      int go[2];
+      if (::pipe(go) != 0) ::_exit(1);
+      pid_t bomb = ::fork();
+      if (bomb == 0) {
+        char b;
+        if (::read(go[0], &b, 1) != 1) ::_exit(1);  // starts once it is in the cgroup
+        for (int i = 0; i < 1024; ++i) std::memset(std::malloc(1 << 20), 1, 1 << 20);
+        ::_exit(0);
+      }
+      cg->add(bomb);
+      (void)!::write(go[1], "g", 1);
+      int st = 0;
+      ::waitpid(bomb, &st, 0);
+      say(std::string("BOMB ") + (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? "killed" : "survived") +
+          (cg->memory_limit_hit() ? " memory_limit_hit" : ""));
+      const auto paths = cg->paths();
+      cg.reset();
+      say(std::string("REMOVED ") + (fs::exists(paths.at(0)) ? "no" : "yes"));
+    } catch (const LaunchError& e) {
+      say(std::string("THROW ") + e.what());
+    }
+    ::_exit(0);
+  }
+  ::close(p[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(p[0]);
+  ::waitpid(child, nullptr, 0);
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("CREATED memory=64MiB (no swap), pids=16: cgroup v2 " + svc + "/mcp-jail/deleg"));
+  CHECK_THAT(out, Catch::Contains("BOMB killed memory_limit_hit"));
+  CHECK_THAT(out, Catch::Contains("REMOVED yes"));
+  std::error_code ec;
+  fs::remove(svc + "/mcp-jail", ec);
+  fs::remove(scope, ec);
+  fs::remove(svc, ec);
+  fs::remove(top, ec);
+  CHECK_FALSE(fs::exists(top));
+}
