@@ -15,6 +15,7 @@
 #include <sstream>
 #include <toml.hpp>
 
+#include "mcpjail/netfilter_rules.hpp"
 #include "mcpjail/paths.hpp"
 #include "mcpjail/units.hpp"
 
@@ -112,6 +113,35 @@ bool nesting_within_limit(std::string_view text) {
   return true;
 }
 
+// Offset of the first byte that is not part of well-formed UTF-8 (TOML
+// requires UTF-8), or npos. toml11 3.7 reads past the end of its buffer on
+// some malformed multi-byte sequences, so they never reach it.
+std::size_t first_invalid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+    if (c < 0x80) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if (c >= 0xE1 && c <= 0xEC) len = 3;
+    else if (c == 0xED) len = 3, hi = 0x9F;  // no surrogates
+    else if (c >= 0xEE && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;  // up to U+10FFFF
+    else return i;
+    if (i + len > s.size()) return i;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
 // The loader for one file.
 class FileLoader {
  public:
@@ -131,6 +161,13 @@ class FileLoader {
       throw ProfileError(SourceLoc{display_}, "profile is larger than 1 MiB; refusing to parse it");
     if (text.find('\0') != std::string_view::npos)
       throw ProfileError(SourceLoc{display_}, "profile contains a NUL byte; it is not a TOML text file");
+    if (const auto bad = first_invalid_utf8(text); bad != std::string_view::npos) {
+      const auto before = text.substr(0, bad);
+      const auto nl = before.rfind('\n');
+      const unsigned line = static_cast<unsigned>(std::count(before.begin(), before.end(), '\n') + 1);
+      const unsigned col = static_cast<unsigned>(nl == std::string_view::npos ? bad + 1 : bad - nl);
+      throw ProfileError(SourceLoc{display_, line, col}, "not valid UTF-8 (a TOML profile must be UTF-8 text)");
+    }
     if (!nesting_within_limit(text))
       throw ProfileError(SourceLoc{display_}, "arrays/tables nested more than 32 levels deep");
     TV root;
@@ -523,19 +560,43 @@ class FileLoader {
       L.present.insert("network.allow_host_network");
     }
     for (auto& [s, loc] : get_strings(t, "network", "allow")) {
-      const auto colon = s.rfind(':');
-      const std::string port = colon == std::string::npos ? "" : s.substr(colon + 1);
-      const bool port_ok = !port.empty() && port.size() <= 5 &&
-                           std::all_of(port.begin(), port.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
-                           std::stoul(port) >= 1 && std::stoul(port) <= 65535;
-      if (colon == 0 || !port_ok) {
-        error(loc, "'network.allow' entry \"" + s + "\" must be HOST:PORT or CIDR:PORT (port 1-65535)");
+      try {
+        if (netfilter::parse_allow(s).port == 53) {
+          error(loc, "'network.allow' entry '" + s +
+                         "': port 53 cannot be allowed; the jail's DNS goes through its own filtering resolver "
+                         "(set its upstream with network.dns)");
+          continue;
+        }
+      } catch (const std::invalid_argument& e) {
+        error(loc, std::string("'network.allow' entry: ") + e.what());
         continue;
       }
       n.allow.push_back(s);
+      n.allow_loc.push_back(loc);
     }
-    for (auto& [s, loc] : get_strings(t, "network", "allow_private")) n.allow_private.push_back(s);
-    for (auto& [s, loc] : get_strings(t, "network", "dns")) n.dns.push_back(s);
+    for (auto& [s, loc] : get_strings(t, "network", "allow_private")) {
+      std::string why;
+      const auto c = netfilter::parse_cidr(s, &why);
+      if (!c) {
+        error(loc, "'network.allow_private' entry: " + why + " (write an address or a CIDR, without a port)");
+        continue;
+      }
+      if (!netfilter::denied_range_of(*c)) {
+        error(loc, "'network.allow_private' entry '" + s +
+                       "' is not inside a private or local range, so there is nothing to open; public addresses "
+                       "need only an allow entry (CIDR:PORT)");
+        continue;
+      }
+      n.allow_private.push_back(s);
+    }
+    for (auto& [s, loc] : get_strings(t, "network", "dns")) {
+      std::string why;
+      if (!netfilter::parse_resolver(s, &why)) {
+        error(loc, "'network.dns' entry: " + why);
+        continue;
+      }
+      n.dns.push_back(s);
+    }
   }
 
   void read_limits(const Table& t, Layer& L) {
@@ -650,6 +711,7 @@ void merge(Profile& base, const FileLoader::Layer& L) {
   append(base.network.allow, c.network.allow);
   append(base.network.allow_private, c.network.allow_private);
   append(base.network.dns, c.network.dns);
+  append(base.network.allow_loc, c.network.allow_loc);
   auto& bl = base.limits;
   const auto& cl = c.limits;
   for (auto [to, from] : {std::pair{&bl.memory, &cl.memory}, {&bl.pids, &cl.pids}, {&bl.nofile, &cl.nofile},

@@ -307,3 +307,21 @@ TEST_CASE("profile: built-in profiles load and are described") {
   o.vars.clear();
   CHECK_THROWS_WITH(load_profile("filesystem", o), Catch::Contains("${WORKSPACE} is not set"));
 }
+
+TEST_CASE("profile: malformed UTF-8 is refused before parsing, with its position") {
+  // Found by fuzz_profile: toml11 3.7 read past its buffer on this input.
+  std::ifstream in(std::string(MCPJAIL_SOURCE_DIR) + "/tests/fuzz/regressions/profile-toml11-utf8-overflow", std::ios::binary);
+  const std::string crash((std::istreambuf_iterator<char>(in)), {});
+  REQUIRE(crash.size() > 100);
+  CHECK_THROWS_WITH(load(crash), Catch::Contains("not valid UTF-8"));
+  try {
+    load("version = 1\nname = \"ok \xc3\xa9 ok\"\ndescription = \"x\xf4-\"\n");
+    FAIL("accepted");
+  } catch (const ProfileError& e) {
+    CHECK(e.diagnostics()[0].loc.line == 3);
+    CHECK(e.diagnostics()[0].loc.column == 17);
+  }
+  for (const char* bad : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\xff"})
+    CHECK_THROWS_WITH(load(std::string("version = 1\nname = \"") + bad + "\"\n"), Catch::Contains("UTF-8"));
+  CHECK(load("version = 1\nname = \"\xf0\x9f\x94\x92 \xe2\x82\xac\"\n").name == "\xf0\x9f\x94\x92 \xe2\x82\xac");
+}

@@ -1,0 +1,40 @@
+// libFuzzer target: `mcp-jail wrap` on arbitrary bytes. The rewrite must
+// refuse bad input with WrapError and nothing else, and whatever it accepts
+// it must turn into a configuration that wrap accepts again and leaves as it
+// is (valid output, idempotent), changing nothing when it reports no change.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "mcpjail/wrap.hpp"
+
+namespace {
+
+void check(const std::string_view text, const mcpjail::WrapOptions& o) {
+  mcpjail::WrapResult first;
+  try {
+    first = mcpjail::wrap_config(text, o);
+  } catch (const mcpjail::WrapError&) {
+    return;
+  }
+  if (!first.changed && first.text != text) std::abort();
+  // Throws (and so crashes the fuzzer) if the output is not a valid configuration.
+  const mcpjail::WrapResult second = mcpjail::wrap_config(first.text, o);
+  if (second.changed || second.text != first.text) std::abort();
+  if (first.changed == mcpjail::unified_diff(text, first.text, "a", "b").empty()) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  mcpjail::WrapOptions o;
+  o.jail_path = "/usr/bin/mcp-jail";
+  o.home = "/home/fuzz";
+  check(text, o);
+  o.profile = "filesystem";  // --profile filesystem: the variable and --write paths
+  check(text, o);
+  return 0;
+}
