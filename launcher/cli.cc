@@ -11,6 +11,8 @@
 #include "mcpjail/plan.hpp"
 #include "mcpjail/profile.hpp"
 #include "mcpjail/supervisor.hpp"
+#include "mcpjail/probe.hpp"
+#include "mcpjail/wrap.hpp"
 
 namespace po = boost::program_options;
 
@@ -22,6 +24,8 @@ constexpr const char* kUsage =
     "usage:\n"
     "  mcp-jail run PROFILE [--var K=V]... [--read P]... [--write P]... [--audit-log PATH] -- COMMAND [ARG]...\n"
     "  mcp-jail check PROFILE [--var K=V]... [--read P]... [--write P]... [-- COMMAND [ARG]...]\n"
+    "  mcp-jail probe PROFILE [--var K=V]... [--read P]... [--write P]...\n"
+    "  mcp-jail wrap CONFIG.json [--dry-run] [--profile NAME]\n"
     "  mcp-jail profiles\n"
     "  mcp-jail --version | --help\n"
     "\n"
@@ -143,10 +147,18 @@ int cli_main(int argc, char** argv) {
       std::printf("mcp-jail %s\n", MCPJAIL_VERSION);
       return 0;
     }
+    if (first == "wrap") return wrap_main(argc, argv);
+    if (first == probe::kInsideCommand) return probe::inside_main(argc, argv);
     Options o = parse(argc, argv);
     if (o.command == "run" || o.command == "check") return run_or_check(o);
     if (o.command == "profiles") return list_profiles();
-    if (o.command == "probe" || o.command == "pin" || o.command == "wrap")
+    if (o.command == "probe") {
+      if (o.profile.empty()) return usage_error("probe needs a PROFILE");
+      if (o.dashdash) return usage_error("probe runs its own battery; it takes no command after --");
+      Invocation inv = invocation_from(o);
+      return probe::run_probe(load_profile(o.profile, inv.load), inv);
+    }
+    if (o.command == "pin")
       return usage_error("'" + o.command + "' is not available in this version yet");
     return usage_error("unknown command '" + o.command + "'");
   } catch (const po::error& e) {

@@ -350,3 +350,27 @@ TEST_CASE("generated /etc/resolv.conf and /etc/hosts work when the host's are sy
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
 }
+
+TEST_CASE("probe: every attempt contained under base; a weak profile's holes are reported") {
+  for (Mode m : modes()) {
+    auto r = run(m, {"probe", "base"});
+    INFO(mode_name(m) << "\n" << r.out << r.err);
+    CHECK(r.status == 0);
+    CHECK_THAT(r.out, Catch::Contains("attempts contained."));
+    CHECK_THAT(r.out, !Catch::Contains("NOT CONTAINED"));
+    CHECK_THAT(r.out, Catch::Contains("32-bit syscall through int 0x80"));
+    // A deliberately weak profile: the host's network, $HOME writable, the
+    // launcher's MCPJAIL_* variables passed in.
+    TempDir d(m);
+    const std::string weak = d.file("weak.toml", "version = 1\nextends = \"base\"\n[filesystem]\nwrite = [\"~\"]\n"
+                                                 "[network]\nmode = \"host\"\nallow_host_network = true\n"
+                                                 "[env]\npass = [\"MCPJAIL_*\"]\n");
+    r = run(m, {"probe", weak});
+    INFO(r.out << r.err);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.out, Catch::Contains("NOT CONTAINED secrets      read the launcher's environment"));
+    CHECK_THAT(r.out, Catch::Contains("NOT CONTAINED network      reach a service on the host's loopback"));
+    if (m == Mode::Rootless)  // as root the jail's uid cannot read /root anyway
+      CHECK_THAT(r.out, Catch::Contains("NOT CONTAINED secrets      read a secret planted"));
+  }
+}

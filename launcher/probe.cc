@@ -1,0 +1,528 @@
+// `mcp-jail probe`: what a hostile server would try first, tried for real
+// inside a jail built from the profile. Attempts that could kill the probe
+// (a seccomp kill) run in a forked child; every attempt that succeeds undoes
+// what it did (a created file is removed at once).
+#include "mcpjail/probe.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/io_uring.h>
+#include <linux/perf_event.h>
+#include <linux/sched.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "mcpjail/audit.hpp"
+#include "mcpjail/supervisor.hpp"
+
+namespace mcpjail::probe {
+
+namespace {
+
+using nlohmann::json;
+
+struct Outcome {
+  bool contained;
+  std::string detail;
+};
+
+Outcome refused(const char* what, int err) { return {true, std::string(what) + ": " + std::strerror(err)}; }
+
+// ---- inside the jail --------------------------------------------------
+
+class Battery {
+ public:
+  explicit Battery(json cfg) : cfg_(std::move(cfg)) {}
+
+  void run() {
+    const std::string home = cfg_.value("home", "");
+    secrets(home);
+    persistence(home);
+    escape();
+    network();
+    processes();
+  }
+
+ private:
+  void emit(const std::string& category, const std::string& name, const Outcome& o) {
+    const json j = {{"category", category}, {"name", name}, {"contained", o.contained}, {"detail", o.detail}};
+    std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+    std::fflush(stdout);
+  }
+
+  // Runs `fn` in a child so that a seccomp kill (SIGSYS) or a hang cannot end
+  // the battery; the child reports through a pipe.
+  template <class F>
+  void isolated(const std::string& category, const std::string& name, F fn) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return emit(category, name, {false, "pipe failed"});
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      ::close(p[0]);
+      ::close(p[1]);
+      return emit(category, name, {true, std::string("not attempted: fork refused (") + std::strerror(errno) + ")"});
+    }
+    if (pid == 0) {
+      ::close(p[0]);
+      ::alarm(5);
+      const Outcome o = fn();
+      const std::string line = std::string(o.contained ? "1" : "0") + o.detail;
+      if (::write(p[1], line.data(), line.size()) < 0) ::_exit(3);
+      ::_exit(0);
+    }
+    ::close(p[1]);
+    std::string got;
+    char buf[1024];
+    ssize_t n;
+    while ((n = ::read(p[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<std::size_t>(n));
+    ::close(p[0]);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    if (WIFSIGNALED(st)) {
+      const int sig = WTERMSIG(st);
+      return emit(category, name, {sig == SIGSYS, std::string("killed by ") + ::strsignal(sig)});
+    }
+    if (got.empty()) return emit(category, name, {false, "no answer from the attempt"});
+    emit(category, name, {got[0] == '1', got.substr(1)});
+  }
+
+  static Outcome try_open(const std::string& path, int flags) {
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0600);
+    if (fd < 0) return refused("open", errno);
+    ::close(fd);
+    if (flags & O_CREAT) ::unlink(path.c_str());
+    return {false, (flags & (O_WRONLY | O_RDWR)) ? "opened for writing" : "opened for reading"};
+  }
+
+  static Outcome try_list(const std::string& path) {
+    DIR* d = ::opendir(path.c_str());
+    if (!d) return refused("opendir", errno);
+    int n = 0;
+    while (dirent* e = ::readdir(d))
+      if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) ++n;
+    ::closedir(d);
+    return {n == 0, "listed " + std::to_string(n) + " entries"};
+  }
+
+  void secrets(const std::string& home) {
+    emit("secrets", "read a secret planted in the launching user's $HOME", try_open(cfg_.value("home_canary", ""), O_RDONLY));
+    if (!home.empty()) emit("secrets", "list $HOME (" + home + ")", try_list(home));
+    emit("secrets", "list ~/.ssh", try_list(home + "/.ssh"));
+    emit("secrets", "read ~/.aws/credentials", try_open(home + "/.aws/credentials", O_RDONLY));
+    emit("secrets", "read /etc/shadow", try_open("/etc/shadow", O_RDONLY));
+    emit("secrets", "list /root", try_list("/root"));
+    const std::string var = cfg_.value("env_canary", "");
+    emit("secrets", "read the launcher's environment (" + var + ")",
+         std::getenv(var.c_str()) ? Outcome{false, "the variable is set"} : Outcome{true, "not in the environment"});
+    int open_fds = 0;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+      const int self = ::dirfd(d);
+      while (dirent* e = ::readdir(d)) {
+        const int fd = std::atoi(e->d_name);
+        if (e->d_name[0] != '.' && fd > 2 && fd != self) ++open_fds;
+      }
+      ::closedir(d);
+    }
+    emit("secrets", "use a file descriptor inherited from the launcher",
+         open_fds ? Outcome{false, std::to_string(open_fds) + " extra fds open"} : Outcome{true, "only 0, 1, 2 open"});
+  }
+
+  void persistence(const std::string& home) {
+    const std::string tag = "mcpjail-probe-" + cfg_.value("id", std::string("x"));
+    emit("persistence", "create a cron job in /etc/cron.d", try_open("/etc/cron.d/" + tag, O_WRONLY | O_CREAT | O_EXCL));
+    emit("persistence", "drop a binary in /usr/local/bin", try_open("/usr/local/bin/" + tag, O_WRONLY | O_CREAT | O_EXCL));
+    emit("persistence", "append to ~/.bashrc", try_open(home + "/.bashrc", O_WRONLY | O_APPEND));
+    emit("persistence", "add ~/.config/autostart entry", try_open(home + "/.config/autostart/" + tag + ".desktop", O_WRONLY | O_CREAT | O_EXCL));
+    emit("persistence", "overwrite the mcp-jail binary", try_open(cfg_.value("self", "/proc/self/exe"), O_WRONLY));
+    emit("persistence", "open /proc/1/exe for writing", try_open("/proc/1/exe", O_WRONLY));
+    emit("persistence", "write /proc/sys/kernel/core_pattern", try_open("/proc/sys/kernel/core_pattern", O_WRONLY));
+  }
+
+  void escape() {
+    isolated("escape", "unshare(CLONE_NEWUSER)", [] {
+      return ::unshare(CLONE_NEWUSER) == 0 ? Outcome{false, "new user namespace created"} : refused("unshare", errno);
+    });
+    isolated("escape", "unshare(CLONE_NEWNS)", [] {
+      return ::unshare(CLONE_NEWNS) == 0 ? Outcome{false, "new mount namespace created"} : refused("unshare", errno);
+    });
+    isolated("escape", "clone3(CLONE_NEWUSER)", [] {
+      clone_args args{};
+      args.flags = CLONE_NEWUSER;
+      args.exit_signal = SIGCHLD;
+      const long r = ::syscall(SYS_clone3, &args, sizeof args);
+      if (r == 0) ::_exit(0);
+      if (r > 0) {
+        ::waitpid(static_cast<pid_t>(r), nullptr, 0);
+        return Outcome{false, "child created in a new user namespace"};
+      }
+      return refused("clone3", errno);
+    });
+    isolated("escape", "mount a tmpfs", [] {
+      return ::mount("none", "/tmp", "tmpfs", 0, nullptr) == 0 ? Outcome{false, "mounted"} : refused("mount", errno);
+    });
+    isolated("escape", "ptrace the jail's pid 1", [] {
+      return ::ptrace(PTRACE_ATTACH, 1, nullptr, nullptr) == 0 ? Outcome{false, "attached"} : refused("ptrace", errno);
+    });
+    isolated("escape", "read pid 1's memory (process_vm_readv)", [] {
+      char buf[8];
+      iovec local{buf, sizeof buf}, remote{reinterpret_cast<void*>(0x400000), sizeof buf};
+      return ::process_vm_readv(1, &local, 1, &remote, 1, 0) >= 0 ? Outcome{false, "read"} : refused("process_vm_readv", errno);
+    });
+    isolated("escape", "join a kernel keyring (keyctl)", [] {
+      return ::syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, nullptr) >= 0 ? Outcome{false, "joined"}
+                                                                                     : refused("keyctl", errno);
+    });
+    isolated("escape", "create a BPF map", [] {
+      bpf_attr attr{};
+      attr.map_type = BPF_MAP_TYPE_ARRAY;
+      attr.key_size = 4;
+      attr.value_size = 4;
+      attr.max_entries = 1;
+      const long fd = ::syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof attr);
+      if (fd >= 0) return Outcome{false, "map created"};
+      return refused("bpf", errno);
+    });
+    isolated("escape", "set up io_uring", [] {
+      io_uring_params p{};
+      const long fd = ::syscall(SYS_io_uring_setup, 1, &p);
+      return fd >= 0 ? Outcome{false, "ring created"} : refused("io_uring_setup", errno);
+    });
+    isolated("escape", "open a perf event", [] {
+      perf_event_attr a{};
+      a.size = sizeof a;
+      a.type = PERF_TYPE_SOFTWARE;
+      a.config = PERF_COUNT_SW_CPU_CLOCK;
+      const long fd = ::syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+      return fd >= 0 ? Outcome{false, "event opened"} : refused("perf_event_open", errno);
+    });
+    isolated("escape", "32-bit syscall through int 0x80", [] {
+      long ret = 20;  // ia32 getpid
+      asm volatile("int $0x80" : "+a"(ret) : : "memory");
+      return ret > 0 ? Outcome{false, "ia32 getpid answered " + std::to_string(ret)} : Outcome{true, "refused: " + std::to_string(ret)};
+    });
+    isolated("escape", "push keystrokes into a terminal (TIOCSTI)", [] {
+      int master = -1, slave = -1;
+      if (::openpty(&master, &slave, nullptr, nullptr, nullptr) != 0) return refused("openpty", errno);
+      const char c = ' ';
+      const int r = ::ioctl(slave, TIOCSTI, &c);
+      const int err = errno;
+      ::close(master);
+      ::close(slave);
+      return r == 0 ? Outcome{false, "TIOCSTI accepted"} : refused("ioctl TIOCSTI", err);
+    });
+    isolated("escape", "become root (setuid 0)", [] {
+      return ::setuid(0) == 0 ? Outcome{false, "uid 0"} : refused("setuid", errno);
+    });
+    emit("escape", "hold a capability", capabilities());
+    isolated("escape", "open a raw socket", [] {
+      const int s = ::socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+      if (s >= 0) {
+        ::close(s);
+        return Outcome{false, "raw socket open"};
+      }
+      return refused("socket", errno);
+    });
+  }
+
+  static Outcome capabilities() {
+    std::ifstream in("/proc/self/status");
+    std::string line, bad;
+    while (std::getline(in, line)) {
+      for (const char* f : {"CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"})
+        if (line.rfind(f, 0) == 0 && line.find_first_not_of("0 \t", std::strlen(f)) != std::string::npos) bad += line + " ";
+      if (line.rfind("NoNewPrivs:", 0) == 0 && line.find('1') == std::string::npos) bad += "no_new_privs off ";
+    }
+    return bad.empty() ? Outcome{true, "all capability sets empty, no_new_privs on"} : Outcome{false, bad};
+  }
+
+  static Outcome tcp_connect(const char* ip, int port, int timeout_ms) {
+    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0) return refused("socket", errno);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, ip, &a.sin_addr);
+    int r = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    if (r != 0 && errno == EINPROGRESS) {
+      pollfd p{s, POLLOUT, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) {
+        ::close(s);
+        return {true, "no answer within " + std::to_string(timeout_ms) + " ms (dropped)"};
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+      r = err ? -1 : 0;
+      errno = err;
+    }
+    const int err = errno;
+    ::close(s);
+    return r == 0 ? Outcome{false, "connected"} : refused("connect", err);
+  }
+
+  void network() {
+    const bool host = cfg_.value("net_mode", "none") == "host";
+    isolated("network", "connect to an abstract unix socket outside the jail", [this] {
+      const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un a{};
+      a.sun_family = AF_UNIX;
+      const std::string name = cfg_.value("abstract", "");
+      std::memcpy(a.sun_path + 1, name.data(), std::min(name.size(), sizeof a.sun_path - 2));
+      const socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+      const int r = ::connect(s, reinterpret_cast<sockaddr*>(&a), len);
+      const int err = errno;
+      ::close(s);
+      return r == 0 ? Outcome{false, "connected"} : refused("connect", err);
+    });
+    for (const char* sock : {"/run/docker.sock", "/var/run/docker.sock"}) {
+      isolated("network", std::string("talk to ") + sock, [sock] {
+        const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::strncpy(a.sun_path, sock, sizeof a.sun_path - 1);
+        const int r = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        const int err = errno;
+        ::close(s);
+        return r == 0 ? Outcome{false, "connected"} : refused("connect", err);
+      });
+    }
+    const int port = cfg_.value("tcp_port", 0);
+    isolated("network", "reach a service on the host's loopback (127.0.0.1:" + std::to_string(port) + ")",
+             [port] { return tcp_connect("127.0.0.1", port, 1000); });
+    if (host) {
+      emit("network", "reach the cloud metadata service (169.254.169.254)", {false, "not attempted: network = host shares the host's network"});
+      emit("network", "reach an address that is not allowed", {false, "not attempted: network = host shares the host's network"});
+      return;
+    }
+    isolated("network", "reach the cloud metadata service (169.254.169.254:80)", [] { return tcp_connect("169.254.169.254", 80, 1000); });
+    isolated("network", "reach an address that is not allowed (192.0.2.1:443)", [] { return tcp_connect("192.0.2.1", 443, 1000); });
+    std::ifstream routes("/proc/net/route");
+    std::string line, gw_ip;
+    while (std::getline(routes, line)) {
+      std::istringstream ls(line);
+      std::string iface, dest, gw;
+      ls >> iface >> dest >> gw;
+      if (dest == "00000000" && gw != "00000000" && gw.size() == 8) {
+        in_addr a{};
+        a.s_addr = static_cast<in_addr_t>(std::stoul(gw, nullptr, 16));
+        gw_ip = ::inet_ntoa(a);
+      }
+    }
+    if (gw_ip.empty()) {
+      emit("network", "reach the gateway", {true, "no default route in the jail"});
+    } else {
+      isolated("network", "reach the gateway (" + gw_ip + ":22)", [gw_ip] { return tcp_connect(gw_ip.c_str(), 22, 1000); });
+    }
+  }
+
+  void processes() {
+    int n = 0;
+    if (DIR* d = ::opendir("/proc")) {
+      while (dirent* e = ::readdir(d))
+        if (std::strspn(e->d_name, "0123456789") == std::strlen(e->d_name)) ++n;
+      ::closedir(d);
+    }
+    emit("processes", "see or signal the host's processes",
+         n <= 3 ? Outcome{true, std::to_string(n) + " processes visible (the jail's own)"}
+                : Outcome{false, std::to_string(n) + " processes visible"});
+  }
+
+  json cfg_;
+};
+
+// ---- outside ----------------------------------------------------------
+
+std::string random_hex(int bytes) {
+  unsigned char b[16] = {};
+  if (::getrandom(b, static_cast<std::size_t>(bytes), 0) != bytes) {
+    for (int i = 0; i < bytes; ++i) b[i] = static_cast<unsigned char>(::getpid() >> i);
+  }
+  std::string s;
+  char h[3];
+  for (int i = 0; i < bytes; ++i) {
+    std::snprintf(h, sizeof h, "%02x", b[i]);
+    s += h;
+  }
+  return s;
+}
+
+// Listeners the battery must not reach; they count what connects.
+class Listeners {
+ public:
+  Listeners(const std::string& abstract_name) {
+    tcp_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (!tcp_ || ::bind(tcp_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(tcp_.get(), 8) != 0 ||
+        ::getsockname(tcp_.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw LaunchError("probe", errno_text("cannot listen on 127.0.0.1", errno));
+    port_ = ntohs(a.sin_port);
+    unix_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    sockaddr_un u{};
+    u.sun_family = AF_UNIX;
+    std::memcpy(u.sun_path + 1, abstract_name.data(), abstract_name.size());
+    const socklen_t ulen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + abstract_name.size());
+    if (!unix_ || ::bind(unix_.get(), reinterpret_cast<sockaddr*>(&u), ulen) != 0 || ::listen(unix_.get(), 8) != 0)
+      throw LaunchError("probe", errno_text("cannot listen on an abstract unix socket", errno));
+  }
+  int port() const { return port_; }
+  int connections() {
+    for (int fd : {tcp_.get(), unix_.get()}) {
+      int c;
+      while ((c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) {
+        ::close(c);
+        ++count_;
+      }
+    }
+    return count_;
+  }
+
+ private:
+  UniqueFd tcp_, unix_;
+  int port_ = 0;
+  int count_ = 0;
+};
+
+}  // namespace
+
+int inside_main(int argc, char** argv) {
+  json cfg = json::object();
+  if (argc > 2) cfg = json::parse(argv[2], nullptr, false);
+  if (cfg.is_discarded() || !cfg.is_object()) {
+    std::fprintf(stderr, "mcp-jail: probe: bad battery configuration\n");
+    return kExitLauncherError;
+  }
+  Battery(std::move(cfg)).run();
+  return 0;
+}
+
+std::vector<Attempt> parse_results(const std::string& output) {
+  std::vector<Attempt> out;
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      out.push_back({"unparseable output from the battery", "probe", false, line.substr(0, 200)});
+      continue;
+    }
+    out.push_back({j.value("name", "?"), j.value("category", "?"), j.value("contained", false), j.value("detail", "")});
+  }
+  return out;
+}
+
+int run_probe(const Profile& profile, Invocation inv) {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) throw LaunchError("probe", errno_text("cannot find the mcp-jail binary", errno));
+  const std::string exe(self, static_cast<std::size_t>(n));
+  const std::string id = random_hex(6);
+
+  // Canaries: a secret in $HOME, a secret-looking environment variable, an
+  // inherited fd, and listeners on the host's loopback and abstract namespace.
+  const std::string home = inv.load.home;
+  const std::string canary = home + "/.mcpjail-probe-canary-" + id;
+  UniqueFd canary_fd(::open(canary.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644));  // not close-on-exec: inherited
+  if (!canary_fd) throw LaunchError("probe", errno_text("cannot plant the canary file " + canary, errno));
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() { ::unlink(path.c_str()); }
+  } cleanup{canary};
+  if (::write(canary_fd.get(), "CANARY-SECRET\n", 14) != 14) throw LaunchError("probe", errno_text("write canary", errno));
+  const std::string env_name = "MCPJAIL_PROBE_SECRET_" + id;
+  inv.host_env[env_name] = "CANARY-SECRET";
+  const std::string abstract_name = "mcpjail-probe-" + id;
+  Listeners listeners(abstract_name);
+
+  const json cfg = {{"id", id},         {"home", home},           {"home_canary", canary},
+                    {"env_canary", env_name}, {"abstract", abstract_name}, {"tcp_port", listeners.port()},
+                    {"self", exe},      {"net_mode", profile.network.mode == NetMode::Host ? "host"
+                                                     : profile.network.mode == NetMode::Allowlist ? "allowlist" : "none"}};
+  inv.command = {exe, kInsideCommand, cfg.dump()};
+  inv.require_command = true;
+  Plan plan = make_plan(profile, inv);
+  // The battery is mcp-jail itself: let Landlock run it even when the
+  // profile's exec.allow names only the real server.
+  if (std::find(plan.landlock.exec_allow.begin(), plan.landlock.exec_allow.end(), plan.exe) == plan.landlock.exec_allow.end())
+    plan.landlock.exec_allow.push_back(plan.exe);
+
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throw LaunchError("probe", errno_text("pipe", errno));
+  std::fflush(stdout);
+  const pid_t child = ::fork();
+  if (child < 0) throw LaunchError("probe", errno_text("fork", errno));
+  if (child == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0) ::dup2(null, STDIN_FILENO);
+    int status = kExitLauncherError;
+    try {
+      Audit audit("none", plan.profile_name);
+      status = supervise(plan, audit);
+    } catch (const LaunchError& e) {
+      std::fprintf(stderr, "mcp-jail: %s: %s\n", e.layer().c_str(), e.what());
+      status = e.exit_code();
+    }
+    std::fflush(stdout);
+    ::_exit(status);
+  }
+  ::close(out[1]);
+  std::string output;
+  char buf[4096];
+  ssize_t k;
+  while ((k = ::read(out[0], buf, sizeof buf)) > 0) output.append(buf, static_cast<std::size_t>(k));
+  ::close(out[0]);
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  const int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+
+  auto attempts = parse_results(output);
+  if (attempts.empty()) {
+    std::fprintf(stderr, "mcp-jail: probe: the battery did not run (exit status %d); nothing to report\n", status);
+    return status == 0 ? kExitLauncherError : status;
+  }
+  const int reached = listeners.connections();
+  attempts.push_back({"host-side listeners received connections", "network", reached == 0,
+                      std::to_string(reached) + " connection(s) to the probe's own loopback/abstract listeners"});
+
+  int contained = 0;
+  std::printf("mcp-jail probe: profile \"%s\" (%s, the server would run as uid %u)\n", plan.profile_name.c_str(),
+              plan.id.root_mode ? "root launch" : "rootless", plan.id.uid);
+  for (const auto& a : attempts) {
+    contained += a.contained;
+    std::printf("  %-13s %-12s %-58s %s\n", a.contained ? "contained" : "NOT CONTAINED", a.category.c_str(),
+                a.name.c_str(), a.detail.c_str());
+  }
+  std::printf("%d of %zu attempts contained%s\n", contained, attempts.size(),
+              contained == static_cast<int>(attempts.size()) ? "." : ": this profile leaves the holes marked above.");
+  return contained == static_cast<int>(attempts.size()) ? 0 : 1;
+}
+
+}  // namespace mcpjail::probe
