@@ -13,6 +13,7 @@
 #include <fstream>
 #include <set>
 
+#include "mcpjail/netfilter.hpp"
 #include "mcpjail/units.hpp"
 
 extern char** environ;
@@ -399,6 +400,11 @@ class Planner {
       std::ifstream in("/etc/resolv.conf");  // follows a symlink into /run, as it should
       resolv.assign(std::istreambuf_iterator<char>(in), {});
       file("/etc/resolv.conf", resolv, "generated: copy of the host's resolver configuration (network = host)");
+    } else if (pr_.network.mode == NetMode::Allowlist) {
+      file("/etc/resolv.conf",
+           std::string("# the jail's filtering resolver (network = allowlist): it answers allowed names only\n"
+                       "nameserver ") + netfilter::kResolverAddress + "\noptions timeout:2 attempts:2\n",
+           "generated: the jail's DNS filter");
     } else {
       file("/etc/resolv.conf", "# no resolver in this jail (network = none)\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
            "generated: no name resolution");
@@ -552,13 +558,74 @@ class Planner {
   }
 
   void plan_network() {
-    plan_.network.mode = pr_.network.mode;
-    plan_.network.allow = pr_.network.allow;
-    plan_.network.allow_private = pr_.network.allow_private;
-    plan_.network.dns = pr_.network.dns;
-    if (pr_.network.mode == NetMode::Host && !pr_.network.allow_host_network)
-      error(pr_.network.mode_loc, "network.mode = \"host\" shares the host's network with the server; it is refused "
-                                  "unless the profile also sets network.allow_host_network = true");
+    auto& n = plan_.network;
+    const auto& pn = pr_.network;
+    n.mode = pn.mode;
+    n.allow = pn.allow;
+    n.allow_private = pn.allow_private;
+    n.dns = pn.dns;
+    if (pn.mode == NetMode::Host && !pn.allow_host_network)
+      error(pn.mode_loc, "network.mode = \"host\" shares the host's network with the server; it is refused "
+                         "unless the profile also sets network.allow_host_network = true");
+    if (pn.mode != NetMode::Allowlist) {
+      if (!pn.allow.empty() || !pn.allow_private.empty() || !pn.dns.empty())
+        plan_.notes.push_back(std::string("network.allow, allow_private and dns apply to network.mode = \"allowlist\" only; "
+                                          "they are ignored with mode \"") +
+                              (pn.mode == NetMode::None ? "none" : "host") + "\"");
+      return;
+    }
+    if (netfilter::Uplink::binary().empty())
+      plan_.notes.push_back("pasta (package passt) is not installed: `run` refuses network = \"allowlist\" until it is");
+    auto loc = [](const std::vector<SourceLoc>& v, std::size_t i) { return i < v.size() ? v[i] : SourceLoc{"network"}; };
+    // allow_private: exemptions from the private-range deny, nothing more
+    // (the loader has checked each entry).
+    for (const auto& a : pn.allow_private)
+      if (auto c = netfilter::parse_cidr(a)) n.private_allowed.push_back(*c);
+    bool names = false;
+    for (std::size_t i = 0; i < pn.allow.size(); ++i) {
+      netfilter::AllowRule r;
+      try {
+        r = netfilter::parse_allow(pn.allow[i]);
+      } catch (const std::invalid_argument&) {
+        continue;  // reported by the loader
+      }
+      if (r.kind == netfilter::AllowRule::Kind::Address) {
+        if (auto d = netfilter::denied_range_of(r.net)) {
+          // A metadata address opens only when allow_private names it exactly.
+          const bool metadata = d->host();
+          const bool opened = std::any_of(n.private_allowed.begin(), n.private_allowed.end(),
+                                          [&](const netfilter::Cidr& p) { return metadata ? p == *d : p.contains(r.net); });
+          if (!opened) {
+            error(loc(pn.allow_loc, i), "'network.allow' entry '" + r.text + "' is in " + d->str() +
+                                            ", a private or local range that stays closed unless network.allow_private "
+                                            "lists it (add \"" + r.net.str() + "\" there)");
+            continue;
+          }
+        } else {
+          for (const auto& d : netfilter::denied_ranges())
+            if (r.net.contains(d)) {
+              plan_.notes.push_back("network.allow " + r.text + " spans private and local ranges; they stay closed");
+              break;
+            }
+        }
+      } else {
+        names = true;
+      }
+      n.rules.push_back(std::move(r));
+    }
+    if (!pn.dns.empty()) {
+      for (const auto& d : pn.dns)
+        if (auto r = netfilter::parse_resolver(d)) n.resolvers.push_back(*r);
+      n.resolvers_from = "profile";
+    } else {
+      std::ifstream in("/etc/resolv.conf");
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      n.resolvers = netfilter::resolvers_from_resolv_conf(text);
+      n.resolvers_from = "/etc/resolv.conf";
+    }
+    if (names && n.resolvers.empty())
+      error(pn.mode_loc, "network.allow names hosts, but there is no upstream resolver: the host's /etc/resolv.conf "
+                         "lists no usable nameserver; set network.dns");
   }
 
   void plan_rest() {
@@ -585,8 +652,14 @@ class Planner {
       switch (s.kind) {
         case MountKind::Bind: ll.rules.push_back({s.target, s.writable, false}); break;
         case MountKind::Tmpfs: ll.rules.push_back({s.target, true, false}); break;
-        case MountKind::Proc: ll.rules.push_back({"/proc", true, false}); break;
-        case MountKind::Dev: ll.rules.push_back({"/dev", true, false}); break;
+        // /proc and /dev are readable; only the harmless device nodes, shm
+        // and the jail's own ptys are writable (device ioctls nowhere else).
+        case MountKind::Proc: ll.rules.push_back({"/proc", false, false}); break;
+        case MountKind::Dev:
+          ll.rules.push_back({"/dev", false, false});
+          for (const char* w : {"/dev/null", "/dev/zero", "/dev/full", "/dev/shm", "/dev/pts"})
+            ll.rules.push_back({w, true, false});
+          break;
         case MountKind::File: ll.rules.push_back({s.target, false, false}); break;
         default: break;
       }
@@ -610,6 +683,8 @@ class Planner {
       ll.exec_allow = exec_files_;
     }
     ll.best_effort = std::find(plan_.best_effort.begin(), plan_.best_effort.end(), "landlock") != plan_.best_effort.end();
+    for (const auto& e : plan_.env)
+      if (e.starts_with("PATH=")) ll.path_env = e.substr(5);
   }
 
   const Profile& pr_;

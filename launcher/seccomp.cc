@@ -64,7 +64,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <set>
 #include <sstream>
 
@@ -384,8 +383,7 @@ std::string describe(const SeccompPlan& plan) {
   for (const auto& r : policy::arg_rules())
     if ((r.bases & base) && shown(resolve(r.syscall))) ++checked;
 
-  o << "seccomp\n";
-  o << "  base: " << plan.base
+  o << "base: " << plan.base
     << (base == policy::kStrict ? " (no process creation: threads only, no exec after the launcher's)"
                                 : " (in the spirit of Docker's default; Node, Python and Go servers)")
     << ", " << plain << " calls allowed, " << checked << " with argument checks\n";

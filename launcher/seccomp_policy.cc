@@ -228,12 +228,14 @@ const std::vector<ArgRule>& arg_rules() {
        "Creating namespaces is the usual first step out of a container: unshare(CLONE_NEWUSER) "
        "hands back every capability inside a new user namespace. The kernel reads only the "
        "low 32 bits of the flags; the mask lies within them.",
-       {{"no CLONE_NEW* flag", {{0, kCloneNew, 0}}}}},
+       {{"no CLONE_NEW* flag", {{0, kCloneNew, 0}}}},
+       0, {}},
 
       {"clone", kStrict, "clone: threads only (CLONE_THREAD set, no CLONE_NEW* flag)",
        "Strict servers make threads, never processes: clone without CLONE_THREAD is fork, "
        "vfork or posix_spawn.",
-       {{"thread, no CLONE_NEW* flag", {{0, kCloneNew | CLONE_THREAD, CLONE_THREAD}}}}},
+       {{"thread, no CLONE_NEW* flag", {{0, kCloneNew | CLONE_THREAD, CLONE_THREAD}}}},
+       0, {}},
 
       {"ioctl", kBoth,
        "ioctl: any request except TIOCSTI and TIOCLINUX (compared on the low 32 bits)",
@@ -253,11 +255,11 @@ const std::vector<ArgRule>& arg_rules() {
        "load little-used kernel code with a history of exploitable bugs; netlink families "
        "other than NETLINK_ROUTE talk to audit, uevents, netfilter and more. The type is "
        "compared without SOCK_NONBLOCK/SOCK_CLOEXEC.",
-       socket_cases()},
+       socket_cases(), 0, {}},
 
       {"socketpair", kBoth, "socketpair: AF_UNIX only",
        "Connected pairs for IPC (asyncio, libuv, subprocess pipes).",
-       {{"AF_UNIX", {{0, k32, AF_UNIX}}}}},
+       {{"AF_UNIX", {{0, k32, AF_UNIX}}}}, 0, {}},
 
       {"personality", kDefault,
        "personality: 0 (PER_LINUX), PER_LINUX32, UNAME26, PER_LINUX32|UNAME26, 0xffffffff "
@@ -270,7 +272,8 @@ const std::vector<ArgRule>& arg_rules() {
         {"PER_LINUX32", {{0, k32, PER_LINUX32}}},
         {"UNAME26", {{0, k32, UNAME26}}},
         {"PER_LINUX32|UNAME26", {{0, k32, std::uint64_t(PER_LINUX32) | std::uint64_t(UNAME26)}}},
-        {"query", {{0, k32, 0xffffffffULL}}}}},
+        {"query", {{0, k32, 0xffffffffULL}}}},
+       0, {}},
   };
   return rules;
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "mcpjail/netfilter_rules.hpp"
 #include "mcpjail/paths.hpp"
 #include "mcpjail/profile.hpp"
 
@@ -49,7 +50,12 @@ struct Identity {
 
 struct NetworkPlan {
   NetMode mode = NetMode::None;
-  std::vector<std::string> allow, allow_private, dns;
+  std::vector<std::string> allow, allow_private, dns;  // as written in the profile
+  // allowlist mode, parsed and checked:
+  std::vector<netfilter::AllowRule> rules;         // `allow`
+  std::vector<netfilter::Cidr> private_allowed;    // `allow_private`: exempt from the private-range deny
+  std::vector<netfilter::Resolver> resolvers;      // upstream of the DNS filter
+  std::string resolvers_from;                      // "profile" or the host file they were read from
 };
 
 struct LimitsPlan {
@@ -72,11 +78,15 @@ struct LandlockRule {
   std::string path;  // path inside the jail
   bool write = false;
   bool exec = false;
+  bool optional = false;  // skip the rule when the path is missing
 };
 struct LandlockPlan {
   std::vector<LandlockRule> rules;
   std::vector<std::string> exec_allow;  // executables (inside the jail) that may be run
   bool best_effort = false;
+  std::string path_env;                 // the server's PATH, for #!/usr/bin/env lookups
+  bool restrict_tcp = false;            // TCP connect/bind only to these ports (ABI >= 4)
+  std::vector<std::uint16_t> connect_ports, bind_ports;
 };
 
 struct Plan {

@@ -143,6 +143,9 @@ struct DenyClass {
   const char* why;
   std::vector<const char*> syscalls;
   const char* also;  // argument-level denials belonging to the class, or ""
+  // The call whose argument rule implements `also` (nullptr if none); a base
+  // without that rule denies the call outright.
+  const char* rule = nullptr;
 };
 const std::vector<DenyClass>& deny_classes();
 
