@@ -1,8 +1,10 @@
 // `mcp-jail check`: the plan in a form a person can review.
+#include <algorithm>
 #include <sstream>
 
 #include "mcpjail/landlock.hpp"
 #include "mcpjail/mounts.hpp"
+#include "mcpjail/netfilter.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/seccomp.hpp"
 #include "mcpjail/units.hpp"
@@ -19,6 +21,47 @@ std::string quote_args(const std::vector<std::string>& argv) {
   }
   return out;
 }
+void render_allowlist(std::ostringstream& o, const Plan& p) {
+  const auto& n = p.network;
+  namespace nf = netfilter;
+  o << "allowlist: own network namespace; uplink: pasta";
+  for (const auto& a : nf::Uplink::options(!p.id.root_mode)) o << " " << a;
+  o << "\n";
+  if (n.rules.empty()) o << "  allow      nothing (no allow entries): only loopback\n";
+  for (const auto& r : n.rules) {
+    o << "  allow      " << r.str() << "  (TCP, UDP; ";
+    switch (r.kind) {
+      case nf::AllowRule::Kind::Host: o << "the addresses the DNS filter answers for this name"; break;
+      case nf::AllowRule::Kind::Wildcard: o << "names below " << r.name << ", at any depth, not " << r.name << " itself"; break;
+      case nf::AllowRule::Kind::Address: o << (r.net.host() ? "this address" : "this network"); break;
+    }
+    o << ")\n";
+  }
+  o << "  closed     the uplink's gateway; DNS (port 53) except to the jail's own resolver;";
+  for (const auto& m : nf::metadata_addresses())
+    if (std::find(n.private_allowed.begin(), n.private_allowed.end(), m) == n.private_allowed.end()) o << " " << m.str();
+  o << "\n  closed     private and local ranges:";
+  for (const auto& d : nf::denied_ranges()) o << " " << d.str();
+  o << "\n";
+  for (const auto& c : n.private_allowed) o << "  opened     " << c.str() << " (allow_private: reachable where an allow entry matches)\n";
+  o << "  dns        filter at " << nf::kResolverAddress << ":53 (UDP and TCP), /etc/resolv.conf points there; A/AAAA "
+    << "for allowed names are forwarded and their addresses allowed for the answer's TTL (bounded to " << nf::kMinTtl
+    << "-" << nf::kMaxTtl << " s); other names: REFUSED, audit event dns_refused\n";
+  o << "  upstream  ";
+  for (const auto& r : n.resolvers) o << " " << r.str();
+  if (n.resolvers.empty()) o << " (none)";
+  o << "  (from " << (n.resolvers_from.empty() ? "nowhere" : n.resolvers_from) << ")\n";
+  o << "  blocked    rejected (TCP: reset; other: ICMP administratively prohibited), logged by NFLOG, audit event "
+       "net_block\n";
+  o << "  nftables   in the jail's namespace (the gateway is filled in at launch):\n";
+  std::istringstream rs(nf::ruleset(n, {}, true));
+  for (std::string line; std::getline(rs, line);) {
+    std::string out;
+    for (char c : line) out += c == '\t' ? std::string("  ") : std::string(1, c);
+    o << "    " << out << "\n";
+  }
+}
+
 }  // namespace
 
 std::string render_plan(const Plan& p) {
@@ -74,11 +117,7 @@ std::string render_plan(const Plan& p) {
   switch (p.network.mode) {
     case NetMode::None: o << "none: own network namespace, loopback only\n"; break;
     case NetMode::Host: o << "host: the host's network (allow_host_network = true)\n"; break;
-    case NetMode::Allowlist:
-      o << "allowlist:";
-      for (const auto& a : p.network.allow) o << " " << a;
-      o << "\n";
-      break;
+    case NetMode::Allowlist: render_allowlist(o, p); break;
   }
   o << "hostname     " << p.hostname << "\n";
   o << "cwd          " << p.cwd << "\n";

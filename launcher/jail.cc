@@ -7,6 +7,9 @@
 //     3. mounts: fresh root, binds, tmpfs, masks, /proc, /dev, pivot_root,
 //        old root detached, root read-only                  (mnt.cc)
 //     4. network: loopback up (network = none)              (netfilter/net.cc)
+//        allowlist: once the supervisor says the uplink (pasta)
+//        is up, the nft table; DNS and netlink sockets to the
+//        supervisor                                         (netfilter/jail_net.cc)
 //     5. hostname
 //     6. rlimits                                            (limits.cc)
 //     7. fork the server (pid 2), then give up everything itself and reap
@@ -38,6 +41,7 @@
 #include "mcpjail/limits.hpp"
 #include "mcpjail/mounts.hpp"
 #include "mcpjail/net.hpp"
+#include "mcpjail/netfilter.hpp"
 #include "mcpjail/seccomp.hpp"
 #include "mcpjail/user.hpp"
 
@@ -209,7 +213,8 @@ void init_main(const Plan& plan, const Channels& ch) {
     while ((n = ::read(ch.go, &go, 1)) < 0 && errno == EINTR) {
     }
     if (n != 1) ::_exit(kExitLauncherError);  // the supervisor is gone
-    ::close(ch.go);
+    // network = allowlist: a second byte comes once the uplink is up (step 4).
+    if (plan.network.mode != NetMode::Allowlist) ::close(ch.go);
     if (::unshare(CLONE_NEWCGROUP) != 0) throw LaunchError("namespaces", errno_text("unshare(CLONE_NEWCGROUP)", errno));
 
     // 3. the root filesystem
@@ -217,6 +222,13 @@ void init_main(const Plan& plan, const Channels& ch) {
 
     // 4. network
     if (plan.network.mode == NetMode::None) net::bring_up_loopback();
+    else if (plan.network.mode == NetMode::Allowlist) {
+      while ((n = ::read(ch.go, &go, 1)) < 0 && errno == EINTR) {
+      }
+      if (n != 1) ::_exit(kExitLauncherError);  // the supervisor is gone, or the uplink failed
+      ::close(ch.go);
+      netfilter::setup_jail_network(plan.network, ch.report);
+    }
 
     // 5. hostname (own UTS namespace)
     if (::sethostname(plan.hostname.data(), plan.hostname.size()) != 0)

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -19,6 +20,7 @@
 
 #include "mcpjail/jail.hpp"
 #include "mcpjail/limits.hpp"
+#include "mcpjail/netfilter.hpp"
 #include "mcpjail/seccomp.hpp"
 #include "mcpjail/user.hpp"
 
@@ -42,6 +44,7 @@ nlohmann::json layers_of(const Plan& plan) {
   l.push_back(plan.id.root_mode ? "uid-drop" : "user-namespace");
   for (const char* s : {"mount", "pid", "ipc", "uts", "cgroup-namespace"}) l.push_back(s);
   l.push_back(plan.network.mode == NetMode::Host ? "network-host" : "network-namespace");
+  if (plan.network.mode == NetMode::Allowlist) l.push_back("egress-allowlist");
   for (const char* s : {"read-only-root", "no-capabilities", "no_new_privs", "rlimits"}) l.push_back(s);
   return l;
 }
@@ -64,6 +67,7 @@ class Supervisor {
     std::string skipped;
     auto cgroup = limits::create_cgroup(plan_.limits, audit_.launch_id(), limits_best_effort, &skipped);
     if (!skipped.empty()) skipped_.push_back("limits: " + skipped);
+    has_cgroup_ = cgroup != nullptr;
 
     // Signals are taken through a signalfd; block them before the clone so
     // none is lost (the jail restores its own mask).
@@ -93,6 +97,9 @@ class Supervisor {
     try {
       if (!plan_.id.root_mode) user::write_id_maps(child_, plan_.id);
       if (cgroup) cgroup->add(child_);
+      if (plan_.network.mode == NetMode::Allowlist)
+        egress_ = std::make_unique<netfilter::Egress>(
+            plan_.network, [this](const std::string& type, nlohmann::json f) { audit_.event(type, std::move(f)); });
     } catch (...) {
       ::kill(child_, SIGKILL);
       ::waitpid(child_, nullptr, 0);
@@ -103,6 +110,18 @@ class Supervisor {
       ::kill(child_, SIGKILL);
       ::waitpid(child_, nullptr, 0);
       throw LaunchError("supervisor", errno_text("start the jail", errno));
+    }
+    // network = allowlist: pasta starts while the jail builds its root; a
+    // second byte lets the jail configure its network once the uplink is up.
+    if (egress_) {
+      try {
+        egress_->start_uplink(child_, !plan_.id.root_mode);
+        if (::write(go_w.get(), &byte, 1) != 1) throw LaunchError("supervisor", errno_text("start the jail", errno));
+      } catch (...) {
+        ::kill(child_, SIGKILL);
+        ::waitpid(child_, nullptr, 0);
+        throw;
+      }
     }
     go_w.reset();
     report_ = std::move(rep_parent);
@@ -129,7 +148,7 @@ class Supervisor {
   int loop() {
     int exit_status = -1;
     while (exit_status < 0) {
-      pollfd fds[4];
+      pollfd fds[5];
       int n = 0;
       fds[n++] = {sigfd_.get(), POLLIN, 0};
       const int rep_i = report_ ? n : -1;
@@ -138,14 +157,18 @@ class Supervisor {
       if (listener_) fds[n++] = {listener_.get(), POLLIN, 0};
       const int tim_i = timer_ ? n : -1;
       if (timer_) fds[n++] = {timer_.get(), POLLIN, 0};
+      const int egr_i = egress_ ? n : -1;
+      if (egress_) fds[n++] = {egress_->fd(), POLLIN, 0};
       if (::poll(fds, static_cast<nfds_t>(n), -1) < 0) {
         if (errno == EINTR) continue;
         throw LaunchError("supervisor", errno_text("poll", errno));
       }
       if (rep_i >= 0 && fds[rep_i].revents) read_report();
+      if (egr_i >= 0 && fds[egr_i].revents) egress_->process();
       if (lst_i >= 0 && fds[lst_i].revents) {
         if (fds[lst_i].revents & POLLIN) {
-          if (auto d = seccomp::handle_notification(listener_.get(), plan_.seccomp))
+          // The launcher's own execve of the server (strict base) is not a denial.
+          if (auto d = seccomp::handle_notification(listener_.get(), plan_.seccomp); d && !d->launcher_exec)
             audit_.event("deny", {{"syscall", d->syscall}, {"pid", d->pid}, {"allowed", d->allowed}});
         }
         if (fds[lst_i].revents & (POLLHUP | POLLERR | POLLNVAL)) listener_.reset();
@@ -162,6 +185,7 @@ class Supervisor {
     }
     // Drain what the jail said before it ended (an error report races the exit).
     while (report_) read_report();
+    if (egress_) egress_->finish();  // drops logged just before the end; pasta goes
     if (error_) {
       std::fprintf(stderr, "mcp-jail: %s: %s\n", error_->layer, error_->text);
       audit_.event("error", {{"layer", error_->layer}, {"message", error_->text}, {"status", error_->code}});
@@ -195,7 +219,13 @@ class Supervisor {
       if (!error_ && !started_) {
         started_ = true;
         nlohmann::json skipped = skipped_;
-        audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers_of(plan_)},
+        nlohmann::json layers = layers_of(plan_);
+        const bool landlock_skipped = std::any_of(skipped_.begin(), skipped_.end(),
+                                                  [](const std::string& s) { return s.starts_with("landlock"); });
+        layers.push_back(landlock_skipped ? "landlock-partial" : "landlock");
+        layers.push_back("seccomp-" + plan_.seccomp.base);
+        if (has_cgroup_) layers.push_back("cgroup-limits");
+        audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers},
                                {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"}});
       }
       return;
@@ -211,6 +241,9 @@ class Supervisor {
         if (!error_) error_ = std::make_unique<jail::Report>(r);
         break;
       case jail::ReportKind::Listener: listener_ = std::move(received); break;
+      case jail::ReportKind::NetSocket:
+        if (egress_) egress_->adopt(r.code, std::move(received));
+        break;
       case jail::ReportKind::Skipped:
         skipped_.push_back(std::string(r.layer) + ": " + r.text);
         std::fprintf(stderr, "mcp-jail: %s skipped (best_effort): %s\n", r.layer, r.text);
@@ -245,10 +278,12 @@ class Supervisor {
   bool child_exited_ = false;
   bool started_ = false;
   bool wall_time_hit_ = false;
+  bool has_cgroup_ = false;
   UniqueFd sigfd_, report_, listener_, timer_;
   std::unique_ptr<jail::Report> error_;
   std::vector<std::string> skipped_;
   std::chrono::steady_clock::time_point start_;
+  std::unique_ptr<netfilter::Egress> egress_;  // network = allowlist; last: goes first (pasta killed)
 };
 
 }  // namespace

@@ -13,6 +13,8 @@ enum class ReportKind : std::int32_t {
   Error = 1,     // a layer failed; `code` is the exit status (125/126/127)
   Listener = 2,  // the seccomp notification fd is attached (SCM_RIGHTS)
   Skipped = 3,   // a best-effort layer was skipped; `text` says what
+  NetSocket = 4, // network = allowlist: a socket from inside the jail's netns (SCM_RIGHTS);
+                 // `code` is a netfilter::JailSocket
 };
 struct Report {
   ReportKind kind = ReportKind::Error;

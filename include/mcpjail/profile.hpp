@@ -55,6 +55,7 @@ struct Profile {
     SourceLoc mode_loc;
     bool allow_host_network = false;
     std::vector<std::string> allow, allow_private, dns;
+    std::vector<SourceLoc> allow_loc;  // one per `allow` entry, same order
   } network;
 
   struct Limits {

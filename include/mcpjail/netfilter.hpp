@@ -1,0 +1,172 @@
+// network = "allowlist": the jail's uplink, its nftables table, the filtering
+// DNS resolver and drop logging (netfilter/).
+//
+//   supervisor (host side)                     jail init (inside the namespaces)
+//   ----------------------                     ---------------------------------
+//   clone, id maps, cgroup
+//   Uplink::start: pasta attached to the
+//     jail's netns, waits until it has
+//     configured the tap device   ─── "go" ──▶ mounts, then setup_jail_network():
+//                                                lo up, read the gateway(s), install
+//                                                the nft table, open the DNS listener
+//                                                (UDP+TCP 127.0.0.1:53) and two netlink
+//   Egress::adopt ◀─────── SCM_RIGHTS ──────────  sockets (nft set updates, NFLOG), send
+//   Egress::process (poll loop): DNS filter,       them to the supervisor, close its copies
+//     set updates, NFLOG → audit events
+#pragma once
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mcpjail/netfilter_rules.hpp"
+#include "mcpjail/plan.hpp"
+#include "mcpjail/unique_fd.hpp"
+
+namespace mcpjail::netfilter {
+
+inline constexpr const char* kTable = "mcpjail";  // table inet mcpjail
+inline constexpr std::uint16_t kLogGroup = 17;    // NFLOG group inside the jail's namespace
+inline constexpr const char* kResolverAddress = "127.0.0.1";  // the jail's DNS filter, port 53
+inline constexpr const char* kUplinkName = "uplink0";
+
+// DNS answers put addresses into the set for their TTL, bounded to this range.
+inline constexpr std::uint32_t kMinTtl = 30;
+inline constexpr std::uint32_t kMaxTtl = 3600;
+
+// Sockets the jail's init hands to the supervisor (jail::Report::code).
+enum class JailSocket : int { DnsUdp = 1, DnsTcp = 2, NftSet = 3, Nflog = 4 };
+
+// ---- nftables -------------------------------------------------------------
+
+// The table for `plan`, as nft(8) text. `gateways` are the uplink's gateway
+// addresses (always denied); empty when unknown (then `check` shows a
+// placeholder).
+std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, bool placeholder = false);
+
+// Installs `text` (from ruleset()) in the calling process's network namespace.
+void install_ruleset(const std::string& text);
+
+// One address the DNS filter lets through, on one port, for `timeout_s`.
+struct SetElement {
+  Cidr addr;  // a single address
+  std::uint16_t port = 0;
+  std::uint32_t timeout_s = 0;
+};
+
+// Adds elements to the name sets over a netlink socket the jail opened in
+// its namespace (the supervisor is outside it). Refreshes the timeout of an
+// element that is already there.
+class SetWriter {
+ public:
+  explicit SetWriter(UniqueFd netlink);
+  ~SetWriter();
+  SetWriter(const SetWriter&) = delete;
+  SetWriter& operator=(const SetWriter&) = delete;
+  // False, with `err`, when the kernel did not acknowledge the update.
+  bool add(const std::vector<SetElement>& elements, std::string* err);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- drop logging -----------------------------------------------------------
+
+struct BlockedPacket {
+  std::string address;   // destination
+  std::uint16_t port = 0;
+  std::string protocol;  // "tcp", "udp", "icmp", "icmpv6" or the protocol number
+};
+// Decodes the IPv4/IPv6 packet of an NFLOG message (the first bytes of it).
+std::optional<BlockedPacket> decode_packet(std::span<const std::uint8_t> packet);
+
+// ---- the jail side ------------------------------------------------------------
+
+// Runs in the jail's init while it still holds CAP_NET_ADMIN over the new
+// network namespace, after the uplink is configured: loopback up, the nft
+// table in place, the sockets sent to the supervisor over `report_sock`.
+// Throws LaunchError("network", ...).
+void setup_jail_network(const NetworkPlan& plan, int report_sock);
+
+// ---- the supervisor side ------------------------------------------------------
+
+// pasta (passt package) attached to a jail's network namespace: user-mode
+// networking through the host's own sockets, rootless or as root. pasta
+// runs under a small keeper process (a fork of the supervisor) that holds
+// the read end of a pipe from the supervisor and kills pasta when that pipe
+// closes: on destruction, and also when the supervisor dies any other way
+// (pasta does not keep a parent-death signal).
+class Uplink {
+ public:
+  // Starts pasta for the namespaces of `pid` and waits (at most `timeout`)
+  // until it has configured the tap device, addresses and routes there.
+  // Throws LaunchError("network", ...).
+  static std::unique_ptr<Uplink> start(pid_t pid, bool rootless,
+                                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  ~Uplink();  // stop(), then wait until pasta is gone
+  Uplink(const Uplink&) = delete;
+  // Ends pasta (it may take a few tens of ms to go; the destructor waits).
+  void stop() { life_.reset(); }
+  Uplink& operator=(const Uplink&) = delete;
+  pid_t pid() const { return pasta_; }  // pasta itself
+
+  // The pasta command line (without the namespace arguments), for `check`.
+  static std::vector<std::string> options(bool rootless);
+  // Where pasta is installed, or "" when it is not.
+  static std::string binary();
+
+ private:
+  Uplink() = default;
+  pid_t keeper_ = -1, pasta_ = -1;
+  UniqueFd life_;  // closing it ends pasta
+};
+
+class DnsFilter;
+
+// Everything the supervisor runs for an allowlist jail: the uplink, the DNS
+// filter, set updates and drop logging, behind one epoll fd for its poll loop.
+class Egress {
+ public:
+  using AuditFn = std::function<void(const std::string& type, nlohmann::json fields)>;
+  Egress(const NetworkPlan& plan, AuditFn audit);
+  ~Egress();
+  Egress(const Egress&) = delete;
+  Egress& operator=(const Egress&) = delete;
+
+  // Before the jail goes on: pasta for the child's namespaces.
+  void start_uplink(pid_t child, bool rootless);
+  // A socket from the jail (jail::ReportKind::NetSocket, code = JailSocket).
+  void adopt(int which, UniqueFd fd);
+  // Readable when process() has work; poll it with POLLIN.
+  int fd() const { return epoll_.get(); }
+  // Handles whatever is ready; never blocks.
+  void process();
+  // The jail has ended: reads the last drop reports and stops the uplink.
+  void finish();
+
+ private:
+  void arm_timer();
+  void read_nflog();
+  void report_block(const BlockedPacket& p);
+
+  AuditFn audit_;
+  UniqueFd epoll_, timer_, nflog_;
+  std::unique_ptr<Uplink> uplink_;
+  std::unique_ptr<SetWriter> sets_;
+  std::unique_ptr<DnsFilter> dns_;
+  // net_block rate limit: a token bucket, and repeats of one destination folded
+  double tokens_ = 0;
+  std::chrono::steady_clock::time_point refill_;
+  std::uint64_t suppressed_ = 0;
+  std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> recent_;
+};
+
+}  // namespace mcpjail::netfilter

@@ -1,0 +1,116 @@
+// The jail's side of network = "allowlist", run by its init while it still
+// holds CAP_NET_ADMIN over the new network namespace (rootless: through the
+// user namespace; root: for real). pasta has configured the uplink by then
+// (the supervisor waits for it before letting init go on).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netlink/netlink.h>
+#include <netlink/route/route.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "mcpjail/errors.hpp"
+#include "mcpjail/jail.hpp"
+#include "mcpjail/net.hpp"
+#include "mcpjail/netfilter.hpp"
+#include "mcpjail/netfilter_internal.hpp"
+
+namespace mcpjail::netfilter {
+
+namespace {
+
+struct SockFree {
+  void operator()(nl_sock* s) const { nl_socket_free(s); }
+};
+struct CacheFree {
+  void operator()(nl_cache* c) const { nl_cache_free(c); }
+};
+
+UniqueFd dns_socket(int type) {
+  UniqueFd fd(::socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) throw LaunchError("network", errno_text("DNS filter socket", errno));
+  const int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(53);
+  ::inet_pton(AF_INET, kResolverAddress, &sa.sin_addr);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+    throw LaunchError("network", errno_text(std::string("bind the DNS filter to ") + kResolverAddress + ":53", errno));
+  if (type == SOCK_STREAM && ::listen(fd.get(), 64) != 0)
+    throw LaunchError("network", errno_text("listen on the DNS filter's TCP socket", errno));
+  return fd;
+}
+
+void hand_over(int report_sock, JailSocket which, const UniqueFd& fd) {
+  jail::Report r;
+  r.kind = jail::ReportKind::NetSocket;
+  r.code = static_cast<int>(which);
+  std::snprintf(r.layer, sizeof r.layer, "network");
+  jail::send_report(report_sock, r, fd.get());
+}
+
+}  // namespace
+
+std::vector<Cidr> uplink_gateways() {
+  std::unique_ptr<nl_sock, SockFree> sk(nl_socket_alloc());
+  if (!sk) throw LaunchError("network", "cannot allocate a netlink socket");
+  if (int e = nl_connect(sk.get(), NETLINK_ROUTE); e < 0)
+    throw LaunchError("network", std::string("connect to rtnetlink: ") + nl_geterror(e));
+  nl_cache* raw = nullptr;
+  if (int e = rtnl_route_alloc_cache(sk.get(), AF_UNSPEC, 0, &raw); e < 0)
+    throw LaunchError("network", std::string("read the routes of the jail's namespace: ") + nl_geterror(e));
+  std::unique_ptr<nl_cache, CacheFree> cache(raw);
+  std::vector<Cidr> out;
+  for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+    auto* route = reinterpret_cast<rtnl_route*>(o);
+    const int n = rtnl_route_get_nnexthops(route);
+    for (int i = 0; i < n; ++i) {
+      rtnl_nexthop* nh = rtnl_route_nexthop_n(route, i);
+      nl_addr* gw = nh ? rtnl_route_nh_get_gateway(nh) : nullptr;
+      if (!gw) continue;
+      Cidr c;
+      const int fam = nl_addr_get_family(gw);
+      const unsigned len = nl_addr_get_len(gw);
+      if (fam == AF_INET && len == 4) c.family = kFamily4, c.prefix = 32;
+      else if (fam == AF_INET6 && len == 16) c.family = kFamily6, c.prefix = 128;
+      else continue;
+      std::memcpy(c.addr.data(), nl_addr_get_binary_addr(gw), len);
+      if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void setup_jail_network(const NetworkPlan& plan, int report_sock) {
+  net::bring_up_loopback();
+  const auto gateways = uplink_gateways();
+  if (gateways.empty())
+    throw LaunchError("network", "the jail's uplink has no gateway: pasta did not configure the namespace "
+                                 "(does the host have a default route?)");
+  install_ruleset(ruleset(plan, gateways));
+
+  UniqueFd udp = dns_socket(SOCK_DGRAM);
+  UniqueFd tcp = dns_socket(SOCK_STREAM);
+  UniqueFd nft(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
+  if (!nft) throw LaunchError("network", errno_text("netlink socket for nftables sets", errno));
+  sockaddr_nl sa{};
+  sa.nl_family = AF_NETLINK;
+  if (::bind(nft.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+    throw LaunchError("network", errno_text("bind the nftables netlink socket", errno));
+  UniqueFd log = open_nflog(kLogGroup);
+
+  // Opened here, while init is privileged in this namespace, the sockets
+  // keep working in the supervisor after init has dropped everything.
+  hand_over(report_sock, JailSocket::NftSet, nft);
+  hand_over(report_sock, JailSocket::Nflog, log);
+  hand_over(report_sock, JailSocket::DnsUdp, udp);
+  hand_over(report_sock, JailSocket::DnsTcp, tcp);
+}
+
+}  // namespace mcpjail::netfilter

@@ -1,0 +1,462 @@
+// network = "allowlist" end to end: real jails, as root and rootless, in a
+// test world of network namespaces this test creates (tests/network/world.sh).
+// The launcher itself runs inside the world's "host" namespace, so every
+// address a jail can try, allowed or not, is a listener of this test: a hole
+// in the jail would hit our own socket and show up in its log, never the
+// outside. Needs root (to build the world), pasta and iproute2; skipped
+// (exit 77) otherwise.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "../integration/harness.hpp"
+
+using namespace it;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Proc {
+  pid_t pid = -1;
+  int out = -1;
+};
+
+Proc spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool capture) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  std::vector<char*> av, ev;
+  for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
+  av.push_back(nullptr);
+  for (const auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
+  ev.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_RDWR);
+    ::dup2(devnull, 0);
+    ::dup2(capture ? p[1] : devnull, 1);
+    ::execve(av[0], av.data(), ev.data());
+    ::_exit(127);
+  }
+  ::close(p[1]);
+  if (!capture) {
+    ::close(p[0]);
+    p[0] = -1;
+  }
+  return {pid, p[0]};
+}
+
+// Reads stdout until EOF or the deadline; returns the exit status (-1: killed at the deadline).
+int finish(Proc& pr, std::string* out, std::chrono::seconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (pr.out >= 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{pr.out, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(pr.out, buf, sizeof buf);
+    if (n <= 0) {
+      ::close(pr.out);
+      pr.out = -1;
+      break;
+    }
+    if (out) out->append(buf, static_cast<std::size_t>(n));
+  }
+  if (pr.out >= 0) {
+    ::kill(pr.pid, SIGKILL);
+    ::close(pr.out);
+    pr.out = -1;
+  }
+  int st = 0;
+  ::waitpid(pr.pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+std::string read_file(const std::string& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+// The test world: namespaces NAME-h ("the host") and NAME-w ("the internet"),
+// their listeners, and checks that it is up before any probe runs.
+class World {
+ public:
+  World() {
+    name_ = "mjt" + std::to_string(::getpid() % 100000);
+    char tmpl[] = "/tmp/mcpjail-net-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    ::chmod(dir_.c_str(), 0755);
+    netprobe_ = dir_ + "/netprobe";
+    fs::copy_file(NETPROBE_BIN, netprobe_);
+    ::chmod(netprobe_.c_str(), 0755);
+    sh({WORLD_SH, "down", name_});
+    if (sh({WORLD_SH, "up", name_}) != 0) {
+      sh({WORLD_SH, "down", name_});
+      throw std::runtime_error("cannot build the test world (world.sh up failed)");
+    }
+    world_ = serve(name_ + "-w", dir_ + "/world.log",
+                   {"tcp:198.18.1.10:8443", "tcp:[2001:db8:18:1::10]:8443", "tcp:198.18.1.10:9999",
+                    "tcp:198.18.1.20:8443", "tcp:198.18.1.66:8443", "tcp:[2001:db8:18:1::66]:8443",
+                    "tcp:198.18.0.1:8443", "tcp:[2001:db8:18::1]:8443", "tcp:169.254.169.254:80",
+                    "tcp:169.254.169.254:8443", "tcp:[fd00:ec2::254]:80", "udp:198.18.1.66:53",
+                    "udp:198.18.1.66:8443", "dns:198.18.1.53:53", "rr:api.test=198.18.1.10",
+                    "rr:api.test=2001:db8:18:1::10", "rr:c2.test=198.18.1.66", "rr:a.svc.test=198.18.1.10",
+                    "rr:svc.test=198.18.1.10", "rr:rebind.svc.test=169.254.169.254", "bulk:many.svc.test=100",
+                    "cname:alias.svc.test=api.test"});
+    host_ = serve(name_ + "-h", dir_ + "/host.log", {"tcp:127.0.0.1:8443", "tcp:[::1]:8443", "tcp:198.18.0.2:8443"});
+    // Positive controls, from the host namespace without a jail: the world answers.
+    const auto c = control({"connect", "198.18.1.10", "8443", ";", "dns", "198.18.1.53", "api.test", "A", ";",
+                            "connect", "127.0.0.1", "8443", ";", "connect", "198.18.1.66", "8443"});
+    if (c.size() != 4 || c[0] != "connect 198.18.1.10 8443 ok hello 198.18.1.10:8443" ||
+        c[1] != "dns 198.18.1.53 api.test A rcode=0 answers=1 tc=0" || c[2].find("ok hello 127.0.0.1:8443") == std::string::npos ||
+        c[3].find(" ok hello") == std::string::npos) {
+      std::string got;
+      for (const auto& l : c) got += l + "\n";
+      cleanup();
+      throw std::runtime_error("the test world is not up; its positive controls gave:\n" + got);
+    }
+    baseline_world_ = lines_of(read_file(dir_ + "/world.log")).size();
+    baseline_host_ = lines_of(read_file(dir_ + "/host.log")).size();
+  }
+  ~World() { cleanup(); }
+  void cleanup() {
+    for (pid_t* p : {&world_, &host_})
+      if (*p > 0) {
+        ::kill(*p, SIGKILL);
+        ::waitpid(*p, nullptr, 0);
+        *p = -1;
+      }
+    if (!name_.empty()) sh({WORLD_SH, "down", name_});
+    name_.clear();
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+    dir_.clear();
+  }
+  const std::string& netprobe() const { return netprobe_; }
+  std::string host_ns() const { return "/run/netns/" + name_ + "-h"; }
+  // Log lines written since the controls.
+  std::vector<std::string> world_log() const {
+    auto l = lines_of(read_file(dir_ + "/world.log"));
+    return {l.begin() + static_cast<std::ptrdiff_t>(std::min(baseline_world_, l.size())), l.end()};
+  }
+  std::vector<std::string> host_log() const {
+    auto l = lines_of(read_file(dir_ + "/host.log"));
+    return {l.begin() + static_cast<std::ptrdiff_t>(std::min(baseline_host_, l.size())), l.end()};
+  }
+
+ private:
+  static int sh(const std::vector<std::string>& argv) {
+    Proc p = spawn({"/bin/sh", argv[0], argv[1], argv[2]}, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, false);
+    return finish(p, nullptr, 30s);
+  }
+  pid_t serve(const std::string& ns, const std::string& log, std::vector<std::string> specs) {
+    std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=/run/netns/" + ns, "--", NETWORLD_BIN, "--log", log,
+                                     "--ttl", "60"};
+    argv.insert(argv.end(), specs.begin(), specs.end());
+    Proc p = spawn(argv, {"PATH=/usr/bin:/bin"}, true);
+    std::string out;
+    pollfd pf{p.out, POLLIN, 0};
+    char buf[64];
+    while (out.find("ready\n") == std::string::npos && ::poll(&pf, 1, 5000) > 0) {
+      const ssize_t n = ::read(p.out, buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(p.out);
+    if (out.find("ready\n") == std::string::npos) {
+      ::kill(p.pid, SIGKILL);
+      ::waitpid(p.pid, nullptr, 0);
+      throw std::runtime_error("a test world server did not start in " + ns);
+    }
+    return p.pid;
+  }
+  std::vector<std::string> control(const std::vector<std::string>& ops) const {
+    std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=" + host_ns(), "--", netprobe_};
+    argv.insert(argv.end(), ops.begin(), ops.end());
+    Proc p = spawn(argv, {"PATH=/usr/bin:/bin"}, true);
+    std::string out;
+    finish(p, &out, 30s);
+    return lines_of(out);
+  }
+
+  std::string name_, dir_, netprobe_;
+  pid_t world_ = -1, host_ = -1;
+  std::size_t baseline_world_ = 0, baseline_host_ = 0;
+};
+
+void require_root() {
+  if (::geteuid() != 0) {
+    std::fprintf(stderr, "network tests need root (they build network namespaces); skipped\n");
+    std::exit(77);
+  }
+  if (::access("/usr/bin/pasta", X_OK) != 0 || ::access("/usr/bin/nsenter", X_OK) != 0 ||
+      (::access("/usr/sbin/ip", X_OK) != 0 && ::access("/sbin/ip", X_OK) != 0 && ::access("/usr/bin/ip", X_OK) != 0)) {
+    std::fprintf(stderr, "network tests need pasta (passt), nsenter and ip (iproute2); skipped\n");
+    std::exit(77);
+  }
+}
+
+const char* kProfile = R"(version = 1
+name = "net-it"
+extends = "base"
+[network]
+mode = "allowlist"
+allow = ["api.test:8443", "*.svc.test:8443", "198.18.1.20/32:8443"]
+dns = ["198.18.1.53"]
+)";
+
+// The launcher inside the world's host namespace, as `m`'s user.
+std::vector<std::string> jail_argv(const World& w, Mode m, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=" + w.host_ns(), "--"};
+  auto l = Harness::get().launcher_argv(m, args);
+  argv.insert(argv.end(), l.begin(), l.end());
+  return argv;
+}
+
+struct Launch {
+  int status = -1;
+  std::map<std::string, std::string> results;  // "connect 1.2.3.4 80" -> "ok hello ..." / "fail ..."
+  std::vector<nlohmann::json> audit;
+  std::string raw;
+};
+
+Launch launch(const World& w, Mode m, const TempDir& td, const std::string& profile,
+              const std::vector<std::vector<std::string>>& ops) {
+  const std::string audit = td.path() + "/audit.jsonl";
+  std::vector<std::string> args = {"run", profile, "--audit-log", audit, "--", w.netprobe()};
+  for (const auto& op : ops) {
+    args.insert(args.end(), op.begin(), op.end());
+    args.push_back(";");
+  }
+  Proc p = spawn(jail_argv(w, m, args), Harness::get().launcher_env(m, {}), true);
+  Launch l;
+  l.status = finish(p, &l.raw, 120s);
+  // Each output line starts with the operation's words; the rest is the result.
+  for (const auto& op : ops) {
+    std::string key;
+    for (const auto& word : op) key += (key.empty() ? "" : " ") + word;
+    for (const auto& line : lines_of(l.raw))
+      if (line.rfind(key + " ", 0) == 0 && !l.results.count(key)) l.results[key] = line.substr(key.size() + 1);
+      else if (op.size() == 1 && line.rfind(key, 0) == 0 && !l.results.count(key)) l.results[key] = line.substr(key.size());
+  }
+  for (const auto& line : lines_of(read_file(audit))) l.audit.push_back(nlohmann::json::parse(line));
+  return l;
+}
+
+bool has_block(const Launch& l, const std::string& addr, int port, const std::string& proto) {
+  for (const auto& e : l.audit)
+    if (e.value("event", "") == "net_block" && e.value("address", "") == addr && e.value("protocol", "") == proto &&
+        (port < 0 || e.value("port", -1) == port))
+      return true;
+  return false;
+}
+
+bool has_refused(const Launch& l, const std::string& name) {
+  for (const auto& e : l.audit)
+    if (e.value("event", "") == "dns_refused" && e.value("name", "") == name) return true;
+  return false;
+}
+
+bool starts(const std::map<std::string, std::string>& r, const std::string& key, const std::string& prefix) {
+  auto it = r.find(key);
+  return it != r.end() && it->second.rfind(prefix, 0) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("allowlist: allowed names resolve and connect and everything else is blocked and audited and never arrives") {
+  require_root();
+  World w;
+  for (Mode m : modes()) {
+    INFO("mode: " << mode_name(m));
+    TempDir td(m);
+    const std::string profile = td.file("net.toml", kProfile);
+    const std::vector<std::vector<std::string>> ops = {
+        {"resolve", "api.test"},
+        {"connect", "api.test", "8443"},
+        {"connect", "198.18.1.10", "8443"},
+        {"connect", "2001:db8:18:1::10", "8443"},
+        {"connect", "alias.svc.test", "8443"},
+        {"resolve", "a.svc.test"},
+        {"connect", "198.18.1.20", "8443"},
+        {"dns", "127.0.0.1", "many.svc.test", "A", "tcp"},
+        {"dns", "127.0.0.1", "api.test", "TXT"},
+        {"nft"},
+        {"unshare"},
+        // blocked from here on
+        {"resolve", "c2.test"},
+        {"resolve", "svc.test"},
+        {"dns", "127.0.0.1", "c2.test", "A"},
+        {"connect", "198.18.1.66", "8443"},
+        {"connect", "2001:db8:18:1::66", "8443"},
+        {"udp", "198.18.1.66", "8443"},
+        {"connect", "198.18.1.10", "9999"},
+        {"connect", "127.0.0.1", "8443"},
+        {"connect", "::1", "8443"},
+        {"connect", "198.18.0.2", "8443"},
+        {"connect", "198.18.0.1", "8443"},
+        {"connect", "2001:db8:18::1", "8443"},
+        {"connect", "169.254.169.254", "80"},
+        {"connect", "fd00:ec2::254", "80"},
+        {"resolve", "rebind.svc.test"},
+        {"connect", "rebind.svc.test", "8443"},
+        {"udp", "198.18.1.66", "53"},
+        {"dns", "198.18.1.53", "api.test", "A"},
+        {"raw"},
+    };
+    const auto l = launch(w, m, td, profile, ops);
+    INFO("output:\n" << l.raw);
+    REQUIRE(l.status == 0);
+    const auto& r = l.results;
+    // allowed
+    CHECK(r.at("resolve api.test") == "ok 2001:db8:18:1::10,198.18.1.10");
+    CHECK(starts(r, "connect api.test 8443", "ok hello "));
+    CHECK(r.at("connect 198.18.1.10 8443") == "ok hello 198.18.1.10:8443");
+    CHECK(r.at("connect 2001:db8:18:1::10 8443") == "ok hello [2001:db8:18:1::10]:8443");
+    CHECK(starts(r, "connect alias.svc.test 8443", "ok hello "));
+    CHECK(r.at("resolve a.svc.test") == "ok 198.18.1.10");
+    CHECK(r.at("connect 198.18.1.20 8443") == "ok hello 198.18.1.20:8443");
+    CHECK(r.at("dns 127.0.0.1 many.svc.test A tcp") == "rcode=0 answers=100 tc=0");
+    CHECK(r.at("dns 127.0.0.1 api.test TXT") == "rcode=0 answers=0 tc=0");
+    // the server cannot change the table or leave the namespace
+    CHECK(starts(r, "nft", "fail E"));
+    CHECK(starts(r, "unshare", "fail E"));
+    // names: refused
+    CHECK(starts(r, "resolve c2.test", "fail EAI_"));
+    CHECK(starts(r, "resolve svc.test", "fail EAI_"));  // the wildcard does not cover its apex
+    CHECK(r.at("dns 127.0.0.1 c2.test A") == "rcode=5 answers=0 tc=0");
+    // addresses and ports: blocked, even by literal address
+    for (const char* k : {"connect 198.18.1.66 8443", "connect 2001:db8:18:1::66 8443", "connect 198.18.1.10 9999",
+                          "connect 198.18.0.1 8443", "connect 2001:db8:18::1 8443", "connect 169.254.169.254 80",
+                          "connect fd00:ec2::254 80", "connect rebind.svc.test 8443"})
+      CHECK(starts(r, k, "fail E"));
+    CHECK(starts(r, "udp 198.18.1.66 8443", "fail E"));
+    // the host's loopback and the host's own address are the jail's own: nothing there
+    CHECK(r.at("connect 127.0.0.1 8443") == "fail ECONNREFUSED");
+    CHECK(r.at("connect ::1 8443") == "fail ECONNREFUSED");
+    CHECK(r.at("connect 198.18.0.2 8443") == "fail ECONNREFUSED");
+    // an allowed name that points into a closed range resolves, but does not connect
+    CHECK(r.at("resolve rebind.svc.test") == "ok 169.254.169.254");
+    // DNS to any other resolver
+    CHECK(starts(r, "udp 198.18.1.66 53", "fail E"));
+    CHECK(starts(r, "dns 198.18.1.53 api.test A", "fail E"));
+    CHECK(starts(r, "raw", "inet fail E"));
+    CHECK(l.raw.find("packet fail E") != std::string::npos);
+
+    // What reached the world: only allowed connections, and DNS only for allowed names.
+    for (const auto& line : w.world_log()) {
+      INFO(line);
+      const bool allowed = line.rfind("tcp 198.18.1.10:8443 ", 0) == 0 || line.rfind("tcp [2001:db8:18:1::10]:8443 ", 0) == 0 ||
+                           line.rfind("tcp 198.18.1.20:8443 ", 0) == 0 || line.rfind("dns api.test ", 0) == 0 ||
+                           line.rfind("dns alias.svc.test ", 0) == 0 || line.rfind("dns a.svc.test ", 0) == 0 ||
+                           line.rfind("dns many.svc.test ", 0) == 0 || line.rfind("dns rebind.svc.test ", 0) == 0;
+      CHECK(allowed);
+    }
+    CHECK(w.host_log().empty());
+
+    // The blocked attempts are in the audit log.
+    CHECK(has_block(l, "198.18.1.66", 8443, "tcp"));
+    CHECK(has_block(l, "2001:db8:18:1::66", 8443, "tcp"));
+    CHECK(has_block(l, "198.18.1.66", 8443, "udp"));
+    CHECK(has_block(l, "198.18.1.10", 9999, "tcp"));
+    CHECK(has_block(l, "198.18.0.1", 8443, "tcp"));
+    CHECK(has_block(l, "2001:db8:18::1", 8443, "tcp"));
+    CHECK(has_block(l, "169.254.169.254", 80, "tcp"));
+    CHECK(has_block(l, "169.254.169.254", 8443, "tcp"));
+    CHECK(has_block(l, "fd00:ec2::254", 80, "tcp"));
+    CHECK(has_block(l, "198.18.1.66", 53, "udp"));
+    CHECK(has_block(l, "198.18.1.53", 53, "udp"));
+    CHECK(has_refused(l, "c2.test"));
+    CHECK(has_refused(l, "svc.test"));
+    bool started = false;
+    for (const auto& e : l.audit)
+      if (e.value("event", "") == "start") {
+        started = true;
+        CHECK(e["layers"].dump().find("egress-allowlist") != std::string::npos);
+      }
+    CHECK(started);
+  }
+}
+
+TEST_CASE("allowlist: pasta lives exactly as long as the jail") {
+  require_root();
+  World w;
+  for (Mode m : modes()) {
+    INFO("mode: " << mode_name(m));
+    TempDir td(m);
+    const std::string profile = td.file("net.toml", kProfile);
+    const auto before = processes_matching("--ns-ifname uplink0");
+    // A normal end: the launcher returns only once pasta is gone.
+    auto l = launch(w, m, td, profile, {{"connect", "api.test", "8443"}});
+    CHECK(starts(l.results, "connect api.test 8443", "ok hello "));
+    CHECK(processes_matching("--ns-ifname uplink0") == before);
+
+    // The launcher killed outright: pasta goes at once all the same.
+    std::vector<std::string> args = {"run", profile, "--audit-log", "none", "--", w.netprobe(),
+                                     "connect", "api.test", "8443", ";", "sleep", "60000"};
+    Proc p = spawn(jail_argv(w, m, args), Harness::get().launcher_env(m, {}), true);
+    std::string out;
+    pollfd pf{p.out, POLLIN, 0};
+    char buf[256];
+    while (out.find('\n') == std::string::npos && ::poll(&pf, 1, 20000) > 0) {
+      const ssize_t n = ::read(p.out, buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    CHECK(out.rfind("connect api.test 8443 ok", 0) == 0);
+    CHECK(processes_matching("--ns-ifname uplink0").size() == before.size() + 1);
+    ::kill(p.pid, SIGKILL);
+    finish(p, nullptr, 10s);
+    bool gone = false;
+    for (int i = 0; i < 40 && !gone; ++i) {
+      gone = processes_matching("--ns-ifname uplink0") == before;
+      if (!gone) std::this_thread::sleep_for(50ms);
+    }
+    CHECK(gone);
+  }
+}
+
+TEST_CASE("allowlist: with addresses only every name is refused") {
+  require_root();
+  World w;
+  for (Mode m : modes()) {
+    INFO("mode: " << mode_name(m));
+    TempDir td(m);
+    const std::string profile = td.file("net.toml", R"(version = 1
+name = "net-ip-only"
+extends = "base"
+[network]
+mode = "allowlist"
+allow = ["198.18.1.20:8443"]
+dns = []
+)");
+    auto l = launch(w, m, td, profile, {{"connect", "198.18.1.20", "8443"}, {"resolve", "api.test"},
+                                        {"connect", "198.18.1.10", "8443"}});
+    INFO(l.raw);
+    CHECK(l.status == 0);
+    CHECK(l.results["connect 198.18.1.20 8443"] == "ok hello 198.18.1.20:8443");
+    CHECK(starts(l.results, "resolve api.test", "fail EAI_"));
+    CHECK(starts(l.results, "connect 198.18.1.10 8443", "fail E"));
+  }
+}

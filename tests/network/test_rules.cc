@@ -1,0 +1,239 @@
+// Allowlist entries, the nftables ruleset text and network planning: pure,
+// no privileges.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "mcpjail/netfilter.hpp"
+#include "mcpjail/netfilter_rules.hpp"
+#include "mcpjail/plan.hpp"
+
+using namespace mcpjail;
+using namespace mcpjail::netfilter;
+
+namespace {
+
+std::string error_of(const std::string& entry) {
+  try {
+    parse_allow(entry);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+Plan plan_of(const std::string& network) {
+  Invocation i;
+  i.uid = ::getuid();
+  i.euid = ::geteuid();
+  i.gid = ::getgid();
+  i.load.home = "/tmp";
+  i.load.pwd = "/tmp";
+  i.host_env = {{"PATH", "/usr/bin:/bin"}};
+  i.command = {"/bin/true"};
+  const std::string text = "version = 1\nname = \"t\"\n[network]\nmode = \"allowlist\"\n" + network;
+  return make_plan(load_profile_text(text, "t.toml", "/tmp", i.load), i);
+}
+
+std::vector<Diagnostic> diags_of(const std::string& network) {
+  try {
+    plan_of(network);
+  } catch (const ProfileError& e) {
+    return e.diagnostics();
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("allow entries: host names and wildcards and addresses and networks") {
+  auto r = parse_allow("API.GitHub.com.:443");
+  CHECK(r.kind == AllowRule::Kind::Host);
+  CHECK(r.name == "api.github.com");
+  CHECK(r.port == 443);
+  CHECK(r.str() == "api.github.com:443");
+
+  r = parse_allow("*.githubusercontent.com:443");
+  CHECK(r.kind == AllowRule::Kind::Wildcard);
+  CHECK(r.name == "githubusercontent.com");
+  CHECK(r.str() == "*.githubusercontent.com:443");
+
+  r = parse_allow("203.0.113.0/24:8080");
+  CHECK(r.kind == AllowRule::Kind::Address);
+  CHECK(r.net.family == kFamily4);
+  CHECK(r.net.prefix == 24);
+  CHECK(r.str() == "203.0.113.0/24:8080");
+
+  r = parse_allow("192.0.2.7:22");
+  CHECK(r.net.host());
+  CHECK(r.str() == "192.0.2.7:22");
+
+  for (const char* v6 : {"[2001:db8::1]:443", "2001:db8::1:443"}) {
+    r = parse_allow(v6);
+    CHECK(r.kind == AllowRule::Kind::Address);
+    CHECK(r.net.family == kFamily6);
+    CHECK(r.net.host());
+    CHECK(r.str() == "[2001:db8::1]:443");
+  }
+  for (const char* v6net : {"[2001:db8::]/32:443", "[2001:db8::/32]:443", "2001:db8::/32:443"}) {
+    r = parse_allow(v6net);
+    CHECK(r.net.prefix == 32);
+    CHECK(r.str() == "[2001:db8::]/32:443");
+  }
+}
+
+TEST_CASE("allow entries: what is refused and why") {
+  CHECK_THAT(error_of("example.com"), Catch::Contains("HOST:PORT"));
+  CHECK_THAT(error_of("example.com:0"), Catch::Contains("port 1-65535"));
+  CHECK_THAT(error_of("example.com:65536"), Catch::Contains("port 1-65535"));
+  CHECK_THAT(error_of("example.com:https"), Catch::Contains("port 1-65535"));
+  CHECK_THAT(error_of(":443"), Catch::Contains("HOST:PORT"));
+  CHECK_THAT(error_of("foo*.example.com:443"), Catch::Contains("whole first label"));
+  CHECK_THAT(error_of("a.*.example.com:443"), Catch::Contains("whole first label"));
+  CHECK_THAT(error_of("*.com:443"), Catch::Contains("too broad"));
+  CHECK_THAT(error_of("*:443"), Catch::Contains("whole first label"));
+  CHECK_THAT(error_of("exa mple.com:443"), Catch::Contains("HOST:PORT"));
+  CHECK_THAT(error_of("ex!ample.com:443"), Catch::Contains("'!'"));
+  CHECK_THAT(error_of("-bad.example.com:443"), Catch::Contains("'-'"));
+  CHECK_THAT(error_of("a..b:443"), Catch::Contains("empty label"));
+  CHECK_THAT(error_of(std::string(64, 'a') + ".com:443"), Catch::Contains("63"));
+  CHECK_THAT(error_of("1.2.3:443"), Catch::Contains("neither a host name nor an IP"));
+  CHECK_THAT(error_of("10.0.0.1/8:443"), Catch::Contains("host bits set; the network is 10.0.0.0/8"));
+  CHECK_THAT(error_of("10.0.0.0/33:443"), Catch::Contains("0-32"));
+  CHECK_THAT(error_of("[10.0.0.1]:443"), Catch::Contains("brackets are for IPv6"));
+  CHECK_THAT(error_of("[2001:db8::1]443"), Catch::Contains("HOST:PORT"));
+}
+
+TEST_CASE("wildcards match names below the domain at any depth but never the domain itself") {
+  const auto w = parse_allow("*.example.com:443");
+  CHECK(name_matches(w, "a.example.com"));
+  CHECK(name_matches(w, "a.b.c.example.com"));
+  CHECK_FALSE(name_matches(w, "example.com"));
+  CHECK_FALSE(name_matches(w, "evilexample.com"));
+  CHECK_FALSE(name_matches(w, "example.com.evil.net"));
+  CHECK_FALSE(name_matches(w, ".example.com"));
+  const auto h = parse_allow("api.example.com:443");
+  CHECK(name_matches(h, "api.example.com"));
+  CHECK_FALSE(name_matches(h, "x.api.example.com"));
+  // A label holding a dot is escaped by the DNS parser and can never match.
+  CHECK_FALSE(name_matches(w, "a\\046b.example.co"));
+
+  const std::vector<AllowRule> rules = {parse_allow("api.example.com:443"), parse_allow("*.example.com:8443"),
+                                        parse_allow("api.example.com:443"), parse_allow("192.0.2.1:443")};
+  CHECK(ports_for_name(rules, "api.example.com") == std::vector<std::uint16_t>{443, 8443});
+  CHECK(ports_for_name(rules, "www.example.com") == std::vector<std::uint16_t>{8443});
+  CHECK(ports_for_name(rules, "example.com").empty());
+  CHECK(ports_for_name(rules, "192.0.2.1").empty());
+}
+
+TEST_CASE("resolvers: addresses and ports and the host's resolv.conf") {
+  CHECK(parse_resolver("192.0.2.53")->str() == "192.0.2.53");
+  CHECK(parse_resolver("192.0.2.53:5353")->port == 5353);
+  CHECK(parse_resolver("2001:db8::53")->addr.family == kFamily6);
+  CHECK(parse_resolver("[2001:db8::53]:5353")->str() == "[2001:db8::53]:5353");
+  std::string why;
+  CHECK_FALSE(parse_resolver("dns.google", &why));
+  CHECK_THAT(why, Catch::Contains("IP address"));
+  CHECK_FALSE(parse_resolver("192.0.2.53:0"));
+  const auto rs = resolvers_from_resolv_conf(
+      "# comment\nsearch example.com\nnameserver 127.0.0.53\n  nameserver\t2001:db8::1 # x\nnameserver fe80::1%eth0\n"
+      "nameserverx 1.1.1.1\nnameserver bogus\n");
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0].str() == "127.0.0.53");
+  CHECK(rs[1].str() == "2001:db8::1");
+}
+
+TEST_CASE("private and local ranges with metadata addresses opened only when named exactly") {
+  CHECK(denied_range_of(*parse_cidr("10.1.2.3"))->str() == "10.0.0.0/8");
+  CHECK(denied_range_of(*parse_cidr("100.64.1.0/24"))->str() == "100.64.0.0/10");
+  CHECK(denied_range_of(*parse_cidr("169.254.169.254"))->str() == "169.254.169.254");
+  CHECK(denied_range_of(*parse_cidr("fd00:ec2::254"))->str() == "fd00:ec2::254");
+  CHECK(denied_range_of(*parse_cidr("fe80::1"))->str() == "fe80::/10");
+  CHECK(denied_range_of(*parse_cidr("::1"))->str() == "::/127");
+  CHECK(denied_range_of(*parse_cidr("224.0.0.251")));
+  CHECK_FALSE(denied_range_of(*parse_cidr("198.18.1.10")));
+  CHECK_FALSE(denied_range_of(*parse_cidr("2001:db8::1")));
+  CHECK_FALSE(denied_range_of(*parse_cidr("0.0.0.0/0")));  // spans them, but is not inside one
+}
+
+TEST_CASE("the nftables table: policy drop with gateway and metadata closed and allow entries open") {
+  NetworkPlan n;
+  n.mode = NetMode::Allowlist;
+  n.rules = {parse_allow("api.example.com:443"), parse_allow("203.0.113.0/24:8080"), parse_allow("[2001:db8::]/32:443")};
+  const auto text = ruleset(n, {*parse_cidr("198.18.0.1"), *parse_cidr("2001:db8:18::1")});
+  CHECK_THAT(text, Catch::Contains("type filter hook output priority filter; policy drop;"));
+  CHECK_THAT(text, Catch::Contains("oif \"lo\" accept"));
+  CHECK_THAT(text, Catch::Contains("ip daddr 198.18.0.1 goto blocked"));
+  CHECK_THAT(text, Catch::Contains("ip6 daddr 2001:db8:18::1 goto blocked"));
+  CHECK_THAT(text, Catch::Contains("ip daddr 169.254.169.254 goto blocked"));
+  CHECK_THAT(text, Catch::Contains("ip6 daddr fd00:ec2::254 goto blocked"));
+  CHECK_THAT(text, Catch::Contains("10.0.0.0/8"));
+  CHECK_THAT(text, Catch::Contains("meta l4proto { tcp, udp } th dport 53 goto blocked"));
+  CHECK_THAT(text, Catch::Contains("ip daddr . th dport @names4 accept"));
+  CHECK_THAT(text, Catch::Contains("ip daddr 203.0.113.0/24 th dport 8080 accept"));
+  CHECK_THAT(text, Catch::Contains("ip6 daddr 2001:db8::/32 th dport 443 accept"));
+  CHECK_THAT(text, Catch::Contains("log prefix \"mcp-jail blocked \" group 17"));
+  CHECK_THAT(text, !Catch::Contains("goto permit\n\t\tip daddr 10.0.0.0"));
+  // The gateway comes before anything that could open it.
+  CHECK(text.find("198.18.0.1 goto blocked") < text.find("goto permit"));
+
+  n.private_allowed = {*parse_cidr("10.1.0.0/16"), *parse_cidr("169.254.169.254")};
+  const auto opened = ruleset(n, {});
+  CHECK_THAT(opened, Catch::Contains("ip daddr { 10.1.0.0/16, 169.254.169.254 } goto permit"));
+  CHECK_THAT(opened, !Catch::Contains("ip daddr 169.254.169.254 goto blocked"));
+  CHECK_THAT(opened, Catch::Contains("ip6 daddr fd00:ec2::254 goto blocked"));
+  CHECK(opened.find("goto permit") < opened.find("10.0.0.0/8"));
+}
+
+TEST_CASE("planning the allowlist: parsed rules and resolvers and checks with locations") {
+  const auto p = plan_of("allow = [\"api.example.com:443\", \"203.0.113.0/24:8080\"]\ndns = [\"192.0.2.53\"]\n");
+  REQUIRE(p.network.rules.size() == 2);
+  CHECK(p.network.rules[0].name == "api.example.com");
+  REQUIRE(p.network.resolvers.size() == 1);
+  CHECK(p.network.resolvers[0].str() == "192.0.2.53");
+  CHECK(p.network.resolvers_from == "profile");
+  bool resolv = false;
+  for (const auto& m : p.mounts)
+    if (m.target == "/etc/resolv.conf") {
+      resolv = true;
+      CHECK_THAT(m.content, Catch::Contains("nameserver 127.0.0.1"));
+    }
+  CHECK(resolv);
+  const auto text = render_plan(p);
+  CHECK_THAT(text, Catch::Contains("allow      api.example.com:443"));
+  CHECK_THAT(text, Catch::Contains("upstream   192.0.2.53  (from profile)"));
+  CHECK_THAT(text, Catch::Contains("policy drop"));
+
+  auto d = diags_of("allow = [\"10.1.2.3:5432\"]\n");
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].loc.line == 5);
+  CHECK(d[0].loc.column == 10);
+  CHECK_THAT(d[0].message, Catch::Contains("10.0.0.0/8") && Catch::Contains("allow_private"));
+  CHECK(diags_of("allow = [\"10.1.2.3:5432\"]\nallow_private = [\"10.1.0.0/16\"]\n").empty());
+
+  d = diags_of("allow = [\"169.254.169.254:80\"]\nallow_private = [\"169.254.0.0/16\"]\n");
+  REQUIRE(d.size() == 1);
+  CHECK_THAT(d[0].message, Catch::Contains("169.254.169.254"));
+  CHECK(diags_of("allow = [\"169.254.169.254:80\"]\nallow_private = [\"169.254.169.254\"]\n").empty());
+
+  d = diags_of("allow = [\"1.1.1.1:53\"]\n");
+  REQUIRE(d.size() == 1);
+  CHECK_THAT(d[0].message, Catch::Contains("port 53"));
+
+  d = diags_of("allow_private = [\"8.8.8.0/24\"]\n");
+  REQUIRE(d.size() == 1);
+  CHECK_THAT(d[0].message, Catch::Contains("not inside a private or local range"));
+
+  // Syntax errors come from the loader, with their location.
+  try {
+    plan_of("allow = [\"ok.example.com:443\", \"*.com:443\"]\ndns = [\"resolver.example\"]\n");
+    FAIL("accepted");
+  } catch (const ProfileError& e) {
+    REQUIRE(e.diagnostics().size() == 2);
+    CHECK(e.diagnostics()[0].loc.line == 5);
+    CHECK_THAT(e.diagnostics()[0].message, Catch::Contains("too broad"));
+    CHECK(e.diagnostics()[1].loc.line == 6);
+    CHECK_THAT(e.diagnostics()[1].message, Catch::Contains("IP address"));
+  }
+}
