@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -209,6 +210,10 @@ int main(int argc, char** argv) {
     if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) return fail("SIOCGIFFLAGS");
     ::close(s);
     return n == 1 && (ifr.ifr_flags & IFF_UP) ? 0 : fail("lo is not up");
+  }
+  if (check == "unshare-user") {
+    if (::unshare(CLONE_NEWUSER) == 0) return fail("unshare(CLONE_NEWUSER) succeeded");
+    return errno == EPERM ? 0 : fail(std::string("unshare: ") + std::strerror(errno));
   }
   if (check == "exit") return std::atoi(a);
   if (check == "kill-self") {

@@ -374,3 +374,32 @@ TEST_CASE("probe: every attempt contained under base; a weak profile's holes are
       CHECK_THAT(r.out, Catch::Contains("NOT CONTAINED secrets      read a secret planted"));
   }
 }
+
+TEST_CASE("Landlock: with exec.allow = [/usr/bin/node] node runs but cannot start a shell") {
+  if (!fs::exists("/usr/bin/node")) return;
+  for (Mode m : modes()) {
+    TempDir d(m);
+    const std::string prof = d.file("node.toml", "version = 1\nextends = \"base\"\n[exec]\nallow = [\"/usr/bin/node\"]\n");
+    const std::string js =
+        "const r = require('child_process').spawnSync('/bin/sh', ['-c', 'true']);"
+        "if (r.error && r.error.code === 'EACCES') process.exit(0);"
+        "console.error(String(r.error || r.status)); process.exit(1);";
+    auto r = run(m, {"run", prof, "--audit-log", "none", "--", "/usr/bin/node", "-e", js});
+    INFO(mode_name(m) << ": " << r.err);
+    CHECK(r.status == 0);
+    r = run(m, {"run", prof, "--audit-log", "none", "--", "/usr/bin/node", "-e", "process.exit(7)"});  // control
+    CHECK(r.status == 7);
+  }
+}
+
+TEST_CASE("seccomp: a denied call fails with EPERM and shows up in the audit log by name") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    auto a = s.args({"unshare-user"});
+    a[7] = "stderr";
+    const auto r = run(m, a);
+    INFO(mode_name(m) << ": " << r.err);
+    CHECK(r.status == 0);  // the probe saw EPERM
+    CHECK_THAT(r.err, Catch::Contains("\"event\":\"deny\"") && Catch::Contains("\"syscall\":\"unshare\""));
+  }
+}
