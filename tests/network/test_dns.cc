@@ -5,31 +5,16 @@
 #include <string>
 #include <vector>
 
+#include "dns_wire.hpp"
 #include "mcpjail/dns.hpp"
 
 using namespace mcpjail;
-using Bytes = std::vector<std::uint8_t>;
+using Bytes = dnstest::Bytes;
 
 namespace {
 
-void put16(Bytes& b, unsigned v) {
-  b.push_back(static_cast<std::uint8_t>(v >> 8));
-  b.push_back(static_cast<std::uint8_t>(v));
-}
-
-Bytes name(const std::string& n) {
-  Bytes out;
-  std::size_t start = 0;
-  while (start < n.size()) {
-    auto dot = n.find('.', start);
-    if (dot == std::string::npos) dot = n.size();
-    out.push_back(static_cast<std::uint8_t>(dot - start));
-    out.insert(out.end(), n.begin() + static_cast<std::ptrdiff_t>(start), n.begin() + static_cast<std::ptrdiff_t>(dot));
-    start = dot + 1;
-  }
-  out.push_back(0);
-  return out;
-}
+using dnstest::put16;
+using dnstest::wire;
 
 Bytes header(unsigned id, unsigned flags, unsigned qd, unsigned an, unsigned ns, unsigned ar) {
   Bytes b;
@@ -39,7 +24,7 @@ Bytes header(unsigned id, unsigned flags, unsigned qd, unsigned an, unsigned ns,
 
 Bytes query(const std::string& n, unsigned type, bool edns = false, unsigned size = 1232) {
   Bytes b = header(0xbeef, 0x0100, 1, 0, 0, edns ? 1 : 0);
-  auto q = name(n);
+  auto q = wire(n);
   b.insert(b.end(), q.begin(), q.end());
   put16(b, type);
   put16(b, 1);
@@ -133,7 +118,7 @@ TEST_CASE("dns: malformed queries get FORMERR or NOTIMP and responses or runts g
 
 TEST_CASE("dns: responses with compression where pointers must go backwards") {
   Bytes r = header(7, 0x8180, 1, 3, 0, 0);
-  const auto qn = name("www.example.com");
+  const auto qn = wire("www.example.com");
   r.insert(r.end(), qn.begin(), qn.end());
   put16(r, 1);
   put16(r, 1);
@@ -143,7 +128,7 @@ TEST_CASE("dns: responses with compression where pointers must go backwards") {
   // edge.example.com A 203.0.113.9
   rr(r, {0xC0, static_cast<std::uint8_t>(edge)}, dns::kTypeA, 20, {203, 0, 113, 9});
   // evil.example.com A 192.0.2.66: not on the chain, must be ignored
-  rr(r, name("evil.example.com"), dns::kTypeA, 20, {192, 0, 2, 66});
+  rr(r, wire("evil.example.com"), dns::kTypeA, 20, {192, 0, 2, 66});
   auto resp = dns::parse_response(r);
   REQUIRE(resp);
   CHECK(resp->id == 7);
@@ -218,7 +203,7 @@ TEST_CASE("dns: replies that do not fit are truncated with TC and the client's c
   for (int i = 0; i < 100; ++i) {
     dns::Record rec;
     rec.owner = "many.example.com";
-    rec.owner_wire = name("many.example.com");
+    rec.owner_wire = wire("many.example.com");
     rec.type = dns::kTypeA;
     rec.rclass = dns::kClassIn;
     rec.ttl = 60;

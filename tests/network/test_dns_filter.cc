@@ -16,34 +16,19 @@
 #include <mutex>
 #include <thread>
 
+#include "dns_wire.hpp"
 #include "mcpjail/dns.hpp"
 #include "mcpjail/dns_filter.hpp"
 
 using namespace mcpjail;
 using namespace mcpjail::netfilter;
 using namespace std::chrono_literals;
-using Bytes = std::vector<std::uint8_t>;
+using Bytes = dnstest::Bytes;
 
 namespace {
 
-void put16(Bytes& b, unsigned v) {
-  b.push_back(static_cast<std::uint8_t>(v >> 8));
-  b.push_back(static_cast<std::uint8_t>(v));
-}
-
-Bytes wire(const std::string& n) {
-  Bytes out;
-  std::size_t start = 0;
-  while (start < n.size()) {
-    auto dot = n.find('.', start);
-    if (dot == std::string::npos) dot = n.size();
-    out.push_back(static_cast<std::uint8_t>(dot - start));
-    out.insert(out.end(), n.begin() + static_cast<std::ptrdiff_t>(start), n.begin() + static_cast<std::ptrdiff_t>(dot));
-    start = dot + 1;
-  }
-  out.push_back(0);
-  return out;
-}
+using dnstest::put16;
+using dnstest::wire;
 
 Bytes query(std::uint16_t id, const std::string& n, unsigned type) {
   Bytes b;
