@@ -13,18 +13,19 @@ jail="$PWD/build/mcp-jail"
 mkdir -p bench/results
 prof="$(mktemp -d)"
 trap 'rm -rf "$prof"' EXIT
-# base without the optional layers, to show what each costs
-cat >"$prof/nolayers.toml" <<'TOML'
+# allowlist network: a literal address only, so launching `true` sends nothing
+cat >"$prof/allowlist.toml" <<'TOML'
 version = 1
 extends = "base"
-best_effort = ["landlock"]
-[seccomp]
-base = "default"
+[network]
+mode = "allowlist"
+allow = ["192.0.2.1:443"]
 TOML
 hyperfine --warmup 20 --runs "$runs" -N --export-markdown bench/results/launch.md \
   -n "bare true" "/bin/true" \
   -n "unshare -Urnmpif true (floor)" "unshare -Urnmpif --mount-proc true" \
   -n "bwrap --unshare-all" "bwrap --unshare-all --ro-bind / / --proc /proc --dev /dev /bin/true" \
   -n "firejail --noprofile --net=none" "firejail --quiet --noprofile --net=none /bin/true" \
-  -n "mcp-jail base (none)" "$jail run base --audit-log none -- /bin/true"
+  -n "mcp-jail base (none)" "$jail run base --audit-log none -- /bin/true" \
+  -n "mcp-jail base (allowlist)" "$jail run $prof/allowlist.toml --audit-log none -- /bin/true"
 echo "written: bench/results/launch.md ($(uname -r), $(nproc) cores, $(date -u +%F))"
