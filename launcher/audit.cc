@@ -7,23 +7,28 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <vector>
 
 #include "mcpjail/errors.hpp"
 
 namespace mcpjail {
 
-namespace {
-std::string random_id() {
-  unsigned char b[8] = {};
-  if (::getrandom(b, sizeof b, 0) != static_cast<ssize_t>(sizeof b)) {
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> b(bytes);
+  if (::getrandom(b.data(), bytes, 0) != static_cast<ssize_t>(bytes)) {
     const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
-    for (unsigned i = 0; i < sizeof b; ++i) b[i] = static_cast<unsigned char>((t >> (i * 8)) ^ ::getpid());
+    for (std::size_t i = 0; i < bytes; ++i) b[i] = static_cast<unsigned char>((t >> ((i % 8) * 8)) ^ ::getpid());
   }
-  char out[17];
-  for (unsigned i = 0; i < sizeof b; ++i) std::snprintf(out + 2 * i, 3, "%02x", b[i]);
-  return std::string(out, 16);
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : b) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
 }
 
+namespace {
 std::string timestamp() {
   const auto now = std::chrono::system_clock::now();
   const auto secs = std::chrono::system_clock::to_time_t(now);
@@ -37,7 +42,7 @@ std::string timestamp() {
 }
 }  // namespace
 
-Audit::Audit(const std::string& target, std::string profile) : profile_(std::move(profile)), launch_id_(random_id()) {
+Audit::Audit(const std::string& target, std::string profile) : profile_(std::move(profile)), launch_id_(random_hex(8)) {
   if (target == "stderr") {
     fd_ = STDERR_FILENO;
   } else if (target != "none") {

@@ -356,20 +356,6 @@ class Battery {
 
 // ---- outside ----------------------------------------------------------
 
-std::string random_hex(int bytes) {
-  unsigned char b[16] = {};
-  if (::getrandom(b, static_cast<std::size_t>(bytes), 0) != bytes) {
-    for (int i = 0; i < bytes; ++i) b[i] = static_cast<unsigned char>(::getpid() >> i);
-  }
-  std::string s;
-  char h[3];
-  for (int i = 0; i < bytes; ++i) {
-    std::snprintf(h, sizeof h, "%02x", b[i]);
-    s += h;
-  }
-  return s;
-}
-
 // Listeners the battery must not reach; they count what connects.
 class Listeners {
  public:

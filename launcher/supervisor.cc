@@ -39,13 +39,19 @@ std::string clone_failure(int err, bool rootless) {
   return msg;
 }
 
-nlohmann::json layers_of(const Plan& plan) {
+// The layers a started jail has, for the audit log's start event.
+nlohmann::json layers_of(const Plan& plan, const std::vector<std::string>& skipped, bool cgroup) {
   nlohmann::json l = nlohmann::json::array();
   l.push_back(plan.id.root_mode ? "uid-drop" : "user-namespace");
   for (const char* s : {"mount", "pid", "ipc", "uts", "cgroup-namespace"}) l.push_back(s);
   l.push_back(plan.network.mode == NetMode::Host ? "network-host" : "network-namespace");
   if (plan.network.mode == NetMode::Allowlist) l.push_back("egress-allowlist");
   for (const char* s : {"read-only-root", "no-capabilities", "no_new_privs", "rlimits"}) l.push_back(s);
+  const bool landlock_skipped =
+      std::any_of(skipped.begin(), skipped.end(), [](const std::string& s) { return s.starts_with("landlock"); });
+  l.push_back(landlock_skipped ? "landlock-partial" : "landlock");
+  l.push_back("seccomp-" + plan.seccomp.base);
+  if (cgroup) l.push_back("cgroup-limits");
   return l;
 }
 
@@ -219,13 +225,7 @@ class Supervisor {
       if (!error_ && !started_) {
         started_ = true;
         nlohmann::json skipped = skipped_;
-        nlohmann::json layers = layers_of(plan_);
-        const bool landlock_skipped = std::any_of(skipped_.begin(), skipped_.end(),
-                                                  [](const std::string& s) { return s.starts_with("landlock"); });
-        layers.push_back(landlock_skipped ? "landlock-partial" : "landlock");
-        layers.push_back("seccomp-" + plan_.seccomp.base);
-        if (has_cgroup_) layers.push_back("cgroup-limits");
-        audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers},
+        audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers_of(plan_, skipped_, has_cgroup_)},
                                {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"}});
       }
       return;

@@ -8,6 +8,9 @@
 
 namespace mcpjail {
 
+// `bytes` random bytes as lowercase hex (launch ids, canary names).
+std::string random_hex(std::size_t bytes);
+
 class Audit {
  public:
   // `target`: "stderr", "none" or an absolute path (appended to, created 0600).
