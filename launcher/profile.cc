@@ -422,7 +422,7 @@ class FileLoader {
     Profile& p = L.p;
     const auto& t = root.as_table();
     check_keys(t, "", {"version", "name", "description", "extends", "best_effort", "exec", "env", "filesystem",
-                       "network", "limits", "seccomp", "audit"});
+                       "network", "limits", "seccomp", "audit", "pin"});
     if (auto it = t.find("version"); it == t.end()) {
       error(SourceLoc{display_, 1, 1}, "missing 'version = 1' at the top of the profile");
     } else if (!it->second.is_integer() || it->second.as_integer() != 1) {
@@ -458,6 +458,7 @@ class FileLoader {
     if (const TV* v = table_of(t, "limits")) read_limits(v->as_table(), L);
     if (const TV* v = table_of(t, "seccomp")) read_seccomp(v->as_table(), L);
     if (const TV* v = table_of(t, "audit")) read_audit(v->as_table(), L);
+    if (const TV* v = table_of(t, "pin")) read_pin(v->as_table(), L);
   }
 
   void read_exec(const Table& t, Layer& L) {
@@ -672,6 +673,77 @@ class FileLoader {
     }
   }
 
+  // [pin] files = [{ path, sha256 }], trees = [{ path, sha256, files, exclude }]
+  // (inline tables or [[pin.files]] / [[pin.trees]]: TOML makes them the same).
+  void read_pin(const Table& t, Layer& L) {
+    check_keys(t, "pin", {"files", "trees"});
+    std::set<std::string> seen;
+    for (const bool tree : {false, true}) {
+      const char* key = tree ? "trees" : "files";
+      const std::string sec = std::string("pin.") + key;
+      const char* example = tree ? "{ path = \"/abs/project\", sha256 = \"<64 hex digits>\", files = 120 }"
+                                 : "{ path = \"/abs/dist/index.js\", sha256 = \"<64 hex digits>\" }";
+      auto it = t.find(key);
+      if (it == t.end()) continue;
+      if (!it->second.is_array()) {
+        error(loc_of(it->second), "'" + sec + "' must be an array of tables such as " + example + ", not " +
+                                      type_name(it->second));
+        continue;
+      }
+      for (const auto& e : it->second.as_array()) {
+        const SourceLoc loc = loc_of(e);
+        if (!e.is_table()) {
+          error(loc, "'" + sec + "' entries must be tables such as " + example + ", not " + type_name(e));
+          continue;
+        }
+        const auto& et = e.as_table();
+        if (tree) check_keys(et, sec, {"path", "sha256", "files", "exclude"});
+        else check_keys(et, sec, {"path", "sha256"});
+        for (const char* required : {"path", "sha256"})
+          if (!et.count(required)) error(loc, "'" + sec + "' entry needs " + required + " = \"...\" (" + example + ")");
+        std::optional<std::string> path, hex;
+        if (auto p = get_string(et, sec, "path")) path = expand_path(*p, loc_of(et.at("path")));
+        if (auto h = get_string(et, sec, "sha256")) {
+          const bool ok = h->size() == 64 && std::all_of(h->begin(), h->end(), [](char c) {
+                            return std::isxdigit(static_cast<unsigned char>(c));
+                          });
+          if (!ok) {
+            error(loc_of(et.at("sha256")), "'" + sec + ".sha256' must be a sha256 in hex: 64 digits 0-9 and a-f, got " +
+                                                 std::to_string(h->size()) + " characters \"" + h->substr(0, 80) + "\"");
+          } else {
+            hex = *h;
+            for (auto& c : *hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          }
+        }
+        std::optional<std::uint64_t> files;
+        std::vector<std::string> exclude;
+        if (tree) {
+          files = get_count(et, sec, "files", 0, 1ULL << 40);
+          for (auto& [x, xloc] : get_strings(et, sec, "exclude")) {
+            std::string why;
+            if (x.empty() || x.starts_with("/") || x.ends_with("/")) why = "it must be a relative path";
+            for (std::size_t i = 0; why.empty() && i <= x.size();) {
+              auto j = x.find('/', i);
+              if (j == std::string::npos) j = x.size();
+              const auto part = x.substr(i, j - i);
+              if (part.empty() || part == "." || part == "..") why = "empty, . and .. components are not allowed";
+              i = j + 1;
+            }
+            if (!why.empty()) error(xloc, "'" + sec + ".exclude' entry \"" + x + "\": " + why + " below the tree, such as \"mcp-jail.toml\"");
+            else exclude.push_back(x);
+          }
+        }
+        if (!path || !hex) continue;
+        if (!seen.insert(*path).second) {
+          error(loc_of(et.at("path")), "'pin' lists " + *path + " twice; keep one entry (mcp-jail pin rewrites the section)");
+          continue;
+        }
+        if (tree) L.p.pin.trees.push_back(PinTree{*path, *hex, files, std::move(exclude), loc});
+        else L.p.pin.files.push_back(PinFile{*path, *hex, loc});
+      }
+    }
+  }
+
   std::string display_;
   std::string profile_dir_;
   const LoadOptions& opts_;
@@ -725,6 +797,8 @@ void merge(Profile& base, const FileLoader::Layer& L) {
   append(base.seccomp.deny, c.seccomp.deny);
   append(base.seccomp.allow, c.seccomp.allow);
   if (has("audit.log")) base.audit.log = c.audit.log;
+  append(base.pin.files, c.pin.files);
+  append(base.pin.trees, c.pin.trees);
 }
 
 struct Source {

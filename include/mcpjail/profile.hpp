@@ -21,6 +21,26 @@ struct PathRule {
   SourceLoc loc;
 };
 
+// [pin]: sha256 pins of the server's own files, recorded by `mcp-jail pin`
+// and checked by `run` before anything starts.
+struct PinFile {
+  std::string path;    // canonical absolute host path
+  std::string sha256;  // 64 lowercase hex digits
+  SourceLoc loc;
+};
+struct PinTree {
+  std::string path;                  // canonical absolute host directory
+  std::string sha256;                // of the tree's manifest (mcp-jail-profile(5))
+  std::optional<std::uint64_t> files;  // regular files when pinned (informational)
+  std::vector<std::string> exclude;  // relative paths left out, with all they hold
+  SourceLoc loc;
+};
+struct Pins {
+  std::vector<PinFile> files;
+  std::vector<PinTree> trees;
+  bool empty() const { return files.empty() && trees.empty(); }
+};
+
 enum class NetMode { None, Allowlist, Host };
 enum class SeccompAction { Errno, Kill, Log };
 
@@ -74,6 +94,8 @@ struct Profile {
   struct Audit {
     std::string log = "stderr";  // stderr | none | absolute path
   } audit;
+
+  Pins pin;
 };
 
 // Inputs for variable expansion: ${HOME}, ${PWD}, ${PROFILE_DIR}, ~ and --var.
