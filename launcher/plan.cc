@@ -274,18 +274,26 @@ class Planner {
     auto acceptable = [&](const std::string& dir) { return dir != "/" && dir != home && !dir.empty(); };
     if (auto nm = script.find("/node_modules/"); nm != std::string::npos) {
       const std::string dir = nm == 0 ? "/" : script.substr(0, nm);
-      if (acceptable(dir)) return add_auto(dir, true, "script project (holds node_modules of " + script + ")");
+      if (acceptable(dir)) {
+        plan_.project = dir;
+        return add_auto(dir, true, "script project (holds node_modules of " + script + ")");
+      }
     }
     std::string dir = parent_of(script);
     for (int level = 0; level <= kProjectSearchLevels && acceptable(dir); ++level) {
       for (const char* marker : {"package.json", "pyproject.toml"}) {
-        if (regular_file(dir + "/" + marker))
+        if (regular_file(dir + "/" + marker)) {
+          plan_.project = dir;
           return add_auto(dir, true, std::string("script project (") + marker + " of " + script + ")");
+        }
       }
       dir = parent_of(dir);
     }
     const std::string own = parent_of(script);
-    if (acceptable(own)) return add_auto(own, true, "script directory of " + script);
+    if (acceptable(own)) {
+      plan_.project = own;
+      return add_auto(own, true, "script directory of " + script);
+    }
     add_auto(script, false, "script " + script);
   }
 
@@ -365,7 +373,10 @@ class Planner {
         if (!regular_file(path)) break;
         auto w = safe_walk(root_fd_.get(), normalize_absolute(path, nullptr).value_or(path), policy_);
         if (!w.error.empty()) throw LaunchError("command", "script " + a + ": " + w.error, kExitCannotExecute);
-        if (w.type == ObjType::File) add_script_project(w.canonical);
+        if (w.type == ObjType::File) {
+          plan_.script = w.canonical;
+          add_script_project(w.canonical);
+        }
         break;
       }
     }
@@ -644,6 +655,21 @@ class Planner {
     plan_.seccomp.action = pr_.seccomp.action;
     plan_.audit_log = inv_.audit_log.value_or(pr_.audit.log);
     plan_.best_effort = pr_.best_effort;
+    plan_pins();
+  }
+
+  // The pins travel with the plan; `run` checks them before anything starts.
+  void plan_pins() {
+    plan_.pins = pr_.pin;
+    if (plan_.pins.empty() || plan_.exe.empty()) return;
+    const std::string entry = plan_.script.empty() ? plan_.exe : plan_.script;
+    const bool covered =
+        std::any_of(plan_.pins.files.begin(), plan_.pins.files.end(), [&](const PinFile& f) { return f.path == entry; }) ||
+        std::any_of(plan_.pins.trees.begin(), plan_.pins.trees.end(),
+                    [&](const PinTree& t) { return path_is_under(entry, t.path); });
+    if (!covered)
+      plan_.notes.push_back("[pin] does not cover the command's entry point " + entry +
+                            " (neither a pinned file nor inside a pinned tree); `mcp-jail pin` records it");
   }
 
   void plan_landlock() {

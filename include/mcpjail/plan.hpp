@@ -101,6 +101,9 @@ struct Plan {
   std::string cwd = "/";
   std::string exe;                        // absolute path inside the jail, execve'd as is
   std::vector<std::string> argv;          // argv[0] as the user wrote it
+  std::string script;                     // the script an interpreter runs (canonical), if any
+  std::string project;                    // the script's project directory (canonical), if any
+  Pins pins;                              // [pin]: checked before anything starts
   LimitsPlan limits;
   SeccompPlan seccomp;
   LandlockPlan landlock;
