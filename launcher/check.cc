@@ -83,6 +83,19 @@ std::string render_plan(const Plan& p) {
   } else {
     o << "command      (none given: add -- COMMAND to see the command's own files)\n";
   }
+  if (p.pins.empty()) {
+    o << "pins         none ([pin] is empty; `mcp-jail pin` records the server's files)\n";
+  } else {
+    o << "pins         sha256 checked before anything starts (by run, probe and this check); a mismatch refuses "
+         "the launch with exit 125\n";
+    for (const auto& f : p.pins.files) o << "  file       " << f.path << "  " << f.sha256 << "  (" << f.loc.str() << ")\n";
+    for (const auto& t : p.pins.trees) {
+      o << "  tree       " << t.path << "  " << t.sha256 << "  (" << t.loc.str() << ")";
+      if (t.files) o << "  " << *t.files << " files";
+      for (const auto& x : t.exclude) o << "  excluding " << x;
+      o << "\n";
+    }
+  }
   o << "\nfilesystem   (applied in this order on a fresh tmpfs root; nosuid,nodev everywhere)\n";
   int i = 0;
   for (const auto& m : p.mounts) {

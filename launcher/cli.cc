@@ -8,6 +8,7 @@
 
 #include "mcpjail/audit.hpp"
 #include "mcpjail/errors.hpp"
+#include "mcpjail/pin.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/profile.hpp"
 #include "mcpjail/supervisor.hpp"
@@ -25,6 +26,7 @@ constexpr const char* kUsage =
     "  mcp-jail run PROFILE [--var K=V]... [--read P]... [--write P]... [--audit-log PATH] -- COMMAND [ARG]...\n"
     "  mcp-jail check PROFILE [--var K=V]... [--read P]... [--write P]... [-- COMMAND [ARG]...]\n"
     "  mcp-jail probe PROFILE [--var K=V]... [--read P]... [--write P]...\n"
+    "  mcp-jail pin PROFILE [--var K=V]... [--print] -- COMMAND [ARG]...\n"
     "  mcp-jail wrap CONFIG.json [--dry-run] [--profile NAME]\n"
     "  mcp-jail profiles\n"
     "  mcp-jail --version | --help\n"
@@ -48,6 +50,7 @@ struct Options {
   bool have_audit_log = false;
   std::vector<std::string> server;
   bool dashdash = false;
+  bool print = false;  // pin --print
 };
 
 Options parse(int argc, char** argv) {
@@ -65,7 +68,7 @@ Options parse(int argc, char** argv) {
   desc.add_options()("var", po::value<std::vector<std::string>>(&o.vars)->composing(), "")(
       "read", po::value<std::vector<std::string>>(&o.reads)->composing(), "")(
       "write", po::value<std::vector<std::string>>(&o.writes)->composing(), "")(
-      "audit-log", po::value<std::string>(&o.audit_log), "")("positional", po::value<std::vector<std::string>>(), "");
+      "audit-log", po::value<std::string>(&o.audit_log), "")("print", po::bool_switch(&o.print), "")("positional", po::value<std::vector<std::string>>(), "");
   po::positional_options_description pos;
   pos.add("positional", -1);
   po::variables_map vm;
@@ -127,9 +130,10 @@ int run_or_check(const Options& o) {
   const Plan plan = make_plan(profile, inv);
   if (!run) {
     std::fputs(render_plan(plan).c_str(), stdout);
-    return 0;
+    return pin::verify_before_launch(plan.pins, inv, nullptr) ? 0 : kExitLauncherError;
   }
   Audit audit(plan.audit_log, plan.profile_name);
+  if (!pin::verify_before_launch(plan.pins, inv, &audit)) return kExitLauncherError;
   return supervise(plan, audit);
 }
 
@@ -150,16 +154,22 @@ int cli_main(int argc, char** argv) {
     if (first == "wrap") return wrap_main(argc, argv);
     if (first == probe::kInsideCommand) return probe::inside_main(argc, argv);
     Options o = parse(argc, argv);
+    if (o.print && o.command != "pin") return usage_error("--print belongs to pin");
     if (o.command == "run" || o.command == "check") return run_or_check(o);
     if (o.command == "profiles") return list_profiles();
     if (o.command == "probe") {
       if (o.profile.empty()) return usage_error("probe needs a PROFILE");
       if (o.dashdash) return usage_error("probe runs its own battery; it takes no command after --");
       Invocation inv = invocation_from(o);
-      return probe::run_probe(load_profile(o.profile, inv.load), inv);
+      const Profile profile = load_profile(o.profile, inv.load);
+      if (!pin::verify_before_launch(profile.pin, inv, nullptr)) return kExitLauncherError;
+      return probe::run_probe(profile, inv);
     }
-    if (o.command == "pin")
-      return usage_error("'" + o.command + "' is not available in this version yet");
+    if (o.command == "pin") {
+      if (o.profile.empty()) return usage_error("pin needs a PROFILE");
+      if (!o.dashdash || o.server.empty()) return usage_error("pin needs -- and the server's command, as run has it");
+      return pin::pin_command(invocation_from(o), o.print);
+    }
     return usage_error("unknown command '" + o.command + "'");
   } catch (const po::error& e) {
     return usage_error(e.what());

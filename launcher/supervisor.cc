@@ -52,6 +52,7 @@ nlohmann::json layers_of(const Plan& plan, const std::vector<std::string>& skipp
   l.push_back(landlock_skipped ? "landlock-partial" : "landlock");
   l.push_back("seccomp-" + plan.seccomp.base);
   if (cgroup) l.push_back("cgroup-limits");
+  if (!plan.pins.empty()) l.push_back("pins");  // verified before the launch
   return l;
 }
 
