@@ -721,15 +721,16 @@ class FileLoader {
           files = get_count(et, sec, "files", 0, 1ULL << 40);
           for (auto& [x, xloc] : get_strings(et, sec, "exclude")) {
             std::string why;
-            if (x.empty() || x.starts_with("/") || x.ends_with("/")) why = "it must be a relative path";
+            if (x.empty() || x.starts_with("/") || x.ends_with("/")) why = "not a relative path";
             for (std::size_t i = 0; why.empty() && i <= x.size();) {
               auto j = x.find('/', i);
               if (j == std::string::npos) j = x.size();
               const auto part = x.substr(i, j - i);
-              if (part.empty() || part == "." || part == "..") why = "empty, . and .. components are not allowed";
+              if (part.empty() || part == "." || part == "..") why = "it has an empty, . or .. component";
               i = j + 1;
             }
-            if (!why.empty()) error(xloc, "'" + sec + ".exclude' entry \"" + x + "\": " + why + " below the tree, such as \"mcp-jail.toml\"");
+            if (!why.empty()) error(xloc, "'" + sec + ".exclude' entry \"" + x + "\": " + why +
+                              "; write a path relative to the tree, such as \"mcp-jail.toml\"");
             else exclude.push_back(x);
           }
         }
