@@ -119,6 +119,15 @@ TEST_CASE("pin: the manifest format, byte for byte") {
   CHECK(t.sha256 == pin::hash_file(elsewhere.write("manifest", expected)).sha256);
 }
 
+TEST_CASE("pin: the example manifest of mcp-jail-profile(5)") {
+  Dir d;
+  d.write("index.js", "abc");
+  d.write("bin/run", "", 0755);
+  d.link("lib", "bin");
+  CHECK(pin::hash_tree(d.p()).manifest == std::string("mcp-jail-tree-v1\n") + "d bin\n" + "f bin/run x 0 " + kShaEmpty +
+                                              "\n" + "f index.js - 3 " + kShaAbc + "\n" + "l lib bin\n");
+}
+
 TEST_CASE("pin: the tree hash does not depend on creation order, location or thread count") {
   Dir a, b;
   a.write("x/1.js", "one");
