@@ -73,7 +73,7 @@ TEST_CASE("identity: no capabilities at all, no_new_privs, never uid 0") {
   }
 }
 
-TEST_CASE("filesystem: host files are not there; listed paths are") {
+TEST_CASE("filesystem: host files are not there, listed paths are") {
   for (Mode m : modes()) {
     Setup s(m);
     const std::string home = Harness::get().home(m);
@@ -175,7 +175,7 @@ TEST_CASE("exit status: the server's own, 128+N, 125, 126, 127") {
   }
 }
 
-TEST_CASE("stdio: stdout carries only the server's bytes; stdin EOF reaches the server") {
+TEST_CASE("stdio: stdout carries only the server's bytes, stdin EOF reaches the server") {
   for (Mode m : modes()) {
     Setup s(m);
     auto a = s.args({"echo", "exact-bytes"});
@@ -192,7 +192,7 @@ TEST_CASE("stdio: stdout carries only the server's bytes; stdin EOF reaches the 
   }
 }
 
-TEST_CASE("signals are forwarded to the server; killing the launcher kills the jail") {
+TEST_CASE("signals are forwarded to the server, killing the launcher kills the jail") {
   for (Mode m : modes()) {
     Setup s(m);
     {
@@ -261,7 +261,7 @@ TEST_CASE("bad input on the command line: clear message, exit 125") {
   }
 }
 
-TEST_CASE("check prints the plan; profiles lists the built-ins") {
+TEST_CASE("check prints the plan, profiles lists the built-ins") {
   const Mode m = modes().front();
   Setup s(m);
   auto r = run(m, s.args({}, "check"));
@@ -294,7 +294,7 @@ TEST_CASE("200 launches in a row leave no mounts, processes or namespaces behind
   }
 }
 
-TEST_CASE("network = host only with allow_host_network; none has loopback only") {
+TEST_CASE("network = host only with allow_host_network, none has loopback only") {
   for (Mode m : modes()) {
     Setup refused(m, "[network]\nmode = \"host\"\n");
     auto r = refused.probe({"exit", "0"});
@@ -351,7 +351,7 @@ TEST_CASE("generated /etc/resolv.conf and /etc/hosts work when the host's are sy
   CHECK(WEXITSTATUS(st) == 0);
 }
 
-TEST_CASE("probe: every attempt contained under base; a weak profile's holes are reported") {
+TEST_CASE("probe: every attempt contained under base, a weak profile's holes are reported") {
   for (Mode m : modes()) {
     auto r = run(m, {"probe", "base"});
     INFO(mode_name(m) << "\n" << r.out << r.err);

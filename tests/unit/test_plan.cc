@@ -71,7 +71,7 @@ const char* kBase = "version = 1\nextends = \"base\"\n";
 
 }  // namespace
 
-TEST_CASE("plan: mounts are ordered parents first; read narrows write; tmpfs holds binds") {
+TEST_CASE("plan: mounts are ordered parents first, read narrows write, tmpfs holds binds") {
   World w;
   const auto plan = w.plan(std::string(kBase) + "[filesystem]\nwrite = [\"${WORKSPACE}\"]\nread = [\"${WORKSPACE}/sub\"]\n"
                                                 "tmpfs = [\"" + w.p("ws/sub/cache") + "\"]\n");
