@@ -22,9 +22,9 @@ namespace {
 
 constexpr const char* kUsage =
     "usage:\n"
-    "  mcp-jail run PROFILE [--var K=V]... [--read P]... [--write P]... [--audit-log PATH] -- COMMAND [ARG]...\n"
-    "  mcp-jail check PROFILE [--var K=V]... [--read P]... [--write P]... [-- COMMAND [ARG]...]\n"
-    "  mcp-jail probe PROFILE [--var K=V]... [--read P]... [--write P]...\n"
+    "  mcp-jail run PROFILE [--var K=V]... [--read P]... [--write P]... [--env NAME[=VALUE]]... [--audit-log PATH] -- COMMAND [ARG]...\n"
+    "  mcp-jail check PROFILE [--var K=V]... [--read P]... [--write P]... [--env NAME[=VALUE]]... [-- COMMAND [ARG]...]\n"
+    "  mcp-jail probe PROFILE [--var K=V]... [--read P]... [--write P]... [--env NAME[=VALUE]]...\n"
     "  mcp-jail wrap CONFIG.json [--dry-run] [--profile NAME]\n"
     "  mcp-jail profiles\n"
     "  mcp-jail --version | --help\n"
@@ -43,7 +43,7 @@ int usage_error(const std::string& msg) {
 struct Options {
   std::string command;
   std::string profile;
-  std::vector<std::string> vars, reads, writes;
+  std::vector<std::string> vars, reads, writes, envs;
   std::string audit_log;
   bool have_audit_log = false;
   std::vector<std::string> server;
@@ -65,6 +65,7 @@ Options parse(int argc, char** argv) {
   desc.add_options()("var", po::value<std::vector<std::string>>(&o.vars)->composing(), "")(
       "read", po::value<std::vector<std::string>>(&o.reads)->composing(), "")(
       "write", po::value<std::vector<std::string>>(&o.writes)->composing(), "")(
+      "env", po::value<std::vector<std::string>>(&o.envs)->composing(), "")(
       "audit-log", po::value<std::string>(&o.audit_log), "")("positional", po::value<std::vector<std::string>>(), "");
   po::positional_options_description pos;
   pos.add("positional", -1);
@@ -103,6 +104,12 @@ Invocation invocation_from(const Options& o) {
   };
   for (const auto& r : o.reads) inv.extra_read.push_back(absolute(r, "--read"));
   for (const auto& w : o.writes) inv.extra_write.push_back(absolute(w, "--write"));
+  for (const auto& e : o.envs) {
+    std::string why;
+    auto a = parse_env_arg(e, &why);
+    if (!a) throw po::error("--env " + why);
+    inv.env_args.push_back(std::move(*a));
+  }
   if (o.have_audit_log) {
     if (o.audit_log == "stderr" || o.audit_log == "none") inv.audit_log = o.audit_log;
     else inv.audit_log = absolute(o.audit_log, "--audit-log");
