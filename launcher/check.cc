@@ -135,7 +135,21 @@ std::string render_plan(const Plan& p) {
   o << "hostname     " << p.hostname << "\n";
   o << "cwd          " << p.cwd << "\n";
   o << "environment  (nothing else is passed)\n";
-  for (const auto& e : p.env) o << "  " << e << "\n";
+  for (const auto& e : p.env) {
+    const std::string name = e.substr(0, e.find('='));
+    const auto cli = p.env_cli.find(name);
+    if (cli == p.env_cli.end()) {
+      o << "  " << e << "\n";
+    } else if (cli->second) {
+      // Values passed on with --env NAME are usually credentials from a host
+      // config's env block: check's output ends up in logs and issue reports.
+      o << "  " << name << "=(" << e.size() - name.size() - 1
+        << " characters from the launcher's environment, not shown)  --env " << name << "\n";
+    } else {
+      o << "  " << e << "  --env\n";
+    }
+  }
+  for (const auto& n : p.env_cli_unset) o << "  --env " << n << ": not set in the launcher's environment, not passed\n";
   o << "privileges   no_new_privs; capabilities: none (effective, permitted, inheritable, ambient, bounding); "
        "securebits locked; new session; fds above 2 closed\n";
   o << "limits       core dumps off";

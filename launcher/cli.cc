@@ -23,9 +23,9 @@ namespace {
 
 constexpr const char* kUsage =
     "usage:\n"
-    "  mcp-jail run PROFILE [--var K=V]... [--read P]... [--write P]... [--audit-log PATH] -- COMMAND [ARG]...\n"
-    "  mcp-jail check PROFILE [--var K=V]... [--read P]... [--write P]... [-- COMMAND [ARG]...]\n"
-    "  mcp-jail probe PROFILE [--var K=V]... [--read P]... [--write P]...\n"
+    "  mcp-jail run PROFILE [--var K=V]... [--read P]... [--write P]... [--env NAME[=VALUE]]... [--audit-log PATH] -- COMMAND [ARG]...\n"
+    "  mcp-jail check PROFILE [--var K=V]... [--read P]... [--write P]... [--env NAME[=VALUE]]... [-- COMMAND [ARG]...]\n"
+    "  mcp-jail probe PROFILE [--var K=V]... [--read P]... [--write P]... [--env NAME[=VALUE]]...\n"
     "  mcp-jail pin PROFILE [--var K=V]... [--print] -- COMMAND [ARG]...\n"
     "  mcp-jail wrap CONFIG.json [--dry-run] [--profile NAME]\n"
     "  mcp-jail profiles\n"
@@ -45,7 +45,7 @@ int usage_error(const std::string& msg) {
 struct Options {
   std::string command;
   std::string profile;
-  std::vector<std::string> vars, reads, writes;
+  std::vector<std::string> vars, reads, writes, envs;
   std::string audit_log;
   bool have_audit_log = false;
   std::vector<std::string> server;
@@ -68,7 +68,9 @@ Options parse(int argc, char** argv) {
   desc.add_options()("var", po::value<std::vector<std::string>>(&o.vars)->composing(), "")(
       "read", po::value<std::vector<std::string>>(&o.reads)->composing(), "")(
       "write", po::value<std::vector<std::string>>(&o.writes)->composing(), "")(
-      "audit-log", po::value<std::string>(&o.audit_log), "")("print", po::bool_switch(&o.print), "")("positional", po::value<std::vector<std::string>>(), "");
+      "env", po::value<std::vector<std::string>>(&o.envs)->composing(), "")(
+      "audit-log", po::value<std::string>(&o.audit_log), "")("print", po::bool_switch(&o.print), "")(
+      "positional", po::value<std::vector<std::string>>(), "");
   po::positional_options_description pos;
   pos.add("positional", -1);
   po::variables_map vm;
@@ -106,6 +108,12 @@ Invocation invocation_from(const Options& o) {
   };
   for (const auto& r : o.reads) inv.extra_read.push_back(absolute(r, "--read"));
   for (const auto& w : o.writes) inv.extra_write.push_back(absolute(w, "--write"));
+  for (const auto& e : o.envs) {
+    std::string why;
+    auto a = parse_env_arg(e, &why);
+    if (!a) throw po::error("--env " + why);
+    inv.env_args.push_back(std::move(*a));
+  }
   if (o.have_audit_log) {
     if (o.audit_log == "stderr" || o.audit_log == "none") inv.audit_log = o.audit_log;
     else inv.audit_log = absolute(o.audit_log, "--audit-log");

@@ -543,6 +543,20 @@ class Planner {
       }
     }
     for (const auto& [k, v] : pr_.env.set) env[k] = v;
+    // --env, last: the launch's own choice over the profile's. NAME alone
+    // passes the launcher's value and changes nothing when it has none.
+    for (const auto& a : inv_.env_args) {
+      std::erase(plan_.env_cli_unset, a.name);
+      if (a.value) {
+        env[a.name] = *a.value;
+        plan_.env_cli[a.name] = false;
+      } else if (auto it = inv_.host_env.find(a.name); it != inv_.host_env.end()) {
+        env[a.name] = it->second;
+        plan_.env_cli[a.name] = true;
+      } else if (!plan_.env_cli.count(a.name)) {
+        plan_.env_cli_unset.push_back(a.name);
+      }
+    }
     for (const auto& [k, v] : env) plan_.env.push_back(k + "=" + v);
   }
 
@@ -727,6 +741,21 @@ class Planner {
 }  // namespace
 
 Plan make_plan(const Profile& profile, const Invocation& inv) { return Planner(profile, inv).run(); }
+
+std::optional<EnvArg> parse_env_arg(const std::string& arg, std::string* why) {
+  const auto eq = arg.find('=');
+  EnvArg a;
+  a.name = arg.substr(0, eq);
+  if (eq != std::string::npos) a.value = arg.substr(eq + 1);
+  if (!is_env_name(a.name)) {
+    if (why)
+      // The name only: what follows '=' may be a secret.
+      *why = "wants NAME or NAME=VALUE, where NAME is a variable name (letters, digits, _; not starting with a "
+             "digit), not \"" + a.name + "\"";
+    return std::nullopt;
+  }
+  return a;
+}
 
 Invocation current_invocation() {
   Invocation inv;

@@ -493,13 +493,9 @@ class FileLoader {
   }
 
   static bool valid_env_name(const std::string& n, bool allow_glob) {
-    if (n.empty()) return false;
     std::string_view body = n;
     if (allow_glob && body.ends_with('*')) body.remove_suffix(1);
-    if (body.empty()) return false;
-    if (std::isdigit(static_cast<unsigned char>(body[0]))) return false;
-    return std::all_of(body.begin(), body.end(),
-                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+    return is_env_name(body);
   }
 
   void read_env(const Table& t, Layer& L) {
@@ -872,6 +868,12 @@ std::string profile_description(std::string_view text) {
   } catch (const std::exception&) {
   }
   return "";
+}
+
+bool is_env_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 bool is_profile_path(std::string_view spec) {

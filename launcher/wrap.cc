@@ -465,6 +465,52 @@ class Wrapper {
     return profiles_.emplace(spec, b->second).first->second;
   }
 
+  // The names in an entry's "env" object, in file order, each once.
+  std::vector<std::string> env_keys(const std::vector<Member>& ms) const {
+    std::vector<std::string> keys;
+    const Member* e = find(ms, "env");
+    if (!e || s_[e->value.b] != '{') return keys;
+    for (const auto& k : members(s_, e->value))
+      if (std::find(keys.begin(), keys.end(), k.key) == keys.end()) keys.push_back(k.key);
+    return keys;
+  }
+
+  // An entry wrapped already is left as it is; but "env" names that neither
+  // an --env of its arguments nor its profile passes on reach mcp-jail and
+  // stop there (an entry wrapped before wrap wrote --env, or by hand).
+  std::string already_wrapped_note(const std::vector<Member>& ms, const std::vector<std::string>& args) {
+    std::string note = "already runs through mcp-jail";
+    std::vector<std::string> passed;
+    std::string profile;
+    for (std::size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
+      std::string a = args[i];
+      if (a == "--env" && i + 1 < args.size()) a = args[++i];
+      else if (a.starts_with("--env=")) a = a.substr(6);
+      else if (a.starts_with("-")) {
+        if (a.find('=') == std::string::npos) ++i;  // the option's value
+        continue;
+      } else {
+        if (profile.empty()) profile = a;
+        continue;
+      }
+      passed.push_back(a.substr(0, a.find('=')));
+    }
+    // What the profile passes decides too; when it cannot be inspected
+    // (a variable wrap cannot tell), nothing is claimed.
+    if (profile.empty()) return note;
+    const ProfileInfo& info = profile_info(profile);
+    if (!info.loadable) return note;
+    std::string missing;
+    for (const auto& name : env_keys(ms)) {
+      if (std::find(passed.begin(), passed.end(), name) != passed.end()) continue;
+      if (env_passes(info, name) || !is_env_name(name)) continue;
+      missing += (missing.empty() ? "" : ", ") + name;
+    }
+    if (!missing.empty())
+      note += "; env " + missing + " reach mcp-jail but not the server: add \"--env\", \"NAME\" before \"--\" for each";
+    return note;
+  }
+
   void server(const std::string& sec, const Member& m) {
     ServerReport r;
     r.section = sec;
@@ -512,7 +558,7 @@ class Wrapper {
     }
 
     if (base_name(command) == "mcp-jail") {
-      if (!args.empty() && args[0] == "run") return done(WrapAction::AlreadyWrapped, "already runs through mcp-jail");
+      if (!args.empty() && args[0] == "run") return done(WrapAction::AlreadyWrapped, already_wrapped_note(ms, args));
       return done(WrapAction::Skipped, "the command is mcp-jail itself");
     }
     if (container_launcher(command))
@@ -580,15 +626,20 @@ class Wrapper {
 
     std::vector<std::string> notes;
     if (!fallback_note.empty()) notes.push_back(fallback_note);
-    if (const Member* e = find(ms, "env")) {
-      const json ev = value_of(s_, e->value);
-      std::string dropped;
-      if (ev.is_object())
-        for (const auto& [k, _] : ev.items())
-          if (!env_passes(*info, k)) dropped += (dropped.empty() ? "" : ", ") + k;
-      if (!dropped.empty())
-        notes.push_back("env " + dropped + " not passed into the jail (not in profile " + profile + "'s [env] pass)");
+    // The host puts the "env" block in mcp-jail's environment; --env NAME
+    // passes exactly those names on (the jail's environment is an allowlist).
+    // The block itself stays as it is.
+    std::string unpassable;
+    for (const auto& name : env_keys(ms)) {
+      if (is_env_name(name)) {
+        jail_args.push_back("--env");
+        jail_args.push_back(name);
+      } else {
+        unpassable += (unpassable.empty() ? "\"" : ", \"") + name + "\"";
+      }
     }
+    if (!unpassable.empty())
+      notes.push_back("env " + unpassable + " not passed into the jail: not a variable name (letters, digits, _)");
     if (info->no_network && fetches_at_start(command, args))
       notes.push_back(base_name(command) + " fetches the server when it starts, but profile " + profile +
                       " has no network: install the package and start it with node or python instead");

@@ -3,7 +3,9 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,26 @@ class Cgroup {
 // then add(pid) that process before it runs anything.
 std::unique_ptr<Cgroup> create_cgroup(const LimitsPlan& plan, const std::string& launch_id, bool best_effort,
                                       std::string* skipped);
+
+// The per-launch directory is named "<launch id>.<pid ns>.<pid>.<start time>":
+// the launcher that owns it, so that a later launch can remove it when that
+// launcher was killed before it could (see cgroup.cc).
+struct LeafOwner {
+  std::uint64_t pid_ns = 0;      // inode of the launcher's pid namespace
+  pid_t pid = 0;                 // its pid there
+  std::uint64_t start_time = 0;  // field 22 of /proc/PID/stat
+  bool operator==(const LeafOwner&) const = default;
+};
+// The owner a directory name records; nullopt for names of any other form.
+std::optional<LeafOwner> parse_leaf_name(const std::string& name);
+// This process as an owner; nullopt when /proc does not show its pid namespace.
+std::optional<LeafOwner> this_launcher();
+// The directory name for `launch_id` (the bare id when this_launcher() cannot tell).
+std::string leaf_name(const std::string& launch_id);
+// Removes the directories below `parent` (an `mcp-jail` directory) that are
+// named for a launcher of this pid namespace that no longer exists, are owned
+// by this user, and are empty. Called by create_cgroup; returns how many went.
+std::size_t remove_stale_leaves(const std::string& parent);
 
 // For `check`: where each cgroup limit of `plan` would go on this host
 // ("memory: cgroup v1, /sys/fs/cgroup/memory/mcp-jail/<launch>; ..."), "" when none.

@@ -98,6 +98,11 @@ struct Plan {
   NetworkPlan network;
   std::string hostname = "mcp-jail";
   std::vector<std::string> env;           // "NAME=value", exactly what the server gets
+  // What --env decided, for `check`: NAME -> true when the value is the
+  // launcher's (`--env NAME`), false when the command line set it; and the
+  // names of `--env NAME` that the launcher's environment did not have.
+  std::map<std::string, bool> env_cli;
+  std::vector<std::string> env_cli_unset;
   std::string cwd = "/";
   std::string exe;                        // absolute path inside the jail, execve'd as is
   std::vector<std::string> argv;          // argv[0] as the user wrote it
@@ -112,11 +117,22 @@ struct Plan {
   std::vector<std::string> notes;         // explanations shown by `check`
 };
 
+// One --env of the command line: NAME (passed from the launcher's
+// environment, when set there) or NAME=VALUE (set).
+struct EnvArg {
+  std::string name;
+  std::optional<std::string> value;  // nullopt: from the launcher's environment
+  bool operator==(const EnvArg&) const = default;
+};
+// nullopt, and *why, when the name before any '=' is not a variable name.
+std::optional<EnvArg> parse_env_arg(const std::string& arg, std::string* why);
+
 // What the command line and the launching process contribute.
 struct Invocation {
   std::string profile;                       // built-in name or path
   LoadOptions load;                          // variables
   std::vector<std::string> extra_read, extra_write;
+  std::vector<EnvArg> env_args;              // --env, in order: applied after the profile's [env]
   std::optional<std::string> audit_log;
   std::vector<std::string> command;          // server command and arguments
   bool require_command = true;               // `check` may plan without one

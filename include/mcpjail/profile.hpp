@@ -114,6 +114,10 @@ const std::vector<BuiltinProfile>& builtin_profiles();
 // True when `spec` names a profile file rather than a built-in profile.
 bool is_profile_path(std::string_view spec);
 
+// An environment variable name as profiles and --env take them: letters,
+// digits and '_', not starting with a digit.
+bool is_env_name(std::string_view name);
+
 // Loads a built-in profile by name, or a file by path. Throws ProfileError.
 Profile load_profile(const std::string& spec, const LoadOptions& opts);
 

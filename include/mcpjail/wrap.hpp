@@ -13,14 +13,22 @@
 //
 // A stdio ENTRY {command, args?, env?, cwd?, ...} becomes
 //   "command": "<this mcp-jail binary>",
-//   "args": ["run", PROFILE, [--var K=V | --write DIR]..., "--", <command>, <args>...]
+//   "args": ["run", PROFILE, [--var K=V | --write DIR]..., [--env NAME]..., "--", <command>, <args>...]
+// with one `--env NAME` per key of "env", in file order: the host puts the
+// block's variables in mcp-jail's environment, and mcp-jail passes exactly
+// those names on (the jail's environment is an allowlist). "env" itself is
+// kept as it is; its values never appear in the arguments. A key that is not
+// a variable name (letters, digits, _) is left out, with a remark.
 //
 // An entry is stdio when its "type" (or Cline's "transportType") is "stdio",
 // or when it has neither of those and no "url"/"serverUrl" but a "command".
 // Left untouched, and reported:
 //   - not stdio: "type" http, sse, streamable-http, ..., or a "url";
 //   - already wrapped: the command's file name is "mcp-jail" (any mcp-jail
-//     binary) and the first argument is "run" - so wrapping twice changes nothing;
+//     binary) and the first argument is "run" - so wrapping twice changes nothing.
+//     The report names the "env" keys that neither an --env of the entry nor
+//     its profile's [env] pass passes on (an entry wrapped before wrap wrote
+//     --env, or by hand), when the profile can be inspected;
 //   - container launchers (command docker, podman, nerdctl): the server runs in
 //     the container runtime's sandbox, started through a daemon socket that a
 //     jail does not (and must not) reach;
@@ -48,10 +56,10 @@
 //   server falls back to "base" (automatic choice) or is left untouched
 //   (--profile), and the report says which variable. (What a profile needs is
 //   found by loading it: without variables, then with WORKSPACE.)
-// Remarks in the report, for wrapped servers: "env" names the profile's
-//   [env] pass list drops (the jail's environment is an allowlist), an
-//   "envFile", and npx/uvx-style runners, which download the server at start-up
-//   and so cannot start under a profile with network "none".
+// Remarks in the report, for wrapped servers: "env" keys that cannot be
+//   passed (not variable names), an "envFile", and npx/uvx-style runners,
+//   which download the server at start-up and so cannot start under a profile
+//   with network "none".
 #pragma once
 #include <cstddef>
 #include <stdexcept>

@@ -73,7 +73,7 @@ TEST_CASE("identity: no capabilities at all, no_new_privs, never uid 0") {
   }
 }
 
-TEST_CASE("filesystem: host files are not there; listed paths are") {
+TEST_CASE("filesystem: host files are not there, listed paths are") {
   for (Mode m : modes()) {
     Setup s(m);
     const std::string home = Harness::get().home(m);
@@ -154,6 +154,64 @@ TEST_CASE("inherited file descriptors and environment secrets do not reach the s
   }
 }
 
+TEST_CASE("run --env passes a variable of the launcher's environment or sets one, everything else stays dropped") {
+  for (Mode m : modes()) {
+    Setup s(m, "[env]\nset = { MCPJAIL_MODE = \"profile\" }\n");
+    RunOptions o;
+    o.env = {"MCPJAIL_TEST_TOKEN=tok-123", "MCPJAIL_MODE=launcher"};
+    // The probe's arguments, with the --env options before "--".
+    auto probe = [&](const std::vector<std::string>& env_opts, const std::vector<std::string>& probe_args) {
+      auto a = s.args(probe_args);
+      a.insert(std::find(a.begin(), a.end(), "--"), env_opts.begin(), env_opts.end());
+      auto r = run(m, a, o);
+      INFO(mode_name(m) << ": --env " << (env_opts.empty() ? "(none)" : env_opts.back()) << " / " << probe_args[0]
+                        << " " << probe_args[1] << "\nstderr: " << r.err);
+      return r;
+    };
+    // Without --env the launcher's variable is dropped (control), with it it passes.
+    CHECK(probe({}, {"env-absent", "MCPJAIL_TEST_TOKEN"}).status == 0);
+    CHECK(probe({"--env", "MCPJAIL_TEST_TOKEN"}, {"env-is", "MCPJAIL_TEST_TOKEN", "tok-123"}).status == 0);
+    // Only that one: the other secret of the launcher's environment stays out.
+    CHECK(probe({"--env", "MCPJAIL_TEST_TOKEN"}, {"env-absent", "MCPJAIL_TEST_SECRET"}).status == 0);
+    // NAME=VALUE sets it (the value may hold '='); a name the launcher has not set passes nothing.
+    CHECK(probe({"--env", "FOO=bar"}, {"env-is", "FOO", "bar"}).status == 0);
+    CHECK(probe({"--env=FOO=a=b"}, {"env-is", "FOO", "a=b"}).status == 0);
+    CHECK(probe({"--env", "FOO="}, {"env-is", "FOO", ""}).status == 0);
+    CHECK(probe({"--env", "MCPJAIL_UNSET"}, {"env-absent", "MCPJAIL_UNSET"}).status == 0);
+    // The profile's env.set holds unless --env says otherwise; the last --env wins.
+    CHECK(probe({}, {"env-is", "MCPJAIL_MODE", "profile"}).status == 0);
+    CHECK(probe({"--env", "MCPJAIL_MODE"}, {"env-is", "MCPJAIL_MODE", "launcher"}).status == 0);
+    CHECK(probe({"--env", "MCPJAIL_MODE", "--env", "MCPJAIL_MODE=cli"}, {"env-is", "MCPJAIL_MODE", "cli"}).status == 0);
+    // Names that are not variable names: refused before anything starts, the
+    // value (maybe a secret) not echoed.
+    for (const char* bad : {"1BAD", "BAD-NAME=s3cret", "=s3cret", "", "A B=s3cret", "LC_*"}) {
+      auto r = probe({"--env", bad}, {"exit", "0"});
+      CHECK(r.status == 125);
+      CHECK_THAT(r.err, Catch::Contains("--env wants NAME or NAME=VALUE"));
+      CHECK_THAT(r.err, !Catch::Contains("s3cret"));
+    }
+  }
+}
+
+TEST_CASE("check shows what --env does, without the values taken from the launcher's environment") {
+  const Mode m = modes().front();
+  Setup s(m);
+  RunOptions o;
+  o.env = {"MCPJAIL_TEST_TOKEN=tok-123"};
+  auto a = s.args({}, "check");
+  const std::vector<std::string> env_opts = {"--env", "MCPJAIL_TEST_TOKEN", "--env", "FOO=bar", "--env", "MCPJAIL_UNSET"};
+  a.insert(std::find(a.begin(), a.end(), "--"), env_opts.begin(), env_opts.end());
+  auto r = run(m, a, o);
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("  MCPJAIL_TEST_TOKEN=(7 characters from the launcher's environment, not shown)  --env "
+                                    "MCPJAIL_TEST_TOKEN\n"));
+  CHECK_THAT(r.out, !Catch::Contains("tok-123"));
+  CHECK_THAT(r.out, Catch::Contains("  FOO=bar  --env\n"));
+  CHECK_THAT(r.out, Catch::Contains("--env MCPJAIL_UNSET: not set in the launcher's environment, not passed"));
+  CHECK_THAT(r.out, !Catch::Contains("MCPJAIL_TEST_SECRET"));
+}
+
 TEST_CASE("exit status: the server's own, 128+N, 125, 126, 127") {
   for (Mode m : modes()) {
     Setup s(m);
@@ -175,7 +233,7 @@ TEST_CASE("exit status: the server's own, 128+N, 125, 126, 127") {
   }
 }
 
-TEST_CASE("stdio: stdout carries only the server's bytes; stdin EOF reaches the server") {
+TEST_CASE("stdio: stdout carries only the server's bytes, stdin EOF reaches the server") {
   for (Mode m : modes()) {
     Setup s(m);
     auto a = s.args({"echo", "exact-bytes"});
@@ -192,7 +250,7 @@ TEST_CASE("stdio: stdout carries only the server's bytes; stdin EOF reaches the 
   }
 }
 
-TEST_CASE("signals are forwarded to the server; killing the launcher kills the jail") {
+TEST_CASE("signals are forwarded to the server, killing the launcher kills the jail") {
   for (Mode m : modes()) {
     Setup s(m);
     {
@@ -261,7 +319,7 @@ TEST_CASE("bad input on the command line: clear message, exit 125") {
   }
 }
 
-TEST_CASE("check prints the plan; profiles lists the built-ins") {
+TEST_CASE("check prints the plan, profiles lists the built-ins") {
   const Mode m = modes().front();
   Setup s(m);
   auto r = run(m, s.args({}, "check"));
@@ -294,7 +352,7 @@ TEST_CASE("200 launches in a row leave no mounts, processes or namespaces behind
   }
 }
 
-TEST_CASE("network = host only with allow_host_network; none has loopback only") {
+TEST_CASE("network = host only with allow_host_network, none has loopback only") {
   for (Mode m : modes()) {
     Setup refused(m, "[network]\nmode = \"host\"\n");
     auto r = refused.probe({"exit", "0"});
@@ -351,7 +409,7 @@ TEST_CASE("generated /etc/resolv.conf and /etc/hosts work when the host's are sy
   CHECK(WEXITSTATUS(st) == 0);
 }
 
-TEST_CASE("probe: every attempt contained under base; a weak profile's holes are reported") {
+TEST_CASE("probe: every attempt contained under base, a weak profile's holes are reported") {
   for (Mode m : modes()) {
     auto r = run(m, {"probe", "base"});
     INFO(mode_name(m) << "\n" << r.out << r.err);

@@ -293,7 +293,7 @@ TEST_CASE("writes only where write=true", "[landlock]") {
         }) == "");
 }
 
-TEST_CASE("exec: only the allowed binary and its loader; /bin/sh is refused", "[landlock]") {
+TEST_CASE("exec: only the allowed binary and its loader, /bin/sh is refused", "[landlock]") {
   REQUIRE_ABI(1);
   TempTree t;
   LandlockPlan plan = base_plan(t);  // exec_allow = /usr/bin/true

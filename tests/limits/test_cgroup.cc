@@ -487,6 +487,90 @@ TEST_CASE("destruction kills what is left, even processes that ignore SIGTERM", 
   reap_all();
 }
 
+// ---- Directories left by a killed launcher ----------------------------------
+
+TEST_CASE("leaf names record the launcher that owns them", "[limits][owner]") {
+  auto o = parse_leaf_name("0123abcd.4026531836.4242.987654");
+  REQUIRE(o);
+  CHECK(o->pid_ns == 4026531836ULL);
+  CHECK(o->pid == 4242);
+  CHECK(o->start_time == 987654ULL);
+  auto dotted = parse_leaf_name("test-files-1.2.4026531836.7.8");  // an id may hold dots
+  REQUIRE(dotted);
+  CHECK(dotted->pid == 7);
+  for (const char* bad : {"0123abcd", "0123abcd.1.2", ".1.2.3", "id.x.2.3", "id.1.2.", "id.1.0.3", "id.1.-2.3",
+                          "../x.1.2.3", "id.1.99999999999.3", "id.1.2.3 "})
+    CHECK_FALSE(parse_leaf_name(bad));
+
+  const auto me = this_launcher();
+  REQUIRE(me);
+  struct stat ns {};
+  REQUIRE(::stat("/proc/self/ns/pid", &ns) == 0);
+  CHECK(me->pid == ::getpid());
+  CHECK(me->pid_ns == ns.st_ino);
+  CHECK(me->start_time > 0);
+  const std::string name = leaf_name("abc");
+  CHECK_THAT(name, Catch::StartsWith("abc."));
+  CHECK(parse_leaf_name(name) == me);
+}
+
+TEST_CASE("a launch removes the empty directories of launchers that are gone, and nothing else", "[limits][root]") {
+  REQUIRE_ROOT();
+  LimitsPlan plan;
+  plan.pids = 8;
+  std::string skipped;
+  auto live = create_cgroup(plan, launch_id("live"), false, &skipped);
+  REQUIRE(live);
+  const std::string parent = fs::path(live->paths().at(0)).parent_path().string();
+  const auto me = this_launcher();
+  REQUIRE(me);
+  // A pid that existed and is gone (reaped), and a live process with a start
+  // time that is not its own (a reused pid).
+  const pid_t dead = ::fork();
+  REQUIRE(dead >= 0);
+  if (dead == 0) ::_exit(0);
+  REQUIRE(::waitpid(dead, nullptr, 0) == dead);
+  auto name = [&](const char* id, std::uint64_t ns, pid_t pid, std::uint64_t start) {
+    return parent + "/" + id + "-" + std::to_string(::getpid()) + "." + std::to_string(ns) + "." + std::to_string(pid) +
+           "." + std::to_string(start);
+  };
+  const std::string gone = name("gone", me->pid_ns, dead, 12345);
+  const std::string reused = name("reused", me->pid_ns, ::getpid(), me->start_time + 1);
+  const std::string alive = name("alive", me->pid_ns, ::getpid(), me->start_time);
+  const std::string foreign = name("foreign", me->pid_ns + 1, dead, 12345);  // another pid namespace
+  const std::string populated = name("populated", me->pid_ns, dead, 12346);
+  const std::string others = name("others", me->pid_ns, dead, 12347);       // another user's
+  const std::string legacy = parent + "/legacy-" + std::to_string(::getpid());  // no owner in the name
+  for (const auto& d : {gone, reused, alive, foreign, populated, others, legacy}) REQUIRE(::mkdir(d.c_str(), 0755) == 0);
+  REQUIRE(::chown(others.c_str(), 65534, 65534) == 0);
+  Held h = hold([] {
+    for (;;) ::pause();
+    return 0;
+  });
+  std::ofstream(populated + "/cgroup.procs") << h.pid;
+  REQUIRE(count_lines(slurp(populated + "/cgroup.procs")) == 1);
+
+  // A new launch sweeps (create_cgroup calls remove_stale_leaves on its way).
+  auto next = create_cgroup(plan, launch_id("next"), false, &skipped);
+  REQUIRE(next);
+  CHECK_FALSE(fs::exists(gone));
+  CHECK_FALSE(fs::exists(reused));
+  CHECK(fs::exists(alive));
+  CHECK(fs::exists(foreign));
+  CHECK(fs::exists(populated));  // never a cgroup that holds processes
+  CHECK(fs::exists(others));
+  CHECK(fs::exists(legacy));
+  for (const auto& p : live->paths()) CHECK(fs::exists(p));  // a live launch's own directory
+  CHECK(remove_stale_leaves(parent) == 0);
+
+  ::kill(h.pid, SIGKILL);
+  REQUIRE(::waitpid(h.pid, nullptr, 0) == h.pid);
+  for (int i = 0; i < 100 && count_lines(slurp(populated + "/cgroup.procs")) > 0; ++i) ::usleep(10000);
+  CHECK(remove_stale_leaves(parent) == 1);  // once empty, it goes
+  CHECK_FALSE(fs::exists(populated));
+  for (const auto& d : {alive, foreign, others, legacy}) ::rmdir(d.c_str());
+}
+
 // ---- Rootless ---------------------------------------------------------------
 
 TEST_CASE("rootless: create_cgroup fails closed naming the limits layer", "[limits][rootless]") {

@@ -71,7 +71,7 @@ const char* kBase = "version = 1\nextends = \"base\"\n";
 
 }  // namespace
 
-TEST_CASE("plan: mounts are ordered parents first; read narrows write; tmpfs holds binds") {
+TEST_CASE("plan: mounts are ordered parents first, read narrows write, tmpfs holds binds") {
   World w;
   const auto plan = w.plan(std::string(kBase) + "[filesystem]\nwrite = [\"${WORKSPACE}\"]\nread = [\"${WORKSPACE}/sub\"]\n"
                                                 "tmpfs = [\"" + w.p("ws/sub/cache") + "\"]\n");
@@ -218,6 +218,48 @@ TEST_CASE("plan: environment is pass + set only") {
   World w;
   const auto plan = w.plan("version = 1\n[env]\npass = [\"PATH\", \"LC_*\", \"UNSET_VAR\"]\nset = { NODE_ENV = \"production\", PATH = \"/usr/bin\" }\n");
   CHECK(plan.env == std::vector<std::string>{"LC_ALL=C", "NODE_ENV=production", "PATH=/usr/bin"});
+}
+
+TEST_CASE("plan: --env passes a name from the launcher's environment or sets a value, after the profile") {
+  World w;
+  Invocation i = w.inv();
+  auto arg = [](const std::string& a) {
+    std::string why;
+    auto e = parse_env_arg(a, &why);
+    INFO(a << ": " << why);
+    REQUIRE(e);
+    return *e;
+  };
+  i.env_args = {arg("GITHUB_TOKEN"), arg("FOO=a=b"), arg("NODE_ENV"), arg("NOT_SET"), arg("PATH=/opt/bin")};
+  const auto plan = w.plan("version = 1\n[env]\npass = [\"PATH\"]\nset = { NODE_ENV = \"production\" }\n", i);
+  // NODE_ENV: --env NODE_ENV, but the launcher has none: the profile's value stays.
+  CHECK(plan.env == std::vector<std::string>{"FOO=a=b", "GITHUB_TOKEN=ghp_x", "NODE_ENV=production", "PATH=/opt/bin"});
+  CHECK(plan.env_cli == std::map<std::string, bool>{{"FOO", false}, {"GITHUB_TOKEN", true}, {"PATH", false}});
+  CHECK(plan.env_cli_unset == std::vector<std::string>{"NODE_ENV", "NOT_SET"});
+  const std::string text = render_plan(plan);
+  CHECK_THAT(text, Catch::Contains("  GITHUB_TOKEN=(5 characters from the launcher's environment, not shown)  --env GITHUB_TOKEN\n"));
+  CHECK_THAT(text, !Catch::Contains("ghp_x"));
+  CHECK_THAT(text, Catch::Contains("  FOO=a=b  --env\n"));
+  CHECK_THAT(text, Catch::Contains("  --env NOT_SET: not set in the launcher's environment, not passed\n"));
+  CHECK_THAT(text, !Catch::Contains("AWS_SECRET_ACCESS_KEY"));
+
+  // The last --env of a name decides.
+  i.env_args = {arg("FOO=1"), arg("FOO=2"), arg("GITHUB_TOKEN=set"), arg("GITHUB_TOKEN")};
+  const auto again = w.plan("version = 1\n", i);
+  CHECK(again.env == std::vector<std::string>{"FOO=2", "GITHUB_TOKEN=ghp_x"});
+}
+
+TEST_CASE("plan: --env arguments that are not NAME or NAME=VALUE are refused") {
+  std::string why;
+  CHECK(parse_env_arg("A_1", &why) == EnvArg{"A_1", std::nullopt});
+  CHECK(parse_env_arg("_x=", &why) == EnvArg{"_x", std::string()});
+  CHECK(parse_env_arg("K=v=w", &why) == EnvArg{"K", std::string("v=w")});
+  for (const char* bad : {"", "=v", "1A", "A-B", "A B", "LC_*", "A.B=v", "\xc3\xa9=v"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_env_arg(bad, &why));
+  }
+  CHECK_FALSE(parse_env_arg("BAD-NAME=hunter2", &why));
+  CHECK_THAT(why, Catch::Contains("\"BAD-NAME\"") && !Catch::Contains("hunter2"));
 }
 
 TEST_CASE("plan: working directory") {

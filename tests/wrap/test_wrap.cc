@@ -153,7 +153,7 @@ void check_round_trip(const std::string& original, const WrapResult& r, const st
 struct Expect {
   WrapAction action;
   std::string reference = {};                  // reference server NAME: profile NAME if built in, else base
-  std::vector<std::string> jail_args = {};     // checked when the profile is filesystem
+  std::vector<std::string> jail_args = {};     // between "run PROFILE" and "--"
 };
 
 void check_reports(const WrapResult& r, const std::map<std::string, Expect>& want) {
@@ -172,8 +172,7 @@ void check_reports(const WrapResult& r, const std::map<std::string, Expect>& wan
     } else {
       CHECK(s.profile == profile);
     }
-    if (s.profile == "filesystem") CHECK(s.jail_args == it->second.jail_args);
-    if (s.profile == "base") CHECK(s.jail_args.empty());
+    CHECK(s.jail_args == it->second.jail_args);
   }
 }
 
@@ -182,10 +181,10 @@ const std::map<std::string, std::map<std::string, Expect>> kFixtureExpect = {
      {{"filesystem",
        {WrapAction::Wrapped, "filesystem",
         {"--var", "WORKSPACE=/home/alice/Desktop", "--write", "/home/alice/Downloads"}}},
-      {"notes", {WrapAction::Wrapped}},
+      {"notes", {WrapAction::Wrapped, "", {"--env", "NOTES_DIR", "--env", "LOG_LEVEL"}}},
       {"fetch", {WrapAction::Wrapped, "fetch"}},
-      {"github", {WrapAction::Wrapped, "github"}},
-      {"memory", {WrapAction::Wrapped, "memory"}},
+      {"github", {WrapAction::Wrapped, "github", {"--env", "GITHUB_PERSONAL_ACCESS_TOKEN"}}},
+      {"memory", {WrapAction::Wrapped, "memory", {"--env", "MEMORY_FILE_PATH"}}},
       {"sqlite", {WrapAction::Skipped}},
       {"linear", {WrapAction::NotStdio}}}},
     {"cursor_mcp.json",
@@ -194,13 +193,13 @@ const std::map<std::string, std::map<std::string, Expect>> kFixtureExpect = {
         {"--var", "WORKSPACE=/home/alice/projects/webapp", "--write", "/home/alice/shared/design"}}},
       {"postgres", {WrapAction::Wrapped, "postgres"}},
       {"time", {WrapAction::Wrapped, "time"}},
-      {"internal-tools", {WrapAction::Wrapped}},
+      {"internal-tools", {WrapAction::Wrapped, "", {"--env", "API_BASE_URL", "--env", "NODE_ENV"}}},
       {"everything", {WrapAction::Wrapped, "everything"}},
       {"sentry", {WrapAction::NotStdio}},
       {"context7", {WrapAction::NotStdio}}}},
     {"vscode_mcp.json",
      {{"filesystem", {WrapAction::Wrapped, "filesystem", {"--var", "WORKSPACE=${workspaceFolder}"}}},
-      {"perplexity", {WrapAction::Wrapped}},
+      {"perplexity", {WrapAction::Wrapped, "", {"--env", "PERPLEXITY_API_KEY"}}},
       {"git", {WrapAction::Wrapped, "git"}},
       {"local-tools", {WrapAction::Wrapped}},
       {"github", {WrapAction::NotStdio}},
@@ -209,7 +208,7 @@ const std::map<std::string, std::map<std::string, Expect>> kFixtureExpect = {
      {{"workspace-fs", {WrapAction::Wrapped, "filesystem", {"--var", "WORKSPACE=/home/alice/work"}}},
       {"fetch", {WrapAction::Wrapped, "fetch"}},
       {"sequential-thinking", {WrapAction::Wrapped, "sequential-thinking"}},
-      {"my-server", {WrapAction::Wrapped}},
+      {"my-server", {WrapAction::Wrapped, "", {"--env", "MY_SERVER_DEBUG"}}},
       {"weather", {WrapAction::Wrapped}},
       {"remote-docs", {WrapAction::NotStdio}}}},
 };
@@ -298,8 +297,8 @@ TEST_CASE("only command and args lines change, comments and layout stay", "[lib]
     const WrapResult r = mcpjail::wrap_config(slurp(kFixtures + "claude_desktop_config.json"), opts());
     CHECK(r.text.find("      \"args\": [\n        \"run\",\n        \"filesystem\",\n        \"--var\",\n") !=
           std::string::npos);
-    CHECK(r.text.find("\"args\": [\"run\", \"base\", \"--\", \"node\", \"/home/alice/src/notes-mcp/dist/index.js\", "
-                      "\"--stdio\"],\n") != std::string::npos);
+    CHECK(r.text.find("\"args\": [\"run\", \"base\", \"--env\", \"NOTES_DIR\", \"--env\", \"LOG_LEVEL\", \"--\", \"node\", "
+                      "\"/home/alice/src/notes-mcp/dist/index.js\", \"--stdio\"],\n") != std::string::npos);
   }
   SECTION("comments and trailing commas of JSONC survive") {
     const std::string original = slurp(kFixtures + "vscode_mcp.json");
@@ -461,7 +460,7 @@ TEST_CASE("a forced profile (--profile) applies to every stdio server", "[lib]")
     CHECK(r.servers[2].action == WrapAction::Skipped);
     CHECK(r.servers[2].note.find("WORKSPACE") != std::string::npos);
   }
-  SECTION("a profile file, by absolute path; its env.pass decides which env is reported as dropped") {
+  SECTION("a profile file, by absolute path") {
     char dir[] = "/tmp/wrap-profile-XXXXXX";
     REQUIRE(::mkdtemp(dir));
     const std::string path = std::string(dir) + "/gh.toml";
@@ -469,8 +468,9 @@ TEST_CASE("a forced profile (--profile) applies to every stdio server", "[lib]")
     const WrapResult r = mcpjail::wrap_config(original, opts(path));
     const auto& gh = report_for(r, "mcpServers", "github");
     CHECK(gh.profile == path);
-    CHECK(gh.note.find("GITHUB") == std::string::npos);
-    CHECK(report_for(r, "mcpServers", "notes").note.find("NOTES_DIR") != std::string::npos);
+    CHECK(gh.jail_args == std::vector<std::string>{"--env", "GITHUB_PERSONAL_ACCESS_TOKEN"});
+    CHECK(report_for(r, "mcpServers", "notes").jail_args ==
+          std::vector<std::string>{"--env", "NOTES_DIR", "--env", "LOG_LEVEL"});
     spit(path, "version = 1\nextends = \"base\"\n[filesystem]\nread = [\"${DATA}\"]\n");
     CHECK(std::string(wrap_error(original, opts(path)).what()).find("${DATA}") != std::string::npos);
     fs::remove_all(dir);
@@ -481,13 +481,66 @@ TEST_CASE("a forced profile (--profile) applies to every stdio server", "[lib]")
   }
 }
 
-TEST_CASE("env that the profile does not pass is reported", "[lib]") {
-  const WrapResult r = mcpjail::wrap_config(
-      R"({"mcpServers": {"gh": {"command": "npx", "args": ["x"], "env": {"GITHUB_TOKEN": "t", "LANG": "C", "LC_ALL": "C"}}}})",
-      opts());
-  CHECK(only(r).note.find("env GITHUB_TOKEN not passed") != std::string::npos);
-  CHECK(only(r).note.find("LANG") == std::string::npos);
-  CHECK(only(r).note.find("LC_ALL") == std::string::npos);
+TEST_CASE("each key of env becomes --env NAME, in file order, and the env block stays", "[lib]") {
+  const std::string original =
+      R"({"mcpServers": {"gh": {"command": "npx", "args": ["x"], "env": {"GITHUB_TOKEN": "t", "LANG": "C", "A_1": ""}}}})";
+  const WrapResult r = mcpjail::wrap_config(original, opts());
+  CHECK(only(r).jail_args == std::vector<std::string>{"--env", "GITHUB_TOKEN", "--env", "LANG", "--env", "A_1"});
+  CHECK(only(r).note.find("not passed") == std::string::npos);
+  CHECK(r.text == R"({"mcpServers": {"gh": {"command": "/usr/local/bin/mcp-jail", "args": ["run", "base", "--env", )"
+                  R"("GITHUB_TOKEN", "--env", "LANG", "--env", "A_1", "--", "npx", "x"], "env": {"GITHUB_TOKEN": "t", )"
+                  R"("LANG": "C", "A_1": ""}}}})");
+  check_round_trip(original, r, kJail);
+  // The values are the host's business: they never appear in the arguments.
+  CHECK(r.text.find("\"t\", \"--\"") == std::string::npos);
+
+  SECTION("with the filesystem profile, after its variables") {
+    const auto s = only(mcpjail::wrap_config(
+        R"({"mcpServers": {"fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/d"],)"
+        R"( "env": {"DEBUG": "1"}}}})",
+        opts()));
+    CHECK(s.profile == "filesystem");
+    CHECK(s.jail_args == std::vector<std::string>{"--var", "WORKSPACE=/d", "--env", "DEBUG"});
+  }
+  SECTION("a key that is not a variable name is left out, and said") {
+    const auto s = only(mcpjail::wrap_config(
+        R"({"mcpServers": {"s": {"command": "/opt/s", "env": {"MY-VAR": "1", "OK": "2", "1X": "3", "OK": "4"}}}})", opts()));
+    CHECK(s.jail_args == std::vector<std::string>{"--env", "OK"});  // a repeated key once
+    CHECK(s.note.find("env \"MY-VAR\", \"1X\" not passed into the jail: not a variable name") != std::string::npos);
+  }
+  SECTION("no env, an empty one, or one that is not an object: no --env") {
+    for (const char* env : {"", R"(, "env": {})", R"(, "env": null)", R"(, "env": ["A"])"}) {
+      INFO(env);
+      const auto s = only(mcpjail::wrap_config(std::string(R"({"mcpServers": {"s": {"command": "/opt/s")") + env + "}}}",
+                                               opts()));
+      CHECK(s.action == WrapAction::Wrapped);
+      CHECK(s.jail_args.empty());
+    }
+  }
+}
+
+TEST_CASE("an entry wrapped already is kept, and env names it does not pass on are pointed out", "[lib]") {
+  auto wrapped = [](const std::string& args, const std::string& env) {
+    return only(mcpjail::wrap_config(
+        R"({"mcpServers": {"s": {"command": "/usr/local/bin/mcp-jail", "args": )" + args + R"(, "env": )" + env + "}}}",
+        opts()));
+  };
+  // Wrapped before wrap wrote --env: TOKEN reaches mcp-jail, not the server.
+  auto s = wrapped(R"(["run", "base", "--", "/opt/s"])", R"({"TOKEN": "t", "LANG": "C"})");
+  CHECK(s.action == WrapAction::AlreadyWrapped);
+  CHECK(s.note.find("env TOKEN reach mcp-jail but not the server: add \"--env\"") != std::string::npos);
+  CHECK(s.note.find("LANG") == std::string::npos);  // base passes it
+  // Passed with --env, either spelling, or set with NAME=VALUE: nothing to say.
+  s = wrapped(R"(["run", "--env", "TOKEN", "base", "--env=OTHER=x", "--var", "A=B", "--", "/opt/s", "--env", "NO"])",
+              R"({"TOKEN": "t", "OTHER": "o"})");
+  CHECK(s.action == WrapAction::AlreadyWrapped);
+  CHECK(s.note == "already runs through mcp-jail");
+  // After "--" the arguments are the server's, not mcp-jail's.
+  s = wrapped(R"(["run", "base", "--", "/opt/s", "--env", "TOKEN"])", R"({"TOKEN": "t"})");
+  CHECK(s.note.find("env TOKEN reach mcp-jail but not the server") != std::string::npos);
+  // A profile wrap cannot inspect: nothing claimed.
+  s = wrapped(R"(["run", "/nonexistent/p.toml", "--", "/opt/s"])", R"({"TOKEN": "t"})");
+  CHECK(s.note == "already runs through mcp-jail");
 }
 
 TEST_CASE("package runners that download at start-up are pointed out under network none", "[lib]") {
