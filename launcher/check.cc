@@ -34,6 +34,7 @@ void render_allowlist(std::ostringstream& o, const Plan& p) {
       case nf::AllowRule::Kind::Host: o << "the addresses the DNS filter answers for this name"; break;
       case nf::AllowRule::Kind::Wildcard: o << "names below " << r.name << ", at any depth, not " << r.name << " itself"; break;
       case nf::AllowRule::Kind::Address: o << (r.net.host() ? "this address" : "this network"); break;
+      case nf::AllowRule::Kind::Any: o << "every name: the addresses the DNS filter answers for any name"; break;
     }
     o << ")\n";
   }

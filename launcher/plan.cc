@@ -582,6 +582,7 @@ class Planner {
     for (const auto& a : pn.allow_private)
       if (auto c = netfilter::parse_cidr(a)) n.private_allowed.push_back(*c);
     bool names = false;
+    std::string every_name;  // the *:PORT entries
     for (std::size_t i = 0; i < pn.allow.size(); ++i) {
       netfilter::AllowRule r;
       try {
@@ -610,9 +611,14 @@ class Planner {
         }
       } else {
         names = true;
+        if (r.kind == netfilter::AllowRule::Kind::Any) every_name += (every_name.empty() ? "" : ", ") + r.str();
       }
       n.rules.push_back(std::move(r));
     }
+    if (!every_name.empty())
+      plan_.notes.push_back("network.allow " + every_name + ": every name is answered, so the server can reach any public "
+                            "address a name points to on these ports, and its DNS queries leave the jail; private, local "
+                            "and metadata ranges stay closed");
     if (!pn.dns.empty()) {
       for (const auto& d : pn.dns)
         if (auto r = netfilter::parse_resolver(d)) n.resolvers.push_back(*r);
