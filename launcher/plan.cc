@@ -59,6 +59,7 @@ class Planner {
     plan_identity();
     root_fd_.reset(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root_fd_) throw LaunchError("filesystem", errno_text("open /", errno));
+    plan_state();
     plan_filesystem();
     if (!diags_.empty()) throw ProfileError(std::move(diags_));
     plan_command();
@@ -128,6 +129,61 @@ class Planner {
                  "\"nobody\" or a uid like \"1001\")");
   }
 
+  // ---- state directory ----------------------------------------------------
+
+  void plan_state() {
+    if (!pr_.state_used) return;
+    if (pr_.state_dir.empty()) throw LaunchError("state", "${PROFILE_STATE} is undefined: " + pr_.state_error);
+    auto& st = plan_.state;
+    st.dir = pr_.state_dir;
+    st.name = base_of(st.dir);
+    const std::string home = parent_of(parent_of(st.dir));
+    // The state home is the user's own (~/.local/state): symlinks owned by
+    // the user or root are followed there, never below it.
+    auto w = safe_walk(root_fd_.get(), home, TrustPolicy{inv_.uid, {}});
+    if (!w.error.empty()) throw LaunchError("state", "state home " + home + ": " + w.error);
+    if (w.type != ObjType::Missing && w.type != ObjType::Directory)
+      throw LaunchError("state", "state home " + home + " is not a directory");
+    st.home_canonical = w.canonical;
+    st.canonical = (w.canonical == "/" ? "" : w.canonical) + "/mcp-jail/" + st.name;
+    auto root = safe_walk(root_fd_.get(), st.canonical, TrustPolicy{inv_.uid, {}});
+    if (root.error.empty() && root.type == ObjType::Missing) st.missing.push_back(st.dir);
+  }
+
+  // A path below ${PROFILE_STATE}: bound from the state directory itself
+  // (no symlinks anywhere below the state home), created by `run` when
+  // missing. False when `r` is not such a path.
+  bool add_state_bind(const PathRule& r, bool writable, const std::string& what) {
+    auto& st = plan_.state;
+    if (st.dir.empty() || !path_is_under(r.path, st.dir)) return false;
+    const std::string rel = r.path.size() > st.dir.size() ? r.path.substr(st.dir.size() + 1) : "";
+    const std::string source = st.canonical + (rel.empty() ? "" : "/" + rel);
+    auto w = safe_walk(root_fd_.get(), r.path, policy_);
+    if (!w.error.empty()) {
+      error(r.loc, r.path + ": " + w.error);
+      return true;
+    }
+    if (w.canonical != source) {
+      error(r.loc, r.path + " resolves to " + w.canonical + " through a symlink; nothing below the state home (" +
+                       st.home_canonical + ") may be a symlink: remove it");
+      return true;
+    }
+    if (!rel.empty() && std::find(st.paths.begin(), st.paths.end(), rel) == st.paths.end()) st.paths.push_back(rel);
+    MountStep s;
+    s.kind = MountKind::Bind;
+    s.target = r.path;
+    s.source = source;
+    s.writable = writable;
+    s.is_dir = w.type != ObjType::File && w.type != ObjType::Other;
+    s.why = what + " (" + r.loc.str() + "), in the profile's state directory";
+    if (w.type == ObjType::Missing) {
+      if (std::find(st.missing.begin(), st.missing.end(), r.path) == st.missing.end()) st.missing.push_back(r.path);
+      s.why += "; run creates it";
+    }
+    binds_.push_back({std::move(s), r.path});
+    return true;
+  }
+
   // ---- filesystem rules -------------------------------------------------
 
   struct Candidate {
@@ -149,6 +205,7 @@ class Planner {
       error(r.loc, "the whole host root cannot be writable");
       return;
     }
+    if (add_state_bind(r, writable, what)) return;
     auto w = safe_walk(root_fd_.get(), r.path, policy_);
     if (!w.error.empty()) {
       error(r.loc, r.path + ": " + w.error);
@@ -180,6 +237,11 @@ class Planner {
     std::vector<PathRule> writes = fs.write;
     for (const auto& p : inv_.extra_write) writes.push_back(PathRule{p, false, SourceLoc{"--write " + p}});
     for (const auto& w : writes) policy_.untrusted_trees.push_back(w.path);
+    // The jail may write the state directory (whatever the profile lists).
+    if (!plan_.state.dir.empty()) {
+      policy_.untrusted_trees.push_back(plan_.state.dir);
+      policy_.untrusted_trees.push_back(plan_.state.canonical);
+    }
     for (const auto& w : writes) {
       auto r = safe_walk(root_fd_.get(), w.path, TrustPolicy{inv_.uid, {}});
       if (r.error.empty() && r.canonical != w.path) policy_.untrusted_trees.push_back(r.canonical);
@@ -718,6 +780,9 @@ Invocation current_invocation() {
   } else if (const passwd* pw = ::getpwuid(inv.uid)) {
     inv.load.home = pw->pw_dir;
   }
+  // XDG base directories: a relative value is invalid and ignored.
+  if (auto it = inv.host_env.find("XDG_STATE_HOME"); it != inv.host_env.end() && it->second.starts_with("/"))
+    inv.load.state_home = normalize_absolute(it->second, nullptr).value_or("");
   char buf[4096];
   if (::getcwd(buf, sizeof buf)) inv.load.pwd = buf;
   else inv.load.pwd = "/";

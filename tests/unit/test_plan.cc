@@ -239,6 +239,36 @@ TEST_CASE("plan: host network needs explicit consent") {
   CHECK(w.plan("version = 1\n[network]\nmode = \"host\"\nallow_host_network = true\n").network.mode == NetMode::Host);
 }
 
+TEST_CASE("plan: paths below ${PROFILE_STATE} are planned, created only by run") {
+  World w;
+  const std::string state = w.p("home/alice/.local/state/mcp-jail/t");
+  const std::string prof = std::string(kBase) + "[filesystem]\nwrite = [\"${PROFILE_STATE}/data/db\"]\nread = [\"${PROFILE_STATE}/ro\"]\n";
+  auto plan = w.plan(prof);
+  CHECK(plan.state.dir == state);
+  CHECK(plan.state.canonical == state);
+  CHECK(plan.state.paths == std::vector<std::string>{"ro", "data/db"});
+  CHECK(plan.state.missing == std::vector<std::string>{state, state + "/ro", state + "/data/db"});
+  const MountStep* m = find(plan, state + "/data/db");
+  REQUIRE(m);
+  CHECK(m->writable);
+  CHECK(m->is_dir);
+  CHECK(m->source == state + "/data/db");
+  CHECK_FALSE(fs::exists(w.p("home/alice/.local")));  // planning changes nothing
+  CHECK_THAT(render_plan(plan), Catch::Contains("state        " + state) && Catch::Contains("(run creates it)"));
+  // not used: no state directory at all
+  CHECK(w.plan(kBase).state.dir.empty());
+  // the state home may be reached through the user's own symlink; below it, nothing is followed
+  fs::create_directories(w.p("data/state"));
+  fs::create_directories(w.p("home/alice/.local"));
+  fs::create_directory_symlink(w.p("data/state"), w.p("home/alice/.local/state"));
+  plan = w.plan(prof);
+  CHECK(plan.state.canonical == w.p("data/state/mcp-jail/t"));
+  CHECK(find(plan, state + "/data/db")->source == w.p("data/state/mcp-jail/t/data/db"));
+  fs::create_directories(w.p("data/state/mcp-jail/t"));
+  fs::create_directory_symlink(w.p("home/alice/.ssh"), w.p("data/state/mcp-jail/t/ro"));
+  CHECK_THROWS_WITH(w.plan(prof), Catch::Contains("inside the writable path") || Catch::Contains("symlink"));
+}
+
 TEST_CASE("plan: identities") {
   World w;
   auto i = w.inv();
