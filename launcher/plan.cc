@@ -57,6 +57,7 @@ class Planner {
     plan_.profile_name = pr_.name;
     plan_.profile_sources = pr_.sources;
     plan_identity();
+    npx_ = command_is_npx();
     root_fd_.reset(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root_fd_) throw LaunchError("filesystem", errno_text("open /", errno));
     plan_state();
@@ -132,8 +133,10 @@ class Planner {
   // ---- state directory ----------------------------------------------------
 
   void plan_state() {
-    if (!pr_.state_used) return;
-    if (pr_.state_dir.empty()) throw LaunchError("state", "${PROFILE_STATE} is undefined: " + pr_.state_error);
+    if (!pr_.state_used && !npx_) return;
+    if (pr_.state_dir.empty())
+      throw LaunchError("state", std::string(npx_ ? "npx needs a package cache private to the profile, in " : "") +
+                                     "${PROFILE_STATE}, which is undefined: " + pr_.state_error);
     auto& st = plan_.state;
     st.dir = pr_.state_dir;
     st.name = base_of(st.dir);
@@ -182,6 +185,58 @@ class Planner {
     }
     binds_.push_back({std::move(s), r.path});
     return true;
+  }
+
+  // A directory below ${PROFILE_STATE} that must exist at launch without a
+  // mount of its own (it lies inside a bound one): `run` creates it.
+  void require_state_dir(const std::string& rel) {
+    auto& st = plan_.state;
+    if (std::find(st.paths.begin(), st.paths.end(), rel) == st.paths.end()) st.paths.push_back(rel);
+    auto w = safe_walk(root_fd_.get(), st.dir + "/" + rel, policy_);
+    if (w.error.empty() && w.type == ObjType::Missing) st.missing.push_back(st.dir + "/" + rel);
+  }
+
+  // ---- npx ---------------------------------------------------------------
+  //
+  // `npx -y @scope/server` (npm's npx-cli.js) fetches a package into npm's
+  // cache and runs its bin through `sh -c`. In the jail its cache is
+  // ${PROFILE_STATE}/npm, private to the profile, so one server cannot
+  // change the packages another one runs; with network "none" it runs
+  // offline from that cache, filled beforehand outside the jail.
+
+  bool command_is_npx() const {
+    if (inv_.command.empty()) return false;
+    const std::string b = base_of(inv_.command[0]);
+    return b == "npx" || b == "npx-cli.js";
+  }
+
+  std::string npx_cache() const { return plan_.state.dir + "/npm"; }
+
+  void plan_npx_filesystem() {
+    add_state_bind(PathRule{npx_cache(), false, SourceLoc{"the command is npx"}}, true, "npm package cache");
+    // npx installs each package into _npx/<hash>/node_modules and runs its
+    // bin from there: Landlock needs the directory to exist at launch.
+    require_state_dir("npm/_npx");
+  }
+
+  // npm reads its settings from npm_config_* in any letter case.
+  void plan_npx_env(std::map<std::string, std::string>& env) const {
+    std::map<std::string, std::string> npm = {
+        {"npm_config_cache", npx_cache()},
+        {"npm_config_update_notifier", "false"},  // no registry request of its own
+        {"npm_config_fund", "false"},
+        {"npm_config_audit", "false"},
+        {"npm_config_yes", "true"},  // never prompt: stdin is the MCP pipe
+    };
+    if (pr_.network.mode == NetMode::None) npm["npm_config_offline"] = "true";
+    else npm["npm_config_prefer_offline"] = "true";
+    auto lower = [](std::string s) {
+      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return s;
+    };
+    for (auto it = env.begin(); it != env.end();)
+      it = lower(it->first).starts_with("npm_config_") ? env.erase(it) : std::next(it);
+    for (auto& [k, v] : npm) env[k] = v;
   }
 
   // ---- filesystem rules -------------------------------------------------
@@ -249,6 +304,7 @@ class Planner {
     for (const auto& r : fs.read) add_bind(r, false, "filesystem.read");
     for (const auto& p : inv_.extra_read) add_bind(PathRule{p, false, SourceLoc{"--read " + p}}, false, "--read");
     for (const auto& r : writes) add_bind(r, true, r.loc.line ? "filesystem.write" : "--write");
+    if (npx_) plan_npx_filesystem();
     for (const auto& r : fs.tmpfs) {
       if (path_is_under(r.path, "/proc") || path_is_under(r.path, "/dev") || r.path == "/") {
         error(r.loc, r.path + ": cannot hold a tmpfs (/, /proc and /dev are provided by mcp-jail)");
@@ -593,6 +649,7 @@ class Planner {
         env[name] = it->second;
       }
     }
+    if (npx_) plan_npx_env(env);
     for (const auto& [k, v] : pr_.env.set) env[k] = v;
     for (const auto& [k, v] : env) plan_.env.push_back(k + "=" + v);
   }
@@ -726,6 +783,8 @@ class Planner {
         default: break;
       }
     }
+    for (const auto& e : plan_.env)
+      if (e.starts_with("PATH=")) ll.path_env = e.substr(5);
     if (!pr_.exec.allow.empty()) {
       std::vector<std::string> allowed_canonical;
       for (const auto& a : pr_.exec.allow) {
@@ -733,8 +792,18 @@ class Planner {
           if (!a.optional) error(a.loc, "exec.allow " + a.path + " is not visible in the jail");
           continue;
         }
-        ll.exec_allow.push_back(a.path);
         auto w = safe_walk(root_fd_.get(), a.path, policy_);
+        const auto& st = plan_.state;
+        const bool state_dir = !st.dir.empty() && path_is_under(a.path, st.dir) && a.path != st.dir &&
+                               w.error.empty() && w.type == ObjType::Missing;
+        if (w.error.empty() && (w.type == ObjType::Directory || state_dir)) {
+          // A directory: whatever lies beneath it may be executed.
+          if (state_dir) require_state_dir(a.path.substr(st.dir.size() + 1));
+          ll.rules.push_back({a.path, false, true, a.optional});
+          allowed_canonical.push_back(w.canonical);
+          continue;
+        }
+        ll.exec_allow.push_back(a.path);
         if (w.error.empty() && w.type != ObjType::Missing) allowed_canonical.push_back(w.canonical);
       }
       if (!plan_.exe.empty() &&
@@ -743,10 +812,63 @@ class Planner {
         plan_.notes.push_back("the command " + plan_.exe + " is not in exec.allow; Landlock will refuse to run it");
     } else {
       ll.exec_allow = exec_files_;
+      if (npx_) {
+        // npm runs the package's bin with `sh -c`; the bin is a script
+        // inside the profile's cache (node and env come with npx itself).
+        const std::string sh = find_in_jail_path("sh", ll.path_env);
+        if (sh.empty()) error(SourceLoc{"npx"}, "npx runs packages through sh, which is not on the server's PATH (" + ll.path_env + ")");
+        else ll.exec_allow.push_back(sh);
+        ll.rules.push_back({npx_cache() + "/_npx", false, true});
+      }
     }
+    if (npx_) note_npx();
     ll.best_effort = std::find(plan_.best_effort.begin(), plan_.best_effort.end(), "landlock") != plan_.best_effort.end();
-    for (const auto& e : plan_.env)
-      if (e.starts_with("PATH=")) ll.path_env = e.substr(5);
+  }
+
+  // `name` on the server's PATH, as execvp in the jail finds it.
+  std::string find_in_jail_path(const std::string& name, const std::string& path) const {
+    std::size_t i = 0;
+    while (i <= path.size()) {
+      auto j = path.find(':', i);
+      if (j == std::string::npos) j = path.size();
+      const std::string dir = path.substr(i, j - i);
+      i = j + 1;
+      if (dir.empty() || dir[0] != '/') continue;
+      const std::string cand = dir + "/" + name;
+      if (regular_file(cand) && ::access(cand.c_str(), X_OK) == 0 && jail_visible(cand)) return cand;
+    }
+    return {};
+  }
+
+  // How to fill the cache, for `check`.
+  void note_npx() {
+    std::string spec;
+    for (std::size_t i = 1; i < inv_.command.size(); ++i) {
+      const std::string& a = inv_.command[i];
+      if (a == "--") continue;
+      if (a == "-p" || a == "--package") {
+        if (i + 1 < inv_.command.size()) spec = inv_.command[++i];
+        continue;
+      }
+      if (a.starts_with("--package=")) {
+        spec = a.substr(10);
+        continue;
+      }
+      if (a.starts_with("-")) continue;
+      if (spec.empty()) spec = a;
+      break;
+    }
+    if (spec.empty()) spec = "PACKAGE";
+    const auto& id = plan_.id;
+    std::string n = "npx: the package cache is " + npx_cache() + ", private to this profile; " +
+                    (pr_.network.mode == NetMode::None ? "npx runs offline from it (network none), so fill it beforehand, "
+                                                         "outside the jail and without install scripts: "
+                                                       : "npx prefers it to the registry; to fill it beforehand: ") +
+                    "npm_config_cache=" + npx_cache() + " npm exec --yes --ignore-scripts --package=" + spec + " -- true";
+    if (id.root_mode)
+      n += "; then chown -R " + std::to_string(id.uid) + ":" + std::to_string(id.gid) + " " + plan_.state.dir +
+           " (the server runs as uid " + std::to_string(id.uid) + ", and npm writes its cache)";
+    plan_.notes.push_back(std::move(n));
   }
 
   const Profile& pr_;
@@ -757,6 +879,7 @@ class Planner {
   std::vector<Candidate> binds_;
   std::vector<MountStep> special_, files_;
   std::vector<std::string> exec_files_;
+  bool npx_ = false;  // the command is npm's npx
   std::vector<Diagnostic> diags_;
 };
 

@@ -269,6 +269,63 @@ TEST_CASE("plan: paths below ${PROFILE_STATE} are planned, created only by run")
   CHECK_THROWS_WITH(w.plan(prof), Catch::Contains("inside the writable path") || Catch::Contains("symlink"));
 }
 
+TEST_CASE("plan: npx gets a package cache private to the profile, offline without network") {
+  if (!fs::exists("/usr/bin/npx") || !fs::exists("/usr/bin/node")) return;
+  World w;
+  const std::string state = w.p("home/alice/.local/state/mcp-jail/t");
+  auto i = w.inv({"npx", "-y", "@scope/server@1.2.3", "--flag"});
+  i.host_env["NPM_CONFIG_CACHE"] = w.p("home/alice/.npm");  // the user's shared cache: never used in the jail
+  i.host_env["npm_config_registry"] = "https://registry.example";
+  const std::string prof = std::string(kBase) + "[env]\npass = [\"NPM_CONFIG_*\", \"npm_config_*\"]\n";
+  auto plan = w.plan(prof, i);
+  CHECK(plan.state.dir == state);
+  const MountStep* cache = find(plan, state + "/npm");
+  REQUIRE(cache);
+  CHECK(cache->writable);
+  CHECK(std::find(plan.state.missing.begin(), plan.state.missing.end(), state + "/npm/_npx") != plan.state.missing.end());
+  auto has_env = [&](const std::string& kv) { return std::find(plan.env.begin(), plan.env.end(), kv) != plan.env.end(); };
+  CHECK(has_env("npm_config_cache=" + state + "/npm"));
+  CHECK(has_env("npm_config_offline=true"));
+  CHECK(has_env("npm_config_yes=true"));
+  CHECK(has_env("npm_config_update_notifier=false"));
+  CHECK(std::none_of(plan.env.begin(), plan.env.end(), [](const std::string& e) {
+    return e.starts_with("NPM_CONFIG_") || e.starts_with("npm_config_registry");
+  }));
+  // Landlock: npx and its interpreters, sh (npm runs bins through it), and
+  // what is installed in the cache's _npx; nothing else.
+  const auto& ll = plan.landlock;
+  CHECK(std::find(ll.exec_allow.begin(), ll.exec_allow.end(), "/usr/bin/sh") != ll.exec_allow.end());
+  CHECK(std::any_of(ll.rules.begin(), ll.rules.end(), [&](const LandlockRule& r) {
+    return r.path == state + "/npm/_npx" && r.exec && !r.write;
+  }));
+  CHECK(std::count_if(ll.rules.begin(), ll.rules.end(), [](const LandlockRule& r) { return r.exec; }) == 1);
+  CHECK(std::any_of(plan.notes.begin(), plan.notes.end(), [&](const std::string& n) {
+    return n.find("npm exec --yes --ignore-scripts --package=@scope/server@1.2.3 -- true") != std::string::npos;
+  }));
+  // with a network, npx prefers the cache but may fetch
+  plan = w.plan(prof + "[network]\nmode = \"allowlist\"\nallow = [\"registry.npmjs.org:443\"]\n", i);
+  CHECK(std::find(plan.env.begin(), plan.env.end(), "npm_config_prefer_offline=true") != plan.env.end());
+  CHECK(std::none_of(plan.env.begin(), plan.env.end(), [](const std::string& e) { return e.starts_with("npm_config_offline"); }));
+  // the node form gets no cache and no shell
+  plan = w.plan(kBase, w.inv({"node", w.p("opt/app/node_modules/@scope/pkg/dist/index.js")}));
+  CHECK(plan.state.dir.empty());
+  CHECK(std::find(plan.landlock.exec_allow.begin(), plan.landlock.exec_allow.end(), "/usr/bin/sh") == plan.landlock.exec_allow.end());
+}
+
+TEST_CASE("plan: an exec.allow directory allows what lies beneath it") {
+  World w;
+  const std::string state = w.p("home/alice/.local/state/mcp-jail/t");
+  const auto plan = w.plan(std::string(kBase) + "[exec]\nallow = [\"/usr/bin/true\", \"/usr/lib\", \"${PROFILE_STATE}/bin\"]\n"
+                           "[filesystem]\nwrite = [\"${PROFILE_STATE}\"]\n");
+  const auto& ll = plan.landlock;
+  CHECK(ll.exec_allow == std::vector<std::string>{"/usr/bin/true"});
+  CHECK(std::any_of(ll.rules.begin(), ll.rules.end(), [](const LandlockRule& r) { return r.path == "/usr/lib" && r.exec; }));
+  // a missing directory below ${PROFILE_STATE} is created by run
+  CHECK(std::any_of(ll.rules.begin(), ll.rules.end(), [&](const LandlockRule& r) { return r.path == state + "/bin" && r.exec; }));
+  CHECK(std::find(plan.state.missing.begin(), plan.state.missing.end(), state + "/bin") != plan.state.missing.end());
+  CHECK_THAT(render_plan(plan), Catch::Contains("/usr/lib  (+ execute beneath)"));
+}
+
 TEST_CASE("plan: identities") {
   World w;
   auto i = w.inv();
