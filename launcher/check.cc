@@ -113,6 +113,12 @@ std::string render_plan(const Plan& p) {
   }
   o << "    then pivot_root into it, detach the old root, remount / read-only\n";
   for (const auto& h : p.hide_skipped) o << "  hide skipped: " << h << "\n";
+  if (!p.state.dir.empty()) {
+    o << "\nstate        " << p.state.dir;
+    if (p.state.canonical != p.state.dir) o << "  (on the host: " << p.state.canonical << ")";
+    o << "\n  private to this profile; directories owned by uid " << p.id.uid << ", mode 0700, never through a symlink\n";
+    for (const auto& m : p.state.missing) o << "  missing    " << m << "  (run creates it)\n";
+  }
 
   o << "\nnetwork      ";
   switch (p.network.mode) {
