@@ -291,6 +291,19 @@ bool fetches_at_start(const std::string& command, const std::vector<std::string>
   return false;
 }
 
+// The package an npx command line runs: --package's value, else the first
+// argument that is not an option.
+std::string npx_package(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if ((a == "-p" || a == "--package") && i + 1 < args.size()) return args[i + 1];
+    if (a.starts_with("--package=")) return a.substr(10);
+    if (a == "--") continue;
+    if (!a.starts_with("-")) return a;
+  }
+  return "PACKAGE";
+}
+
 bool container_launcher(const std::string& command) {
   const std::string b = base_name(command);
   return b == "docker" || b == "podman" || b == "nerdctl";
@@ -328,6 +341,7 @@ struct ProfileInfo {
   bool needs_workspace = false; // ${WORKSPACE}
   std::string error;            // why not loadable
   bool no_network = false;       // network = "none"
+  std::string name;              // the profile's name (its ${PROFILE_STATE})
   std::vector<std::string> env_pass;
   std::map<std::string, std::string> env_set;
 };
@@ -345,6 +359,7 @@ ProfileInfo inspect_profile(const std::string& spec, const std::string& home) {
       info.env_pass = p.env.pass;
       info.env_set = p.env.set;
       info.no_network = p.network.mode == NetMode::None;
+      info.name = p.name;
       return true;
     } catch (const std::exception& e) {
       info.error = first_line(e.what());
@@ -582,14 +597,23 @@ class Wrapper {
     if (!fallback_note.empty()) notes.push_back(fallback_note);
     if (const Member* e = find(ms, "env")) {
       const json ev = value_of(s_, e->value);
-      std::string dropped;
+      std::string dropped, replaced;
       if (ev.is_object())
-        for (const auto& [k, _] : ev.items())
-          if (!env_passes(*info, k)) dropped += (dropped.empty() ? "" : ", ") + k;
+        for (const auto& [k, _] : ev.items()) {
+          if (info->env_set.count(k)) replaced += (replaced.empty() ? "" : ", ") + k;
+          else if (!env_passes(*info, k)) dropped += (dropped.empty() ? "" : ", ") + k;
+        }
       if (!dropped.empty())
         notes.push_back("env " + dropped + " not passed into the jail (not in profile " + profile + "'s [env] pass)");
+      if (!replaced.empty())
+        notes.push_back("env " + replaced + ": profile " + profile + " sets its own value ([env] set), this one is not used");
     }
-    if (info->no_network && fetches_at_start(command, args))
+    if (info->no_network && base_name(command) == "npx")
+      notes.push_back("npx runs offline in the jail, from profile " + profile +
+                      "'s own npm cache; fill it once, outside the jail: npm_config_cache=${XDG_STATE_HOME:-$HOME/"
+                      ".local/state}/mcp-jail/" + info->name + "/npm npm exec --yes --ignore-scripts --package=" +
+                      npx_package(args) + " -- true (as root, then chown -R the profile's directory to nobody)");
+    else if (info->no_network && fetches_at_start(command, args))
       notes.push_back(base_name(command) + " fetches the server when it starts, but profile " + profile +
                       " has no network: install the package and start it with node or python instead");
     if (find(ms, "envFile"))

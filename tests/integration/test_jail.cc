@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "harness.hpp"
@@ -515,5 +516,35 @@ TEST_CASE("state: ${PROFILE_STATE} is created private to the profile and owned b
     fs::remove(state);
     fs::rename(state + ".real", state);
     CHECK(jail({"readable", state + "/data/db/f", "kept"}).status == 0);  // and fine again
+  }
+}
+
+TEST_CASE("probe: every built-in profile contains every attempt") {
+  // Each built-in profile with what it needs to load. Add new ones here.
+  struct Builtin {
+    std::string name;
+    std::vector<std::string> vars;  // NAME: given a fresh directory owned by the jail's user
+  };
+  const std::vector<Builtin> builtins = {
+      {"base", {}},
+      {"filesystem", {"WORKSPACE"}},
+      {"memory", {}},
+      {"everything", {}},
+  };
+  for (Mode m : modes()) {
+    StateHome home(m);
+    for (const auto& b : builtins) {
+      std::vector<std::unique_ptr<TempDir>> dirs;
+      std::vector<std::string> args = {"probe", b.name};
+      for (const auto& v : b.vars) {
+        dirs.push_back(std::make_unique<TempDir>(m));
+        args.insert(args.end(), {"--var", v + "=" + dirs.back()->path()});
+      }
+      const auto r = run(m, args, home.env());
+      INFO(mode_name(m) << " " << b.name << "\n" << r.out << r.err);
+      CHECK(r.status == 0);
+      CHECK_THAT(r.out, Catch::Contains("attempts contained."));
+      CHECK_THAT(r.out, !Catch::Contains("NOT CONTAINED"));
+    }
   }
 }

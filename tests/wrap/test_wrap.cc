@@ -491,8 +491,22 @@ TEST_CASE("env that the profile does not pass is reported", "[lib]") {
 }
 
 TEST_CASE("package runners that download at start-up are pointed out under network none", "[lib]") {
-  for (const char* entry : {R"({"command": "npx", "args": ["-y", "some-server"]})",
-                            R"({"command": "/usr/local/bin/uvx", "args": ["mcp-server-time"]})",
+  // npx runs offline from the profile's own cache: how to fill it
+  const auto npx = only(mcpjail::wrap_config(
+      R"({"mcpServers": {"s": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@2026.8.31"]}}})",
+      opts()));
+  INFO(npx.note);
+  CHECK(npx.note.find("npx runs offline") != std::string::npos);
+  if (npx.profile == "memory") {  // its own MEMORY_FILE_PATH wins over the entry's
+    const auto mem = only(mcpjail::wrap_config(
+        R"({"mcpServers": {"s": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"],)"
+        R"( "env": {"MEMORY_FILE_PATH": "/home/alice/m.json"}}}})",
+        opts()));
+    CHECK(mem.note.find("env MEMORY_FILE_PATH: profile memory sets its own value") != std::string::npos);
+  }
+  CHECK(npx.note.find("mcp-jail/" + npx.profile + "/npm npm exec --yes --ignore-scripts "
+                      "--package=@modelcontextprotocol/server-memory@2026.8.31 -- true") != std::string::npos);
+  for (const char* entry : {R"({"command": "/usr/local/bin/uvx", "args": ["mcp-server-time"]})",
                             R"({"command": "pnpm", "args": ["dlx", "some-server"]})"}) {
     INFO(entry);
     const auto s = only(mcpjail::wrap_config(std::string("{\"mcpServers\": {\"s\": ") + entry + "}}", opts("base")));
