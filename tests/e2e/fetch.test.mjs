@@ -18,16 +18,12 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import { TestWorld, TEST_USER, ensureTestUser, mkTempDir, connect, auditUntil } from './testworld.mjs';
+import { E2E_DIR, JAIL, hex, mkTempDir, modeDefinitions, prepareMode, startServer } from './jailed.mjs';
+import { TestWorld, auditUntil } from './testworld.mjs';
 
-const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
-const JAIL = process.env.MCPJAIL_BIN;
 const TIMEOUT = 60_000;
 
 const skipReason = (() => {
@@ -76,8 +72,7 @@ describe('network allowlist: a fetch server through the jail', { skip: skipReaso
   after(() => world.down());
 
   it('positive control: without a jail the server reaches every listener of the world', { timeout: TIMEOUT }, async () => {
-    const bare = await connect({
-      name: 'mcp-jail-e2e-fetch',
+    const bare = await startServer({
       command: 'nsenter',
       args: [`--net=${HOST_NS}`, '--', process.execPath, path.join(E2E_DIR, 'fetch-server.mjs')],
     });
@@ -91,23 +86,22 @@ describe('network allowlist: a fetch server through the jail', { skip: skipReaso
     }
   });
 
-  const modes = [{ name: 'root (jail runs as 65534)', rootless: false }, { name: `rootless (started as ${TEST_USER})`, rootless: true }];
-  for (const mode of modes) {
+  for (const mode of modeDefinitions()) {
     describe(mode.name, () => {
-      let srv, dirs = [], audit, profile;
+      let ctx, srv, state, audit;
 
       before(async () => {
-        // A world-readable copy of the server and its modules, so the test
-        // user can read them wherever the checkout lives.
-        const copy = mkTempDir('mcpjail-e2e-fetch-');
-        dirs.push(copy);
-        fs.cpSync(path.join(E2E_DIR, 'package.json'), path.join(copy, 'package.json'));
-        fs.cpSync(path.join(E2E_DIR, 'fetch-server.mjs'), path.join(copy, 'fetch-server.mjs'));
-        fs.cpSync(path.join(E2E_DIR, 'node_modules'), path.join(copy, 'node_modules'), { recursive: true });
-        execFileSync('chmod', ['-R', 'a+rX', copy]);
-        const state = mkTempDir('mcpjail-e2e-fetch-state-');
-        dirs.push(state);
-        profile = path.join(state, 'fetch.toml');
+        ctx = prepareMode(mode.kind);
+        if (ctx.skip) return;
+        // The server beside the modules this mode reads (a world-readable
+        // copy when the test user cannot read the checkout).
+        const script = path.join(ctx.serverRoot, 'fetch-server.mjs');
+        if (ctx.serverRoot !== E2E_DIR) {
+          fs.copyFileSync(path.join(E2E_DIR, 'fetch-server.mjs'), script);
+          fs.chmodSync(script, 0o644);
+        }
+        state = mkTempDir('mcpjail-e2e-fetch-state-');
+        const profile = path.join(state, 'fetch.toml');
         fs.writeFileSync(
           profile,
           [
@@ -122,39 +116,20 @@ describe('network allowlist: a fetch server through the jail', { skip: skipReaso
           ].join('\n'),
           { mode: 0o644 },
         );
-        audit = path.join(state, `audit-${randomBytes(4).toString('hex')}.jsonl`);
-        let prefix = [];
-        let env = {};
-        if (mode.rootless) {
-          const u = ensureTestUser();
-          prefix = ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--'];
-          env = { HOME: u.home, USER: u.name, LOGNAME: u.name };
-          fs.chownSync(state, u.uid, u.gid);
-        }
-        let jail = JAIL;
-        if (mode.rootless) {
-          const bin = mkTempDir('mcpjail-e2e-fetch-bin-');
-          dirs.push(bin);
-          jail = path.join(bin, 'mcp-jail');
-          fs.copyFileSync(JAIL, jail);
-          fs.chmodSync(jail, 0o755);
-        }
-        srv = await connect({
-          name: 'mcp-jail-e2e-fetch',
-          command: 'nsenter',
-          args: [`--net=${HOST_NS}`, '--', ...prefix, jail, 'run', profile, '--audit-log', audit, '--',
-                 process.execPath, path.join(copy, 'fetch-server.mjs')],
-          env,
-        });
+        audit = path.join(state, `audit-${hex(4)}.jsonl`);
+        fs.chownSync(state, ctx.host.uid, ctx.host.gid);
+        srv = await startServer(world.launcher(ctx, ['run', profile, '--audit-log', audit, '--', process.execPath, script]));
       }, { timeout: TIMEOUT });
 
       after(async () => {
         await srv?.close();
-        for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+        if (state) fs.rmSync(state, { recursive: true, force: true });
+        ctx?.cleanup();
       });
 
       const test = (name, fn) =>
-        it(name, { timeout: TIMEOUT }, async () => {
+        it(name, { timeout: TIMEOUT }, async (t) => {
+          if (ctx?.skip) return t.skip(ctx.skip);
           try {
             await fn();
           } catch (err) {

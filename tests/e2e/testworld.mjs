@@ -1,17 +1,13 @@
-// What the network e2e tests share: their world, two network namespaces built
-// by tests/network/world.sh (NAME-h plays the host, NAME-w the internet) with
-// networld.mjs listeners in them (names carry the pid, so tests that run at
-// the same time each get their own; needs root), and launching a jailed
-// server as root or as the rootless test user.
+// The network e2e tests' world: two network namespaces built by
+// tests/network/world.sh (NAME-h plays the host, NAME-w the internet), with
+// networld.mjs listeners in them. Names carry the pid, so tests that run at
+// the same time each get their own. Needs root. Launch modes and the MCP
+// client come from jailed.mjs.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
 const WORLD_SH = path.resolve(E2E_DIR, '..', 'network', 'world.sh');
@@ -45,6 +41,12 @@ export class TestWorld {
     this.up = false;
   }
 
+  // Command, args and env for startServer(): `mcp-jail ARGS...` in the world's
+  // host namespace, launched as the jailed.mjs mode `ctx` launches.
+  launcher(ctx, args) {
+    return { command: 'nsenter', args: [`--net=${this.hostNs}`, '--', ...ctx.prefix, ctx.jailBin, ...args], env: ctx.env };
+  }
+
   requestsTo(local) {
     return this.events.filter((e) => e.kind === 'http' && e.local === local);
   }
@@ -75,53 +77,7 @@ export class TestWorld {
   }
 }
 
-// ---------------------------------------------------------------- launching
-
-export const TEST_USER = 'mcpjail-test';
-
-function userEntry(name) {
-  try {
-    const [, , uid, gid, , home] = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');
-    return { name, uid: Number(uid), gid: Number(gid), home };
-  } catch {
-    return null;
-  }
-}
-
-// The unprivileged user the rootless mode starts the jail as (created if missing).
-export function ensureTestUser() {
-  if (!userEntry(TEST_USER)) {
-    try {
-      execFileSync('useradd', ['--create-home', '--shell', '/usr/sbin/nologin', TEST_USER], { stdio: 'pipe' });
-    } catch (err) {
-      if (!userEntry(TEST_USER)) throw err;
-    }
-  }
-  return userEntry(TEST_USER);
-}
-
-export function mkTempDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.chmodSync(dir, 0o755);
-  return dir;
-}
-
-// An MCP client over stdio; stderr of the command is kept for failure messages.
-export async function connect({ command, args, env, name = 'mcp-jail-e2e' }) {
-  const transport = new StdioClientTransport({ command, args, env, stderr: 'pipe' });
-  const err = [];
-  transport.stderr.on('data', (c) => err.push(c));
-  const client = new Client({ name, version: '0.0.0' }, { capabilities: {} });
-  await client.connect(transport, { timeout: 20_000 });
-  return {
-    client,
-    stderr: () => Buffer.concat(err).toString('utf8'),
-    close: async () => {
-      await client.close().catch(() => {});
-      await transport.close().catch(() => {});
-    },
-  };
-}
+// ---------------------------------------------------------------- audit log
 
 export function readAudit(file) {
   if (!fs.existsSync(file)) return [];
