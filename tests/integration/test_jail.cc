@@ -530,6 +530,9 @@ TEST_CASE("probe: every built-in profile contains every attempt") {
       {"filesystem", {"WORKSPACE"}},
       {"memory", {}},
       {"everything", {}},
+      // fetch (network allowlist) is probed inside the network tests' world,
+      // where every address the battery tries is a listener of the test:
+      // tests/network/test_network.cc.
   };
   for (Mode m : modes()) {
     StateHome home(m);
