@@ -270,8 +270,13 @@ bool names_package(std::string_view token, std::string_view package) {
   return false;
 }
 
-// The reference-server package names that a built-in profile NAME matches.
+// The reference-server package names that a built-in profile NAME matches,
+// and the other packages a built-in profile is written for.
 bool server_is(std::string_view token, const std::string& name) {
+  static const std::map<std::string, std::vector<std::string>> others = {{"fetch", {"mcp-fetch-server"}}};
+  if (auto it = others.find(name); it != others.end())
+    for (const auto& package : it->second)
+      if (names_package(token, package)) return true;
   return names_package(token, "@modelcontextprotocol/server-" + name) || names_package(token, "mcp-server-" + name) ||
          names_package(token, "mcp_server_" + name);
 }
@@ -616,6 +621,9 @@ class Wrapper {
     else if (info->no_network && fetches_at_start(command, args))
       notes.push_back(base_name(command) + " fetches the server when it starts, but profile " + profile +
                       " has no network: install the package and start it with node or python instead");
+    else if (base_name(command) != "npx" && fetches_at_start(command, args))
+      notes.push_back(base_name(command) + " keeps the server it fetches in a cache of its own, writable in the jail only if "
+                      "profile " + profile + " lists it: install the package and start it with node or python instead");
     if (find(ms, "envFile"))
       notes.push_back("variables from \"envFile\" reach the server only if profile " + profile + " passes them");
 
@@ -803,8 +811,9 @@ constexpr const char* kWrapUsage =
     "server starts as `mcp-jail run PROFILE -- COMMAND ARGS...`. A backup is written first\n"
     "(CONFIG.json.mcp-jail.bak); --dry-run prints the change as a diff and writes nothing.\n"
     "Servers of the reference packages (@modelcontextprotocol/server-NAME, mcp-server-NAME)\n"
-    "get the built-in profile NAME when there is one, others get base; --profile NAME\n"
-    "(a built-in name or a .toml path) is used for every server instead.\n";
+    "get the built-in profile NAME when there is one (mcp-fetch-server gets fetch), others\n"
+    "get base; --profile NAME (a built-in name or a .toml path) is used for every server\n"
+    "instead.\n";
 
 int wrap_usage(const std::string& msg) {
   std::fprintf(stderr, "mcp-jail: wrap: %s\n%s", msg.c_str(), kWrapUsage);

@@ -424,6 +424,8 @@ TEST_CASE("profile matching", "[lib]") {
              {R"(["mcp-server-fetch"])", "fetch"},
              {R"(["--from", "mcp-server-fetch==2025.1.14", "mcp-server-fetch"])", "fetch"},
              {R"(["-m", "mcp_server_fetch"])", "fetch"},
+             {R"(["-y", "mcp-fetch-server@1.1.2"])", "fetch"},
+             {R"(["/opt/mcp/node_modules/mcp-fetch-server/dist/index.js"])", "fetch"},
              {R"(["-y", "@modelcontextprotocol/server-sequential-thinking"])", "sequential-thinking"},
              {R"(["-y", "some-other-server"])", ""},
          }) {
@@ -511,6 +513,16 @@ TEST_CASE("package runners that download at start-up are pointed out under netwo
     INFO(entry);
     const auto s = only(mcpjail::wrap_config(std::string("{\"mcpServers\": {\"s\": ") + entry + "}}", opts("base")));
     CHECK(s.note.find("fetches the server when it starts") != std::string::npos);
+  }
+  // With a network the runner could fetch, but its own cache is not in the jail.
+  if (builtin("fetch")) {
+    const auto uvx = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "uvx", "args": ["mcp-server-fetch"]}}})", opts()));
+    CHECK(uvx.profile == "fetch");
+    CHECK(uvx.note.find("uvx keeps the server it fetches in a cache of its own") != std::string::npos);
+    const auto npx_fetch =
+        only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "npx", "args": ["-y", "mcp-fetch-server"]}}})", opts()));
+    CHECK(npx_fetch.profile == "fetch");
+    CHECK(npx_fetch.note.empty());  // npx: the profile's own npm cache, and a network to fill it
   }
   const auto node = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "node", "args": ["/srv/x.js"]}}})", opts()));
   CHECK(node.note.empty());
