@@ -34,6 +34,7 @@ void render_allowlist(std::ostringstream& o, const Plan& p) {
       case nf::AllowRule::Kind::Host: o << "the addresses the DNS filter answers for this name"; break;
       case nf::AllowRule::Kind::Wildcard: o << "names below " << r.name << ", at any depth, not " << r.name << " itself"; break;
       case nf::AllowRule::Kind::Address: o << (r.net.host() ? "this address" : "this network"); break;
+      case nf::AllowRule::Kind::Any: o << "every name: the addresses the DNS filter answers for any name"; break;
     }
     o << ")\n";
   }
@@ -125,6 +126,12 @@ std::string render_plan(const Plan& p) {
   }
   o << "    then pivot_root into it, detach the old root, remount / read-only\n";
   for (const auto& h : p.hide_skipped) o << "  hide skipped: " << h << "\n";
+  if (!p.state.dir.empty()) {
+    o << "\nstate        " << p.state.dir;
+    if (p.state.canonical != p.state.dir) o << "  (on the host: " << p.state.canonical << ")";
+    o << "\n  private to this profile; directories owned by uid " << p.id.uid << ", mode 0700, never through a symlink\n";
+    for (const auto& m : p.state.missing) o << "  missing    " << m << "  (run creates it)\n";
+  }
 
   o << "\nnetwork      ";
   switch (p.network.mode) {

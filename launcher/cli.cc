@@ -11,6 +11,7 @@
 #include "mcpjail/pin.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/profile.hpp"
+#include "mcpjail/state.hpp"
 #include "mcpjail/supervisor.hpp"
 #include "mcpjail/probe.hpp"
 #include "mcpjail/wrap.hpp"
@@ -96,6 +97,9 @@ Invocation invocation_from(const Options& o) {
   for (const auto& v : o.vars) {
     const auto eq = v.find('=');
     if (eq == std::string::npos || eq == 0) throw po::error("--var wants NAME=VALUE, got '" + v + "'");
+    if (v.substr(0, eq) == "PROFILE_STATE")
+      throw po::error("--var cannot set PROFILE_STATE: it is the profile's own directory under $XDG_STATE_HOME "
+                      "(default ~/.local/state)/mcp-jail; set XDG_STATE_HOME to move it");
     inv.load.vars[v.substr(0, eq)] = v.substr(eq + 1);
   }
   auto absolute = [&](const std::string& p, const char* opt) {
@@ -140,6 +144,7 @@ int run_or_check(const Options& o) {
     std::fputs(render_plan(plan).c_str(), stdout);
     return pin::verify_before_launch(plan.pins, inv, nullptr) ? 0 : kExitLauncherError;
   }
+  prepare_state(plan);
   Audit audit(plan.audit_log, plan.profile_name);
   if (!pin::verify_before_launch(plan.pins, inv, &audit)) return kExitLauncherError;
   return supervise(plan, audit);

@@ -57,8 +57,10 @@ class Planner {
     plan_.profile_name = pr_.name;
     plan_.profile_sources = pr_.sources;
     plan_identity();
+    npx_ = command_is_npx();
     root_fd_.reset(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root_fd_) throw LaunchError("filesystem", errno_text("open /", errno));
+    plan_state();
     plan_filesystem();
     if (!diags_.empty()) throw ProfileError(std::move(diags_));
     plan_command();
@@ -128,6 +130,115 @@ class Planner {
                  "\"nobody\" or a uid like \"1001\")");
   }
 
+  // ---- state directory ----------------------------------------------------
+
+  void plan_state() {
+    if (!pr_.state_used && !npx_) return;
+    if (pr_.state_dir.empty())
+      throw LaunchError("state", std::string(npx_ ? "npx needs a package cache private to the profile, in " : "") +
+                                     "${PROFILE_STATE}, which is undefined: " + pr_.state_error);
+    auto& st = plan_.state;
+    st.dir = pr_.state_dir;
+    st.name = base_of(st.dir);
+    const std::string home = parent_of(parent_of(st.dir));
+    // The state home is the user's own (~/.local/state): symlinks owned by
+    // the user or root are followed there, never below it.
+    auto w = safe_walk(root_fd_.get(), home, TrustPolicy{inv_.uid, {}});
+    if (!w.error.empty()) throw LaunchError("state", "state home " + home + ": " + w.error);
+    if (w.type != ObjType::Missing && w.type != ObjType::Directory)
+      throw LaunchError("state", "state home " + home + " is not a directory");
+    st.home_canonical = w.canonical;
+    st.canonical = (w.canonical == "/" ? "" : w.canonical) + "/mcp-jail/" + st.name;
+    auto root = safe_walk(root_fd_.get(), st.canonical, TrustPolicy{inv_.uid, {}});
+    if (root.error.empty() && root.type == ObjType::Missing) st.missing.push_back(st.dir);
+  }
+
+  // A path below ${PROFILE_STATE}: bound from the state directory itself
+  // (no symlinks anywhere below the state home), created by `run` when
+  // missing. False when `r` is not such a path.
+  bool add_state_bind(const PathRule& r, bool writable, const std::string& what) {
+    auto& st = plan_.state;
+    if (st.dir.empty() || !path_is_under(r.path, st.dir)) return false;
+    const std::string rel = r.path.size() > st.dir.size() ? r.path.substr(st.dir.size() + 1) : "";
+    const std::string source = st.canonical + (rel.empty() ? "" : "/" + rel);
+    auto w = safe_walk(root_fd_.get(), r.path, policy_);
+    if (!w.error.empty()) {
+      error(r.loc, r.path + ": " + w.error);
+      return true;
+    }
+    if (w.canonical != source) {
+      error(r.loc, r.path + " resolves to " + w.canonical + " through a symlink; nothing below the state home (" +
+                       st.home_canonical + ") may be a symlink: remove it");
+      return true;
+    }
+    if (!rel.empty() && std::find(st.paths.begin(), st.paths.end(), rel) == st.paths.end()) st.paths.push_back(rel);
+    MountStep s;
+    s.kind = MountKind::Bind;
+    s.target = r.path;
+    s.source = source;
+    s.writable = writable;
+    s.is_dir = w.type != ObjType::File && w.type != ObjType::Other;
+    s.why = what + " (" + r.loc.str() + "), in the profile's state directory";
+    if (w.type == ObjType::Missing) {
+      if (std::find(st.missing.begin(), st.missing.end(), r.path) == st.missing.end()) st.missing.push_back(r.path);
+      s.why += "; run creates it";
+    }
+    binds_.push_back({std::move(s), r.path});
+    return true;
+  }
+
+  // A directory below ${PROFILE_STATE} that must exist at launch without a
+  // mount of its own (it lies inside a bound one): `run` creates it.
+  void require_state_dir(const std::string& rel) {
+    auto& st = plan_.state;
+    if (std::find(st.paths.begin(), st.paths.end(), rel) == st.paths.end()) st.paths.push_back(rel);
+    auto w = safe_walk(root_fd_.get(), st.dir + "/" + rel, policy_);
+    if (w.error.empty() && w.type == ObjType::Missing) st.missing.push_back(st.dir + "/" + rel);
+  }
+
+  // ---- npx ---------------------------------------------------------------
+  //
+  // `npx -y @scope/server` (npm's npx-cli.js) fetches a package into npm's
+  // cache and runs its bin through `sh -c`. In the jail its cache is
+  // ${PROFILE_STATE}/npm, private to the profile, so one server cannot
+  // change the packages another one runs; with network "none" it runs
+  // offline from that cache, filled beforehand outside the jail.
+
+  bool command_is_npx() const {
+    if (inv_.command.empty()) return false;
+    const std::string b = base_of(inv_.command[0]);
+    return b == "npx" || b == "npx-cli.js";
+  }
+
+  std::string npx_cache() const { return plan_.state.dir + "/npm"; }
+
+  void plan_npx_filesystem() {
+    add_state_bind(PathRule{npx_cache(), false, SourceLoc{"the command is npx"}}, true, "npm package cache");
+    // npx installs each package into _npx/<hash>/node_modules and runs its
+    // bin from there: Landlock needs the directory to exist at launch.
+    require_state_dir("npm/_npx");
+  }
+
+  // npm reads its settings from npm_config_* in any letter case.
+  void plan_npx_env(std::map<std::string, std::string>& env) const {
+    std::map<std::string, std::string> npm = {
+        {"npm_config_cache", npx_cache()},
+        {"npm_config_update_notifier", "false"},  // no registry request of its own
+        {"npm_config_fund", "false"},
+        {"npm_config_audit", "false"},
+        {"npm_config_yes", "true"},  // never prompt: stdin is the MCP pipe
+    };
+    if (pr_.network.mode == NetMode::None) npm["npm_config_offline"] = "true";
+    else npm["npm_config_prefer_offline"] = "true";
+    auto lower = [](std::string s) {
+      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return s;
+    };
+    for (auto it = env.begin(); it != env.end();)
+      it = lower(it->first).starts_with("npm_config_") ? env.erase(it) : std::next(it);
+    for (auto& [k, v] : npm) env[k] = v;
+  }
+
   // ---- filesystem rules -------------------------------------------------
 
   struct Candidate {
@@ -149,6 +260,7 @@ class Planner {
       error(r.loc, "the whole host root cannot be writable");
       return;
     }
+    if (add_state_bind(r, writable, what)) return;
     auto w = safe_walk(root_fd_.get(), r.path, policy_);
     if (!w.error.empty()) {
       error(r.loc, r.path + ": " + w.error);
@@ -180,6 +292,11 @@ class Planner {
     std::vector<PathRule> writes = fs.write;
     for (const auto& p : inv_.extra_write) writes.push_back(PathRule{p, false, SourceLoc{"--write " + p}});
     for (const auto& w : writes) policy_.untrusted_trees.push_back(w.path);
+    // The jail may write the state directory (whatever the profile lists).
+    if (!plan_.state.dir.empty()) {
+      policy_.untrusted_trees.push_back(plan_.state.dir);
+      policy_.untrusted_trees.push_back(plan_.state.canonical);
+    }
     for (const auto& w : writes) {
       auto r = safe_walk(root_fd_.get(), w.path, TrustPolicy{inv_.uid, {}});
       if (r.error.empty() && r.canonical != w.path) policy_.untrusted_trees.push_back(r.canonical);
@@ -187,6 +304,7 @@ class Planner {
     for (const auto& r : fs.read) add_bind(r, false, "filesystem.read");
     for (const auto& p : inv_.extra_read) add_bind(PathRule{p, false, SourceLoc{"--read " + p}}, false, "--read");
     for (const auto& r : writes) add_bind(r, true, r.loc.line ? "filesystem.write" : "--write");
+    if (npx_) plan_npx_filesystem();
     for (const auto& r : fs.tmpfs) {
       if (path_is_under(r.path, "/proc") || path_is_under(r.path, "/dev") || r.path == "/") {
         error(r.loc, r.path + ": cannot hold a tmpfs (/, /proc and /dev are provided by mcp-jail)");
@@ -542,6 +660,7 @@ class Planner {
         env[name] = it->second;
       }
     }
+    if (npx_) plan_npx_env(env);
     for (const auto& [k, v] : pr_.env.set) env[k] = v;
     // --env, last: the launch's own choice over the profile's. NAME alone
     // passes the launcher's value and changes nothing when it has none.
@@ -607,6 +726,7 @@ class Planner {
     for (const auto& a : pn.allow_private)
       if (auto c = netfilter::parse_cidr(a)) n.private_allowed.push_back(*c);
     bool names = false;
+    std::string every_name;  // the *:PORT entries
     for (std::size_t i = 0; i < pn.allow.size(); ++i) {
       netfilter::AllowRule r;
       try {
@@ -635,9 +755,14 @@ class Planner {
         }
       } else {
         names = true;
+        if (r.kind == netfilter::AllowRule::Kind::Any) every_name += (every_name.empty() ? "" : ", ") + r.str();
       }
       n.rules.push_back(std::move(r));
     }
+    if (!every_name.empty())
+      plan_.notes.push_back("network.allow " + every_name + ": every name is answered, so the server can reach any public "
+                            "address a name points to on these ports, and its DNS queries leave the jail; private, local "
+                            "and metadata ranges stay closed");
     if (!pn.dns.empty()) {
       for (const auto& d : pn.dns)
         if (auto r = netfilter::parse_resolver(d)) n.resolvers.push_back(*r);
@@ -704,6 +829,8 @@ class Planner {
         default: break;
       }
     }
+    for (const auto& e : plan_.env)
+      if (e.starts_with("PATH=")) ll.path_env = e.substr(5);
     if (!pr_.exec.allow.empty()) {
       std::vector<std::string> allowed_canonical;
       for (const auto& a : pr_.exec.allow) {
@@ -711,8 +838,18 @@ class Planner {
           if (!a.optional) error(a.loc, "exec.allow " + a.path + " is not visible in the jail");
           continue;
         }
-        ll.exec_allow.push_back(a.path);
         auto w = safe_walk(root_fd_.get(), a.path, policy_);
+        const auto& st = plan_.state;
+        const bool state_dir = !st.dir.empty() && path_is_under(a.path, st.dir) && a.path != st.dir &&
+                               w.error.empty() && w.type == ObjType::Missing;
+        if (w.error.empty() && (w.type == ObjType::Directory || state_dir)) {
+          // A directory: whatever lies beneath it may be executed.
+          if (state_dir) require_state_dir(a.path.substr(st.dir.size() + 1));
+          ll.rules.push_back({a.path, false, true, a.optional});
+          allowed_canonical.push_back(w.canonical);
+          continue;
+        }
+        ll.exec_allow.push_back(a.path);
         if (w.error.empty() && w.type != ObjType::Missing) allowed_canonical.push_back(w.canonical);
       }
       if (!plan_.exe.empty() &&
@@ -721,10 +858,63 @@ class Planner {
         plan_.notes.push_back("the command " + plan_.exe + " is not in exec.allow; Landlock will refuse to run it");
     } else {
       ll.exec_allow = exec_files_;
+      if (npx_) {
+        // npm runs the package's bin with `sh -c`; the bin is a script
+        // inside the profile's cache (node and env come with npx itself).
+        const std::string sh = find_in_jail_path("sh", ll.path_env);
+        if (sh.empty()) error(SourceLoc{"npx"}, "npx runs packages through sh, which is not on the server's PATH (" + ll.path_env + ")");
+        else ll.exec_allow.push_back(sh);
+        ll.rules.push_back({npx_cache() + "/_npx", false, true});
+      }
     }
+    if (npx_) note_npx();
     ll.best_effort = std::find(plan_.best_effort.begin(), plan_.best_effort.end(), "landlock") != plan_.best_effort.end();
-    for (const auto& e : plan_.env)
-      if (e.starts_with("PATH=")) ll.path_env = e.substr(5);
+  }
+
+  // `name` on the server's PATH, as execvp in the jail finds it.
+  std::string find_in_jail_path(const std::string& name, const std::string& path) const {
+    std::size_t i = 0;
+    while (i <= path.size()) {
+      auto j = path.find(':', i);
+      if (j == std::string::npos) j = path.size();
+      const std::string dir = path.substr(i, j - i);
+      i = j + 1;
+      if (dir.empty() || dir[0] != '/') continue;
+      const std::string cand = dir + "/" + name;
+      if (regular_file(cand) && ::access(cand.c_str(), X_OK) == 0 && jail_visible(cand)) return cand;
+    }
+    return {};
+  }
+
+  // How to fill the cache, for `check`.
+  void note_npx() {
+    std::string spec;
+    for (std::size_t i = 1; i < inv_.command.size(); ++i) {
+      const std::string& a = inv_.command[i];
+      if (a == "--") continue;
+      if (a == "-p" || a == "--package") {
+        if (i + 1 < inv_.command.size()) spec = inv_.command[++i];
+        continue;
+      }
+      if (a.starts_with("--package=")) {
+        spec = a.substr(10);
+        continue;
+      }
+      if (a.starts_with("-")) continue;
+      if (spec.empty()) spec = a;
+      break;
+    }
+    if (spec.empty()) spec = "PACKAGE";
+    const auto& id = plan_.id;
+    std::string n = "npx: the package cache is " + npx_cache() + ", private to this profile; " +
+                    (pr_.network.mode == NetMode::None ? "npx runs offline from it (network none), so fill it beforehand, "
+                                                         "outside the jail and without install scripts: "
+                                                       : "npx prefers it to the registry; to fill it beforehand: ") +
+                    "npm_config_cache=" + npx_cache() + " npm exec --yes --ignore-scripts --package=" + spec + " -- true";
+    if (id.root_mode)
+      n += "; then chown -R " + std::to_string(id.uid) + ":" + std::to_string(id.gid) + " " + plan_.state.dir +
+           " (the server runs as uid " + std::to_string(id.uid) + ", and npm writes its cache)";
+    plan_.notes.push_back(std::move(n));
   }
 
   const Profile& pr_;
@@ -735,6 +925,7 @@ class Planner {
   std::vector<Candidate> binds_;
   std::vector<MountStep> special_, files_;
   std::vector<std::string> exec_files_;
+  bool npx_ = false;  // the command is npm's npx
   std::vector<Diagnostic> diags_;
 };
 
@@ -773,6 +964,9 @@ Invocation current_invocation() {
   } else if (const passwd* pw = ::getpwuid(inv.uid)) {
     inv.load.home = pw->pw_dir;
   }
+  // XDG base directories: a relative value is invalid and ignored.
+  if (auto it = inv.host_env.find("XDG_STATE_HOME"); it != inv.host_env.end() && it->second.starts_with("/"))
+    inv.load.state_home = normalize_absolute(it->second, nullptr).value_or("");
   char buf[4096];
   if (::getcwd(buf, sizeof buf)) inv.load.pwd = buf;
   else inv.load.pwd = "/";

@@ -37,6 +37,7 @@
 #include <thread>
 
 #include "mcpjail/audit.hpp"
+#include "mcpjail/state.hpp"
 #include "mcpjail/supervisor.hpp"
 
 namespace mcpjail::probe {
@@ -454,6 +455,7 @@ int run_probe(const Profile& profile, Invocation inv) {
   inv.command = {exe, kInsideCommand, cfg.dump()};
   inv.require_command = true;
   Plan plan = make_plan(profile, inv);
+  prepare_state(plan);
   // The battery is mcp-jail itself: let Landlock run it even when the
   // profile's exec.allow names only the real server.
   if (std::find(plan.landlock.exec_allow.begin(), plan.landlock.exec_allow.end(), plan.exe) == plan.landlock.exec_allow.end())

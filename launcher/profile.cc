@@ -142,11 +142,32 @@ std::size_t first_invalid_utf8(std::string_view s) {
   return std::string_view::npos;
 }
 
+// ${PROFILE_STATE} of one load: fixed by the top-level file (its `name`, or
+// its file name), shared by every file it extends.
+struct StateVar {
+  std::string dir, error;
+  bool used = false;
+
+  void init(const std::string& name, const LoadOptions& opts) {
+    std::string home = opts.state_home;
+    if (home.empty() && !opts.home.empty()) home = opts.home + "/.local/state";
+    if (home.empty()) {
+      error = "neither XDG_STATE_HOME (absolute) nor HOME is set";
+    } else if (!valid_state_name(name)) {
+      error = "the profile's name \"" + name +
+              "\" cannot name a directory; give the profile a name of 1-64 letters, digits, '.', '_' or '-' "
+              "(name = \"...\")";
+    } else {
+      dir = (home == "/" ? "" : home) + "/mcp-jail/" + name;
+    }
+  }
+};
+
 // The loader for one file.
 class FileLoader {
  public:
-  FileLoader(std::string display, std::string profile_dir, const LoadOptions& opts)
-      : display_(std::move(display)), profile_dir_(std::move(profile_dir)), opts_(opts) {}
+  FileLoader(std::string display, std::string profile_dir, const LoadOptions& opts, StateVar& state, bool top)
+      : display_(std::move(display)), profile_dir_(std::move(profile_dir)), opts_(opts), state_(state), top_(top) {}
 
   // Result of one file, before merging with what it extends.
   struct Layer {
@@ -325,6 +346,14 @@ class FileLoader {
   }
 
   std::optional<std::string> lookup(const std::string& name, const SourceLoc& loc) {
+    if (name == "PROFILE_STATE") {  // computed, never taken from --var
+      if (state_.dir.empty()) {
+        error(loc, "${PROFILE_STATE} cannot be formed: " + state_.error);
+        return std::nullopt;
+      }
+      state_.used = true;
+      return state_.dir;
+    }
     if (auto it = opts_.vars.find(name); it != opts_.vars.end()) return it->second;
     if (name == "HOME" && !opts_.home.empty()) return opts_.home;
     if (name == "PWD" && !opts_.pwd.empty()) return opts_.pwd;
@@ -334,7 +363,7 @@ class FileLoader {
       return std::nullopt;
     }
     error(loc, "variable ${" + name + "} is not set; define it with --var " + name +
-                   "=VALUE (predefined: HOME, PWD, PROFILE_DIR)");
+                   "=VALUE (predefined: HOME, PWD, PROFILE_DIR, PROFILE_STATE)");
     return std::nullopt;
   }
 
@@ -436,6 +465,9 @@ class FileLoader {
       p.description = *v;
       L.present.insert("description");
     }
+    // Before any value is expanded: ${PROFILE_STATE} is named after the
+    // profile being run, so a profile that extends another keeps its own state.
+    if (top_) state_.init(L.present.count("name") ? p.name : std::filesystem::path(display_).stem().string(), opts_);
     if (auto it = t.find("extends"); it != t.end()) {
       if (auto v = get_string(t, "", "extends")) {
         L.extends_loc = loc_of(it->second);
@@ -744,6 +776,8 @@ class FileLoader {
   std::string display_;
   std::string profile_dir_;
   const LoadOptions& opts_;
+  StateVar& state_;
+  bool top_;
   std::vector<Diagnostic> diags_;
 };
 
@@ -835,7 +869,7 @@ Source read_source(const std::string& spec, const std::string& relative_to, cons
   return Source{id, path, std::filesystem::path(ec ? path : id).parent_path().string(), std::move(text)};
 }
 
-Profile load_chain(const Source& src, const LoadOptions& opts, std::vector<std::string>& stack) {
+Profile load_chain(const Source& src, const LoadOptions& opts, std::vector<std::string>& stack, StateVar& state) {
   if (std::find(stack.begin(), stack.end(), src.id) != stack.end()) {
     std::string chain;
     for (const auto& s : stack) chain += s + " -> ";
@@ -843,18 +877,29 @@ Profile load_chain(const Source& src, const LoadOptions& opts, std::vector<std::
   }
   if (stack.size() >= kMaxExtendsDepth) throw ProfileError(SourceLoc{src.display}, "'extends' chain deeper than 16");
   stack.push_back(src.id);
-  FileLoader loader(src.display, src.dir, opts);
+  FileLoader loader(src.display, src.dir, opts, state, stack.size() == 1);
   auto layer = loader.load(src.text);
   layer.p.sources = {src.display};
   Profile result;
   if (layer.extends) {
     auto parent = read_source(*layer.extends, src.dir.empty() ? std::string() : src.dir, layer.extends_loc);
-    result = load_chain(parent, opts, stack);
+    result = load_chain(parent, opts, stack, state);
   }
   merge(result, layer);
   if (!layer.present.count("name")) result.name = std::filesystem::path(src.display).stem().string();
   stack.pop_back();
+  if (stack.empty()) {
+    result.state_dir = state.dir;
+    result.state_error = state.error;
+    result.state_used = state.used;
+  }
   return result;
+}
+
+Profile load_top(const Source& src, const LoadOptions& opts) {
+  std::vector<std::string> stack;
+  StateVar state;
+  return load_chain(src, opts, stack, state);
 }
 
 }  // namespace
@@ -880,17 +925,20 @@ bool is_profile_path(std::string_view spec) {
   return spec.find('/') != std::string_view::npos || spec.ends_with(".toml") || spec == "." || spec == "..";
 }
 
+bool valid_state_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name[0] == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
 Profile load_profile(const std::string& spec, const LoadOptions& opts) {
-  std::vector<std::string> stack;
-  auto src = read_source(spec, opts.pwd, SourceLoc{spec});
-  return load_chain(src, opts, stack);
+  return load_top(read_source(spec, opts.pwd, SourceLoc{spec}), opts);
 }
 
 Profile load_profile_text(std::string_view text, const std::string& display_name, const std::string& profile_dir,
                           const LoadOptions& opts) {
-  std::vector<std::string> stack;
-  Source src{display_name, display_name, profile_dir, std::string(text)};
-  return load_chain(src, opts, stack);
+  return load_top(Source{display_name, display_name, profile_dir, std::string(text)}, opts);
 }
 
 }  // namespace mcpjail

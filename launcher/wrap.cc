@@ -270,8 +270,13 @@ bool names_package(std::string_view token, std::string_view package) {
   return false;
 }
 
-// The reference-server package names that a built-in profile NAME matches.
+// The reference-server package names that a built-in profile NAME matches,
+// and the other packages a built-in profile is written for.
 bool server_is(std::string_view token, const std::string& name) {
+  static const std::map<std::string, std::vector<std::string>> others = {{"fetch", {"mcp-fetch-server"}}};
+  if (auto it = others.find(name); it != others.end())
+    for (const auto& package : it->second)
+      if (names_package(token, package)) return true;
   return names_package(token, "@modelcontextprotocol/server-" + name) || names_package(token, "mcp-server-" + name) ||
          names_package(token, "mcp_server_" + name);
 }
@@ -289,6 +294,19 @@ bool fetches_at_start(const std::string& command, const std::vector<std::string>
     for (const auto& a : args)
       if (a == "exec" || a == "dlx" || a == "x" || a == "tool") return true;
   return false;
+}
+
+// The package an npx command line runs: --package's value, else the first
+// argument that is not an option.
+std::string npx_package(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if ((a == "-p" || a == "--package") && i + 1 < args.size()) return args[i + 1];
+    if (a.starts_with("--package=")) return a.substr(10);
+    if (a == "--") continue;
+    if (!a.starts_with("-")) return a;
+  }
+  return "PACKAGE";
 }
 
 bool container_launcher(const std::string& command) {
@@ -328,6 +346,7 @@ struct ProfileInfo {
   bool needs_workspace = false; // ${WORKSPACE}
   std::string error;            // why not loadable
   bool no_network = false;       // network = "none"
+  std::string name;              // the profile's name (its ${PROFILE_STATE})
   std::vector<std::string> env_pass;
   std::map<std::string, std::string> env_set;
 };
@@ -345,6 +364,7 @@ ProfileInfo inspect_profile(const std::string& spec, const std::string& home) {
       info.env_pass = p.env.pass;
       info.env_set = p.env.set;
       info.no_network = p.network.mode == NetMode::None;
+      info.name = p.name;
       return true;
     } catch (const std::exception& e) {
       info.error = first_line(e.what());
@@ -640,9 +660,17 @@ class Wrapper {
     }
     if (!unpassable.empty())
       notes.push_back("env " + unpassable + " not passed into the jail: not a variable name (letters, digits, _)");
-    if (info->no_network && fetches_at_start(command, args))
+    if (info->no_network && base_name(command) == "npx")
+      notes.push_back("npx runs offline in the jail, from profile " + profile +
+                      "'s own npm cache; fill it once, outside the jail: npm_config_cache=${XDG_STATE_HOME:-$HOME/"
+                      ".local/state}/mcp-jail/" + info->name + "/npm npm exec --yes --ignore-scripts --package=" +
+                      npx_package(args) + " -- true (as root, then chown -R the profile's directory to nobody)");
+    else if (info->no_network && fetches_at_start(command, args))
       notes.push_back(base_name(command) + " fetches the server when it starts, but profile " + profile +
                       " has no network: install the package and start it with node or python instead");
+    else if (base_name(command) != "npx" && fetches_at_start(command, args))
+      notes.push_back(base_name(command) + " keeps the server it fetches in a cache of its own, writable in the jail only if "
+                      "profile " + profile + " lists it: install the package and start it with node or python instead");
     if (find(ms, "envFile"))
       notes.push_back("variables from \"envFile\" reach the server only if profile " + profile + " passes them");
 
@@ -830,8 +858,9 @@ constexpr const char* kWrapUsage =
     "server starts as `mcp-jail run PROFILE -- COMMAND ARGS...`. A backup is written first\n"
     "(CONFIG.json.mcp-jail.bak); --dry-run prints the change as a diff and writes nothing.\n"
     "Servers of the reference packages (@modelcontextprotocol/server-NAME, mcp-server-NAME)\n"
-    "get the built-in profile NAME when there is one, others get base; --profile NAME\n"
-    "(a built-in name or a .toml path) is used for every server instead.\n";
+    "get the built-in profile NAME when there is one (mcp-fetch-server gets fetch), others\n"
+    "get base; --profile NAME (a built-in name or a .toml path) is used for every server\n"
+    "instead.\n";
 
 int wrap_usage(const std::string& msg) {
   std::fprintf(stderr, "mcp-jail: wrap: %s\n%s", msg.c_str(), kWrapUsage);

@@ -64,7 +64,8 @@ std::string check_name(std::string_view in, const std::string& entry) {
       throw std::invalid_argument("host name in '" + entry + "' has an empty label or one longer than 63 bytes");
     for (char c : label) {
       if (c == '*')
-        throw std::invalid_argument("'" + entry + "': a wildcard must be the whole first label, as in *.example.com:443");
+        throw std::invalid_argument("'" + entry + "': a wildcard must be the whole first label, as in *.example.com:443, "
+                                    "or the whole name, as in *:443");
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'))
         throw std::invalid_argument("host name in '" + entry + "' contains '" + std::string(1, c) +
                                     "' (letters, digits, '-' and '_' only)");
@@ -143,6 +144,7 @@ std::string AllowRule::str() const {
   switch (kind) {
     case Kind::Host: return name + ":" + std::to_string(port);
     case Kind::Wildcard: return "*." + name + ":" + std::to_string(port);
+    case Kind::Any: return "*:" + std::to_string(port);
     case Kind::Address:
       if (net.family == kFamily6) return "[" + address_text(net) + "]" + (net.host() ? "" : "/" + std::to_string(net.prefix)) + ":" + std::to_string(port);
       return net.str() + ":" + std::to_string(port);
@@ -154,7 +156,7 @@ AllowRule parse_allow(std::string_view entry) {
   const std::string e(entry);
   AllowRule r;
   r.text = e;
-  const std::string form = "'" + e + "' must be HOST:PORT, *.DOMAIN:PORT, IP:PORT or CIDR:PORT (port 1-65535)";
+  const std::string form = "'" + e + "' must be HOST:PORT, *.DOMAIN:PORT, *:PORT, IP:PORT or CIDR:PORT (port 1-65535)";
   for (char c : e)
     if (std::isspace(static_cast<unsigned char>(c)) || !std::isprint(static_cast<unsigned char>(c))) throw std::invalid_argument(form);
   std::string_view host, port;
@@ -191,11 +193,14 @@ AllowRule parse_allow(std::string_view entry) {
       if (!c) throw std::invalid_argument("'" + e + "': " + why);
       r.kind = AllowRule::Kind::Address;
       r.net = *c;
+    } else if (host == "*") {
+      r.kind = AllowRule::Kind::Any;
     } else if (host.substr(0, 2) == "*.") {
       r.kind = AllowRule::Kind::Wildcard;
       r.name = check_name(host.substr(2), e);
       if (r.name.find('.') == std::string::npos)
-        throw std::invalid_argument("'" + e + "': a wildcard over a whole top-level domain is too broad; name the domain, as in *.example.com");
+        throw std::invalid_argument("'" + e + "': a wildcard over a whole top-level domain is too broad; name the domain, as in *.example.com "
+                                    "(*:PORT allows every name)");
     } else {
       r.kind = AllowRule::Kind::Host;
       r.name = check_name(host, e);
@@ -213,6 +218,7 @@ bool name_matches(const AllowRule& rule, std::string_view name) {
     case AllowRule::Kind::Wildcard:
       return name.size() > rule.name.size() + 1 && name.substr(name.size() - rule.name.size()) == rule.name &&
              name[name.size() - rule.name.size() - 1] == '.';
+    case AllowRule::Kind::Any: return !name.empty();
     case AllowRule::Kind::Address: return false;
   }
   return false;

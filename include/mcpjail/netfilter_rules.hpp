@@ -36,23 +36,25 @@ std::optional<Cidr> parse_cidr(std::string_view s, std::string* why = nullptr);
 
 // One `allow` entry.
 struct AllowRule {
-  enum class Kind { Host, Wildcard, Address };
+  // Any: "*:PORT", every name (for a server that fetches whatever URL it is
+  // given); the addresses answered still pass the private-range deny.
+  enum class Kind { Host, Wildcard, Address, Any };
   Kind kind = Kind::Host;
-  std::string name;   // Host: "api.github.com"; Wildcard: the suffix, "githubusercontent.com"
+  std::string name;   // Host: "api.github.com"; Wildcard: the suffix, "githubusercontent.com"; Any: empty
   Cidr net;           // Address: a single address or a CIDR
   std::uint16_t port = 0;
   std::string text;   // as written, for messages
-  std::string str() const;  // canonical form: "api.github.com:443", "*.x.com:443", "[2001:db8::]/32:443"
+  std::string str() const;  // canonical form: "api.github.com:443", "*.x.com:443", "*:443", "[2001:db8::]/32:443"
 };
 
-// Parses "HOST:PORT", "*.SUFFIX:PORT", "IP:PORT", "CIDR:PORT", "[IPv6]:PORT",
+// Parses "HOST:PORT", "*.SUFFIX:PORT", "*:PORT", "IP:PORT", "CIDR:PORT", "[IPv6]:PORT",
 // "[IPv6/len]:PORT" or "[IPv6]/len:PORT". Names are lower-cased, a trailing
 // dot is dropped. Throws std::invalid_argument with a message for a person.
 AllowRule parse_allow(std::string_view entry);
 
 // True when `name` (lower case, no trailing dot) is allowed by `rule`.
 // A wildcard "*.example.com" matches every name below example.com, at any
-// depth, but not example.com itself.
+// depth, but not example.com itself. "*" matches every name but the root.
 bool name_matches(const AllowRule& rule, std::string_view name);
 
 // Ports allowed for `name` by any rule (sorted, unique); empty: not allowed.

@@ -89,6 +89,18 @@ struct LandlockPlan {
   std::vector<std::uint16_t> connect_ports, bind_ports;
 };
 
+// The profile's private state directory, ${PROFILE_STATE}, when the profile
+// uses it. `run` and `probe` create what is missing (prepare_state in
+// state.hpp) before the jail is built; planning and `check` change nothing.
+struct StatePlan {
+  std::string dir;                   // ${PROFILE_STATE} (also its path inside the jail); empty: not used
+  std::string home_canonical;        // the state home on the host, trusted symlinks resolved
+  std::string name;                  // dir = <state home>/mcp-jail/<name>
+  std::string canonical;             // home_canonical + "/mcp-jail/" + name
+  std::vector<std::string> paths;    // bound paths below `dir`, relative ("npm", "npm/_npx"), each once
+  std::vector<std::string> missing;  // what does not exist yet (absolute, lexical): created as directories
+};
+
 struct Plan {
   std::string profile_name;
   std::vector<std::string> profile_sources;
@@ -114,6 +126,7 @@ struct Plan {
   LandlockPlan landlock;
   std::string audit_log = "stderr";
   std::vector<std::string> best_effort;
+  StatePlan state;
   std::vector<std::string> notes;         // explanations shown by `check`
 };
 

@@ -96,14 +96,27 @@ struct Profile {
   } audit;
 
   Pins pin;
+  // ${PROFILE_STATE}: the directory private to this profile for state kept
+  // between runs, ${XDG_STATE_HOME:-$HOME/.local/state}/mcp-jail/<name>, where
+  // <name> is the name of the top-level profile (not of what it extends).
+  // Empty when it cannot be formed; state_error then says why.
+  std::string state_dir;
+  std::string state_error;
+  bool state_used = false;  // ${PROFILE_STATE} appears in the profile or a profile it extends
 };
 
-// Inputs for variable expansion: ${HOME}, ${PWD}, ${PROFILE_DIR}, ~ and --var.
+// Inputs for variable expansion: ${HOME}, ${PWD}, ${PROFILE_DIR},
+// ${PROFILE_STATE}, ~ and --var.
 struct LoadOptions {
   std::string home;
   std::string pwd;
+  std::string state_home;  // $XDG_STATE_HOME when set and absolute; empty: ${HOME}/.local/state
   std::map<std::string, std::string> vars;  // from --var NAME=VALUE
 };
+
+// True when `name` can name a state directory: 1-64 letters, digits, '.',
+// '_' or '-', not starting with '.'.
+bool valid_state_name(std::string_view name);
 
 struct BuiltinProfile {
   const char* name;

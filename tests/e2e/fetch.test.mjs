@@ -18,23 +18,12 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { E2E_DIR, JAIL, hex, mkTempDir, modeDefinitions, prepareMode, startServer } from './jailed.mjs';
+import { TestWorld, auditUntil } from './testworld.mjs';
 
-const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
-const WORLD_SH = path.resolve(E2E_DIR, '..', 'network', 'world.sh');
-const JAIL = process.env.MCPJAIL_BIN;
-const TEST_USER = 'mcpjail-test';
-const WORLD = `mje${process.pid % 100000}`;
-const HOST_NS = `/run/netns/${WORLD}-h`;
 const TIMEOUT = 60_000;
 
 const skipReason = (() => {
@@ -44,110 +33,25 @@ const skipReason = (() => {
   return null;
 })();
 
-// ---------------------------------------------------------------- the world
-
-const world = { procs: [], events: [], up: false };
-
-function sh(argv) {
-  return execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-// Starts networld.mjs in namespace `ns`; resolves once it is listening.
-function serve(ns, specs) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', process.execPath, path.join(E2E_DIR, 'networld.mjs'), ...specs], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    world.procs.push(child);
-    const timer = setTimeout(() => reject(new Error(`world server in ${ns} did not start`)), 10_000);
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      const ev = JSON.parse(line);
-      if (ev.kind === 'ready') {
-        clearTimeout(timer);
-        resolve();
-      } else {
-        world.events.push({ ns, ...ev });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`world server in ${ns} exited (${code})`)));
-  });
-}
+const world = new TestWorld('mje');
+const HOST_NS = world.hostNs;
 
 async function buildWorld() {
-  try {
-    sh(['sh', WORLD_SH, 'down', WORLD]);
-  } catch {}
-  sh(['sh', WORLD_SH, 'up', WORLD]);
-  world.up = true;
-  await serve(`${WORLD}-w`, [
-    'http:198.18.1.10:8080',
-    'http:198.18.1.10:9090',
-    'http:198.18.1.66:8080',
-    'http:198.18.0.1:8080',
-    'dns:198.18.1.53:53',
-    'api.test=198.18.1.10',
-    'c2.test=198.18.1.66',
-  ]);
-  await serve(`${WORLD}-h`, ['http:127.0.0.1:8080']);
+  await world.build(
+    [
+      'http:198.18.1.10:8080',
+      'http:198.18.1.10:9090',
+      'http:198.18.1.66:8080',
+      'http:198.18.0.1:8080',
+      'dns:198.18.1.53:53',
+      'api.test=198.18.1.10',
+      'c2.test=198.18.1.66',
+    ],
+    ['http:127.0.0.1:8080'],
+  );
 }
-
-function tearDownWorld() {
-  for (const p of world.procs) p.kill('SIGKILL');
-  world.procs = [];
-  if (world.up) {
-    try {
-      sh(['sh', WORLD_SH, 'down', WORLD]);
-    } catch {}
-    world.up = false;
-  }
-}
-
-const requestsTo = (local) => world.events.filter((e) => e.kind === 'http' && e.local === local);
-const queriesFor = (name) => world.events.filter((e) => e.kind === 'dns' && e.name === name);
 
 // ---------------------------------------------------------------- helpers
-
-function userEntry(name) {
-  try {
-    const [, , uid, gid, , home] = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');
-    return { name, uid: Number(uid), gid: Number(gid), home };
-  } catch {
-    return null;
-  }
-}
-
-function ensureTestUser() {
-  if (!userEntry(TEST_USER)) {
-    try {
-      execFileSync('useradd', ['--create-home', '--shell', '/usr/sbin/nologin', TEST_USER], { stdio: 'pipe' });
-    } catch (err) {
-      if (!userEntry(TEST_USER)) throw err;
-    }
-  }
-  return userEntry(TEST_USER);
-}
-
-function mkTempDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.chmodSync(dir, 0o755);
-  return dir;
-}
-
-async function connect({ command, args, env }) {
-  const transport = new StdioClientTransport({ command, args, env, stderr: 'pipe' });
-  const err = [];
-  transport.stderr.on('data', (c) => err.push(c));
-  const client = new Client({ name: 'mcp-jail-e2e-fetch', version: '0.0.0' }, { capabilities: {} });
-  await client.connect(transport, { timeout: 20_000 });
-  return {
-    client,
-    stderr: () => Buffer.concat(err).toString('utf8'),
-    close: async () => {
-      await client.close().catch(() => {});
-      await transport.close().catch(() => {});
-    },
-  };
-}
 
 async function fetchTool(client, url) {
   const res = await client.callTool({ name: 'fetch', arguments: { url, timeout_ms: 8000 } }, undefined, {
@@ -156,28 +60,19 @@ async function fetchTool(client, url) {
   return { ok: !res.isError, text: (res.content ?? []).map((c) => c.text ?? '').join('\n') };
 }
 
-function readAudit(file) {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
-
 // ---------------------------------------------------------------- tests
 
 describe('network allowlist: a fetch server through the jail', { skip: skipReason ?? false }, () => {
   before(async () => {
     assert.ok(path.isAbsolute(JAIL), `MCPJAIL_BIN must be an absolute path, got ${JAIL}`);
-    process.once('exit', tearDownWorld);
+    process.once('exit', () => world.down());
     await buildWorld();
   }, { timeout: TIMEOUT });
 
-  after(() => tearDownWorld());
+  after(() => world.down());
 
   it('positive control: without a jail the server reaches every listener of the world', { timeout: TIMEOUT }, async () => {
-    const bare = await connect({
+    const bare = await startServer({
       command: 'nsenter',
       args: [`--net=${HOST_NS}`, '--', process.execPath, path.join(E2E_DIR, 'fetch-server.mjs')],
     });
@@ -191,23 +86,22 @@ describe('network allowlist: a fetch server through the jail', { skip: skipReaso
     }
   });
 
-  const modes = [{ name: 'root (jail runs as 65534)', rootless: false }, { name: `rootless (started as ${TEST_USER})`, rootless: true }];
-  for (const mode of modes) {
+  for (const mode of modeDefinitions()) {
     describe(mode.name, () => {
-      let srv, dirs = [], audit, profile;
+      let ctx, srv, state, audit;
 
       before(async () => {
-        // A world-readable copy of the server and its modules, so the test
-        // user can read them wherever the checkout lives.
-        const copy = mkTempDir('mcpjail-e2e-fetch-');
-        dirs.push(copy);
-        fs.cpSync(path.join(E2E_DIR, 'package.json'), path.join(copy, 'package.json'));
-        fs.cpSync(path.join(E2E_DIR, 'fetch-server.mjs'), path.join(copy, 'fetch-server.mjs'));
-        fs.cpSync(path.join(E2E_DIR, 'node_modules'), path.join(copy, 'node_modules'), { recursive: true });
-        execFileSync('chmod', ['-R', 'a+rX', copy]);
-        const state = mkTempDir('mcpjail-e2e-fetch-state-');
-        dirs.push(state);
-        profile = path.join(state, 'fetch.toml');
+        ctx = prepareMode(mode.kind);
+        if (ctx.skip) return;
+        // The server beside the modules this mode reads (a world-readable
+        // copy when the test user cannot read the checkout).
+        const script = path.join(ctx.serverRoot, 'fetch-server.mjs');
+        if (ctx.serverRoot !== E2E_DIR) {
+          fs.copyFileSync(path.join(E2E_DIR, 'fetch-server.mjs'), script);
+          fs.chmodSync(script, 0o644);
+        }
+        state = mkTempDir('mcpjail-e2e-fetch-state-');
+        const profile = path.join(state, 'fetch.toml');
         fs.writeFileSync(
           profile,
           [
@@ -222,38 +116,20 @@ describe('network allowlist: a fetch server through the jail', { skip: skipReaso
           ].join('\n'),
           { mode: 0o644 },
         );
-        audit = path.join(state, `audit-${randomBytes(4).toString('hex')}.jsonl`);
-        let prefix = [];
-        let env = {};
-        if (mode.rootless) {
-          const u = ensureTestUser();
-          prefix = ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--'];
-          env = { HOME: u.home, USER: u.name, LOGNAME: u.name };
-          fs.chownSync(state, u.uid, u.gid);
-        }
-        let jail = JAIL;
-        if (mode.rootless) {
-          const bin = mkTempDir('mcpjail-e2e-fetch-bin-');
-          dirs.push(bin);
-          jail = path.join(bin, 'mcp-jail');
-          fs.copyFileSync(JAIL, jail);
-          fs.chmodSync(jail, 0o755);
-        }
-        srv = await connect({
-          command: 'nsenter',
-          args: [`--net=${HOST_NS}`, '--', ...prefix, jail, 'run', profile, '--audit-log', audit, '--',
-                 process.execPath, path.join(copy, 'fetch-server.mjs')],
-          env,
-        });
+        audit = path.join(state, `audit-${hex(4)}.jsonl`);
+        fs.chownSync(state, ctx.host.uid, ctx.host.gid);
+        srv = await startServer(world.launcher(ctx, ['run', profile, '--audit-log', audit, '--', process.execPath, script]));
       }, { timeout: TIMEOUT });
 
       after(async () => {
         await srv?.close();
-        for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+        if (state) fs.rmSync(state, { recursive: true, force: true });
+        ctx?.cleanup();
       });
 
       const test = (name, fn) =>
-        it(name, { timeout: TIMEOUT }, async () => {
+        it(name, { timeout: TIMEOUT }, async (t) => {
+          if (ctx?.skip) return t.skip(ctx.skip);
           try {
             await fn();
           } catch (err) {
@@ -268,11 +144,11 @@ describe('network allowlist: a fetch server through the jail', { skip: skipReaso
       });
 
       test('an allowed URL is fetched, by name', async () => {
-        const before = requestsTo('198.18.1.10:8080').length;
+        const before = world.requestsTo('198.18.1.10:8080').length;
         const r = await fetchTool(srv.client, 'http://api.test:8080/allowed');
         assert.ok(r.ok, r.text);
         assert.equal(r.text, '200\nhello from 198.18.1.10:8080 /allowed\n');
-        assert.equal(requestsTo('198.18.1.10:8080').length, before + 1);
+        assert.equal(world.requestsTo('198.18.1.10:8080').length, before + 1);
       });
 
       test('a URL that is not allowed fails, by name and by address, and nothing arrives', async () => {
@@ -287,21 +163,15 @@ describe('network allowlist: a fetch server through the jail', { skip: skipReaso
           assert.ok(!r.ok, `${url} was fetched through the jail: ${r.text}`);
           assert.match(r.text, /fetch failed/);
         }
-        assert.equal(requestsTo('198.18.1.66:8080').filter((e) => e.path === '/exfil').length, 0);
-        assert.equal(requestsTo('198.18.1.10:9090').length, 0);
-        assert.equal(requestsTo('198.18.0.1:8080').length, 0);
-        assert.equal(requestsTo('127.0.0.1:8080').filter((e) => e.path === '/host-loopback').length, 0);
-        assert.equal(queriesFor('c2.test').length, 0, 'the refused name reached the upstream resolver');
+        assert.equal(world.requestsTo('198.18.1.66:8080').filter((e) => e.path === '/exfil').length, 0);
+        assert.equal(world.requestsTo('198.18.1.10:9090').length, 0);
+        assert.equal(world.requestsTo('198.18.0.1:8080').length, 0);
+        assert.equal(world.requestsTo('127.0.0.1:8080').filter((e) => e.path === '/host-loopback').length, 0);
+        assert.equal(world.queriesFor('c2.test').length, 0, 'the refused name reached the upstream resolver');
       });
 
       test('the blocked attempts are in the audit log', async () => {
-        // Events are written as they happen; give the supervisor a moment.
-        let events = [];
-        for (let i = 0; i < 20; i++) {
-          events = readAudit(audit);
-          if (events.some((e) => e.event === 'net_block' && e.address === '198.18.0.1')) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        const events = await auditUntil(audit, (ev) => ev.some((e) => e.event === 'net_block' && e.address === '198.18.0.1'));
         assert.ok(events.some((e) => e.event === 'dns_refused' && e.name === 'c2.test'), JSON.stringify(events));
         for (const [address, port] of [['198.18.1.66', 8080], ['198.18.1.10', 9090], ['198.18.0.1', 8080]]) {
           assert.ok(

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "harness.hpp"
@@ -459,5 +460,152 @@ TEST_CASE("seccomp: a denied call fails with EPERM and shows up in the audit log
     INFO(mode_name(m) << ": " << r.err);
     CHECK(r.status == 0);  // the probe saw EPERM
     CHECK_THAT(r.err, Catch::Contains("\"event\":\"deny\"") && Catch::Contains("\"syscall\":\"unshare\""));
+  }
+}
+
+namespace {
+
+// A state home (XDG_STATE_HOME) owned by the user who launches the jail:
+// root in root mode, the test user rootless. Not below /tmp, which is a
+// private tmpfs in the jail (mount points there would be writable).
+struct StateHome {
+  std::string path;
+  explicit StateHome(Mode m) {
+    char tmpl[] = "/var/tmp/mcpjail-state-XXXXXX";
+    path = ::mkdtemp(tmpl);
+    ::chmod(path.c_str(), 0755);
+    if (m == Mode::Rootless && ::geteuid() == 0 &&
+        ::chown(path.c_str(), Harness::get().uid(m), Harness::get().gid(m)) != 0)
+      throw std::runtime_error("chown");
+  }
+  ~StateHome() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  RunOptions env() const { return RunOptions{.env = {"XDG_STATE_HOME=" + path}}; }
+};
+
+struct stat stat_of(const std::string& p) {
+  struct stat st {};
+  if (::lstat(p.c_str(), &st) != 0) st.st_mode = 0;
+  return st;
+}
+
+}  // namespace
+
+TEST_CASE("state: ${PROFILE_STATE} is created private to the profile and owned by the jail's user") {
+  for (Mode m : modes()) {
+    INFO(mode_name(m));
+    const auto& h = Harness::get();
+    StateHome home(m);
+    TempDir d(m);
+    const std::string prof = d.file("st.toml", "version = 1\nname = \"it-state\"\nextends = \"base\"\n"
+                                               "[filesystem]\nwrite = [\"${PROFILE_STATE}/data/db\"]\n");
+    const std::string state = home.path + "/mcp-jail/it-state";
+    auto jail = [&](const std::vector<std::string>& probe_args, const std::string& cmd = "run") {
+      std::vector<std::string> a = {cmd, prof, "--audit-log", "none"};
+      if (cmd == "run") a.insert(a.end(), {"--", h.probe()});
+      a.insert(a.end(), probe_args.begin(), probe_args.end());
+      return run(m, a, home.env());
+    };
+    // check shows it and changes nothing
+    auto r = jail({}, "check");
+    CHECK(r.status == 0);
+    CHECK_THAT(r.out, Catch::Contains("state        " + state) && Catch::Contains(state + "/data/db  (run creates it)"));
+    CHECK_FALSE(fs::exists(home.path + "/mcp-jail"));
+
+    // run creates it; the server writes its state; the host keeps it
+    r = jail({"write-ok", state + "/data/db/f", "kept"});
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    std::ifstream in(state + "/data/db/f");
+    CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "kept");
+    const uid_t launcher = m == Mode::Root ? 0 : h.uid(m);
+    CHECK(stat_of(home.path + "/mcp-jail").st_uid == launcher);
+    CHECK((stat_of(home.path + "/mcp-jail").st_mode & 07777) == 0700);
+    for (const auto& p : {state, state + "/data", state + "/data/db"}) {
+      INFO(p);
+      CHECK(S_ISDIR(stat_of(p).st_mode));
+      CHECK(stat_of(p).st_uid == h.uid(m));
+      CHECK(stat_of(p).st_gid == h.gid(m));
+      CHECK((stat_of(p).st_mode & 07777) == 0700);
+    }
+    // a second run finds it; nothing else of the state home is there or writable
+    CHECK(jail({"readable", state + "/data/db/f", "kept"}).status == 0);
+    fs::create_directories(home.path + "/mcp-jail/other");
+    std::ofstream(home.path + "/mcp-jail/other/secret") << "other profile's state";
+    CHECK(jail({"absent", home.path + "/mcp-jail/other/secret"}).status == 0);
+    CHECK(jail({"write-fails", state + "/outside-db"}).status == 0);
+    CHECK(jail({"write-ok", state + "/data/db/g", "x"}).status == 0);  // control
+
+    // refused, exit 125, nothing started: ...
+    auto refused = [&](const std::string& why) {
+      auto rr = jail({"write-ok", state + "/data/db/h", "x"});
+      INFO(rr.err);
+      CHECK(rr.status == 125);
+      CHECK(rr.out.empty());
+      CHECK_THAT(rr.err, Catch::Contains(why));
+      CHECK_FALSE(fs::exists(state + "/data/db/h"));
+    };
+    // ... group- or world-writable
+    ::chmod(state.c_str(), 0770);
+    refused("writable by group or others");
+    ::chmod(state.c_str(), 0700);
+    // ... owned by someone else
+    if (::geteuid() == 0) {
+      ::chmod((state + "/data").c_str(), 0755);  // traversable: the owner is what is refused
+      REQUIRE(::chown((state + "/data").c_str(), 4242, 4242) == 0);
+      refused("owned by uid 4242");
+      CHECK(::chown((state + "/data").c_str(), h.uid(m), h.gid(m)) == 0);
+      ::chmod((state + "/data").c_str(), 0700);
+    }
+    // ... a symlink planted below it (the jail can write there)
+    fs::rename(state + "/data/db", state + "/data/db.real");
+    fs::create_directory_symlink(state + "/data/db.real", state + "/data/db");
+    ::lchown((state + "/data/db").c_str(), h.uid(m), h.gid(m));
+    refused("symlink");
+    fs::remove(state + "/data/db");
+    fs::rename(state + "/data/db.real", state + "/data/db");
+    // ... the profile's directory itself a symlink
+    fs::rename(state, state + ".real");
+    fs::create_directory_symlink(state + ".real", state);
+    ::lchown(state.c_str(), launcher, launcher == 0 ? 0 : h.gid(m));
+    refused("symlink");
+    fs::remove(state);
+    fs::rename(state + ".real", state);
+    CHECK(jail({"readable", state + "/data/db/f", "kept"}).status == 0);  // and fine again
+  }
+}
+
+TEST_CASE("probe: every built-in profile contains every attempt") {
+  // Each built-in profile with what it needs to load. Add new ones here.
+  struct Builtin {
+    std::string name;
+    std::vector<std::string> vars;  // NAME: given a fresh directory owned by the jail's user
+  };
+  const std::vector<Builtin> builtins = {
+      {"base", {}},
+      {"filesystem", {"WORKSPACE"}},
+      {"memory", {}},
+      {"everything", {}},
+      // fetch (network allowlist) is probed inside the network tests' world,
+      // where every address the battery tries is a listener of the test:
+      // tests/network/test_network.cc.
+  };
+  for (Mode m : modes()) {
+    StateHome home(m);
+    for (const auto& b : builtins) {
+      std::vector<std::unique_ptr<TempDir>> dirs;
+      std::vector<std::string> args = {"probe", b.name};
+      for (const auto& v : b.vars) {
+        dirs.push_back(std::make_unique<TempDir>(m));
+        args.insert(args.end(), {"--var", v + "=" + dirs.back()->path()});
+      }
+      const auto r = run(m, args, home.env());
+      INFO(mode_name(m) << " " << b.name << "\n" << r.out << r.err);
+      CHECK(r.status == 0);
+      CHECK_THAT(r.out, Catch::Contains("attempts contained."));
+      CHECK_THAT(r.out, !Catch::Contains("NOT CONTAINED"));
+    }
   }
 }

@@ -330,6 +330,33 @@ TEST_CASE("dns filter: other names are REFUSED and audited and never forwarded")
   CHECK(rig.installed.empty());
 }
 
+TEST_CASE("dns filter: with *:PORT every name is forwarded and its addresses allowed on those ports only") {
+  Answer a;
+  a.a = {{"www.example.org", {203, 0, 113, 7}}, {"intranet", {10, 1, 2, 3}}};
+  Upstream up(a);
+  Rig rig({"*:80", "*:443"}, {up.port()});
+  auto parsed = dns::parse_response(rig.ask(query(0x2222, "www.example.org", dns::kTypeA)));
+  REQUIRE(parsed);
+  REQUIRE(parsed->answers.size() == 1);
+  REQUIRE(rig.installed.size() == 2);
+  CHECK(rig.installed[0].addr.str() == "203.0.113.7");
+  CHECK(rig.installed[0].port == 80);
+  CHECK(rig.installed[1].port == 443);
+  // A private answer is passed on and installed like any other: the table's
+  // private-range deny, ahead of the set, keeps it closed (tests/network).
+  parsed = dns::parse_response(rig.ask(query(0x2223, "intranet", dns::kTypeA)));
+  REQUIRE(parsed);
+  CHECK(parsed->answers.size() == 1);
+  // Only A and AAAA leave the jail: other types get no data and are not forwarded.
+  auto r = rig.ask(query(0x2224, "tunnel.example.org", 16 /* TXT */));
+  CHECK(rcode(r) == 0);
+  CHECK(ancount(r) == 0);
+  CHECK(up.udp_queries == 2);
+  CHECK(rig.events.empty());
+  // The root is not a name.
+  CHECK(rcode(rig.ask(query(0x2225, "", dns::kTypeA))) == 5);
+}
+
 TEST_CASE("dns filter: other types for allowed names get no data and garbage gets nothing") {
   Upstream up(Answer{});
   Rig rig({"api.example.com:443"}, {up.port()});

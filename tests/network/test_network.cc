@@ -123,7 +123,10 @@ class World {
                     "udp:198.18.1.66:8443", "dns:198.18.1.53:53", "rr:api.test=198.18.1.10",
                     "rr:api.test=2001:db8:18:1::10", "rr:c2.test=198.18.1.66", "rr:a.svc.test=198.18.1.10",
                     "rr:svc.test=198.18.1.10", "rr:rebind.svc.test=169.254.169.254", "bulk:many.svc.test=100",
-                    "cname:alias.svc.test=api.test"});
+                    "cname:alias.svc.test=api.test",
+                    // for the built-in fetch profile and `mcp-jail probe`
+                    "tcp:198.18.1.10:80", "tcp:198.18.1.10:443", "tcp:198.18.1.66:443", "tcp:10.18.1.10:443",
+                    "tcp:192.0.2.1:443", "tcp:198.18.0.1:22", "rr:www.test=198.18.1.10", "rr:intranet.test=10.18.1.10"});
     host_ = serve(name_ + "-h", dir_ + "/host.log", {"tcp:127.0.0.1:8443", "tcp:[::1]:8443", "tcp:198.18.0.2:8443"});
     // Positive controls, from the host namespace without a jail: the world answers.
     const auto c = control({"connect", "198.18.1.10", "8443", ";", "dns", "198.18.1.53", "api.test", "A", ";",
@@ -458,5 +461,91 @@ dns = []
     CHECK(l.results["connect 198.18.1.20 8443"] == "ok hello 198.18.1.20:8443");
     CHECK(starts(l.results, "resolve api.test", "fail EAI_"));
     CHECK(starts(l.results, "connect 198.18.1.10 8443", "fail E"));
+  }
+}
+
+TEST_CASE("built-in profile fetch: every name on 80 and 443 and nothing else and the probe finds it contained") {
+  require_root();
+  World w;
+  for (Mode m : modes()) {
+    INFO("mode: " << mode_name(m));
+    TempDir td(m);
+    // The built-in profile with the world's resolver instead of the host's.
+    const std::string profile =
+        td.file("fetch-world.toml", "version = 1\nname = \"fetch-world\"\nextends = \"fetch\"\n[network]\ndns = [\"198.18.1.53\"]\n");
+    const std::vector<std::vector<std::string>> ops = {
+        {"resolve", "www.test"},
+        {"connect", "www.test", "80"},
+        {"connect", "www.test", "443"},
+        {"connect", "c2.test", "443"},  // any name
+        // blocked from here on
+        {"connect", "www.test", "8443"},        // an answered address, on a port not opened
+        {"connect", "192.0.2.1", "443"},        // an address no name was answered with
+        {"connect", "198.18.1.20", "443"},
+        {"resolve", "intranet.test"},           // a name that points into a private range
+        {"connect", "intranet.test", "443"},
+        {"resolve", "rebind.svc.test"},         // ... or at the metadata address
+        {"connect", "rebind.svc.test", "80"},
+        {"connect", "169.254.169.254", "80"},
+        {"connect", "198.18.0.1", "22"},        // the gateway
+        {"dns", "127.0.0.1", "www.test", "TXT"},  // only A/AAAA leave the jail
+        {"udp", "198.18.1.66", "53"},           // DNS to another resolver
+    };
+    const auto l = launch(w, m, td, profile, ops);
+    INFO("output:\n" << l.raw);
+    REQUIRE(l.status == 0);
+    const auto& r = l.results;
+    REQUIRE(r.at("resolve www.test") == "ok 198.18.1.10");
+    REQUIRE(r.at("connect www.test 80") == "ok hello 198.18.1.10:80");
+    CHECK(r.at("connect www.test 443") == "ok hello 198.18.1.10:443");
+    CHECK(r.at("connect c2.test 443") == "ok hello 198.18.1.66:443");
+    for (const char* k : {"connect www.test 8443", "connect 192.0.2.1 443", "connect 198.18.1.20 443",
+                          "connect intranet.test 443", "connect rebind.svc.test 80", "connect 169.254.169.254 80",
+                          "connect 198.18.0.1 22"})
+      CHECK(starts(r, k, "fail E"));
+    CHECK(r.at("resolve intranet.test") == "ok 10.18.1.10");
+    CHECK(r.at("resolve rebind.svc.test") == "ok 169.254.169.254");
+    CHECK(r.at("dns 127.0.0.1 www.test TXT") == "rcode=0 answers=0 tc=0");
+    CHECK(starts(r, "udp 198.18.1.66 53", "fail E"));
+    for (const auto& line : w.world_log()) {
+      INFO(line);
+      const bool allowed = line.rfind("tcp 198.18.1.10:80 ", 0) == 0 || line.rfind("tcp 198.18.1.10:443 ", 0) == 0 ||
+                           line.rfind("tcp 198.18.1.66:443 ", 0) == 0 || line.rfind("dns ", 0) == 0;
+      CHECK(allowed);
+      CHECK(line.find(" TXT ") == std::string::npos);
+    }
+    CHECK(w.host_log().empty());
+    CHECK(has_block(l, "198.18.1.10", 8443, "tcp"));
+    CHECK(has_block(l, "192.0.2.1", 443, "tcp"));
+    CHECK(has_block(l, "198.18.1.20", 443, "tcp"));
+    CHECK(has_block(l, "10.18.1.10", 443, "tcp"));
+    CHECK(has_block(l, "169.254.169.254", 80, "tcp"));
+    CHECK(has_block(l, "198.18.0.1", 22, "tcp"));
+    CHECK(has_block(l, "198.18.1.66", 53, "udp"));
+    for (const auto& e : l.audit) CHECK(e.value("event", "") != "dns_refused");
+
+    // `mcp-jail probe fetch` as a user would run it (the host's resolvers; the
+    // battery makes no DNS queries): every attempt contained, and none of the
+    // addresses it tries (listeners of this world) saw a connection.
+    const auto world_before = w.world_log().size();
+    Proc p = spawn(jail_argv(w, m, {"probe", "fetch"}), Harness::get().launcher_env(m, {}), true);
+    std::string out;
+    const int status = finish(p, &out, 120s);
+    INFO("probe output:\n" << out);
+    CHECK(status == 0);
+    CHECK_THAT(out, Catch::Contains("profile \"fetch\""));
+    CHECK_THAT(out, Catch::Contains("attempts contained."));
+    CHECK_THAT(out, !Catch::Contains("NOT CONTAINED"));
+    // refused by the jail's table (a reset), not left unanswered somewhere
+    std::string not_allowed;
+    for (const auto& line : lines_of(out))
+      if (line.find("(192.0.2.1:443)") != std::string::npos) not_allowed = line;
+    CHECK_THAT(not_allowed, Catch::Contains("Connection refused"));
+    CHECK_THAT(out, Catch::Contains("(169.254.169.254:80)") && Catch::Contains("reach the gateway (198.18.0.1:22)"));
+    const auto after = w.world_log();
+    for (std::size_t i = world_before; i < after.size(); ++i) {
+      INFO(after[i]);
+      CHECK(after[i].rfind("tcp ", 0) != 0);
+    }
   }
 }

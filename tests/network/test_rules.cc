@@ -92,7 +92,11 @@ TEST_CASE("allow entries: what is refused and why") {
   CHECK_THAT(error_of("foo*.example.com:443"), Catch::Contains("whole first label"));
   CHECK_THAT(error_of("a.*.example.com:443"), Catch::Contains("whole first label"));
   CHECK_THAT(error_of("*.com:443"), Catch::Contains("too broad"));
-  CHECK_THAT(error_of("*:443"), Catch::Contains("whole first label"));
+  CHECK_THAT(error_of("**:443"), Catch::Contains("whole first label"));
+  CHECK_THAT(error_of("*a:443"), Catch::Contains("*:443"));
+  CHECK_THAT(error_of("*.:443"), Catch::Contains("empty host name"));
+  CHECK_THAT(error_of("*:0"), Catch::Contains("port 1-65535"));
+  CHECK_THAT(error_of("*"), Catch::Contains("*:PORT"));
   CHECK_THAT(error_of("exa mple.com:443"), Catch::Contains("HOST:PORT"));
   CHECK_THAT(error_of("ex!ample.com:443"), Catch::Contains("'!'"));
   CHECK_THAT(error_of("-bad.example.com:443"), Catch::Contains("'-'"));
@@ -125,6 +129,22 @@ TEST_CASE("wildcards match names below the domain at any depth but never the dom
   CHECK(ports_for_name(rules, "www.example.com") == std::vector<std::uint16_t>{8443});
   CHECK(ports_for_name(rules, "example.com").empty());
   CHECK(ports_for_name(rules, "192.0.2.1").empty());
+}
+
+TEST_CASE("every name: *:PORT matches any name but the root, on its port only") {
+  const auto any = parse_allow("*:443");
+  CHECK(any.kind == AllowRule::Kind::Any);
+  CHECK(any.name.empty());
+  CHECK(any.port == 443);
+  CHECK(any.str() == "*:443");
+  CHECK(name_matches(any, "example.com"));
+  CHECK(name_matches(any, "a.b.c.example.org"));
+  CHECK(name_matches(any, "localhost"));  // what it answers still meets the private-range deny
+  CHECK_FALSE(name_matches(any, ""));     // the root
+  const std::vector<AllowRule> rules = {parse_allow("*:80"), parse_allow("*:443"), parse_allow("api.example.com:8443")};
+  CHECK(ports_for_name(rules, "www.example.net") == std::vector<std::uint16_t>{80, 443});
+  CHECK(ports_for_name(rules, "api.example.com") == std::vector<std::uint16_t>{80, 443, 8443});
+  CHECK(ports_for_name(rules, "").empty());
 }
 
 TEST_CASE("resolvers: addresses and ports and the host's resolv.conf") {
@@ -216,6 +236,21 @@ TEST_CASE("planning the allowlist: parsed rules and resolvers and checks with lo
   REQUIRE(d.size() == 1);
   CHECK_THAT(d[0].message, Catch::Contains("169.254.169.254"));
   CHECK(diags_of("allow = [\"169.254.169.254:80\"]\nallow_private = [\"169.254.169.254\"]\n").empty());
+
+  // Every name: allowed, with a note that says what it opens; port 53 stays refused.
+  const auto any = plan_of("allow = [\"*:443\"]\ndns = [\"192.0.2.53\"]\n");
+  REQUIRE(any.network.rules.size() == 1);
+  CHECK(any.network.rules[0].kind == AllowRule::Kind::Any);
+  const auto any_text = render_plan(any);
+  CHECK_THAT(any_text, Catch::Contains("allow      *:443  (TCP, UDP; every name"));
+  CHECK_THAT(any_text, Catch::Contains("network.allow *:443: every name is answered") && Catch::Contains("stay closed"));
+  // it is a name rule: the table gets no address rule for it, and closed ranges still come first
+  const auto any_table = ruleset(any.network, {});
+  CHECK_THAT(any_table, !Catch::Contains("th dport 443 accept"));
+  CHECK(any_table.find("10.0.0.0/8") < any_table.find("@names4"));
+  d = diags_of("allow = [\"*:53\"]\n");
+  REQUIRE(d.size() == 1);
+  CHECK_THAT(d[0].message, Catch::Contains("port 53"));
 
   d = diags_of("allow = [\"1.1.1.1:53\"]\n");
   REQUIRE(d.size() == 1);

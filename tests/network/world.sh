@@ -13,6 +13,8 @@
 #             198.18.1.53  2001:db8:18:1::53   the DNS server (the jail's upstream)
 #             198.18.1.66  2001:db8:18:1::66   "C2": not allowed; also a rogue DNS server
 #             169.254.169.254 fd00:ec2::254    cloud metadata look-alikes
+#             10.18.1.10                       a private-range (RFC 1918) host
+#             192.0.2.1                        the address `mcp-jail probe` tries as "not allowed"
 #
 #   world.sh up NAME | down NAME          (root; NAME at most 10 characters)
 set -eu
@@ -33,7 +35,7 @@ up)
   ip -n "$w" link set "$n-w0" up
   ip -n "$h" route add default via 198.18.0.1
   ip -n "$h" -6 route add default via 2001:db8:18::1
-  for a in 198.18.1.10 198.18.1.20 198.18.1.53 198.18.1.66 169.254.169.254; do
+  for a in 198.18.1.10 198.18.1.20 198.18.1.53 198.18.1.66 169.254.169.254 10.18.1.10 192.0.2.1; do
     ip -n "$w" addr add "$a/32" dev lo
   done
   for a in 2001:db8:18:1::10 2001:db8:18:1::20 2001:db8:18:1::53 2001:db8:18:1::66 fd00:ec2::254; do

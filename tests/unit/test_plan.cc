@@ -281,6 +281,93 @@ TEST_CASE("plan: host network needs explicit consent") {
   CHECK(w.plan("version = 1\n[network]\nmode = \"host\"\nallow_host_network = true\n").network.mode == NetMode::Host);
 }
 
+TEST_CASE("plan: paths below ${PROFILE_STATE} are planned, created only by run") {
+  World w;
+  const std::string state = w.p("home/alice/.local/state/mcp-jail/t");
+  const std::string prof = std::string(kBase) + "[filesystem]\nwrite = [\"${PROFILE_STATE}/data/db\"]\nread = [\"${PROFILE_STATE}/ro\"]\n";
+  auto plan = w.plan(prof);
+  CHECK(plan.state.dir == state);
+  CHECK(plan.state.canonical == state);
+  CHECK(plan.state.paths == std::vector<std::string>{"ro", "data/db"});
+  CHECK(plan.state.missing == std::vector<std::string>{state, state + "/ro", state + "/data/db"});
+  const MountStep* m = find(plan, state + "/data/db");
+  REQUIRE(m);
+  CHECK(m->writable);
+  CHECK(m->is_dir);
+  CHECK(m->source == state + "/data/db");
+  CHECK_FALSE(fs::exists(w.p("home/alice/.local")));  // planning changes nothing
+  CHECK_THAT(render_plan(plan), Catch::Contains("state        " + state) && Catch::Contains("(run creates it)"));
+  // not used: no state directory at all
+  CHECK(w.plan(kBase).state.dir.empty());
+  // the state home may be reached through the user's own symlink; below it, nothing is followed
+  fs::create_directories(w.p("data/state"));
+  fs::create_directories(w.p("home/alice/.local"));
+  fs::create_directory_symlink(w.p("data/state"), w.p("home/alice/.local/state"));
+  plan = w.plan(prof);
+  CHECK(plan.state.canonical == w.p("data/state/mcp-jail/t"));
+  CHECK(find(plan, state + "/data/db")->source == w.p("data/state/mcp-jail/t/data/db"));
+  fs::create_directories(w.p("data/state/mcp-jail/t"));
+  fs::create_directory_symlink(w.p("home/alice/.ssh"), w.p("data/state/mcp-jail/t/ro"));
+  CHECK_THROWS_WITH(w.plan(prof), Catch::Contains("inside the writable path") || Catch::Contains("symlink"));
+}
+
+TEST_CASE("plan: npx gets a package cache private to the profile, offline without network") {
+  if (!fs::exists("/usr/bin/npx") || !fs::exists("/usr/bin/node")) return;
+  World w;
+  const std::string state = w.p("home/alice/.local/state/mcp-jail/t");
+  auto i = w.inv({"npx", "-y", "@scope/server@1.2.3", "--flag"});
+  i.host_env["NPM_CONFIG_CACHE"] = w.p("home/alice/.npm");  // the user's shared cache: never used in the jail
+  i.host_env["npm_config_registry"] = "https://registry.example";
+  const std::string prof = std::string(kBase) + "[env]\npass = [\"NPM_CONFIG_*\", \"npm_config_*\"]\n";
+  auto plan = w.plan(prof, i);
+  CHECK(plan.state.dir == state);
+  const MountStep* cache = find(plan, state + "/npm");
+  REQUIRE(cache);
+  CHECK(cache->writable);
+  CHECK(std::find(plan.state.missing.begin(), plan.state.missing.end(), state + "/npm/_npx") != plan.state.missing.end());
+  auto has_env = [&](const std::string& kv) { return std::find(plan.env.begin(), plan.env.end(), kv) != plan.env.end(); };
+  CHECK(has_env("npm_config_cache=" + state + "/npm"));
+  CHECK(has_env("npm_config_offline=true"));
+  CHECK(has_env("npm_config_yes=true"));
+  CHECK(has_env("npm_config_update_notifier=false"));
+  CHECK(std::none_of(plan.env.begin(), plan.env.end(), [](const std::string& e) {
+    return e.starts_with("NPM_CONFIG_") || e.starts_with("npm_config_registry");
+  }));
+  // Landlock: npx and its interpreters, sh (npm runs bins through it), and
+  // what is installed in the cache's _npx; nothing else.
+  const auto& ll = plan.landlock;
+  CHECK(std::find(ll.exec_allow.begin(), ll.exec_allow.end(), "/usr/bin/sh") != ll.exec_allow.end());
+  CHECK(std::any_of(ll.rules.begin(), ll.rules.end(), [&](const LandlockRule& r) {
+    return r.path == state + "/npm/_npx" && r.exec && !r.write;
+  }));
+  CHECK(std::count_if(ll.rules.begin(), ll.rules.end(), [](const LandlockRule& r) { return r.exec; }) == 1);
+  CHECK(std::any_of(plan.notes.begin(), plan.notes.end(), [&](const std::string& n) {
+    return n.find("npm exec --yes --ignore-scripts --package=@scope/server@1.2.3 -- true") != std::string::npos;
+  }));
+  // with a network, npx prefers the cache but may fetch
+  plan = w.plan(prof + "[network]\nmode = \"allowlist\"\nallow = [\"registry.npmjs.org:443\"]\n", i);
+  CHECK(std::find(plan.env.begin(), plan.env.end(), "npm_config_prefer_offline=true") != plan.env.end());
+  CHECK(std::none_of(plan.env.begin(), plan.env.end(), [](const std::string& e) { return e.starts_with("npm_config_offline"); }));
+  // the node form gets no cache and no shell
+  plan = w.plan(kBase, w.inv({"node", w.p("opt/app/node_modules/@scope/pkg/dist/index.js")}));
+  CHECK(plan.state.dir.empty());
+  CHECK(std::find(plan.landlock.exec_allow.begin(), plan.landlock.exec_allow.end(), "/usr/bin/sh") == plan.landlock.exec_allow.end());
+}
+
+TEST_CASE("plan: an exec.allow directory allows what lies beneath it") {
+  World w;
+  const std::string state = w.p("home/alice/.local/state/mcp-jail/t");
+  const auto plan = w.plan(std::string(kBase) + "[exec]\nallow = [\"/usr/bin/true\", \"/usr/lib\", \"${PROFILE_STATE}/bin\"]\n"
+                           "[filesystem]\nwrite = [\"${PROFILE_STATE}\"]\n");
+  const auto& ll = plan.landlock;
+  CHECK(ll.exec_allow == std::vector<std::string>{"/usr/bin/true"});
+  CHECK(std::any_of(ll.rules.begin(), ll.rules.end(), [](const LandlockRule& r) { return r.path == "/usr/lib" && r.exec; }));
+  // a missing directory below ${PROFILE_STATE} is created by run
+  CHECK(std::any_of(ll.rules.begin(), ll.rules.end(), [&](const LandlockRule& r) { return r.path == state + "/bin" && r.exec; }));
+  CHECK(std::find(plan.state.missing.begin(), plan.state.missing.end(), state + "/bin") != plan.state.missing.end());
+  CHECK_THAT(render_plan(plan), Catch::Contains("/usr/lib  (+ execute beneath)"));
+}
+
 TEST_CASE("plan: identities") {
   World w;
   auto i = w.inv();

@@ -224,6 +224,59 @@ set = { T = "~/not-expanded", U = "${WORKSPACE}" }
                     Catch::Contains("not defined for a built-in"));
 }
 
+TEST_CASE("profile: ${PROFILE_STATE} is the top-level profile's own directory") {
+  const std::string uses = "version = 1\n[filesystem]\nwrite = [\"${PROFILE_STATE}/data\"]\n[env]\nset = { F = \"${PROFILE_STATE}/f\" }\n";
+  // named after the file when the profile has no name; under ~/.local/state by default
+  auto p = load(uses);
+  CHECK(p.state_dir == "/home/alice/.local/state/mcp-jail/t");
+  CHECK(p.filesystem.write.at(0).path == "/home/alice/.local/state/mcp-jail/t/data");
+  CHECK(p.env.set.at("F") == "/home/alice/.local/state/mcp-jail/t/f");
+  CHECK(p.state_used);
+  // its name when it has one; $XDG_STATE_HOME when set
+  LoadOptions o = opts();
+  o.state_home = "/var/lib/alice";
+  p = load_profile_text("version = 1\nname = \"mine\"\n" + uses.substr(12), "t.toml", "/p", o);
+  CHECK(p.state_dir == "/var/lib/alice/mcp-jail/mine");
+  CHECK(p.filesystem.write.at(0).path == "/var/lib/alice/mcp-jail/mine/data");
+  // unused: still known (for npx), but not used
+  p = load("version = 1\n");
+  CHECK(p.state_dir == "/home/alice/.local/state/mcp-jail/t");
+  CHECK_FALSE(p.state_used);
+  // --var cannot redirect it
+  o = opts();
+  o.vars["PROFILE_STATE"] = "/home/alice/.ssh";
+  CHECK(load_profile_text(uses, "t.toml", "/p", o).filesystem.write.at(0).path == "/home/alice/.local/state/mcp-jail/t/data");
+  // a name that cannot be a directory is an error where the variable is used, not before
+  CHECK_NOTHROW(load("version = 1\nname = \"../../x\"\n"));
+  try {
+    load("version = 1\nname = \"../../x\"\n[filesystem]\nread = [\"/usr\",\n  \"${PROFILE_STATE}\"]\n");
+    FAIL("accepted");
+  } catch (const ProfileError& e) {
+    CHECK(e.diagnostics()[0].loc.line == 5);
+    CHECK_THAT(e.what(), Catch::Contains("${PROFILE_STATE} cannot be formed") && Catch::Contains("\"../../x\""));
+  }
+  for (const char* bad : {"", ".hidden", "a/b", "a b", "..", std::string(65, 'x').c_str()}) CHECK_FALSE(valid_state_name(bad));
+  for (const char* good : {"memory", "my-server_2.v1", "x"}) CHECK(valid_state_name(good));
+  // neither HOME nor XDG_STATE_HOME
+  o = opts();
+  o.home.clear();
+  CHECK_THROWS_WITH(load_profile_text(uses, "t.toml", "/p", o), Catch::Contains("neither XDG_STATE_HOME"));
+}
+
+TEST_CASE("profile: a profile that extends another has its own ${PROFILE_STATE}") {
+  TempDir d;
+  d.write("parent.toml", "version = 1\nname = \"parent\"\n[filesystem]\nwrite = [\"${PROFILE_STATE}/db\"]\n");
+  const auto child = d.write("child.toml", "version = 1\nname = \"child\"\nextends = \"parent.toml\"\n");
+  auto p = load_profile(child.string(), opts());
+  CHECK(p.filesystem.write.at(0).path == "/home/alice/.local/state/mcp-jail/child/db");
+  CHECK(p.state_dir == "/home/alice/.local/state/mcp-jail/child");
+  CHECK(p.state_used);
+  // unnamed: the file name of the profile being run
+  const auto unnamed = d.write("other.toml", "version = 1\nextends = \"parent.toml\"\n");
+  CHECK(load_profile(unnamed.string(), opts()).filesystem.write.at(0).path == "/home/alice/.local/state/mcp-jail/other/db");
+  CHECK(load_profile((d.path / "parent.toml").string(), opts()).state_dir == "/home/alice/.local/state/mcp-jail/parent");
+}
+
 TEST_CASE("profile: extends - built-in and path, lists append, scalars override") {
   TempDir d;
   d.write("parent.toml", R"(version = 1

@@ -423,6 +423,8 @@ TEST_CASE("profile matching", "[lib]") {
              {R"(["mcp-server-fetch"])", "fetch"},
              {R"(["--from", "mcp-server-fetch==2025.1.14", "mcp-server-fetch"])", "fetch"},
              {R"(["-m", "mcp_server_fetch"])", "fetch"},
+             {R"(["-y", "mcp-fetch-server@1.1.2"])", "fetch"},
+             {R"(["/opt/mcp/node_modules/mcp-fetch-server/dist/index.js"])", "fetch"},
              {R"(["-y", "@modelcontextprotocol/server-sequential-thinking"])", "sequential-thinking"},
              {R"(["-y", "some-other-server"])", ""},
          }) {
@@ -544,12 +546,36 @@ TEST_CASE("an entry wrapped already is kept, and env names it does not pass on a
 }
 
 TEST_CASE("package runners that download at start-up are pointed out under network none", "[lib]") {
-  for (const char* entry : {R"({"command": "npx", "args": ["-y", "some-server"]})",
-                            R"({"command": "/usr/local/bin/uvx", "args": ["mcp-server-time"]})",
+  // npx runs offline from the profile's own cache: how to fill it
+  const auto npx = only(mcpjail::wrap_config(
+      R"({"mcpServers": {"s": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@2026.8.31"]}}})",
+      opts()));
+  INFO(npx.note);
+  CHECK(npx.note.find("npx runs offline") != std::string::npos);
+  if (npx.profile == "memory") {  // its own MEMORY_FILE_PATH wins over the entry's
+    const auto mem = only(mcpjail::wrap_config(
+        R"({"mcpServers": {"s": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"],)"
+        R"( "env": {"MEMORY_FILE_PATH": "/home/alice/m.json"}}}})",
+        opts()));
+    CHECK(mem.note.find("env MEMORY_FILE_PATH: profile memory sets its own value") != std::string::npos);
+  }
+  CHECK(npx.note.find("mcp-jail/" + npx.profile + "/npm npm exec --yes --ignore-scripts "
+                      "--package=@modelcontextprotocol/server-memory@2026.8.31 -- true") != std::string::npos);
+  for (const char* entry : {R"({"command": "/usr/local/bin/uvx", "args": ["mcp-server-time"]})",
                             R"({"command": "pnpm", "args": ["dlx", "some-server"]})"}) {
     INFO(entry);
     const auto s = only(mcpjail::wrap_config(std::string("{\"mcpServers\": {\"s\": ") + entry + "}}", opts("base")));
     CHECK(s.note.find("fetches the server when it starts") != std::string::npos);
+  }
+  // With a network the runner could fetch, but its own cache is not in the jail.
+  if (builtin("fetch")) {
+    const auto uvx = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "uvx", "args": ["mcp-server-fetch"]}}})", opts()));
+    CHECK(uvx.profile == "fetch");
+    CHECK(uvx.note.find("uvx keeps the server it fetches in a cache of its own") != std::string::npos);
+    const auto npx_fetch =
+        only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "npx", "args": ["-y", "mcp-fetch-server"]}}})", opts()));
+    CHECK(npx_fetch.profile == "fetch");
+    CHECK(npx_fetch.note.empty());  // npx: the profile's own npm cache, and a network to fill it
   }
   const auto node = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "node", "args": ["/srv/x.js"]}}})", opts()));
   CHECK(node.note.empty());

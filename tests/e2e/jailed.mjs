@@ -1,0 +1,292 @@
+// Shared by the end-to-end tests of the built-in profiles (memory,
+// everything, filesystem in the npx form): launch modes, the real SDK
+// client, and the two launch forms users paste into host configs:
+//
+//   mcp-jail run PROFILE -- node /path/to/node_modules/@scope/server/dist/index.js ...
+//   mcp-jail run PROFILE -- npx -y @scope/server@VERSION ...
+//
+// The npx form runs offline inside the jail from the profile's private npm
+// cache, ${PROFILE_STATE}/npm. fillNpxCache() fills it beforehand, outside
+// the jail, with the command the man page documents; it is idempotent and
+// fast when the cache is already filled (one offline npm run). Tests never
+// download through a jail.
+//
+// Modes:
+//   * running as root: "root" (the jail drops to uid/gid 65534) and
+//     "rootless" (started as the user `mcpjail-test`, created on demand,
+//     through setpriv);
+//   * running as any other user: "rootless" as that user.
+// The state home (XDG_STATE_HOME) is /var/tmp/mcpjail-e2e-state/<uid of the
+// launching user>: it persists, so the npm caches are downloaded once per
+// machine. It is not below /tmp, which is a private tmpfs inside the jail.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+export const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const JAIL = process.env.MCPJAIL_BIN;
+export const TEST_USER = 'mcpjail-test';
+export const NOBODY = 65534;
+export const CONNECT_TIMEOUT = 60_000; // npx starts npm before the server
+const STATE_ROOT = '/var/tmp/mcpjail-e2e-state';
+
+const PINS = JSON.parse(fs.readFileSync(path.join(E2E_DIR, 'package.json'), 'utf8')).dependencies;
+
+// "@scope/server@VERSION", pinned in package.json.
+export function spec(pkg) {
+  if (!PINS[pkg]) throw new Error(`${pkg} is not pinned in tests/e2e/package.json`);
+  return `${pkg}@${PINS[pkg]}`;
+}
+
+export const hex = (n = 8) => randomBytes(n).toString('hex');
+
+export function rmQuiet(p) {
+  if (p) fs.rmSync(p, { recursive: true, force: true });
+}
+
+export function mkTempDir(prefix, base = os.tmpdir()) {
+  const dir = fs.mkdtempSync(path.join(base, prefix));
+  fs.chmodSync(dir, 0o755);
+  return dir;
+}
+
+function userEntry(name) {
+  try {
+    const line = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim();
+    const [, , uid, gid, , home] = line.split(':');
+    return { name, uid: Number(uid), gid: Number(gid), home };
+  } catch {
+    return null;
+  }
+}
+
+function ensureTestUser() {
+  let u = userEntry(TEST_USER);
+  if (!u) {
+    try {
+      execFileSync('useradd', ['--create-home', '--shell', '/usr/sbin/nologin', TEST_USER], { stdio: 'pipe' });
+    } catch (err) {
+      if (!userEntry(TEST_USER)) throw err; // a concurrent run may have created it
+    }
+    u = userEntry(TEST_USER);
+  }
+  if (!fs.existsSync(u.home)) {
+    fs.mkdirSync(u.home, { recursive: true, mode: 0o700 });
+    fs.chownSync(u.home, u.uid, u.gid);
+  }
+  return u;
+}
+
+function succeeds(argv) {
+  try {
+    execFileSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function modeDefinitions() {
+  if (process.getuid() === 0) {
+    return [
+      { name: 'root (jail runs as 65534)', kind: 'root' },
+      { name: `rootless (started as ${TEST_USER})`, kind: 'rootless-user' },
+    ];
+  }
+  return [{ name: `rootless (started as uid ${process.getuid()})`, kind: 'rootless-self' }];
+}
+
+// Everything a mode needs, or ctx.skip with the reason. ctx.cleanup()
+// removes the temporary directories (the state home stays).
+export function prepareMode(kind) {
+  const ctx = { kind, tempDirs: [] };
+  ctx.cleanup = () => {
+    for (const d of ctx.tempDirs) rmQuiet(d);
+    ctx.tempDirs = [];
+  };
+  process.once('exit', () => ctx.cleanup());
+  const me = os.userInfo();
+  ctx.jailBin = JAIL;
+  ctx.serverRoot = E2E_DIR;
+  if (kind === 'root') {
+    ctx.host = { name: me.username, uid: 0, gid: 0, home: me.homedir };
+    ctx.jailUid = NOBODY;
+    ctx.jailGid = NOBODY;
+    ctx.prefix = [];
+  } else if (kind === 'rootless-user') {
+    const u = ensureTestUser();
+    ctx.host = u;
+    ctx.jailUid = u.uid;
+    ctx.jailGid = u.gid;
+    ctx.prefix = ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--init-groups', '--'];
+    if (!succeeds([...ctx.prefix, 'unshare', '--user', '--map-root-user', 'true'])) {
+      ctx.skip = 'unprivileged user namespaces are not available on this host';
+      return ctx;
+    }
+    // The checkout may sit below a directory the test user cannot traverse
+    // (/root is 0700): then run servers and the launcher from world-readable
+    // copies.
+    const probe = path.join(E2E_DIR, 'node_modules', '@modelcontextprotocol', 'sdk', 'package.json');
+    if (!succeeds([...ctx.prefix, 'test', '-r', probe])) {
+      const copy = mkTempDir('mcpjail-e2e-srv-');
+      ctx.tempDirs.push(copy);
+      fs.cpSync(path.join(E2E_DIR, 'package.json'), path.join(copy, 'package.json'));
+      execFileSync('cp', ['-R', path.join(E2E_DIR, 'node_modules'), path.join(copy, 'node_modules')]);
+      execFileSync('chmod', ['-R', 'a+rX', copy]);
+      ctx.serverRoot = copy;
+    }
+    if (!succeeds([...ctx.prefix, 'test', '-x', JAIL])) {
+      const binDir = mkTempDir('mcpjail-e2e-bin-');
+      ctx.tempDirs.push(binDir);
+      ctx.jailBin = path.join(binDir, path.basename(JAIL));
+      fs.copyFileSync(JAIL, ctx.jailBin);
+      fs.chmodSync(ctx.jailBin, 0o755);
+    }
+  } else {
+    ctx.host = { name: me.username, uid: me.uid, gid: me.gid, home: me.homedir };
+    ctx.jailUid = me.uid;
+    ctx.jailGid = me.gid;
+    ctx.prefix = [];
+  }
+  // The state home: the launching user's, persistent.
+  if (process.getuid() === 0) {
+    fs.mkdirSync(STATE_ROOT, { recursive: true, mode: 0o755 });
+    if (fs.lstatSync(STATE_ROOT).uid !== 0) throw new Error(`${STATE_ROOT} is not owned by root`);
+  }
+  ctx.stateHome = path.join(STATE_ROOT, String(ctx.host.uid));
+  if (!fs.existsSync(ctx.stateHome)) {
+    fs.mkdirSync(ctx.stateHome, { recursive: true, mode: 0o700 });
+    if (process.getuid() === 0) fs.chownSync(ctx.stateHome, ctx.host.uid, ctx.host.gid);
+  }
+  ctx.env = { HOME: ctx.host.home, USER: ctx.host.name, LOGNAME: ctx.host.name, XDG_STATE_HOME: ctx.stateHome };
+  return ctx;
+}
+
+// ${PROFILE_STATE} of a profile in this mode.
+export function stateDir(ctx, profile) {
+  return path.join(ctx.stateHome, 'mcp-jail', profile);
+}
+
+// Runs a program as the mode's launching user, outside the jail.
+function asLauncher(ctx, argv, env) {
+  const full = [...ctx.prefix, ...argv];
+  return execFileSync(full[0], full.slice(1), {
+    cwd: ctx.stateHome,
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: ctx.host.home, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 300_000,
+  });
+}
+
+// Fills ${PROFILE_STATE}/npm of `profile` with `pkgSpec` exactly as the man
+// page says - outside the jail, without install scripts, without running the
+// server - unless an offline run already finds everything there. In root
+// mode the profile's state then goes to the jail's user, as documented.
+export function fillNpxCache(ctx, profile, pkgSpec) {
+  const cache = path.join(stateDir(ctx, profile), 'npm');
+  const fill = (extra) =>
+    asLauncher(ctx, ['npm', 'exec', '--yes', '--ignore-scripts', '--no-update-notifier', ...extra,
+      `--package=${pkgSpec}`, '--', 'true'], { npm_config_cache: cache });
+  let filled = false;
+  try {
+    fill(['--offline']);
+  } catch {
+    try {
+      fill([]);
+      filled = true;
+    } catch (err) {
+      throw new Error(`filling ${cache} with ${pkgSpec} failed:\n${err.stderr ?? err}`);
+    }
+  }
+  if (ctx.kind === 'root') execFileSync('chown', ['-R', `${ctx.jailUid}:${ctx.jailGid}`, stateDir(ctx, profile)]);
+  return { cache, filled };
+}
+
+// The script a package's bin runs: what users put after `node`.
+export function serverEntry(ctx, pkg) {
+  const dir = path.join(ctx.serverRoot, 'node_modules', pkg);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  const bin = typeof manifest.bin === 'string' ? manifest.bin : Object.values(manifest.bin)[0];
+  return path.join(dir, bin);
+}
+
+// argv for `pkg` started through the jail in one of the two forms.
+export function jailed(ctx, { profile, form, pkg, args = [], vars = {} }) {
+  const server = form === 'npx' ? ['npx', '-y', spec(pkg), ...args] : [process.execPath, serverEntry(ctx, pkg), ...args];
+  const varArgs = Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}=${v}`]);
+  const argv = [...ctx.prefix, ctx.jailBin, 'run', profile, ...varArgs, '--', ...server];
+  return { command: argv[0], args: argv.slice(1), env: ctx.env };
+}
+
+// The same server started WITHOUT the jail, as the same host user.
+export function bare(ctx, { pkg, args = [], env = {} }) {
+  const argv = [...ctx.prefix, process.execPath, serverEntry(ctx, pkg), ...args];
+  return { command: argv[0], args: argv.slice(1), env: { ...ctx.env, ...env } };
+}
+
+// Starts an MCP server and connects the real SDK client.
+export async function startServer({ command, args, env }) {
+  const transport = new StdioClientTransport({ command, args, env, stderr: 'pipe' });
+  const stderrChunks = [];
+  transport.stderr.on('data', (c) => stderrChunks.push(c));
+  const protocolErrors = [];
+  const client = new Client({ name: 'mcp-jail-e2e', version: '0.0.0' }, { capabilities: {} });
+  client.onerror = (e) => protocolErrors.push(e);
+  const session = {
+    client,
+    protocolErrors,
+    stderr: () => Buffer.concat(stderrChunks).toString('utf8'),
+    close: async () => {
+      await client.close().catch(() => {});
+      await transport.close().catch(() => {});
+    },
+  };
+  try {
+    await client.connect(transport, { timeout: CONNECT_TIMEOUT });
+  } catch (err) {
+    await session.close();
+    err.message += `\n--- server stderr ---\n${session.stderr()}`;
+    throw err;
+  }
+  return session;
+}
+
+// Calls a tool; both error styles (isError results, JSON-RPC errors) become { ok: false }.
+export async function callTool(client, name, args) {
+  try {
+    const res = await client.callTool({ name, arguments: args }, undefined, { timeout: 30_000 });
+    const text = (res.content ?? []).map((c) => (c.type === 'text' ? c.text : JSON.stringify(c))).join('\n');
+    const structured = res.structuredContent ? JSON.stringify(res.structuredContent) : '';
+    return { ok: !res.isError, text, all: `${text}\n${structured}`, res };
+  } catch (err) {
+    const text = String(err?.message ?? err);
+    return { ok: false, text, all: text };
+  }
+}
+
+// Runs to completion with stdin at EOF.
+export function runCollect(command, args, { env, timeout = 60_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const out = [];
+    const err = [];
+    child.stdout.on('data', (c) => out.push(c));
+    child.stderr.on('data', (c) => err.push(c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
+}

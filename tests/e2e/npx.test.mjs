@@ -1,0 +1,110 @@
+// End-to-end: the npx launch form of the filesystem profile,
+//
+//   mcp-jail run filesystem --var WORKSPACE=DIR -- npx -y @modelcontextprotocol/server-filesystem@VERSION DIR
+//
+// run offline from the profile's own npm cache, driven by the real MCP SDK
+// client (filesystem.test.mjs covers the node form in depth). Each profile
+// has a cache of its own: the filesystem server, told to allow the memory
+// profile's cache or the user's ~/.npm, cannot see them, while a control
+// without the jail can.
+//
+//   MCPJAIL_BIN=/abs/path/to/mcp-jail node --test tests/e2e/npx.test.mjs
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import {
+  JAIL, bare, callTool, fillNpxCache, hex, jailed, mkTempDir, modeDefinitions, prepareMode, runCollect, spec,
+  startServer,
+} from './jailed.mjs';
+
+const PKG = '@modelcontextprotocol/server-filesystem';
+const OTHER_PKG = '@modelcontextprotocol/server-memory';
+const HOOK_TIMEOUT = 600_000; // the first fill downloads the packages
+const TEST_TIMEOUT = 120_000;
+
+function suite() {
+  for (const mode of modeDefinitions()) {
+    describe(mode.name, () => {
+      let ctx;
+      let ws;
+      let otherCache; // the memory profile's npm cache
+      let srv;
+
+      before(async () => {
+        ctx = prepareMode(mode.kind);
+        if (ctx.skip) return;
+        fillNpxCache(ctx, 'filesystem', spec(PKG));
+        otherCache = fillNpxCache(ctx, 'memory', spec(OTHER_PKG)).cache;
+        const base = mkTempDir('mcpjail-e2e-npx-');
+        ctx.tempDirs.push(base);
+        ws = path.join(base, 'ws');
+        fs.mkdirSync(ws, { mode: 0o755 });
+        fs.writeFileSync(path.join(ws, 'hello.txt'), 'hello from the host\n', { mode: 0o644 });
+        if (process.getuid() === 0) execFileSync('chown', ['-R', `${ctx.jailUid}:${ctx.jailGid}`, ws]);
+        srv = await startServer(jailed(ctx, { profile: 'filesystem', form: 'npx', pkg: PKG, args: [ws], vars: { WORKSPACE: ws } }));
+      }, { timeout: HOOK_TIMEOUT });
+
+      after(async () => {
+        await srv?.close();
+        ctx?.cleanup();
+      }, { timeout: HOOK_TIMEOUT });
+
+      const test = (name, fn) =>
+        it(name, { timeout: TEST_TIMEOUT }, async (t) => {
+          if (ctx?.skip) return t.skip(ctx.skip);
+          try {
+            await fn(t);
+          } catch (err) {
+            if (srv && err instanceof Error) err.message += `\n--- jailed server stderr ---\n${srv.stderr()}`;
+            throw err;
+          }
+        });
+
+      test('reads and writes the workspace through npx', async () => {
+        const tools = (await srv.client.listTools()).tools.map((x) => x.name);
+        assert.ok(tools.includes('read_text_file') && tools.includes('write_file'), tools.join(', '));
+        let r = await callTool(srv.client, 'read_text_file', { path: path.join(ws, 'hello.txt') });
+        assert.ok(r.ok, r.text);
+        assert.equal(r.text, 'hello from the host\n');
+        const p = path.join(ws, `written-${hex(4)}.txt`);
+        r = await callTool(srv.client, 'write_file', { path: p, content: 'from npx\n' });
+        assert.ok(r.ok, r.text);
+        assert.equal(fs.readFileSync(p, 'utf8'), 'from npx\n');
+        assert.equal(fs.statSync(p).uid, ctx.jailUid);
+        assert.deepEqual(srv.protocolErrors.map(String), []);
+      });
+
+      test("another profile's npm cache and the user's are not visible, even to a server told to allow them", async () => {
+        const userCache = path.join(ctx.host.home, '.npm');
+        if (!fs.existsSync(userCache)) {
+          fs.mkdirSync(path.join(userCache, '_cacache'), { recursive: true });
+          if (process.getuid() === 0) execFileSync('chown', ['-R', `${ctx.host.uid}:${ctx.host.gid}`, userCache]);
+        }
+        for (const [label, dir, entry] of [['memory profile cache', otherCache, '_npx'], ['user cache', userCache, '_cacache']]) {
+          // Control: it is there, and the server without the jail lists it.
+          const plain = await startServer(bare(ctx, { pkg: PKG, args: [ws, dir] }));
+          try {
+            const r = await callTool(plain.client, 'list_directory', { path: dir });
+            assert.ok(r.ok && r.text.includes(entry), `control failed for the ${label}: ${r.text}`);
+          } finally {
+            await plain.close();
+          }
+          // Jailed, with only that directory allowed: nothing to serve.
+          const j = jailed(ctx, { profile: 'filesystem', form: 'npx', pkg: PKG, args: [dir], vars: { WORKSPACE: ws } });
+          const r = await runCollect(j.command, j.args, { env: { ...process.env, ...j.env } });
+          assert.equal(r.stdout, '');
+          assert.match(r.stderr, /None of the specified directories are accessible/, `${label}:\n${r.stderr}`);
+          assert.equal(r.code, 1, `${label}: expected the server's own status 1, got ${r.code}\n${r.stderr}`);
+        }
+      });
+    });
+  }
+}
+
+const SUITE = 'mcp-jail: the npx launch form end to end';
+if (JAIL) describe(SUITE, suite);
+else it(SUITE, { skip: 'MCPJAIL_BIN is not set (absolute path of the mcp-jail binary)' }, () => {});

@@ -1,0 +1,100 @@
+// The network e2e tests' world: two network namespaces built by
+// tests/network/world.sh (NAME-h plays the host, NAME-w the internet), with
+// networld.mjs listeners in them. Names carry the pid, so tests that run at
+// the same time each get their own. Needs root. Launch modes and the MCP
+// client come from jailed.mjs.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
+const WORLD_SH = path.resolve(E2E_DIR, '..', 'network', 'world.sh');
+
+export class TestWorld {
+  // prefix: up to 5 characters; world.sh takes names of at most 10.
+  constructor(prefix) {
+    this.name = `${prefix}${process.pid % 100000}`;
+    this.hostNs = `/run/netns/${this.name}-h`;
+    this.procs = [];
+    this.events = [];
+    this.up = false;
+  }
+
+  // worldSpecs, hostSpecs: networld.mjs arguments for the world's "internet"
+  // and "host" namespaces.
+  async build(worldSpecs, hostSpecs = []) {
+    this.down();
+    execFileSync('sh', [WORLD_SH, 'up', this.name], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.up = true;
+    await this.#serve(`${this.name}-w`, worldSpecs);
+    if (hostSpecs.length) await this.#serve(`${this.name}-h`, hostSpecs);
+  }
+
+  down() {
+    for (const p of this.procs) p.kill('SIGKILL');
+    this.procs = [];
+    try {
+      execFileSync('sh', [WORLD_SH, 'down', this.name], { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch {}
+    this.up = false;
+  }
+
+  // Command, args and env for startServer(): `mcp-jail ARGS...` in the world's
+  // host namespace, launched as the jailed.mjs mode `ctx` launches.
+  launcher(ctx, args) {
+    return { command: 'nsenter', args: [`--net=${this.hostNs}`, '--', ...ctx.prefix, ctx.jailBin, ...args], env: ctx.env };
+  }
+
+  requestsTo(local) {
+    return this.events.filter((e) => e.kind === 'http' && e.local === local);
+  }
+
+  queriesFor(name) {
+    return this.events.filter((e) => e.kind === 'dns' && e.name === name);
+  }
+
+  // Starts networld.mjs in namespace `ns`; resolves once it is listening.
+  #serve(ns, specs) {
+    return new Promise((resolve, reject) => {
+      const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', process.execPath, path.join(E2E_DIR, 'networld.mjs'), ...specs], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      this.procs.push(child);
+      const timer = setTimeout(() => reject(new Error(`world server in ${ns} did not start`)), 10_000);
+      readline.createInterface({ input: child.stdout }).on('line', (line) => {
+        const ev = JSON.parse(line);
+        if (ev.kind === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        } else {
+          this.events.push({ ns, ...ev });
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`world server in ${ns} exited (${code})`)));
+    });
+  }
+}
+
+// ---------------------------------------------------------------- audit log
+
+export function readAudit(file) {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+// Audit events are written as they happen: waits (briefly) until `done(events)`.
+export async function auditUntil(file, done) {
+  let events = [];
+  for (let i = 0; i < 50; i++) {
+    events = readAudit(file);
+    if (done(events)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return events;
+}
