@@ -130,7 +130,9 @@ int run_or_check(const Options& o) {
     return 0;
   }
   Audit audit(plan.audit_log, plan.profile_name);
-  return supervise(plan, audit);
+  const int status = supervise(plan, audit);
+  if (const std::string s = audit.summary(); !s.empty()) std::fprintf(stderr, "%s\n", s.c_str());
+  return status;
 }
 
 }  // namespace
