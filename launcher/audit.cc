@@ -103,7 +103,7 @@ void Audit::count(const std::string& type, const nlohmann::json& fields) {
 std::string Audit::summary() const {
   static const char* const kNoun[kCategories][2] = {
       {"syscall", "syscalls"}, {"syscall", "syscalls"}, {"write", "writes"},           {"exec", "execs"},
-      {"connection", "connections"}, {"DNS name", "DNS names"},  {"limit reached", "limits reached"}};
+      {"connection", "connections"}, {"DNS query", "DNS queries"},  {"limit reached", "limits reached"}};
   auto part = [&](Category c) {
     const Tally& t = tally_[c];
     std::string s = std::to_string(t.count) + " " + kNoun[c][t.count == 1 ? 0 : 1];

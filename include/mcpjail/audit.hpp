@@ -29,7 +29,7 @@ class Audit {
   // One line for a person, when something was blocked (deny, fs_denied, an
   // exec outside the allowed set, net_block, dns_refused, limit), else "":
   //   mcp-jail: PROFILE: blocked 2 syscalls (unshare, ptrace), 1 write (/etc/cron.d/x),
-  //   1 exec (/bin/sh), 4 connections (198.18.1.66:8080), 1 DNS name (c2.test)
+  //   1 exec (/bin/sh), 4 connections (198.18.1.66:8080), 2 DNS queries (c2.test)
   // Counts are attempts, rate-limited ones included; the first few distinct
   // items are named. Written whatever the audit target, "none" included.
   std::string summary() const;
