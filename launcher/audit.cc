@@ -4,6 +4,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -53,7 +54,79 @@ Audit::Audit(const std::string& target, std::string profile) : profile_(std::mov
   }
 }
 
+void Audit::count(const std::string& type, const nlohmann::json& fields) {
+  auto str = [&](const char* key) {
+    auto it = fields.find(key);
+    return it != fields.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto flag = [&](const char* key) {
+    auto it = fields.find(key);
+    return it != fields.end() && it->is_boolean() && it->get<bool>();
+  };
+  Category c;
+  std::string item;
+  if (type == "deny") {
+    c = flag("allowed") ? kLogged : kSyscalls;
+    item = str("syscall");
+  } else if (type == "fs_denied") {
+    c = kWrites;
+    item = str("path");
+  } else if (type == "exec") {
+    if (flag("allowed")) return;
+    c = kExecs;
+    item = str("path");
+  } else if (type == "net_block") {
+    c = kConnections;
+    item = str("address");
+    if (auto it = fields.find("port"); it != fields.end() && it->is_number()) {
+      if (item.find(':') != std::string::npos) item = "[" + item + "]";
+      item += ":" + std::to_string(it->get<long>());
+    }
+  } else if (type == "dns_refused") {
+    c = kNames;
+    item = str("name");
+  } else if (type == "limit") {
+    c = kLimits;
+    item = str("which");
+  } else {
+    return;
+  }
+  constexpr std::size_t kItems = 3, kItemChars = 80;
+  if (item.size() > kItemChars) item = item.substr(0, kItemChars - 3) + "...";
+  Tally& t = tally_[c];
+  ++t.count;
+  if (item.empty() || std::find(t.items.begin(), t.items.end(), item) != t.items.end()) return;
+  if (t.items.size() < kItems) t.items.push_back(item);
+  else t.more = true;
+}
+
+std::string Audit::summary() const {
+  static const char* const kNoun[kCategories][2] = {
+      {"syscall", "syscalls"}, {"syscall", "syscalls"}, {"write", "writes"},           {"exec", "execs"},
+      {"connection", "connections"}, {"DNS query", "DNS queries"},  {"limit reached", "limits reached"}};
+  auto part = [&](Category c) {
+    const Tally& t = tally_[c];
+    std::string s = std::to_string(t.count) + " " + kNoun[c][t.count == 1 ? 0 : 1];
+    if (!t.items.empty()) {
+      s += " (";
+      for (std::size_t i = 0; i < t.items.size(); ++i) s += (i ? ", " : "") + t.items[i];
+      s += t.more ? ", ...)" : ")";
+    }
+    return s;
+  };
+  std::string blocked;
+  for (Category c : {kSyscalls, kWrites, kExecs, kConnections, kNames, kLimits})
+    if (tally_[c].count) blocked += (blocked.empty() ? "" : ", ") + part(c);
+  std::string line;
+  if (!blocked.empty()) line = "blocked " + blocked;
+  if (tally_[kLogged].count)
+    line += (line.empty() ? "" : "; ") + std::string("let through by seccomp action \"log\": ") + part(kLogged);
+  if (line.empty()) return line;
+  return "mcp-jail: " + profile_ + ": " + line;
+}
+
 void Audit::event(const std::string& type, nlohmann::json fields) {
+  count(type, fields);
   if (fd_ < 0) return;
   nlohmann::json j = {{"ts", timestamp()}, {"event", type}, {"profile", profile_}, {"launch", launch_id_}};
   for (auto& [k, v] : fields.items()) j[k] = v;

@@ -147,7 +147,9 @@ int run_or_check(const Options& o) {
   prepare_state(plan);
   Audit audit(plan.audit_log, plan.profile_name);
   if (!pin::verify_before_launch(plan.pins, inv, &audit)) return kExitLauncherError;
-  return supervise(plan, audit);
+  const int status = supervise(plan, audit);
+  if (const std::string s = audit.summary(); !s.empty()) std::fprintf(stderr, "%s\n", s.c_str());
+  return status;
 }
 
 }  // namespace

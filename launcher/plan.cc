@@ -677,6 +677,8 @@ class Planner {
       }
     }
     for (const auto& [k, v] : env) plan_.env.push_back(k + "=" + v);
+    for (const auto& [k, v] : inv_.host_env)  // std::map: sorted
+      if (!env.count(k)) plan_.env_dropped.push_back(k);
   }
 
   // Is host path `p` at the same path in the jail (through a bind, not

@@ -47,6 +47,24 @@
 //   Consequences: the execve waits for the supervisor, so the listener is
 //   returned for every action (kill too; there only execve/execveat notify),
 //   and the jailed command must not itself be the mcp-jail binary.
+//
+// The watch (SeccompPlan::watch, policy::watched())
+//   Failed writes outside the write paths (EROFS, EACCES from Landlock) and
+//   refused executions are otherwise invisible to the supervisor. Calls that
+//   write through a path, and exec, are therefore sent to it even when the
+//   policy allows them: open/openat only when a write flag is set (a
+//   SCMP_CMP_MASKED_EQ rule allows them when none is, so reads never leave the
+//   kernel), the others (creat, openat2, mkdir, unlink, rename, ...) always.
+//   The supervisor reads the path from the caller's memory
+//   (process_vm_readv), makes it absolute against /proc/PID/cwd or
+//   /proc/PID/fd/N, checks that the notification is still pending
+//   (SECCOMP_IOCTL_NOTIF_ID_VALID) so that the data belongs to the caller, and
+//   answers SECCOMP_USER_NOTIF_FLAG_CONTINUE. It never decides: the call
+//   proceeds exactly as without the watch and the kernel (read-only mounts,
+//   Landlock) allows or refuses it, so the continue flag's TOCTOU caveat does
+//   not apply - a path changed after it was read changes only what is logged.
+//   With the deny action KILL the watched calls get NOTIFY rules of their own;
+//   a profile deny of a watched call wins (it is a denial, not watched).
 #include "mcpjail/seccomp.hpp"
 
 #include <fcntl.h>
@@ -58,12 +76,16 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -95,17 +117,30 @@ bool known_to_libseccomp(const char* name) {
   return seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, name) >= 0;
 }
 
-bool is_exec(int nr) {
-  for (const char* name : policy::kExecCalls)
-    if (seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, name) == nr) return true;
-  return false;
-}
-
 std::set<int> resolve_all(const std::vector<std::string>& names) {
   std::set<int> out;
   for (const auto& n : names) {
     int nr = resolve(n.c_str());
     if (nr >= 0) out.insert(nr);  // names not on x86_64 (e.g. "stime") do nothing here
+  }
+  return out;
+}
+
+// The calls the watch observes under `plan`: those of policy::watched() that
+// the policy allows (base group or profile allow, and not denied).
+std::map<int, const policy::Watched*> watched_calls(const SeccompPlan& plan) {
+  std::map<int, const policy::Watched*> out;
+  if (!plan.watch) return out;
+  const unsigned base = policy::base_bit(plan.base);
+  const std::set<int> deny = resolve_all(plan.deny);
+  const std::set<int> allow = resolve_all(plan.allow);
+  std::set<int> allowed;
+  for (const auto& g : policy::allowed_groups())
+    if (g.bases & base)
+      for (const char* name : g.syscalls) allowed.insert(resolve(name));
+  for (const auto& w : policy::watched()) {
+    const int nr = resolve(w.syscall);
+    if (nr >= 0 && !deny.count(nr) && (allow.count(nr) || allowed.count(nr))) out[nr] = &w;
   }
   return out;
 }
@@ -219,20 +254,40 @@ Program compile(const SeccompPlan& plan) {
   std::set<int> done;  // calls that have their rules
   auto is_free = [&](int nr) { return nr >= 0 && !deny.count(nr) && !done.count(nr); };
 
-  // The profile's additions are unconditional, even for calls the base
-  // allows only for some arguments.
-  for (int nr : allow) {
-    add_rule(c, SCMP_ACT_ALLOW, nr, {});
+  // An allowed call, or one the watch observes: open/openat allowed without
+  // a write flag and sent to the supervisor with one; the others always sent.
+  // With the deny action NOTIFY, "sent" is the default; with KILL it needs
+  // rules of its own (one per write flag: libseccomp has no "any bit set").
+  const auto watch = watched_calls(plan);
+  bool watching = false;
+  auto allow_call = [&](int nr) {
+    auto w = watch.find(nr);
+    if (w == watch.end()) {
+      add_rule(c, SCMP_ACT_ALLOW, nr, {});
+    } else if (w->second->flags_arg >= 0) {
+      const unsigned a = static_cast<unsigned>(w->second->flags_arg);
+      add_rule(c, SCMP_ACT_ALLOW, nr, {SCMP_CMP(a, SCMP_CMP_MASKED_EQ, policy::kOpenWriteFlags, 0)});
+      if (deny_action != SCMP_ACT_NOTIFY)
+        for (std::uint64_t bit = 1; bit <= policy::kOpenWriteFlags; bit <<= 1)
+          if (bit & policy::kOpenWriteFlags) add_rule(c, SCMP_ACT_NOTIFY, nr, {SCMP_CMP(a, SCMP_CMP_MASKED_EQ, bit, bit)});
+      watching = true;
+    } else {
+      if (deny_action != SCMP_ACT_NOTIFY) add_rule(c, SCMP_ACT_NOTIFY, nr, {});
+      watching = true;
+    }
     done.insert(nr);
-  }
+  };
+
+  // The profile's additions are unconditional, even for calls the base
+  // allows only for some arguments (the watch still observes them).
+  for (int nr : allow) allow_call(nr);
 
   for (const auto& g : policy::allowed_groups()) {
     if (!(g.bases & base)) continue;
     for (const char* name : g.syscalls) {
       int nr = resolve(name);
       if (!is_free(nr)) continue;
-      add_rule(c, SCMP_ACT_ALLOW, nr, {});
-      done.insert(nr);
+      allow_call(nr);
     }
   }
 
@@ -283,7 +338,7 @@ Program compile(const SeccompPlan& plan) {
 
   Program p;
   p.code = export_bpf(c);
-  p.listener = deny_action == SCMP_ACT_NOTIFY || exec_notify;
+  p.listener = deny_action == SCMP_ACT_NOTIFY || exec_notify || watching;
   return p;
 }
 
@@ -317,7 +372,94 @@ UniqueFd install(const Program& program) {
 
 UniqueFd install(const SeccompPlan& plan) { return install(compile(plan)); }
 
-std::optional<Denial> handle_notification(int listener, const SeccompPlan& plan) {
+namespace {
+
+// A NUL-terminated string of at most PATH_MAX bytes at `addr` in the memory
+// of `pid`, read page by page (the string may end just before an unmapped
+// page). False when it cannot be read or does not end in range.
+bool read_string(pid_t pid, std::uint64_t addr, std::string* out) {
+  char buf[PATH_MAX];
+  std::size_t got = 0;
+  while (got < sizeof buf) {
+    const std::uint64_t at = addr + got;
+    const std::size_t chunk = std::min<std::size_t>(4096 - at % 4096, sizeof buf - got);
+    iovec local{buf + got, chunk};
+    iovec remote{reinterpret_cast<void*>(at), chunk};
+    const ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n <= 0) return false;
+    if (const void* z = std::memchr(buf + got, 0, static_cast<std::size_t>(n))) {
+      out->assign(buf, static_cast<std::size_t>(static_cast<const char*>(z) - buf));
+      return true;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  return false;
+}
+
+// The target of a /proc/PID/{cwd,fd/N} link: a path inside the jail (the
+// kernel prints it from the jail's root). Empty unless absolute.
+std::string proc_link(pid_t pid, const char* what) {
+  char link[64], buf[PATH_MAX];
+  std::snprintf(link, sizeof link, "/proc/%d/%s", static_cast<int>(pid), what);
+  const ssize_t n = ::readlink(link, buf, sizeof buf);
+  if (n <= 0 || n >= static_cast<ssize_t>(sizeof buf) || buf[0] != '/') return {};
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+// `rel` made absolute against `base`, "." and ".." folded lexically.
+std::string lexical(const std::string& base, const std::string& rel) {
+  std::vector<std::string_view> parts;
+  auto add = [&](std::string_view p) {
+    std::size_t i = 0;
+    while (i < p.size()) {
+      std::size_t j = p.find('/', i);
+      if (j == std::string_view::npos) j = p.size();
+      const std::string_view c = p.substr(i, j - i);
+      if (c == "..") {
+        if (!parts.empty()) parts.pop_back();
+      } else if (!c.empty() && c != ".") {
+        parts.push_back(c);
+      }
+      i = j + 1;
+    }
+  };
+  if (rel.empty() || rel[0] != '/') add(base);
+  add(rel);
+  std::string out;
+  for (auto c : parts) (out += '/') += c;
+  return out.empty() ? "/" : out;
+}
+
+// The absolute path a (dirfd, path) pair names for task `pid`; empty when
+// it cannot be told.
+std::string resolve_path(pid_t pid, const seccomp_data& d, const policy::PathArg& a, bool empty_path) {
+  std::string path;
+  if (!read_string(pid, d.args[a.path], &path)) return {};
+  if (!path.empty() && path[0] == '/') return lexical("/", path);
+  if (path.empty() && !empty_path) return {};  // ENOENT from the kernel
+  const int dirfd = a.dirfd < 0 ? AT_FDCWD : static_cast<int>(static_cast<std::uint32_t>(d.args[a.dirfd]));
+  std::string base;
+  if (dirfd == AT_FDCWD) {
+    base = proc_link(pid, "cwd");
+  } else if (dirfd >= 0) {
+    const std::string fd = "fd/" + std::to_string(dirfd);
+    base = proc_link(pid, fd.c_str());
+  }
+  if (base.empty()) return {};
+  return lexical(base, path);
+}
+
+}  // namespace
+
+Handler::Handler(const SeccompPlan& plan) : plan_(plan) {
+  for (const auto& [nr, w] : watched_calls(plan)) {
+    if (nr >= static_cast<int>(watched_.size())) watched_.resize(static_cast<std::size_t>(nr) + 1, nullptr);
+    watched_[static_cast<std::size_t>(nr)] = w;
+  }
+  for (const char* name : policy::kExecCalls) exec_nrs_.push_back(resolve(name));
+}
+
+std::optional<Notice> Handler::handle(int listener) {
   seccomp_notif* req = nullptr;
   seccomp_notif_resp* resp = nullptr;
   if (seccomp_notify_alloc(&req, &resp) != 0) return std::nullopt;
@@ -329,39 +471,98 @@ std::optional<Denial> handle_notification(int listener, const SeccompPlan& plan)
 
   if (seccomp_notify_receive(listener, req) != 0) return std::nullopt;
 
-  Denial d;
-  d.pid = static_cast<pid_t>(req->pid);
+  Notice n;
+  n.pid = static_cast<pid_t>(req->pid);
   const int nr = req->data.nr;
   std::memset(resp, 0, sizeof *resp);
   resp->id = req->id;
+  auto valid = [&] { return seccomp_notify_id_valid(listener, req->id) == 0; };
 
   if (req->data.arch != AUDIT_ARCH_X86_64) {
     // The filter kills other architectures itself; answer defensively.
-    d.syscall = "arch_" + std::to_string(req->data.arch) + "_" + std::to_string(nr);
+    n.syscall = "arch_" + std::to_string(req->data.arch) + "_" + std::to_string(nr);
     resp->error = -EPERM;
-  } else {
-    d.syscall = syscall_name(nr);
-    const bool known = d.syscall.rfind("syscall_", 0) != 0;
-    if (is_exec(nr) && runs_our_image(d.pid) && seccomp_notify_id_valid(listener, req->id) == 0) {
-      d.allowed = true;
-      d.launcher_exec = true;
-      resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    } else if (plan.action == SeccompAction::Log) {
-      d.allowed = true;
-      resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    } else if (!known) {
-      resp->error = -ENOSYS;
-    } else {
-      resp->error = -EPERM;
-      // With action "kill" only execve/execveat are notified: kill as the
-      // filter would have.
-      if (plan.action == SeccompAction::Kill) kill_caller(listener, d.pid, req->id);
+    (void)seccomp_notify_respond(listener, resp);
+    return n;
+  }
+
+  n.exec = std::find(exec_nrs_.begin(), exec_nrs_.end(), nr) != exec_nrs_.end();
+  if (n.exec && runs_our_image(n.pid) && valid()) {
+    n.kind = Notice::Kind::LauncherExec;
+    n.syscall = syscall_name(nr);
+    n.allowed = true;
+    resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    (void)seccomp_notify_respond(listener, resp);
+    return n;
+  }
+
+  // Reads what the call names: its paths (and, for exec, the caller's root).
+  auto observe = [&](const policy::Watched& w) {
+    if (w.how_arg >= 0) {
+      std::uint64_t flags = 0;
+      iovec local{&flags, sizeof flags};
+      iovec remote{reinterpret_cast<void*>(req->data.args[w.how_arg]), sizeof flags};
+      if (::process_vm_readv(n.pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof flags) &&
+          !(flags & policy::kOpenWriteFlags))
+        return;  // openat2 for reading: nothing to judge
     }
+    const bool empty_path =
+        w.at_flags_arg >= 0 && (static_cast<std::uint32_t>(req->data.args[w.at_flags_arg]) & AT_EMPTY_PATH);
+    for (const auto& a : w.paths) n.paths.push_back(resolve_path(n.pid, req->data, a, empty_path));
+    if (w.kind == policy::Watched::Kind::Exec) {
+      char root[64];
+      std::snprintf(root, sizeof root, "/proc/%d/root", static_cast<int>(n.pid));
+      n.root.reset(::open(root, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    }
+  };
+
+  const policy::Watched* w =
+      nr >= 0 && static_cast<std::size_t>(nr) < watched_.size() ? watched_[static_cast<std::size_t>(nr)] : nullptr;
+  if (w) {
+    // Observed, never decided here: the call continues and the kernel (the
+    // mounts, Landlock) decides as it would without the watch.
+    n.kind = Notice::Kind::Watch;
+    n.syscall = w->syscall;
+    n.allowed = true;
+    observe(*w);
+    resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    // What was read belongs to the caller only if the notification is still
+    // pending now (the pid was not recycled meanwhile).
+    const bool ok = valid();
+    (void)seccomp_notify_respond(listener, resp);
+    if (!ok) return std::nullopt;
+    return n;
+  }
+
+  n.syscall = syscall_name(nr);
+  const bool known = n.syscall.rfind("syscall_", 0) != 0;
+  if (n.exec) {
+    for (const auto& x : policy::watched())
+      if (x.kind == policy::Watched::Kind::Exec && n.syscall == x.syscall) observe(x);
+    if (!valid()) {
+      n.paths.clear();
+      n.root.reset();
+    }
+  }
+  if (plan_.action == SeccompAction::Log) {
+    n.allowed = true;
+    resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  } else if (!known) {
+    resp->error = -ENOSYS;
+  } else {
+    resp->error = -EPERM;
+    // With action "kill" only execve/execveat are notified as denials: kill
+    // as the filter would have.
+    if (plan_.action == SeccompAction::Kill) kill_caller(listener, n.pid, req->id);
   }
   // ENOENT: the caller was interrupted or died meanwhile; the attempt is
   // still worth reporting.
   (void)seccomp_notify_respond(listener, resp);
-  return d;
+  return n;
+}
+
+std::optional<Notice> handle_notification(int listener, const SeccompPlan& plan) {
+  return Handler(plan).handle(listener);
 }
 
 std::string describe(const SeccompPlan& plan) {
@@ -398,6 +599,11 @@ std::string describe(const SeccompPlan& plan) {
       break;
   }
   o << "  architecture: x86_64 only; ia32 (int 0x80) and x32 calls kill the server\n";
+  if (plan.watch)
+    o << "  watch: open/openat with a write flag, creat, openat2, mkdir, mknod, unlink, rmdir, rename, link,\n"
+         "    symlink, truncate, chmod, chown (and their *at forms) and exec go to the supervisor, which logs\n"
+         "    writes outside the write paths (fs_denied) and execs (exec) and lets every call continue:\n"
+         "    observation only, the mounts and Landlock decide. Reads are not observed.\n";
 
   o << "  allowed:\n";
   for (const auto& g : policy::allowed_groups()) {

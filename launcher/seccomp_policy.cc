@@ -360,6 +360,43 @@ const std::vector<DenyClass>& deny_classes() {
   return classes;
 }
 
+const std::vector<Watched>& watched() {
+  using K = Watched::Kind;
+  // Write-intent calls on paths, and exec. Calls on descriptors (write,
+  // ftruncate, fchmod, ...) are not here: the descriptor was opened (and, if
+  // for writing, observed) before. Neither are utimensat and the xattr calls.
+  static const std::vector<Watched> table = {
+      {"open", K::Write, 1, -1, {{-1, 0}}},
+      {"openat", K::Write, 2, -1, {{0, 1}}},
+      {"openat2", K::Write, -1, 2, {{0, 1}}},
+      {"creat", K::Write, -1, -1, {{-1, 0}}},
+      {"mkdir", K::Write, -1, -1, {{-1, 0}}},
+      {"mkdirat", K::Write, -1, -1, {{0, 1}}},
+      {"mknod", K::Write, -1, -1, {{-1, 0}}},
+      {"mknodat", K::Write, -1, -1, {{0, 1}}},
+      {"unlink", K::Write, -1, -1, {{-1, 0}}},
+      {"unlinkat", K::Write, -1, -1, {{0, 1}}},
+      {"rmdir", K::Write, -1, -1, {{-1, 0}}},
+      {"rename", K::Write, -1, -1, {{-1, 0}, {-1, 1}}},
+      {"renameat", K::Write, -1, -1, {{0, 1}, {2, 3}}},
+      {"renameat2", K::Write, -1, -1, {{0, 1}, {2, 3}}},
+      {"link", K::Write, -1, -1, {{-1, 1}}},
+      {"linkat", K::Write, -1, -1, {{2, 3}}},
+      {"symlink", K::Write, -1, -1, {{-1, 1}}},
+      {"symlinkat", K::Write, -1, -1, {{1, 2}}},
+      {"truncate", K::Write, -1, -1, {{-1, 0}}},
+      {"chmod", K::Write, -1, -1, {{-1, 0}}},
+      {"fchmodat", K::Write, -1, -1, {{0, 1}}},
+      {"fchmodat2", K::Write, -1, -1, {{0, 1}}, 3},
+      {"chown", K::Write, -1, -1, {{-1, 0}}},
+      {"lchown", K::Write, -1, -1, {{-1, 0}}},
+      {"fchownat", K::Write, -1, -1, {{0, 1}}, 4},
+      {"execve", K::Exec, -1, -1, {{-1, 0}}},
+      {"execveat", K::Exec, -1, -1, {{0, 1}}, 4},
+  };
+  return table;
+}
+
 std::vector<std::pair<std::uint32_t, std::uint32_t>> complement_cover(
     const std::vector<std::uint64_t>& except) {
   // Walk the binary trie of 32-bit values from the top bit down. A subtree

@@ -23,6 +23,7 @@
 #include "mcpjail/netfilter.hpp"
 #include "mcpjail/seccomp.hpp"
 #include "mcpjail/user.hpp"
+#include "mcpjail/watch.hpp"
 
 namespace mcpjail {
 
@@ -56,9 +57,23 @@ nlohmann::json layers_of(const Plan& plan, const std::vector<std::string>& skipp
   return l;
 }
 
+// Audit event rates (per second, burst) for what the seccomp listener
+// reports; a loop of denied or watched calls cannot flood the log. Held-back
+// events are still counted for the exit summary.
+constexpr double kDenyPerSecond = 10, kDenyBurst = 30;
+constexpr double kWatchPerSecond = 10, kWatchBurst = 30;
+
 class Supervisor {
  public:
-  Supervisor(const Plan& plan, Audit& audit) : plan_(plan), audit_(audit) {}
+  Supervisor(const Plan& plan, Audit& audit)
+      : plan_(plan),
+        audit_(audit),
+        seccomp_(plan.seccomp),
+        writes_(plan),
+        execs_(plan),
+        deny_limit_(kDenyPerSecond, kDenyBurst),
+        fs_limit_(kWatchPerSecond, kWatchBurst),
+        exec_limit_(kWatchPerSecond, kWatchBurst) {}
 
   int run() {
     start_ = std::chrono::steady_clock::now();
@@ -104,9 +119,11 @@ class Supervisor {
     try {
       if (!plan_.id.root_mode) user::write_id_maps(child_, plan_.id);
       if (cgroup) cgroup->add(child_);
-      if (plan_.network.mode == NetMode::Allowlist)
+      if (plan_.network.mode == NetMode::Allowlist) {
         egress_ = std::make_unique<netfilter::Egress>(
             plan_.network, [this](const std::string& type, nlohmann::json f) { audit_.event(type, std::move(f)); });
+        egress_->set_suppressed_counter([this](const std::string& type, nlohmann::json f) { audit_.count(type, f); });
+      }
     } catch (...) {
       ::kill(child_, SIGKILL);
       ::waitpid(child_, nullptr, 0);
@@ -174,9 +191,7 @@ class Supervisor {
       if (egr_i >= 0 && fds[egr_i].revents) egress_->process();
       if (lst_i >= 0 && fds[lst_i].revents) {
         if (fds[lst_i].revents & POLLIN) {
-          // The launcher's own execve of the server (strict base) is not a denial.
-          if (auto d = seccomp::handle_notification(listener_.get(), plan_.seccomp); d && !d->launcher_exec)
-            audit_.event("deny", {{"syscall", d->syscall}, {"pid", d->pid}, {"allowed", d->allowed}});
+          if (auto n = seccomp_.handle(listener_.get())) on_notice(*n);
         }
         if (fds[lst_i].revents & (POLLHUP | POLLERR | POLLNVAL)) listener_.reset();
       }
@@ -205,6 +220,42 @@ class Supervisor {
     return exit_status;
   }
 
+  // Writes an event unless `limit` holds it back (then it is only counted).
+  void limited_event(watch::RateLimit& limit, const std::string& key, const std::string& type, nlohmann::json f) {
+    if (!limit.admit(key)) {
+      audit_.count(type, f);
+      return;
+    }
+    if (auto n = limit.take_suppressed()) f["suppressed"] = n;
+    audit_.event(type, std::move(f));
+  }
+
+  // What the seccomp listener reported (seccomp::Notice).
+  void on_notice(const seccomp::Notice& n) {
+    using K = seccomp::Notice::Kind;
+    if (n.kind == K::LauncherExec) return;  // the launcher's own execve of the server
+    if (n.kind == K::Deny) {
+      nlohmann::json f = {{"syscall", n.syscall}, {"pid", n.pid}, {"allowed", n.allowed}};
+      if (n.exec && !n.paths.empty() && !n.paths[0].empty()) f["path"] = n.paths[0];
+      limited_event(deny_limit_, n.syscall, "deny", std::move(f));
+      return;
+    }
+    if (n.exec) {
+      if (n.paths.empty() || n.paths[0].empty()) return;
+      const auto allowed = execs_.allowed(n.paths[0], n.root.get());
+      if (!allowed) return;  // no such file: the exec fails with ENOENT (a PATH search)
+      limited_event(exec_limit_, n.paths[0], "exec",
+                    {{"path", n.paths[0]}, {"allowed", *allowed}, {"syscall", n.syscall}, {"pid", n.pid}});
+      return;
+    }
+    for (const auto& p : n.paths) {
+      if (p.empty() || writes_.judge(p) != watch::Verdict::NotWritable) continue;
+      limited_event(fs_limit_, p, "fs_denied",
+                    {{"syscall", n.syscall}, {"path", p}, {"access", "write"}, {"pid", n.pid}});
+      return;  // one event per call
+    }
+  }
+
   void read_report() {
     jail::Report r;
     iovec iov{&r, sizeof r};
@@ -227,7 +278,8 @@ class Supervisor {
         started_ = true;
         nlohmann::json skipped = skipped_;
         audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers_of(plan_, skipped_, has_cgroup_)},
-                               {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"}});
+                               {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"},
+                               {"env_dropped", plan_.env_dropped}});
       }
       return;
     }
@@ -275,6 +327,10 @@ class Supervisor {
 
   const Plan& plan_;
   Audit& audit_;
+  seccomp::Handler seccomp_;
+  watch::WriteMap writes_;
+  watch::ExecSet execs_;
+  watch::RateLimit deny_limit_, fs_limit_, exec_limit_;
   pid_t child_ = -1;
   bool child_exited_ = false;
   bool started_ = false;

@@ -239,13 +239,14 @@ void DnsFilter::refused_event(const dns::Query& q) {
   tokens_ = std::min(limits_.refused_burst,
                      tokens_ + std::chrono::duration<double>(now - refill_).count() * limits_.refused_per_second);
   refill_ = now;
+  nlohmann::json f = {{"name", q.question.name.empty() ? "." : q.question.name},
+                      {"type", dns::type_name(q.question.qtype)}};
   if (tokens_ < 1) {
     ++suppressed_;
+    if (count_) count_("dns_refused", std::move(f));
     return;
   }
   tokens_ -= 1;
-  nlohmann::json f = {{"name", q.question.name.empty() ? "." : q.question.name},
-                      {"type", dns::type_name(q.question.qtype)}};
   if (q.question.qclass != dns::kClassIn) f["class"] = q.question.qclass;
   if (suppressed_) f["suppressed"] = std::exchange(suppressed_, 0);
   audit_("dns_refused", std::move(f));

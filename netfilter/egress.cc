@@ -83,6 +83,11 @@ void Egress::process() {
   arm_timer();
 }
 
+void Egress::set_suppressed_counter(AuditFn count) {
+  count_ = count;
+  dns_->set_suppressed_counter(std::move(count));
+}
+
 void Egress::finish() {
   process();
   if (uplink_) uplink_->stop();
@@ -106,22 +111,20 @@ void Egress::read_nflog() {
 void Egress::report_block(const BlockedPacket& p) {
   const auto now = std::chrono::steady_clock::now();
   const std::string key = p.protocol + " " + p.address + " " + std::to_string(p.port);
-  std::erase_if(recent_, [&](const auto& r) { return now - r.second > kFoldWindow; });
-  for (const auto& r : recent_)
-    if (r.first == key) {
-      ++suppressed_;
-      return;
-    }
-  tokens_ = std::min(kBlockBurst, tokens_ + std::chrono::duration<double>(now - refill_).count() * kBlockPerSecond);
-  refill_ = now;
-  if (tokens_ < 1) {
-    ++suppressed_;
-    return;
-  }
-  tokens_ -= 1;
-  if (recent_.size() < 64) recent_.emplace_back(key, now);
   nlohmann::json f = {{"address", p.address}, {"protocol", p.protocol}};
   if (p.protocol == "tcp" || p.protocol == "udp") f["port"] = p.port;
+  auto suppress = [&] {
+    ++suppressed_;
+    if (count_) count_("net_block", std::move(f));
+  };
+  std::erase_if(recent_, [&](const auto& r) { return now - r.second > kFoldWindow; });
+  for (const auto& r : recent_)
+    if (r.first == key) return suppress();
+  tokens_ = std::min(kBlockBurst, tokens_ + std::chrono::duration<double>(now - refill_).count() * kBlockPerSecond);
+  refill_ = now;
+  if (tokens_ < 1) return suppress();
+  tokens_ -= 1;
+  if (recent_.size() < 64) recent_.emplace_back(key, now);
   if (suppressed_) f["suppressed"] = std::exchange(suppressed_, 0);
   audit_("net_block", std::move(f));
 }

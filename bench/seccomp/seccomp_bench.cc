@@ -19,8 +19,18 @@
 // A third column loads a one-instruction "allow everything" filter: the cost
 // any seccomp filter has (the syscall entry takes the slow path), as opposed
 // to the cost of this policy.
+//
+// The watch (write-intent file calls and exec go to the supervisor) is timed
+// separately, with this process serving the child's notifications as the
+// supervisor does (seccomp::Handler, then the plan's WriteMap, an audit event
+// to /dev/null when the path is not writable, rate-limited):
+//   open O_RDONLY+close   a read: allowed in the filter, never notified;
+//   open O_WRONLY+close   a write in a writable tmpfs: one round trip;
+//   open O_CREAT, fails   a write where the plan allows none (ENOENT here):
+//                         a round trip and an fs_denied event (folded).
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -39,7 +49,10 @@
 #include <string>
 #include <vector>
 
+#include "mcpjail/audit.hpp"
+#include "mcpjail/plan.hpp"
 #include "mcpjail/seccomp.hpp"
+#include "mcpjail/watch.hpp"
 
 using namespace mcpjail;
 using Clock = std::chrono::steady_clock;
@@ -51,27 +64,108 @@ double ns_since(Clock::time_point t0, long n) {
 }
 
 // Runs `body` in a child, after loading `prog` if given; returns ns per call.
-double in_child(const seccomp::Program* prog, const std::function<double()>& body) {
-  int p[2];
-  if (pipe(p) != 0) std::abort();
+void send_fd(int sock, int fd) {
+  char byte = 'F';
+  iovec iov{&byte, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
+  if (fd >= 0) {
+    msg.msg_control = buf;
+    msg.msg_controllen = sizeof buf;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  if (sendmsg(sock, &msg, 0) != 1) std::abort();
+}
+
+UniqueFd recv_fd(int sock) {
+  char byte;
+  iovec iov{&byte, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = buf;
+  msg.msg_controllen = sizeof buf;
+  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return {};
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      return UniqueFd(fd);
+    }
+  return {};
+}
+
+// What the supervisor does with a notification (supervisor.cc, on_notice),
+// for the watch's write events.
+struct MiniSupervisor {
+  Plan plan;
+  seccomp::Handler handler;
+  watch::WriteMap writes;
+  watch::RateLimit limit{10, 30};
+  Audit audit{"/dev/null", "bench"};
+  explicit MiniSupervisor(const Plan& p) : plan(p), handler(p.seccomp), writes(plan) {}
+  void serve(int listener) {
+    auto n = handler.handle(listener);
+    if (!n || n->kind != seccomp::Notice::Kind::Watch) return;
+    for (const auto& path : n->paths) {
+      if (path.empty() || writes.judge(path) != watch::Verdict::NotWritable) continue;
+      nlohmann::json f = {{"syscall", n->syscall}, {"path", path}, {"access", "write"}, {"pid", n->pid}};
+      if (limit.admit(path)) audit.event("fs_denied", std::move(f));
+      else audit.count("fs_denied", f);
+      break;
+    }
+  }
+};
+
+// Runs `body` in a child, after loading `prog` if given; returns ns per call.
+// With a supervisor, the child's listener is served here until it is done.
+double in_child(const seccomp::Program* prog, const std::function<double()>& body,
+                MiniSupervisor* sup = nullptr) {
+  int p[2], sv[2];
+  if (pipe(p) != 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
   pid_t pid = fork();
   if (pid == 0) {
     close(p[0]);
+    close(sv[0]);
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(0, &one);
     sched_setaffinity(0, sizeof one, &one);
+    UniqueFd listener;
     if (prog) {
       prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-      UniqueFd listener = seccomp::install(*prog);  // nothing is denied below
+      listener = seccomp::install(*prog);  // nothing is denied below
+    }
+    if (sup) {
+      send_fd(sv[1], listener.get());
+      listener.reset();
     }
     double r = body();
     if (write(p[1], &r, sizeof r) != sizeof r) _exit(1);
     _exit(0);
   }
   close(p[1]);
+  close(sv[1]);
+  UniqueFd listener;
+  if (sup) listener = recv_fd(sv[0]);
+  close(sv[0]);
   double r = -1;
-  if (read(p[0], &r, sizeof r) != sizeof r) r = -1;
+  for (;;) {
+    pollfd fds[2] = {{p[0], POLLIN, 0}, {listener.get(), POLLIN, 0}};
+    if (poll(fds, listener ? 2 : 1, -1) < 0) continue;
+    if (listener && (fds[1].revents & POLLIN)) sup->serve(listener.get());
+    if (fds[0].revents) {
+      if (read(p[0], &r, sizeof r) != sizeof r) r = -1;
+      break;
+    }
+  }
   close(p[0]);
   int st;
   waitpid(pid, &st, 0);
@@ -178,5 +272,66 @@ int main(int argc, char** argv) {
     std::printf("  %-18s %10ld %10.1f %10.1f %10.1f %7.3fx   (%.1f / %.1f = %.3fx)\n", l.name, k, b, a,
                 f, f / b, bm, fm, fm / bm);
   }
+
+  // ---- the watch
+  char dir_tmpl[] = "/tmp/mcpjail-bench-XXXXXX";
+  const std::string dir = mkdtemp(dir_tmpl);
+  const std::string file = dir + "/f";
+  Plan plan;
+  {
+    MountStep tmp;
+    tmp.kind = MountKind::Tmpfs;
+    tmp.target = "/tmp";
+    plan.mounts.push_back(tmp);
+  }
+  SeccompPlan off = def;
+  off.watch = false;
+  seccomp::Program prog_off = seccomp::compile(off);
+  const std::vector<Loop> watched = {
+      {"open O_RDONLY+close", 1000,
+       [&](long k) {
+         auto t0 = Clock::now();
+         for (long i = 0; i < k; ++i) close(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+         return ns_since(t0, k);
+       }},
+      {"open O_WRONLY+close", 1000,
+       [&](long k) {
+         auto t0 = Clock::now();
+         for (long i = 0; i < k; ++i) close(open(file.c_str(), O_WRONLY | O_CLOEXEC));
+         return ns_since(t0, k);
+       }},
+      {"open O_CREAT, fails", 1000,
+       [&](long k) {
+         auto t0 = Clock::now();
+         for (long i = 0; i < k; ++i)
+           if (open("/nonexistent-mcpjail-bench/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0) std::abort();
+         return ns_since(t0, k);
+       }},
+  };
+  close(open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  std::printf("\nthe watch (base default): ns per call, best of %d; the supervisor is this process, unpinned\n",
+              rounds);
+  std::printf("  %-22s %10s %10s %10s %10s %10s\n", "loop", "iterations", "no filter", "watch off", "watch on",
+              "difference");
+  for (const Loop& l : watched) {
+    long k = std::max(1000L, n / l.scale);
+    std::vector<double> bare, quiet, on;
+    for (int r = 0; r < rounds; ++r) {
+      bare.push_back(in_child(nullptr, [&] { return l.run(k); }));
+      Plan plan_off = plan, plan_on = plan;
+      plan_off.seccomp = off;
+      plan_on.seccomp = def;
+      MiniSupervisor s1(plan_off), s2(plan_on);
+      quiet.push_back(in_child(&prog_off, [&] { return l.run(k); }, &s1));
+      on.push_back(in_child(&prog, [&] { return l.run(k); }, &s2));
+    }
+    std::sort(bare.begin(), bare.end());
+    std::sort(quiet.begin(), quiet.end());
+    std::sort(on.begin(), on.end());
+    std::printf("  %-22s %10ld %10.1f %10.1f %10.1f %+10.1f\n", l.name, k, bare.front(), quiet.front(), on.front(),
+                on.front() - quiet.front());
+  }
+  unlink(file.c_str());
+  rmdir(dir.c_str());
   return 0;
 }

@@ -59,6 +59,8 @@ class DnsFilter {
   DnsFilter(const DnsFilter&) = delete;
   DnsFilter& operator=(const DnsFilter&) = delete;
 
+  // Called for each dns_refused event the rate limit holds back.
+  void set_suppressed_counter(AuditFn count) { count_ = std::move(count); }
   void set_udp(UniqueFd fd);
   void set_tcp(UniqueFd fd);
   void on_event(std::uint8_t tag, std::uint64_t id, std::uint32_t events);
@@ -120,7 +122,7 @@ class DnsFilter {
   std::vector<Resolver> upstreams_;
   int epoll_;
   InstallFn install_;
-  AuditFn audit_;
+  AuditFn audit_, count_;
   Limits limits_;
   UniqueFd udp_, tcp_;
   std::map<std::uint64_t, Pending> pending_;

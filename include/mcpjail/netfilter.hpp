@@ -151,13 +151,16 @@ class Egress {
   void process();
   // The jail has ended: reads the last drop reports and stops the uplink.
   void finish();
+  // Called for each net_block and dns_refused event the rate limits hold
+  // back, so that they can still be counted (Audit::count).
+  void set_suppressed_counter(AuditFn count);
 
  private:
   void arm_timer();
   void read_nflog();
   void report_block(const BlockedPacket& p);
 
-  AuditFn audit_;
+  AuditFn audit_, count_;
   UniqueFd epoll_, timer_, nflog_;
   std::unique_ptr<Uplink> uplink_;
   std::unique_ptr<SetWriter> sets_;

@@ -71,6 +71,10 @@ struct SeccompPlan {
   std::string base = "default";
   std::vector<std::string> deny, allow;
   SeccompAction action = SeccompAction::Errno;
+  // The watch (seccomp_policy.cc, policy::watched()): write-intent file calls
+  // and exec go to the supervisor, which logs what the plan does not allow and
+  // lets every such call continue (the kernel decides). Observation only.
+  bool watch = true;
 };
 
 // Landlock mirrors the filesystem rules.
@@ -115,6 +119,7 @@ struct Plan {
   // names of `--env NAME` that the launcher's environment did not have.
   std::map<std::string, bool> env_cli;
   std::vector<std::string> env_cli_unset;
+  std::vector<std::string> env_dropped;   // names (never values) of launcher variables not passed, sorted
   std::string cwd = "/";
   std::string exe;                        // absolute path inside the jail, execve'd as is
   std::vector<std::string> argv;          // argv[0] as the user wrote it

@@ -1,6 +1,7 @@
 // Seccomp layer (libseccomp): the last thing installed before execve.
 // Policies are data (launcher/seccomp_policy.cc), compiled per launch.
 #pragma once
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <sys/types.h>
 
@@ -13,6 +14,10 @@
 #include "mcpjail/unique_fd.hpp"
 
 namespace mcpjail::seccomp {
+
+namespace policy {
+struct Watched;
+}
 
 // The effective syscall policy in a form a person can review (`mcp-jail check`).
 std::string describe(const SeccompPlan& plan);
@@ -29,25 +34,59 @@ std::string describe(const SeccompPlan& plan);
 // close-on-exec. Same as install(compile(plan)).
 UniqueFd install(const SeccompPlan& plan);
 
-// Supervisor side: reads one notification from `listener`, answers it
-// (EPERM for action "errno", continue for action "log") and returns what was
-// attempted. nullopt when nothing could be read (the jail is gone).
+// Supervisor side: reads one notification from `listener`, answers it and
+// returns what was attempted. nullopt when nothing could be read (the jail is
+// gone) or nothing is worth reporting.
 //
 // Call it when the listener polls readable; the read blocks otherwise. A
 // notification can also be withdrawn between poll and read (the caller was
 // interrupted by a signal): that also gives nullopt, so keep polling until
 // the listener reports POLLHUP (every task of the jail is gone) or the jail
-// has exited. System calls this policy does not know (newer than the
-// libseccomp syscall table) are answered ENOSYS, as an older kernel would.
-struct Denial {
-  pid_t pid = 0;          // pid as seen from the supervisor
+// has exited.
+//
+// What a notification is, and the answer:
+//   Deny          a call the policy does not allow: EPERM for action
+//                 "errno", continue for "log" (allowed = true), SIGKILL for
+//                 "kill" (only exec reaches the supervisor then). System calls
+//                 this policy does not know (newer than the libseccomp syscall
+//                 table) are answered ENOSYS, as an older kernel would.
+//   LauncherExec  the launcher's own execve of the server: continue.
+//   Watch         a call the policy allows and the watch observes
+//                 (policy::watched()): continue, always; the kernel decides.
+//                 `paths` holds the paths it names, for the caller to judge.
+struct Notice {
+  enum class Kind { Deny, LauncherExec, Watch } kind = Kind::Deny;
+  pid_t pid = 0;          // thread id as seen from the supervisor
   std::string syscall;    // name, e.g. "ptrace"
-  bool allowed = false;   // true for action "log"
-  // The launcher's own execve of the server when exec is denied (base
-  // "strict"): allowed, and not an audit "deny" event.
-  bool launcher_exec = false;
+  bool allowed = false;   // Deny: true for action "log"
+  bool exec = false;      // an execve/execveat (Watch, or a denied exec)
+  // Watch (and a denied exec): the judged paths of policy::watched(), made
+  // absolute lexically against the caller's working directory or directory
+  // fd: "." and ".." are folded, symlinks are NOT followed. An entry is empty
+  // when the path could not be read. Empty for an openat2 without a write flag
+  // (nothing to judge).
+  std::vector<std::string> paths;
+  // Exec (Watch or denied): the caller's root directory (/proc/PID/root,
+  // O_PATH), opened while the caller was known to be the notifying task, so
+  // that the program can be looked up as the jail sees it. May be empty.
+  UniqueFd root;
 };
-std::optional<Denial> handle_notification(int listener, const SeccompPlan& plan);
+
+// Answers notifications for one plan (the policy's classification of each
+// call is computed once).
+class Handler {
+ public:
+  explicit Handler(const SeccompPlan& plan);
+  std::optional<Notice> handle(int listener);
+
+ private:
+  SeccompPlan plan_;
+  std::vector<const policy::Watched*> watched_;  // by syscall number; null: not observed
+  std::vector<int> exec_nrs_;
+};
+
+// One notification with a Handler made for it (tests; the supervisor keeps one).
+std::optional<Notice> handle_notification(int listener, const SeccompPlan& plan);
 
 // ---- The pieces of install(), for callers that build before fork ----------
 
@@ -152,6 +191,41 @@ const std::vector<DenyClass>& deny_classes();
 // Calls whose use after the filter is loaded goes to the supervisor's
 // launcher-exec check when they are not allowed (see seccomp.cc).
 inline constexpr const char* kExecCalls[] = {"execve", "execveat"};
+
+// ---- The watch --------------------------------------------------------------
+// Calls the policy allows but the supervisor observes (SeccompPlan::watch):
+// they are sent to the supervisor, which reads the path, logs an attempt the
+// plan does not allow, and lets the call continue - the kernel (read-only
+// mounts, Landlock) decides as it would without the watch. Reads never reach
+// the supervisor: open/openat are notified only with a write flag.
+
+// open/openat flags that mean "may write": the call is observed when any is set.
+// (O_TMPFILE needs O_WRONLY or O_RDWR, so it is covered.)
+inline constexpr std::uint64_t kOpenWriteFlags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC;
+
+// A path argument: `path` (an index into seccomp_data.args) relative to the
+// directory fd in `dirfd` (an index; -1: the caller's working directory).
+struct PathArg {
+  int dirfd;
+  int path;
+};
+struct Watched {
+  const char* syscall;
+  enum class Kind { Write, Exec } kind;
+  // open/openat: the index of the flags argument, observed only with one of
+  // kOpenWriteFlags; -1: every call is observed.
+  int flags_arg = -1;
+  // openat2: the index of the struct open_how pointer (flags read by the
+  // supervisor); -1: none.
+  int how_arg = -1;
+  // The paths the supervisor judges (where the call writes; the program for
+  // exec). A second path of rename/link that is only read is left out, and so
+  // is the target string of symlink.
+  std::vector<PathArg> paths;
+  // *at calls with AT_EMPTY_PATH: the index of their flags argument (-1: none).
+  int at_flags_arg = -1;
+};
+const std::vector<Watched>& watched();
 
 // The (mask, value) pairs, over the low 32 bits, whose union is exactly every
 // 32-bit value except those in `except` (at most 32 pairs per excluded value).

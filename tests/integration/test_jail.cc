@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -491,6 +492,38 @@ struct stat stat_of(const std::string& p) {
   return st;
 }
 
+// The watch: what the jail tried, in the audit log and the exit summary.
+
+std::vector<nlohmann::json> read_events(const std::string& file) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+std::vector<nlohmann::json> events_of(const std::vector<nlohmann::json>& all, const std::string& type) {
+  std::vector<nlohmann::json> out;
+  for (const auto& e : all)
+    if (e.value("event", "") == type) out.push_back(e);
+  return out;
+}
+
+std::string dump(const std::vector<nlohmann::json>& events) {
+  std::string s;
+  for (const auto& e : events) s += e.dump() + "\n";
+  return s;
+}
+
+// Runs the probe with the audit log in `log` (emptied first).
+Result probe_logged(const Setup& s, const std::string& log, const std::vector<std::string>& probe_args) {
+  ::unlink(log.c_str());
+  auto a = s.args(probe_args);
+  a[7] = log;
+  return run(s.mode, a);
+}
+
 }  // namespace
 
 TEST_CASE("state: ${PROFILE_STATE} is created private to the profile and owned by the jail's user") {
@@ -607,5 +640,108 @@ TEST_CASE("probe: every built-in profile contains every attempt") {
       CHECK_THAT(r.out, Catch::Contains("attempts contained."));
       CHECK_THAT(r.out, !Catch::Contains("NOT CONTAINED"));
     }
+  }
+}
+
+TEST_CASE("watch: a write outside the write paths fails and is logged as fs_denied; a workspace write is not") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    const std::string log = s.prof.path() + "/audit.jsonl";
+    // The read-only root, a read-only bind, a hidden file inside the
+    // writable workspace, a directory on the read-only root.
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"write-fails", "/etc/x"}, "/etc/x"},
+        {{"write-fails", s.data.path() + "/readme.txt"}, s.data.path() + "/readme.txt"},
+        {{"write-fails", s.ws.path() + "/.env"}, s.ws.path() + "/.env"},
+        {{"mkdir-fails", "/newdir"}, "/newdir"},
+    };
+    for (const auto& [probe_args, path] : cases) {
+      const auto r = probe_logged(s, log, probe_args);
+      const auto events = read_events(log);
+      INFO(mode_name(m) << ": " << probe_args[0] << " " << path << "\nstderr: " << r.err << "\nlog:\n" << dump(events));
+      CHECK(r.status == 0);  // the write failed inside the jail
+      const auto denied = events_of(events, "fs_denied");
+      REQUIRE(denied.size() == 1);
+      CHECK(denied[0].value("path", "") == path);
+      CHECK(denied[0].value("access", "") == "write");
+      CHECK(denied[0].value("syscall", "") == (probe_args[0] == "mkdir-fails" ? "mkdir" : "openat"));
+      CHECK(denied[0].value("profile", "") == "it");
+      CHECK(denied[0].value("launch", "") == events_of(events, "start").at(0).value("launch", "?"));
+      CHECK_THAT(r.err, Catch::Contains("mcp-jail: it: blocked 1 write (" + path + ")"));
+    }
+    // Positive control: the workspace, /tmp and /dev/shm are writable, the
+    // writes succeed and nothing is logged or summarised.
+    for (const std::string& p : {s.ws.path() + "/new.txt", std::string("/tmp/scratch"), std::string("/dev/shm/scratch")}) {
+      const auto r = probe_logged(s, log, {"write-ok", p, "x"});
+      const auto events = read_events(log);
+      INFO(mode_name(m) << ": write-ok " << p << "\nstderr: " << r.err << "\nlog:\n" << dump(events));
+      CHECK(r.status == 0);
+      CHECK(events_of(events, "fs_denied").empty());
+      CHECK(events_of(events, "exit").size() == 1);
+      CHECK_THAT(r.err, !Catch::Contains("blocked"));
+    }
+  }
+}
+
+TEST_CASE("watch: a shell under exec.allow = [/usr/bin/node] fails and is logged as an exec that is not allowed") {
+  if (!fs::exists("/usr/bin/node")) return;
+  for (Mode m : modes()) {
+    TempDir d(m);
+    const std::string prof = d.file("node.toml", "version = 1\nname = \"node-only\"\nextends = \"base\"\n"
+                                                 "[exec]\nallow = [\"/usr/bin/node\"]\n");
+    const std::string log = d.path() + "/audit.jsonl";
+    const std::string js =
+        "const cp = require('child_process');"
+        "const sh = cp.spawnSync('/bin/sh', ['-c', 'true']);"
+        "if (!sh.error || sh.error.code !== 'EACCES') { console.error('sh: ' + (sh.error || sh.status)); process.exit(1); }"
+        "const n = cp.spawnSync('/usr/bin/node', ['-e', 'process.exit(3)']);"  // allowed: the control
+        "process.exit(n.status === 3 ? 0 : 2);";
+    ::unlink(log.c_str());
+    const auto r = run(m, {"run", prof, "--audit-log", log, "--", "/usr/bin/node", "-e", js});
+    const auto events = read_events(log);
+    INFO(mode_name(m) << ": " << r.err << "\nlog:\n" << dump(events));
+    CHECK(r.status == 0);
+    bool sh = false, node = false;
+    for (const auto& e : events_of(events, "exec")) {
+      if (e.value("path", "") == "/bin/sh") sh = !e.value("allowed", true);
+      if (e.value("path", "") == "/usr/bin/node") node = e.value("allowed", false);
+    }
+    CHECK(sh);
+    CHECK(node);
+    CHECK_THAT(r.err, Catch::Contains("mcp-jail: node-only: blocked 1 exec (/bin/sh)"));
+  }
+}
+
+TEST_CASE("start event: env_dropped names the launcher's variables the jail did not get, never their values") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    const std::string log = s.prof.path() + "/audit.jsonl";
+    const auto r = probe_logged(s, log, {"env-absent", "MCPJAIL_TEST_SECRET"});
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    const auto events = read_events(log);
+    INFO(mode_name(m) << ": " << r.err << "\nlog:\n" << text);
+    CHECK(r.status == 0);
+    const auto start = events_of(events, "start");
+    REQUIRE(start.size() == 1);
+    const auto dropped = start[0].at("env_dropped").get<std::vector<std::string>>();
+    CHECK(std::find(dropped.begin(), dropped.end(), "MCPJAIL_TEST_SECRET") != dropped.end());
+    CHECK(std::find(dropped.begin(), dropped.end(), "HOME") == dropped.end());  // passed by base
+    CHECK(std::find(dropped.begin(), dropped.end(), "PATH") == dropped.end());
+    CHECK(text.find("hunter2") == std::string::npos);  // the secret's value is nowhere in the log
+    CHECK_THAT(r.err, !Catch::Contains("blocked"));  // nothing was blocked: no summary
+  }
+}
+
+TEST_CASE("summary: one line on stderr naming what was blocked, with the audit log off too") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    auto r = s.probe({"unshare-user"});  // --audit-log none
+    INFO(mode_name(m) << ": " << r.err);
+    CHECK(r.status == 0);
+    CHECK_THAT(r.err, Catch::Contains("mcp-jail: it: blocked 1 syscall (unshare)\n"));
+    r = s.probe({"exit", "0"});  // control
+    CHECK(r.status == 0);
+    CHECK_THAT(r.err, !Catch::Contains("mcp-jail: it:"));
   }
 }

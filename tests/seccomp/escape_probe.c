@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/keyctl.h>
 #include <linux/netlink.h>
+#include <linux/openat2.h>
 #include <linux/personality.h>
 #include <linux/sched.h>
 #include <linux/types.h>
@@ -505,6 +506,56 @@ static void case_exec_denied(void) {
 
 /* ---- ordinary work -------------------------------------------------------- */
 
+/* The watch: file calls that write, by absolute and relative paths, through a
+ * directory fd and "..", next to reads that must not reach the supervisor.
+ * Everything happens in /tmp/mcpjail-watch-PID (the test knows the pid), and
+ * every call is expected to succeed: the watch only observes. Last, an execve
+ * of a program that does not exist (ENOENT) and, with strict, EPERM. */
+static void case_watch(void) {
+  char dir[64];
+  snprintf(dir, sizeof dir, "/tmp/mcpjail-watch-%d", (int)getpid());
+  expect_ok("mkdir", mkdir(dir, 0700));
+  expect_ok("chdir", chdir(dir));
+  int fd = open("a", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  expect_ok("open(a, O_WRONLY|O_CREAT)", fd);
+  close(fd);
+  fd = open("a", O_RDONLY | O_CLOEXEC);
+  expect_ok("open(a, O_RDONLY)", fd);
+  close(fd);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  expect_ok("open(dir, O_DIRECTORY)", dfd);
+  expect_ok("mkdirat(sub)", mkdirat(dfd, "sub", 0700));
+  fd = openat(dfd, "sub/../b", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  expect_ok("openat(sub/../b, O_RDWR|O_CREAT|O_TRUNC)", fd);
+  close(fd);
+  fd = openat(dfd, "b", O_RDONLY | O_CLOEXEC);
+  expect_ok("openat(b, O_RDONLY)", fd);
+  close(fd);
+  expect_ok("renameat(b, c)", renameat(dfd, "b", AT_FDCWD, "c"));
+  expect_ok("symlink", symlink("/etc/passwd", "l"));
+  struct open_how how = {0};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  fd = (int)syscall(SYS_openat2, dfd, "c", &how, sizeof how);
+  expect_ok("openat2(c, O_RDONLY)", fd);
+  close(fd);
+  how.flags = O_WRONLY | O_CLOEXEC;
+  fd = (int)syscall(SYS_openat2, dfd, "c", &how, sizeof how);
+  expect_ok("openat2(c, O_WRONLY)", fd);
+  close(fd);
+  expect_ok("truncate(c)", truncate("c", 0));
+  expect_ok("chmod(c)", chmod("c", 0644));
+  expect_ok("unlinkat(l)", unlinkat(dfd, "l", 0));
+  expect_ok("unlink(c)", unlink("c"));
+  expect_ok("unlink(a)", unlink("a"));
+  expect_ok("unlinkat(sub, AT_REMOVEDIR)", unlinkat(dfd, "sub", AT_REMOVEDIR));
+  close(dfd);
+  expect_ok("chdir /", chdir("/"));
+  expect_ok("rmdir", rmdir(dir));
+  char* argv[] = {(char*)"prog", NULL};
+  long rc = execve("/nonexistent/../nonexistent/prog", argv, environ);
+  if (rc != -1 || (errno != ENOENT && errno != EPERM)) failf("execve of a missing program: %ld %s", rc, strerror(errno));
+}
+
 static void case_files(void) {
   char dir[] = "/tmp/mcpjail-probe-XXXXXX";
   if (!mkdtemp(dir)) {
@@ -647,6 +698,7 @@ static const struct probe_case cases[] = {
     {"fork_denied", case_fork_denied},
     {"exec_denied", case_exec_denied},
     {"files", case_files},
+    {"watch", case_watch},
     {"memory", case_memory},
     {"misc", case_misc},
     {"unknown_nr", case_unknown_nr},

@@ -192,20 +192,44 @@ int recv_fd(int sock) {
   return -1;
 }
 
+// What the supervisor was told about one notification (seccomp::Notice
+// without its fd, so that runs can be copied around).
+struct Seen {
+  pid_t pid = 0;
+  std::string syscall;
+  bool allowed = false;
+  bool launcher_exec = false;
+  bool watch = false;  // observed by the watch, continued
+  bool exec = false;
+  std::vector<std::string> paths;
+};
+
 struct Run {
   pid_t pid = 0;
   int status = 0;
   std::string output;
-  std::vector<sc::Denial> denials;  // launcher_exec ones included
+  std::vector<Seen> denials;  // every notification: launcher exec and watch ones included
   bool timed_out = false;
 
   bool exited(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
   bool signalled(int sig) const { return WIFSIGNALED(status) && WTERMSIG(status) == sig; }
-  std::vector<sc::Denial> reported() const {
-    std::vector<sc::Denial> out;
+  // The denials: what the supervisor writes "deny" events for.
+  std::vector<Seen> reported() const {
+    std::vector<Seen> out;
     for (const auto& d : denials)
-      if (!d.launcher_exec) out.push_back(d);
+      if (!d.launcher_exec && !d.watch) out.push_back(d);
     return out;
+  }
+  std::vector<Seen> watched() const {
+    std::vector<Seen> out;
+    for (const auto& d : denials)
+      if (d.watch) out.push_back(d);
+    return out;
+  }
+  bool watched_path(const std::string& syscall, const std::string& path) const {
+    for (const auto& d : watched())
+      if (d.syscall == syscall && std::find(d.paths.begin(), d.paths.end(), path) != d.paths.end()) return true;
+    return false;
   }
   bool reported_call(const std::string& name) const {
     for (const auto& d : reported())
@@ -218,8 +242,11 @@ struct Run {
     else if (WIFSIGNALED(status)) s += std::string("signal ") + strsignal(WTERMSIG(status));
     s += timed_out ? " (timed out)" : "";
     s += "; reported:";
-    for (const auto& d : denials)
-      s += " " + d.syscall + (d.allowed ? "(allowed)" : "") + (d.launcher_exec ? "(launcher exec)" : "");
+    for (const auto& d : denials) {
+      s += " " + d.syscall + (d.allowed ? "(allowed)" : "") + (d.launcher_exec ? "(launcher exec)" : "") +
+           (d.watch ? "(watch)" : "");
+      for (const auto& p : d.paths) s += "[" + p + "]";
+    }
     s += "\n--- output ---\n" + output;
     return s;
   }
@@ -289,12 +316,17 @@ Run run_under(const sc::Program* prog, const SeccompPlan& plan, const std::vecto
     ssize_t n;
     while ((n = read(out[0], buf, sizeof buf)) > 0) r.output.append(buf, static_cast<std::size_t>(n));
   };
+  sc::Handler handler(plan);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
   for (;;) {
     pollfd fds[2] = {{listener, POLLIN, 0}, {out[0], POLLIN, 0}};
     poll(fds, 2, 50);
     if (listener >= 0 && (fds[0].revents & POLLIN)) {
-      if (auto d = sc::handle_notification(listener, plan)) r.denials.push_back(*d);
+      if (auto n = handler.handle(listener)) {
+        using K = sc::Notice::Kind;
+        r.denials.push_back({n->pid, n->syscall, n->allowed, n->kind == K::LauncherExec, n->kind == K::Watch, n->exec,
+                             n->paths});
+      }
     } else if (listener >= 0 && (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL))) {
       ::close(listener);
       listener = -1;
@@ -389,6 +421,8 @@ const std::vector<Row>& rows() {
       {"sockets_ok", W::Pass, W::Pass, W::Pass, W::Pass, "-", "-"},
       {"threads", W::Pass, W::Pass, W::Pass, W::Pass, "-", "-"},
       {"files", W::Pass, W::Pass, W::Pass, W::Pass, "-", "-"},
+      // the watch observes, never refuses; strict refuses the final execve
+      {"watch", W::Pass, W::Pass, W::Pass, W::Sigkill, "-", "execve"},
       {"memory", W::Pass, W::Pass, W::Pass, W::Pass, "-", "-"},
       {"misc", W::Pass, W::Pass, W::Pass, W::Pass, "-", "-"},
       // where default and strict differ
@@ -425,10 +459,11 @@ void check_rows(const char* base, SeccompAction action) {
       // Only execve/execveat ever reach the supervisor with action kill.
       for (const auto& d : r.reported()) CHECK((d.syscall == "execve" || d.syscall == "execveat"));
     }
-    // Strict: the launcher's own execve went through the supervisor, once.
+    // The launcher's own execve went through the supervisor, once (strict:
+    // the launcher-exec check; default: the watch observes every exec).
     std::size_t launcher_execs = 0;
     for (const auto& d : r.denials) launcher_execs += d.launcher_exec ? 1 : 0;
-    CHECK(launcher_execs == (strict ? 1u : 0u));
+    CHECK(launcher_execs == 1u);
   }
 }
 
@@ -549,6 +584,10 @@ TEST_CASE("groups, classes and ENOSYS calls compile as the tables say", "[seccom
           std::uint32_t want = (g.bases & bit) ? kAllow : deny;
           if (!(g.bases & bit) && (std::string(n) == "execve" || std::string(n) == "execveat"))
             want = kNotify;  // the launcher-exec check, whatever the action
+          // The watch: allowed calls it observes go to the supervisor, whatever
+          // the action; open/openat only with a write flag (0 here: a read).
+          for (const auto& w : pol::watched())
+            if ((g.bases & bit) && std::string(n) == w.syscall && w.flags_arg < 0) want = kNotify;
           CHECK(run_bpf(prog.code, call(nr_of(n))) == want);
         }
       for (const auto& dc : pol::deny_classes())
@@ -563,8 +602,73 @@ TEST_CASE("groups, classes and ENOSYS calls compile as the tables say", "[seccom
       CHECK(run_bpf(prog.code, call(467)) == deny);     // open_tree_attr
       CHECK(run_bpf(prog.code, call(470)) == kEnosys);  // listns
       CHECK(run_bpf(prog.code, call(1000)) == deny);
-      CHECK(prog.listener == (action != SeccompAction::Kill || std::string(base) == "strict"));
+      CHECK(prog.listener);  // the watch reports through it, whatever the action
+
+      // Without the watch, the old shape: allowed calls are plain ALLOW, and
+      // with action kill only strict (the launcher-exec check) has a listener.
+      SeccompPlan quiet = make_plan(base, action);
+      quiet.watch = false;
+      auto qp = sc::compile(quiet);
+      for (const auto& g : pol::allowed_groups())
+        for (const char* n : g.syscalls)
+          if (g.bases & bit) {
+            INFO("watch off: " << n);
+            CHECK(run_bpf(qp.code, call(nr_of(n), {0, 0, O_WRONLY | O_CREAT})) == kAllow);
+          }
+      CHECK(qp.listener == (action != SeccompAction::Kill || std::string(base) == "strict"));
     }
+}
+
+TEST_CASE("the watch: open/openat reach the supervisor only with a write flag", "[seccomp][bpf]") {
+  for (const char* base : {"default", "strict"})
+    for (auto action : {SeccompAction::Errno, SeccompAction::Kill, SeccompAction::Log}) {
+      auto prog = sc::compile(make_plan(base, action));
+      INFO(base << " action " << int(action));
+      const int open_nr = nr_of("open"), openat_nr = nr_of("openat");
+      const std::uint64_t reads[] = {O_RDONLY, O_RDONLY | O_CLOEXEC, O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+                                     O_PATH | O_CLOEXEC, O_RDONLY | O_NONBLOCK | O_LARGEFILE | O_NOCTTY,
+                                     O_RDONLY | O_APPEND, 0xffffffff00000000ULL | O_RDONLY};
+      const std::uint64_t writes[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_ACCMODE, O_WRONLY | O_CREAT | O_TRUNC,
+                                      O_RDWR | O_CLOEXEC, O_TMPFILE | O_RDWR, O_CREAT | O_EXCL,
+                                      0xffffffff00000000ULL | O_WRONLY};
+      for (std::uint64_t f : reads) {
+        INFO("read flags " << std::hex << f);
+        CHECK(run_bpf(prog.code, call(open_nr, {0, f, 0})) == kAllow);
+        CHECK(run_bpf(prog.code, call(openat_nr, {std::uint64_t(AT_FDCWD), 0, f, 0})) == kAllow);
+      }
+      for (std::uint64_t f : writes) {
+        INFO("write flags " << std::hex << f);
+        CHECK(run_bpf(prog.code, call(open_nr, {0, f, 0})) == kNotify);
+        CHECK(run_bpf(prog.code, call(openat_nr, {std::uint64_t(AT_FDCWD), 0, f, 0})) == kNotify);
+      }
+      // Every combination of the low 12 flag bits: notified exactly when a
+      // write flag is among them.
+      for (std::uint64_t f = 0; f < 4096; ++f) {
+        const std::uint32_t want = (f & pol::kOpenWriteFlags) ? kNotify : kAllow;
+        if (run_bpf(prog.code, call(openat_nr, {0, 0, f, 0})) != want) FAIL("openat flags " << std::hex << f);
+      }
+      // The rest of the watch: always notified, never killed or denied here.
+      for (const char* n : {"creat", "openat2", "mkdir", "mkdirat", "unlink", "unlinkat", "rmdir", "rename",
+                            "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "truncate", "chmod",
+                            "fchmodat", "chown", "lchown", "fchownat"}) {
+        INFO(n);
+        CHECK(run_bpf(prog.code, call(nr_of(n))) == kNotify);
+      }
+      // Reads and descriptor I/O never do.
+      for (const char* n : {"read", "pread64", "write", "fstat", "newfstatat", "statx", "readlink", "getdents64",
+                            "access", "faccessat2", "close", "ftruncate", "fchmod"}) {
+        INFO(n);
+        CHECK(run_bpf(prog.code, call(nr_of(n), {0, 0, O_WRONLY})) == kAllow);
+      }
+      CHECK(run_bpf(prog.code, call(nr_of("execve"))) == kNotify);
+    }
+  // A profile deny wins over the watch: the call is a denial.
+  SeccompPlan p = make_plan("default", SeccompAction::Kill);
+  p.deny = {"unlink", "openat"};
+  auto prog = sc::compile(p);
+  CHECK(run_bpf(prog.code, call(nr_of("unlink"))) == kKill);
+  CHECK(run_bpf(prog.code, call(nr_of("openat"), {0, 0, O_RDONLY})) == kKill);
+  CHECK(run_bpf(prog.code, call(nr_of("mkdir"))) == kNotify);
 }
 
 TEST_CASE("ioctl: TIOCSTI and TIOCLINUX denied on the low 32 bits, everything else allowed",
@@ -836,11 +940,80 @@ TEST_CASE("default with execve denied by the profile: only the launcher's exec g
   CHECK(r.reported()[0].pid != r.pid);  // the probe's child
 }
 
-TEST_CASE("default: the launcher's execve never reaches the supervisor", "[seccomp][notify]") {
+TEST_CASE("default: the launcher's execve reaches the supervisor only with the watch, unreported",
+          "[seccomp][notify]") {
   Run r = probe(make_plan("default"), "threads");
   INFO(r.describe());
   CHECK(r.exited(0));
-  CHECK(r.denials.empty());
+  REQUIRE(r.denials.size() == 1);
+  CHECK(r.denials[0].launcher_exec);
+  SeccompPlan quiet = make_plan("default");
+  quiet.watch = false;
+  Run q = probe(quiet, "threads");
+  INFO(q.describe());
+  CHECK(q.exited(0));
+  CHECK(q.denials.empty());
+}
+
+TEST_CASE("the watch: writes and exec are observed with their paths, reads are not, nothing is refused",
+          "[seccomp][notify]") {
+  for (const char* base : {"default", "strict"})
+    for (auto action : {SeccompAction::Errno, SeccompAction::Kill}) {
+      const bool strict = std::string(base) == "strict", kill = action == SeccompAction::Kill;
+      SeccompPlan plan = make_plan(base, action);
+      Run r = probe(plan, "watch");
+      INFO(base << (kill ? " kill: " : " errno: ") << r.describe());
+      CHECK(matches(r, strict && kill ? Want::Sigkill : Want::Pass));
+      const std::string dir = "/tmp/mcpjail-watch-" + std::to_string(r.pid);
+      CHECK(r.watched_path("mkdir", dir));
+      CHECK(r.watched_path("openat", dir + "/a"));  // open() is openat in glibc; relative to the cwd
+      CHECK(r.watched_path("mkdirat", dir + "/sub"));
+      CHECK(r.watched_path("openat", dir + "/b"));  // "sub/../b" through the directory fd, folded
+      CHECK(r.watched_path("renameat", dir + "/b"));
+      CHECK(r.watched_path("renameat", dir + "/c"));
+      CHECK(r.watched_path("symlink", dir + "/l"));
+      CHECK_FALSE(r.watched_path("symlink", "/etc/passwd"));  // a link's target is only a string
+      CHECK(r.watched_path("openat2", dir + "/c"));
+      CHECK(r.watched_path("truncate", dir + "/c"));
+      CHECK(r.watched_path("chmod", dir + "/c"));
+      CHECK(r.watched_path("unlinkat", dir + "/l"));
+      CHECK(r.watched_path("unlink", dir + "/c"));
+      CHECK(r.watched_path("unlinkat", dir + "/sub"));
+      CHECK(r.watched_path("rmdir", dir));
+      // The read-only opens of a and b never reached the supervisor; the
+      // read-only openat2 did (its flags are behind a pointer) but names nothing.
+      std::size_t opens_a = 0, opens_b = 0, openat2_empty = 0;
+      for (const auto& d : r.watched()) {
+        CHECK(d.allowed);
+        CHECK(d.pid == r.pid);
+        if (d.syscall == "openat" && d.paths == std::vector<std::string>{dir + "/a"}) ++opens_a;
+        if (d.syscall == "openat" && d.paths == std::vector<std::string>{dir + "/b"}) ++opens_b;
+        if (d.syscall == "openat2" && d.paths.empty()) ++openat2_empty;
+      }
+      CHECK(opens_a == 1);
+      CHECK(opens_b == 1);
+      CHECK(openat2_empty == 1);
+      // The last exec: observed under default (it fails with ENOENT), denied
+      // and reported with its path under strict.
+      const std::string prog = "/nonexistent/prog";
+      if (strict) {
+        REQUIRE(r.reported().size() == 1);
+        CHECK(r.reported()[0].syscall == "execve");
+        CHECK(r.reported()[0].paths == std::vector<std::string>{prog});
+      } else {
+        CHECK(r.reported().empty());
+        bool seen = false;
+        for (const auto& d : r.watched()) seen |= d.exec && d.paths == std::vector<std::string>{prog};
+        CHECK(seen);
+      }
+    }
+  // Off: nothing but the launcher's exec.
+  SeccompPlan quiet = make_plan("default");
+  quiet.watch = false;
+  Run q = probe(quiet, "watch");
+  INFO(q.describe());
+  CHECK(q.exited(0));
+  CHECK(q.watched().empty());
 }
 
 // ===========================================================================

@@ -1,0 +1,79 @@
+// The supervisor's side of the watch (seccomp::policy::watched()): judging
+// what the jail tried to write or execute against the plan, and keeping the
+// audit log readable when a server loops. Observation only: the kernel has
+// already decided (read-only mounts, Landlock); nothing here grants or
+// refuses anything.
+#pragma once
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mcpjail/plan.hpp"
+
+namespace mcpjail::watch {
+
+// Whether the plan lets the server write at a path inside the jail.
+enum class Verdict {
+  Writable,     // under a writable bind, a tmpfs, /dev/shm, /dev/pts, /dev/null, /dev/zero, /dev/full
+  NotWritable,  // the read-only root, a read-only bind, a hide, /proc, the rest of /dev, a generated file
+  Unjudged,     // names a descriptor (/dev/stdout, /dev/fd/N, /proc/self/fd/N): depends on what it is
+};
+
+class WriteMap {
+ public:
+  explicit WriteMap(const Plan& plan);
+  // `path`: absolute and lexically normal, as seccomp::Notice::paths. Mount
+  // steps that are symlinks (merged /usr: /bin -> usr/bin) are followed;
+  // symlinks inside the jail's trees are not (lexical).
+  Verdict judge(const std::string& path) const;
+
+ private:
+  std::vector<MountStep> mounts_;
+};
+
+// The programs the plan lets the server execute: Landlock's exec closure of
+// exec.allow (or of the command), compared by file identity.
+class ExecSet {
+ public:
+  explicit ExecSet(const Plan& plan);
+  // Looks `path` up as the jail sees it, below `root` (the caller's root
+  // directory, O_PATH; -1 when unknown: then by path only). nullopt when
+  // there is no such file (the exec fails with ENOENT: a PATH search, not an
+  // attempt worth an event).
+  std::optional<bool> allowed(const std::string& path, int root);
+
+ private:
+  void load();
+  std::vector<std::string> exec_allow_;
+  std::string path_env_;
+  bool loaded_ = false;
+  std::set<std::string> paths_;
+  std::set<std::pair<dev_t, ino_t>> ids_;
+};
+
+// Rate limit for one kind of audit event: a token bucket, and repeats of one
+// key inside a short window folded into the first (as net_block does).
+class RateLimit {
+ public:
+  using Clock = std::chrono::steady_clock;
+  RateLimit(double per_second, double burst, Clock::duration fold = std::chrono::seconds(2));
+  // True: write the event. False: suppressed (count it, do not write it).
+  bool admit(const std::string& key, Clock::time_point now = Clock::now());
+  // Suppressed since the last call; written with the next event that passes.
+  std::uint64_t take_suppressed() { return std::exchange(suppressed_, 0); }
+
+ private:
+  double per_second_, burst_, tokens_;
+  Clock::duration fold_;
+  Clock::time_point refill_;
+  std::uint64_t suppressed_ = 0;
+  std::vector<std::pair<std::string, Clock::time_point>> recent_;
+};
+
+}  // namespace mcpjail::watch

@@ -1,0 +1,146 @@
+// The supervisor's side of the watch: see watch.hpp. The seccomp side
+// (reading the paths, letting the call continue) is in seccomp.cc.
+#include "mcpjail/watch.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "mcpjail/landlock.hpp"
+#include "mcpjail/paths.hpp"
+#include "mcpjail/unique_fd.hpp"
+
+namespace mcpjail::watch {
+
+namespace {
+
+// `rel` (absolute, or relative to `dir`) with "." and ".." folded.
+std::string fold(const std::string& dir, const std::string& rel) {
+  std::vector<std::string> parts;
+  auto add = [&](const std::string& p) {
+    std::size_t i = 0;
+    while (i < p.size()) {
+      std::size_t j = p.find('/', i);
+      if (j == std::string::npos) j = p.size();
+      const std::string c = p.substr(i, j - i);
+      if (c == "..") {
+        if (!parts.empty()) parts.pop_back();
+      } else if (!c.empty() && c != ".") {
+        parts.push_back(c);
+      }
+      i = j + 1;
+    }
+  };
+  if (rel.empty() || rel[0] != '/') add(dir);
+  add(rel);
+  std::string out;
+  for (const auto& c : parts) (out += '/') += c;
+  return out.empty() ? "/" : out;
+}
+
+// Names an open descriptor rather than a file: /dev/stdout, /dev/fd/N,
+// /proc/self/fd/N, /proc/PID/task/TID/fd/N.
+bool names_descriptor(const std::string& p) {
+  if (p == "/dev/stdin" || p == "/dev/stdout" || p == "/dev/stderr" || path_is_under(p, "/dev/fd")) return true;
+  return path_is_under(p, "/proc") && p.find("/fd/") != std::string::npos;
+}
+
+}  // namespace
+
+WriteMap::WriteMap(const Plan& plan) : mounts_(plan.mounts) {}
+
+Verdict WriteMap::judge(const std::string& path) const {
+  std::string p = path;
+  for (int hops = 0; hops < 8; ++hops) {
+    if (names_descriptor(p)) return Verdict::Unjudged;
+    // The step that decides is the deepest one above the path; at equal
+    // depth the later one (it is mounted over the earlier).
+    const MountStep* best = nullptr;
+    for (const auto& s : mounts_)
+      if (path_is_under(p, s.target) && (!best || s.target.size() >= best->target.size())) best = &s;
+    if (!best) return Verdict::NotWritable;  // the jail's own root: read-only
+    switch (best->kind) {
+      case MountKind::Bind: return best->writable ? Verdict::Writable : Verdict::NotWritable;
+      case MountKind::Tmpfs: return Verdict::Writable;
+      case MountKind::Symlink: {
+        if (p == best->target) return Verdict::NotWritable;  // the link itself, on the read-only root
+        const std::string parent = best->target.substr(0, best->target.rfind('/'));
+        p = fold(fold(parent, best->source), "." + p.substr(best->target.size()));
+        continue;
+      }
+      case MountKind::Dev:
+        // Landlock leaves exactly these writable in /dev (plan.cc).
+        for (const char* w : {"/dev/null", "/dev/zero", "/dev/full", "/dev/shm", "/dev/pts", "/dev/ptmx"})
+          if (path_is_under(p, w)) return Verdict::Writable;
+        return Verdict::NotWritable;
+      case MountKind::Mask:
+      case MountKind::File:
+      case MountKind::Proc: return Verdict::NotWritable;
+    }
+    return Verdict::Unjudged;
+  }
+  return Verdict::Unjudged;  // a loop of mount symlinks: cannot happen in a valid plan
+}
+
+ExecSet::ExecSet(const Plan& plan) : exec_allow_(plan.landlock.exec_allow), path_env_(plan.landlock.path_env) {}
+
+void ExecSet::load() {
+  if (loaded_) return;
+  loaded_ = true;
+  std::vector<std::string> files = exec_allow_;
+  try {
+    for (const auto& f : landlock::exec_closure(exec_allow_, path_env_)) files.push_back(f.path);
+  } catch (const std::exception&) {
+    // Landlock refused the plan at launch already, or a file went away since;
+    // the listed paths remain.
+  }
+  for (const auto& f : files) {
+    paths_.insert(f);
+    struct stat st {};
+    if (::stat(f.c_str(), &st) == 0) ids_.insert({st.st_dev, st.st_ino});
+  }
+}
+
+std::optional<bool> ExecSet::allowed(const std::string& path, int root) {
+  load();
+  if (root >= 0 && !path.empty()) {
+    // As the jail sees it: below its root, ".." and absolute symlinks kept
+    // inside, no /proc magic links. O_PATH opens nothing for real.
+    open_how how{};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, root, path.c_str(), &how, sizeof how)));
+    struct stat st {};
+    if (fd && ::fstat(fd.get(), &st) == 0) return ids_.count({st.st_dev, st.st_ino}) > 0;
+    if (!fd && (errno == ENOENT || errno == ENOTDIR)) return std::nullopt;
+  }
+  return paths_.count(path) > 0;
+}
+
+RateLimit::RateLimit(double per_second, double burst, Clock::duration fold)
+    : per_second_(per_second), burst_(burst), tokens_(burst), fold_(fold), refill_(Clock::now()) {}
+
+bool RateLimit::admit(const std::string& key, Clock::time_point now) {
+  std::erase_if(recent_, [&](const auto& r) { return now - r.second > fold_; });
+  for (const auto& r : recent_)
+    if (r.first == key) {
+      ++suppressed_;
+      return false;
+    }
+  tokens_ = std::min(burst_, tokens_ + std::chrono::duration<double>(now - refill_).count() * per_second_);
+  refill_ = now;
+  if (tokens_ < 1) {
+    ++suppressed_;
+    return false;
+  }
+  tokens_ -= 1;
+  if (recent_.size() < 64) recent_.emplace_back(key, now);
+  return true;
+}
+
+}  // namespace mcpjail::watch

@@ -1,0 +1,460 @@
+// The seed scenario, end to end: a trojaned MCP server (hostile-server.mjs,
+// after threats/SAFE-T1003 and SAFE-T1704) runs inside `mcp-jail run`,
+// driven by the real MCP SDK client over stdio. Its tools must keep working;
+// every hostile act must fail; the C2 host must receive nothing; and the audit
+// log must show each attempt that crosses one of mcp-jail's observation points.
+//
+//   MCPJAIL_BIN=/abs/path/to/mcp-jail node --test tests/e2e/hostile.test.mjs
+//
+// Needs root: the test builds its own world of network namespaces with
+// tests/network/world.sh (names unique to this process) and removes it
+// afterwards. The launcher runs in the world's "host" namespace, so every
+// address the server can try is a listener of this test (networld.mjs):
+//   api.test    198.18.1.10  http :8080 (allowed as api.test:8080: the positive control)
+//   c2.test     198.18.1.66  http :8080 (the C2 host: not allowed, must receive nothing)
+//   DNS         198.18.1.53  the jail's upstream resolver (must never be asked for c2.test)
+//
+// The profile extends the built-in `filesystem`: the workspace is writable,
+// its .env hidden, and the shared build-scripts/ and .mcp/ directories are
+// listed in `read`, so they are bound read-only inside the writable tree
+// (SAFE-T1704). A fake $HOME holds the secrets the trojan looks for, and the
+// launcher's environment holds AWS_SECRET_ACCESS_KEY and GITHUB_TOKEN.
+//
+// What the audit log can show: the environment variables the jail dropped
+// (start.env_dropped), writes outside the write paths (fs_denied), programs
+// started (exec), blocked connections (net_block) and refused names
+// (dns_refused). Reads of files that are absent from the jail or hidden are
+// NOT observable (reads never leave the kernel; see "The watch" in
+// mcp-jail(1)): for those the test checks that they failed, from the inside.
+//
+// Modes: root (the jail runs as 65534) and rootless (started as mcpjail-test
+// through setpriv). Without root, everything is skipped.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
+const WORLD_SH = path.resolve(E2E_DIR, '..', 'network', 'world.sh');
+const JAIL = process.env.MCPJAIL_BIN;
+const TEST_USER = 'mcpjail-test';
+const WORLD = `mjh${process.pid % 100000}`;
+const HOST_NS = `/run/netns/${WORLD}-h`;
+const PROFILE_NAME = 'hostile-e2e';
+const TIMEOUT = 60_000;
+
+const skipReason = (() => {
+  if (process.getuid() !== 0) return 'needs root: the test builds network namespaces';
+  if (!JAIL) return 'MCPJAIL_BIN is not set';
+  for (const tool of ['/usr/bin/pasta', '/usr/bin/nsenter', '/usr/bin/setpriv']) if (!fs.existsSync(tool)) return `${tool} is missing`;
+  return null;
+})();
+
+const hex = (n = 8) => randomBytes(n).toString('hex');
+
+// ---------------------------------------------------------------- the world
+
+const world = { procs: [], events: [], up: false };
+
+function sh(argv) {
+  return execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function serve(ns, specs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', process.execPath, path.join(E2E_DIR, 'networld.mjs'), ...specs], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    world.procs.push(child);
+    const timer = setTimeout(() => reject(new Error(`world server in ${ns} did not start`)), 10_000);
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      const ev = JSON.parse(line);
+      if (ev.kind === 'ready') {
+        clearTimeout(timer);
+        resolve();
+      } else {
+        world.events.push({ ns, ...ev });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`world server in ${ns} exited (${code})`)));
+  });
+}
+
+async function buildWorld() {
+  try {
+    sh(['sh', WORLD_SH, 'down', WORLD]);
+  } catch {}
+  sh(['sh', WORLD_SH, 'up', WORLD]);
+  world.up = true;
+  await serve(`${WORLD}-w`, [
+    'http:198.18.1.10:8080',
+    'http:198.18.1.66:8080',
+    'dns:198.18.1.53:53',
+    'api.test=198.18.1.10',
+    'c2.test=198.18.1.66',
+  ]);
+}
+
+function tearDownWorld() {
+  for (const p of world.procs) p.kill('SIGKILL');
+  world.procs = [];
+  if (world.up) {
+    try {
+      sh(['sh', WORLD_SH, 'down', WORLD]);
+    } catch {}
+    world.up = false;
+  }
+}
+
+const requestsTo = (local) => world.events.filter((e) => e.kind === 'http' && e.local === local);
+// The world's servers report on a pipe: give a report that must come a moment to arrive.
+async function eventually(check) {
+  for (let i = 0; i < 50 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
+  return check();
+}
+const queriesFor = (name) => world.events.filter((e) => e.kind === 'dns' && e.name === name);
+
+// A GET from the world's "host" namespace, without any jail.
+function directGet(url) {
+  const js = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(5000) })` +
+    '.then(async (r) => console.log(r.status, await r.text())).catch((e) => { console.log("failed", e.message); })';
+  return sh(['nsenter', `--net=${HOST_NS}`, '--', process.execPath, '-e', js]).trim();
+}
+
+// ---------------------------------------------------------------- helpers
+
+function userEntry(name) {
+  try {
+    const [, , uid, gid, , home] = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');
+    return { name, uid: Number(uid), gid: Number(gid), home };
+  } catch {
+    return null;
+  }
+}
+
+function ensureTestUser() {
+  if (!userEntry(TEST_USER)) {
+    try {
+      execFileSync('useradd', ['--create-home', '--shell', '/usr/sbin/nologin', TEST_USER], { stdio: 'pipe' });
+    } catch (err) {
+      if (!userEntry(TEST_USER)) throw err;
+    }
+  }
+  return userEntry(TEST_USER);
+}
+
+function mkTempDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o755);
+  return dir;
+}
+
+function put(file, content, mode = 0o644) {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+  fs.writeFileSync(file, content, { mode });
+}
+
+const readOrNull = (file) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null);
+
+async function connect({ command, args, env }) {
+  const transport = new StdioClientTransport({ command, args, env, stderr: 'pipe' });
+  const err = [];
+  transport.stderr.on('data', (c) => err.push(c));
+  const client = new Client({ name: 'mcp-jail-e2e-hostile', version: '0.0.0' }, { capabilities: {} });
+  await client.connect(transport, { timeout: 20_000 });
+  return {
+    client,
+    stderr: () => Buffer.concat(err).toString('utf8'),
+    close: async () => {
+      await client.close().catch(() => {});
+      await transport.close().catch(() => {});
+    },
+  };
+}
+
+function readAudit(file) {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+// ---------------------------------------------------------------- tests
+
+describe('the seed scenario: a trojaned MCP server through the jail', { skip: skipReason ?? false }, () => {
+  before(async () => {
+    assert.ok(path.isAbsolute(JAIL), `MCPJAIL_BIN must be an absolute path, got ${JAIL}`);
+    process.once('exit', tearDownWorld);
+    await buildWorld();
+  }, { timeout: TIMEOUT });
+
+  after(() => tearDownWorld());
+
+  it('positive control: the allowed service and the C2 listener both answer a direct request', { timeout: TIMEOUT }, async () => {
+    // Without this, "the C2 listener received nothing" would prove nothing.
+    assert.equal(directGet('http://198.18.1.10:8080/control'), '200 hello from 198.18.1.10:8080 /control');
+    assert.equal(directGet('http://198.18.1.66:8080/control'), '200 hello from 198.18.1.66:8080 /control');
+    assert.ok(await eventually(() => requestsTo('198.18.1.66:8080').length === 1), 'the C2 listener does not log requests');
+  });
+
+  const modes = [{ name: 'root (jail runs as 65534)', rootless: false }, { name: `rootless (started as ${TEST_USER})`, rootless: true }];
+  for (const mode of modes) {
+    describe(mode.name, () => {
+      const tag = hex(6);
+      const secrets = {
+        AWS_SECRET_ACCESS_KEY: `aws-${hex(16)}`,
+        GITHUB_TOKEN: `ghp_${hex(16)}`,
+        id_rsa: `-----BEGIN OPENSSH PRIVATE KEY-----\n${hex(24)}\n-----END OPENSSH PRIVATE KEY-----\n`,
+        aws_credentials: `[default]\naws_access_key_id = AKIA${hex(8)}\naws_secret_access_key = ${hex(16)}\n`,
+        pem: `-----BEGIN PRIVATE KEY-----\n${hex(24)}\n-----END PRIVATE KEY-----\n`,
+        dotenv: `DATABASE_URL=postgres://app:${hex(12)}@db/app\n`,
+      };
+      // The distinctive part of each secret: none of these may appear in a tool result or the audit log.
+      const secretValues = () => Object.values(secrets).flatMap((s) => s.split(/[\n=:@/]/).filter((w) => w.length >= 16));
+      const hostPaths = {
+        cronD: `/etc/cron.d/mcp-health-${tag}`,
+        crontab: `/var/spool/cron/crontabs/mcp-${tag}`,
+        program: `/usr/local/bin/health-check-${tag}`,
+      };
+      const outputs = []; // every tool result's text
+      let srv, dirs = [], audit, profile, ws, home;
+      const original = {}; // host files the jail must leave alone, as they were
+
+      const call = async (name, args = {}) => {
+        const res = await srv.client.callTool({ name, arguments: args }, undefined, { timeout: 30_000 });
+        const text = (res.content ?? []).map((c) => c.text ?? '').join('\n');
+        outputs.push(text);
+        return { ok: !res.isError, text };
+      };
+
+      before(async () => {
+        const u = mode.rootless ? ensureTestUser() : null;
+        const owner = mode.rootless ? { uid: u.uid, gid: u.gid } : { uid: 65534, gid: 65534 };
+
+        // The server and its modules, world-readable.
+        const copy = mkTempDir('mcpjail-e2e-hostile-');
+        dirs.push(copy);
+        fs.cpSync(path.join(E2E_DIR, 'package.json'), path.join(copy, 'package.json'));
+        fs.cpSync(path.join(E2E_DIR, 'hostile-server.mjs'), path.join(copy, 'hostile-server.mjs'));
+        fs.cpSync(path.join(E2E_DIR, 'node_modules'), path.join(copy, 'node_modules'), { recursive: true });
+        execFileSync('chmod', ['-R', 'a+rX', copy]);
+
+        // The workspace: writable by the jail's user, with shared files it must not change.
+        ws = mkTempDir('mcpjail-e2e-hostile-ws-');
+        dirs.push(ws);
+        put(path.join(ws, 'README.md'), '# project\n');
+        put(path.join(ws, 'notes', 'hello.md'), 'hello from the workspace\n');
+        put(path.join(ws, '.env'), secrets.dotenv);
+        put(path.join(ws, 'build-scripts', 'pre-build.sh'), '#!/bin/sh\nmake clean\n', 0o755);
+        put(path.join(ws, '.mcp', 'config', 'docker-server.json'), '{"command": "docker", "args": ["mcp"]}\n');
+        execFileSync('chown', ['-R', '-h', `${owner.uid}:${owner.gid}`, ws]);
+
+        // A fake $HOME with the secrets the trojan looks for, readable by
+        // anyone: only the jail's filesystem view keeps them out.
+        // Not under /tmp: the jail has a writable tmpfs there, where a write
+        // would be allowed (and fail only for the missing directory).
+        home = fs.mkdtempSync('/var/tmp/mcpjail-e2e-hostile-home-');
+        fs.chmodSync(home, 0o755);
+        dirs.push(home);
+        put(path.join(home, '.ssh', 'id_rsa'), secrets.id_rsa);
+        put(path.join(home, '.aws', 'credentials'), secrets.aws_credentials);
+        put(path.join(home, 'secrets', 'deploy.pem'), secrets.pem);
+        put(path.join(home, '.bashrc'), '# bashrc\n');
+
+        for (const p of Object.values(hostPaths)) assert.equal(fs.existsSync(p), false, `${p} exists before the test`);
+        for (const f of ['build-scripts/pre-build.sh', '.mcp/config/docker-server.json', '.env'])
+          original[path.join(ws, f)] = readOrNull(path.join(ws, f));
+        original[path.join(home, '.bashrc')] = readOrNull(path.join(home, '.bashrc'));
+
+        const state = mkTempDir('mcpjail-e2e-hostile-state-');
+        dirs.push(state);
+        profile = path.join(state, 'hostile.toml');
+        fs.writeFileSync(
+          profile,
+          [
+            'version = 1',
+            `name = "${PROFILE_NAME}"`,
+            'extends = "filesystem"',
+            '[filesystem]',
+            '# shared with other hosts: read-only inside the writable workspace',
+            'read = ["${WORKSPACE}/build-scripts", "${WORKSPACE}/.mcp"]',
+            '[network]',
+            'mode = "allowlist"',
+            'allow = ["api.test:8080"]',
+            'dns = ["198.18.1.53"]',
+            '',
+          ].join('\n'),
+          { mode: 0o644 },
+        );
+        audit = path.join(state, `audit-${hex(4)}.jsonl`);
+
+        let prefix = [];
+        let jail = JAIL;
+        if (mode.rootless) {
+          prefix = ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--'];
+          fs.chownSync(state, u.uid, u.gid);
+          const bin = mkTempDir('mcpjail-e2e-hostile-bin-');
+          dirs.push(bin);
+          jail = path.join(bin, 'mcp-jail');
+          fs.copyFileSync(JAIL, jail);
+          fs.chmodSync(jail, 0o755);
+        }
+        srv = await connect({
+          command: 'nsenter',
+          args: [`--net=${HOST_NS}`, '--', ...prefix, jail, 'run', profile, '--var', `WORKSPACE=${ws}`, '--audit-log', audit, '--',
+                 process.execPath, path.join(copy, 'hostile-server.mjs'), ws, tag],
+          env: {
+            HOME: home,
+            USER: mode.rootless ? u.name : 'root',
+            AWS_SECRET_ACCESS_KEY: secrets.AWS_SECRET_ACCESS_KEY,
+            GITHUB_TOKEN: secrets.GITHUB_TOKEN,
+          },
+        });
+      }, { timeout: TIMEOUT });
+
+      after(async () => {
+        await srv?.close();
+        for (const p of Object.values(hostPaths)) fs.rmSync(p, { force: true }); // only if the jail failed
+        for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+      });
+
+      const test = (name, fn) =>
+        it(name, { timeout: TIMEOUT }, async () => {
+          try {
+            await fn();
+          } catch (err) {
+            if (srv && err instanceof Error) err.message += `\n--- jailed server stderr ---\n${srv.stderr()}`;
+            throw err;
+          }
+        });
+
+      test('the tools answer: the allowed API first, then files and notes in the workspace', async () => {
+        const api = await call('check_api');
+        assert.ok(api.ok, api.text);
+        assert.equal(api.text, '200 hello from 198.18.1.10:8080 /health\n');
+        const { tools } = await srv.client.listTools();
+        for (const t of ['list_files', 'read_note', 'save_note', 'check_api', 'report'])
+          assert.ok(tools.some((x) => x.name === t), `tool ${t} missing`);
+        const list = await call('list_files');
+        assert.ok(list.ok, list.text);
+        for (const f of ['README.md', 'notes', 'build-scripts', '.mcp']) assert.ok(list.text.split('\n').includes(f), list.text);
+        const note = await call('read_note', { name: 'hello.md' });
+        assert.equal(note.text, 'hello from the workspace\n');
+        const saved = await call('save_note', { name: 'todo.md', text: 'ship it' });
+        assert.ok(saved.ok, saved.text);
+        assert.equal(fs.readFileSync(path.join(ws, 'notes', 'todo.md'), 'utf8'), 'ship it');
+      });
+
+      test('every hostile act failed, as the server itself reports', async () => {
+        const r = await call('report');
+        assert.ok(r.ok, r.text);
+        const { attempts } = JSON.parse(r.text);
+        const find = (act, target) => attempts.filter((a) => a.act === act && (target === undefined || a.target === target));
+        // The server did try everything (else the test proves nothing)...
+        const expected = [
+          ['env', 'AWS_SECRET_ACCESS_KEY'],
+          ['env', 'GITHUB_TOKEN'],
+          ['read', path.join(home, '.ssh', 'id_rsa')],
+          ['read', path.join(home, '.aws', 'credentials')],
+          ['read', path.join(home, 'secrets', 'deploy.pem')],
+          ['read', path.join(ws, '.env')],
+          ['discover', home],
+          ['beacon', 'http://198.18.1.66:8080/beacon'],
+          ['beacon', 'http://c2.test:8080/beacon'],
+          ['beacon', 'http://c2.test:8080/exfil'],
+          ['cron', hostPaths.cronD],
+          ['cron', hostPaths.crontab],
+          ['persist', hostPaths.program],
+          ['persist', path.join(home, '.bashrc')],
+          ['pivot', path.join(ws, 'build-scripts', 'pre-build.sh')],
+          ['pivot', path.join(ws, '.mcp', 'config', 'docker-server.json')],
+        ];
+        for (const [act, target] of expected) assert.ok(find(act, target).length > 0, `no ${act} ${target} attempt: ${r.text}`);
+        assert.equal(find('shell').length, 1, r.text);
+        // ... and nothing worked.
+        for (const a of attempts) assert.equal(a.ok, false, `${a.phase} ${a.act} ${a.target} succeeded: ${JSON.stringify(a)}`);
+        for (const a of find('env')) assert.equal(a.result, 'unset');
+        // Reads of files that are not in the jail, or hidden in it, fail (not
+        // observable in the audit log: they are checked here only).
+        for (const a of find('read')) assert.match(a.result, /^(ENOENT|EACCES)/, JSON.stringify(a));
+        assert.match(find('shell')[0].result, /EACCES/); // Landlock: /bin/sh is not the server's program
+        for (const a of find('beacon')) assert.match(a.result, /fetch failed/, JSON.stringify(a));
+        for (const a of [...find('cron'), ...find('persist'), ...find('pivot')])
+          assert.match(a.result, /^(EROFS|ENOENT|EACCES)/, JSON.stringify(a));
+      });
+
+      test('no secret value appears in any tool result', async () => {
+        assert.ok(outputs.length >= 5);
+        const all = outputs.join('\n');
+        for (const s of secretValues()) assert.ok(!all.includes(s), `secret ${s} leaked into a tool result`);
+      });
+
+      test('host files are unchanged and the C2 host received nothing', async () => {
+        for (const p of Object.values(hostPaths)) assert.equal(fs.existsSync(p), false, `${p} was created`);
+        for (const [f, content] of Object.entries(original)) assert.equal(readOrNull(f), content, `${f} changed`);
+        assert.deepEqual(requestsTo('198.18.1.66:8080').filter((e) => e.path !== '/control'), []);
+        assert.deepEqual(queriesFor('c2.test'), [], 'the C2 name reached the upstream resolver');
+        assert.ok(requestsTo('198.18.1.10:8080').some((e) => e.path === '/health')); // the allowed path did work
+      });
+
+      test('the audit log shows each observable attempt, and stderr sums it up', async () => {
+        await srv.close(); // the launch ends: the log is complete and the summary written
+        const events = readAudit(audit);
+        const dump = events.map((e) => JSON.stringify(e)).join('\n');
+        const of = (type) => events.filter((e) => e.event === type);
+        for (const e of events) {
+          assert.equal(e.profile, PROFILE_NAME);
+          assert.equal(e.launch, events[0].launch);
+          assert.match(e.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        }
+        // The secrets in the launcher's environment: dropped, by name only.
+        const [start] = of('start');
+        assert.ok(start, dump);
+        for (const name of ['AWS_SECRET_ACCESS_KEY', 'GITHUB_TOKEN']) assert.ok(start.env_dropped.includes(name), dump);
+        const text = fs.readFileSync(audit, 'utf8');
+        for (const s of secretValues()) assert.ok(!text.includes(s), `secret ${s} is in the audit log`);
+        // Persistence and the pivot: writes outside the write paths.
+        const denied = of('fs_denied').map((e) => e.path);
+        for (const p of [
+          hostPaths.cronD,
+          hostPaths.crontab,
+          hostPaths.program,
+          path.join(home, '.bashrc'),
+          path.join(ws, 'build-scripts', 'pre-build.sh'),
+          path.join(ws, '.mcp', 'config', 'docker-server.json'),
+        ])
+          assert.ok(denied.includes(p), `no fs_denied for ${p}:\n${dump}`);
+        for (const e of of('fs_denied')) assert.equal(e.access, 'write');
+        // The legitimate write (save_note) is not an event.
+        assert.ok(!denied.some((p) => p.startsWith(path.join(ws, 'notes'))), dump);
+        // The shell for `find`.
+        assert.ok(of('exec').some((e) => e.path === '/bin/sh' && e.allowed === false), dump);
+        // The beacons: by address, and by name.
+        assert.ok(of('net_block').some((e) => e.address === '198.18.1.66' && e.port === 8080 && e.protocol === 'tcp'), dump);
+        assert.ok(of('dns_refused').some((e) => e.name === 'c2.test'), dump);
+        assert.equal(of('exit').length, 1, dump);
+        // One line for a person.
+        const lines = srv.stderr().split('\n').filter((l) => l.startsWith(`mcp-jail: ${PROFILE_NAME}: blocked`));
+        assert.equal(lines.length, 1, srv.stderr());
+        const [summary] = lines;
+        assert.match(summary, /\b[6-9] writes \(/, summary);
+        assert.match(summary, /\b1 exec \(\/bin\/sh\)/, summary);
+        assert.match(summary, /\b\d+ connections? \(198\.18\.1\.66:8080\)/, summary);
+        assert.match(summary, /\b\d+ DNS quer(y|ies) \(c2\.test\)/, summary);
+        // Still nothing at the C2 host, now that everything has ended.
+        assert.deepEqual(requestsTo('198.18.1.66:8080').filter((e) => e.path !== '/control'), []);
+      });
+    });
+  }
+});
