@@ -23,6 +23,7 @@
 #include "mcpjail/netfilter.hpp"
 #include "mcpjail/seccomp.hpp"
 #include "mcpjail/user.hpp"
+#include "mcpjail/phase.hpp"
 
 namespace mcpjail {
 
@@ -90,6 +91,7 @@ class Supervisor {
     if (!plan_.id.root_mode) flags |= CLONE_NEWUSER;
     // A fork-like clone (no new stack): the child continues here with a copy
     // of this process and becomes pid 1 of the new pid namespace.
+    phase("preclone");
     const long pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
     if (pid < 0) throw LaunchError("namespaces", clone_failure(errno, !plan_.id.root_mode));
     if (pid == 0) {
@@ -98,6 +100,7 @@ class Supervisor {
       jail::init_main(plan_, jail::Channels{go_r.get(), rep_child.get()});
     }
     child_ = static_cast<pid_t>(pid);
+    phase("cloned");
     go_r.reset();
     rep_child.reset();
     try {
@@ -117,12 +120,14 @@ class Supervisor {
       ::waitpid(child_, nullptr, 0);
       throw LaunchError("supervisor", errno_text("start the jail", errno));
     }
+    phase("go");
     // network = allowlist: pasta starts while the jail builds its root; a
     // second byte lets the jail configure its network once the uplink is up.
     if (egress_) {
       try {
         egress_->start_uplink(child_, !plan_.id.root_mode);
         if (::write(go_w.get(), &byte, 1) != 1) throw LaunchError("supervisor", errno_text("start the jail", errno));
+        phase("uplink");
       } catch (...) {
         ::kill(child_, SIGKILL);
         ::waitpid(child_, nullptr, 0);
@@ -142,6 +147,7 @@ class Supervisor {
     }
 
     const int status = loop();
+    phase("end");
     if (cgroup) {
       if (cgroup->memory_limit_hit()) audit_.event("limit", {{"which", "memory"}});
       if (cgroup->pids_limit_hit()) audit_.event("limit", {{"which", "pids"}});
