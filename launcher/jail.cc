@@ -19,7 +19,8 @@
 //        all capability sets cleared                        (caps.cc, user.cc)
 //    10. cwd
 //    11. Landlock                                           (landlock.cc)
-//    12. seccomp, last: nothing after it needs a blocked call (seccomp.cc)
+//    12. seccomp, last: nothing after it needs a blocked call (seccomp.cc);
+//        the filter is compiled by the supervisor meanwhile and received here
 //    13. execve
 #include "mcpjail/jail.hpp"
 
@@ -132,9 +133,10 @@ void noop_handler(int) {}
     }
 
     phase("landlock");
-    // 12. seccomp, last
-    const seccomp::Program filter = seccomp::compile(plan.seccomp);
-    phase("sc-compile");
+    // 12. seccomp, last. The supervisor compiled the filter while the jail
+    //     was being built; nothing arrives, nothing starts.
+    const seccomp::Program filter = seccomp::receive_program(ch.report);
+    phase("sc-received");
     UniqueFd listener = seccomp::install(filter);
     if (listener) {
       Report r;

@@ -121,6 +121,16 @@ class Supervisor {
       throw LaunchError("supervisor", errno_text("start the jail", errno));
     }
     phase("go");
+    // The seccomp filter: libseccomp takes a few ms to build it, here in
+    // parallel with the jail building its root; the server loads it last.
+    try {
+      seccomp::send_program(rep_parent.get(), seccomp::compile(plan_.seccomp));
+    } catch (...) {
+      ::kill(child_, SIGKILL);
+      ::waitpid(child_, nullptr, 0);
+      throw;
+    }
+    phase("sc-sent");
     // network = allowlist: pasta starts while the jail builds its root; a
     // second byte lets the jail configure its network once the uplink is up.
     if (egress_) {
