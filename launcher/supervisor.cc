@@ -86,6 +86,10 @@ class Supervisor {
     sigfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!sigfd_) throw LaunchError("supervisor", errno_text("signalfd", errno));
 
+    // network = allowlist: libnftables, for the jail's init (see NftLibrary).
+    std::unique_ptr<netfilter::NftLibrary> nft;
+    if (plan_.network.mode == NetMode::Allowlist) nft = netfilter::NftLibrary::load();
+
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (plan_.network.mode != NetMode::Host) flags |= CLONE_NEWNET;
     if (!plan_.id.root_mode) flags |= CLONE_NEWUSER;
@@ -101,6 +105,7 @@ class Supervisor {
     }
     child_ = static_cast<pid_t>(pid);
     phase("cloned");
+    nft.reset();  // the jail has its copy
     go_r.reset();
     rep_child.reset();
     try {

@@ -51,7 +51,28 @@ enum class JailSocket : int { DnsUdp = 1, DnsTcp = 2, NftSet = 3, Nflog = 4 };
 // placeholder).
 std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, bool placeholder = false);
 
-// Installs `text` (from ruleset()) in the calling process's network namespace.
+// libnftables (with libxtables, libjansson and libgmp: four shared
+// libraries, most of the launcher's start-up relocations and resident pages)
+// is needed only to install the table, so the launcher does not link it: a
+// network = "allowlist" launch loads it with dlopen() in the supervisor
+// before clone(), and the jail's init, a copy of the supervisor, finds it
+// there. Other launches never map it.
+class NftLibrary {
+ public:
+  // Throws LaunchError("network", ...) when libnftables.so.1 is not
+  // installed or lacks a function install_ruleset() needs.
+  static std::unique_ptr<NftLibrary> load();
+  ~NftLibrary();  // unloads it from this process (a copy made by clone() keeps it)
+  NftLibrary(const NftLibrary&) = delete;
+  NftLibrary& operator=(const NftLibrary&) = delete;
+
+ private:
+  explicit NftLibrary(void* handle) : handle_(handle) {}
+  void* handle_;
+};
+
+// Installs `text` (from ruleset()) in the calling process's network
+// namespace, with libnftables (loaded by NftLibrary::load()).
 void install_ruleset(const std::string& text);
 
 // One address the DNS filter lets through, on one port, for `timeout_s`.
