@@ -329,7 +329,7 @@ struct WireHeader {
 constexpr std::uint32_t kWireMagic = 0x4d4a5346;  // "MJSF"
 }  // namespace
 
-void send_program(int sock, const Program& program) {
+bool send_program(int sock, const Program& program) {
   if (program.code.empty() || program.code.size() > BPF_MAXINSNS) fail("no program to send");
   WireHeader h{kWireMagic, static_cast<std::uint32_t>(program.code.size()), program.listener ? 1u : 0u, 0};
   iovec iov[2] = {{&h, sizeof h},
@@ -340,8 +340,10 @@ void send_program(int sock, const Program& program) {
   ssize_t n;
   while ((n = ::sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
   }
+  if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return false;  // the jail has ended
   if (n < 0) fail(errno_text("sending the compiled filter to the jail", errno));
   if (static_cast<std::size_t>(n) != sizeof h + iov[1].iov_len) fail("the compiled filter was sent in part");
+  return true;
 }
 
 Program receive_program(int sock) {

@@ -62,8 +62,11 @@ class Supervisor {
 
   int run() {
     start_ = std::chrono::steady_clock::now();
+    // "go" is a socket rather than a pipe so that telling a jail that has
+    // already ended gives EPIPE, not SIGPIPE.
     int go[2], rep[2];
-    if (::pipe2(go, O_CLOEXEC) != 0) throw LaunchError("supervisor", errno_text("pipe", errno));
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) != 0)
+      throw LaunchError("supervisor", errno_text("socketpair", errno));
     UniqueFd go_r(go[0]), go_w(go[1]);
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rep) != 0)
       throw LaunchError("supervisor", errno_text("socketpair", errno));
@@ -108,46 +111,34 @@ class Supervisor {
     nft.reset();  // the jail has its copy
     go_r.reset();
     rep_child.reset();
+    // Start-up, while the jail waits for "go" bytes. A step that fails kills
+    // the jail. A jail that has ended meanwhile (a layer failed in it) is
+    // not an error here: the loop below reads its report and status.
     try {
       if (!plan_.id.root_mode) user::write_id_maps(child_, plan_.id);
       if (cgroup) cgroup->add(child_);
       if (plan_.network.mode == NetMode::Allowlist)
         egress_ = std::make_unique<netfilter::Egress>(
             plan_.network, [this](const std::string& type, nlohmann::json f) { audit_.event(type, std::move(f)); });
-    } catch (...) {
-      ::kill(child_, SIGKILL);
-      ::waitpid(child_, nullptr, 0);
-      throw;
-    }
-    const char byte = 'g';
-    if (::write(go_w.get(), &byte, 1) != 1) {
-      ::kill(child_, SIGKILL);
-      ::waitpid(child_, nullptr, 0);
-      throw LaunchError("supervisor", errno_text("start the jail", errno));
-    }
-    phase("go");
-    // The seccomp filter: libseccomp takes a few ms to build it, here in
-    // parallel with the jail building its root; the server loads it last.
-    try {
-      seccomp::send_program(rep_parent.get(), seccomp::compile(plan_.seccomp));
-    } catch (...) {
-      ::kill(child_, SIGKILL);
-      ::waitpid(child_, nullptr, 0);
-      throw;
-    }
-    phase("sc-sent");
-    // network = allowlist: pasta starts while the jail builds its root; a
-    // second byte lets the jail configure its network once the uplink is up.
-    if (egress_) {
-      try {
-        egress_->start_uplink(child_, !plan_.id.root_mode);
-        if (::write(go_w.get(), &byte, 1) != 1) throw LaunchError("supervisor", errno_text("start the jail", errno));
+      bool alive = send_go(go_w.get());
+      phase("go");
+      // network = allowlist: pasta starts while the jail builds its root
+      // (and the filter below is compiled).
+      if (alive && egress_) egress_->start_uplink(child_, !plan_.id.root_mode);
+      // The seccomp filter: libseccomp takes a few ms to build it, here in
+      // parallel with the jail building its root; the server loads it last.
+      if (alive) alive = seccomp::send_program(rep_parent.get(), seccomp::compile(plan_.seccomp));
+      phase("sc-sent");
+      // A second byte lets the jail configure its network once the uplink is up.
+      if (alive && egress_) {
+        egress_->uplink_ready();
+        send_go(go_w.get());
         phase("uplink");
-      } catch (...) {
-        ::kill(child_, SIGKILL);
-        ::waitpid(child_, nullptr, 0);
-        throw;
       }
+    } catch (...) {
+      ::kill(child_, SIGKILL);
+      ::waitpid(child_, nullptr, 0);
+      throw;
     }
     go_w.reset();
     report_ = std::move(rep_parent);
@@ -270,6 +261,17 @@ class Supervisor {
         std::fprintf(stderr, "mcp-jail: %s skipped (best_effort): %s\n", r.layer, r.text);
         break;
     }
+  }
+
+  // One "go" byte to the jail's init; false when it has already ended.
+  static bool send_go(int fd) {
+    const char byte = 'g';
+    ssize_t n;
+    while ((n = ::send(fd, &byte, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    if (n == 1) return true;
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return false;
+    throw LaunchError("supervisor", errno_text("start the jail", n < 0 ? errno : EIO));
   }
 
   // Returns the exit status once the jail's init has ended, else -1.

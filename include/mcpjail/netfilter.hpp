@@ -132,6 +132,11 @@ class Uplink {
   // Throws LaunchError("network", ...).
   static std::unique_ptr<Uplink> start(pid_t pid, bool rootless,
                                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // The two halves of start(), for a caller with work to do while pasta
+  // starts (it takes tens of ms): spawn() returns at once, wait_ready()
+  // waits as start() does. Both throw LaunchError("network", ...).
+  static std::unique_ptr<Uplink> spawn(pid_t pid, bool rootless);
+  void wait_ready(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   ~Uplink();  // stop(), then wait until pasta is gone
   Uplink(const Uplink&) = delete;
   // Ends pasta (it may take a few tens of ms to go; the destructor waits).
@@ -147,7 +152,8 @@ class Uplink {
  private:
   Uplink() = default;
   pid_t keeper_ = -1, pasta_ = -1;
-  UniqueFd life_;  // closing it ends pasta
+  UniqueFd life_;   // closing it ends pasta
+  UniqueFd ready_;  // pasta writes its pid here once ready (until wait_ready())
 };
 
 class DnsFilter;
@@ -162,8 +168,11 @@ class Egress {
   Egress(const Egress&) = delete;
   Egress& operator=(const Egress&) = delete;
 
-  // Before the jail goes on: pasta for the child's namespaces.
+  // Before the jail goes on: pasta for the child's namespaces, started by
+  // start_uplink(), which returns at once; uplink_ready() waits until it is
+  // configured.
   void start_uplink(pid_t child, bool rootless);
+  void uplink_ready();
   // A socket from the jail (jail::ReportKind::NetSocket, code = JailSocket).
   void adopt(int which, UniqueFd fd);
   // Readable when process() has work; poll it with POLLIN.

@@ -72,8 +72,10 @@ UniqueFd install(const Program& program);
 // jail builds its root; the server receives it just before loading it.
 
 // Sends `program` as one message on `sock` (SOCK_SEQPACKET, the jail's
-// report socket). Throws LaunchError("seccomp", ...).
-void send_program(int sock, const Program& program);
+// report socket). Returns false when the other end is closed (the jail has
+// already ended, and its report says why); throws LaunchError("seccomp",
+// ...) on other failures.
+bool send_program(int sock, const Program& program);
 
 // Receives the program send_program() sent; blocks until it arrives. Throws
 // LaunchError("seccomp", ...) when the socket closes first or what arrives
