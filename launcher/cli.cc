@@ -15,6 +15,7 @@
 #include "mcpjail/supervisor.hpp"
 #include "mcpjail/probe.hpp"
 #include "mcpjail/wrap.hpp"
+#include "mcpjail/phase.hpp"
 
 namespace po = boost::program_options;
 
@@ -139,7 +140,9 @@ int run_or_check(const Options& o) {
   Invocation inv = invocation_from(o);
   inv.require_command = run;
   const Profile profile = load_profile(o.profile, inv.load);
+  phase("profile");
   const Plan plan = make_plan(profile, inv);
+  phase("plan");
   if (!run) {
     std::fputs(render_plan(plan).c_str(), stdout);
     return pin::verify_before_launch(plan.pins, inv, nullptr) ? 0 : kExitLauncherError;
@@ -155,6 +158,7 @@ int run_or_check(const Options& o) {
 }  // namespace
 
 int cli_main(int argc, char** argv) {
+  phase("main");
   try {
     if (argc < 2) return usage_error("no command given");
     const std::string first = argv[1];

@@ -19,7 +19,8 @@
 //        all capability sets cleared                        (caps.cc, user.cc)
 //    10. cwd
 //    11. Landlock                                           (landlock.cc)
-//    12. seccomp, last: nothing after it needs a blocked call (seccomp.cc)
+//    12. seccomp, last: nothing after it needs a blocked call (seccomp.cc);
+//        the filter is compiled by the supervisor meanwhile and received here
 //    13. execve
 #include "mcpjail/jail.hpp"
 
@@ -44,6 +45,7 @@
 #include "mcpjail/netfilter.hpp"
 #include "mcpjail/seccomp.hpp"
 #include "mcpjail/user.hpp"
+#include "mcpjail/phase.hpp"
 
 namespace mcpjail::jail {
 
@@ -95,6 +97,7 @@ void noop_handler(int) {}
 
 [[noreturn]] void server_main(const Plan& plan, const Channels& ch) {
   try {
+    phase("server");
     // 8. session, signals, fds, environment
     if (::setsid() < 0) throw LaunchError("session", errno_text("setsid", errno));
     struct sigaction dfl {};
@@ -115,6 +118,7 @@ void noop_handler(int) {}
     give_up_privileges(plan);
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw LaunchError("lifecycle", errno_text("PR_SET_PDEATHSIG", errno));
 
+    phase("privs");
     // 10. working directory (checked as the jail's user)
     if (::chdir(plan.cwd.c_str()) != 0)
       throw LaunchError("cwd", errno_text("cannot enter the working directory " + plan.cwd, errno));
@@ -128,8 +132,12 @@ void noop_handler(int) {}
       send_report(ch.report, r);
     }
 
-    // 12. seccomp, last
-    UniqueFd listener = seccomp::install(plan.seccomp);
+    phase("landlock");
+    // 12. seccomp, last. The supervisor compiled the filter while the jail
+    //     was being built; nothing arrives, nothing starts.
+    const seccomp::Program filter = seccomp::receive_program(ch.report);
+    phase("sc-received");
+    UniqueFd listener = seccomp::install(filter);
     if (listener) {
       Report r;
       r.kind = ReportKind::Listener;
@@ -137,6 +145,7 @@ void noop_handler(int) {}
       listener.reset();
     }
 
+    phase("seccomp");
     // 13. exec; on success the report socket closes (O_CLOEXEC).
     ::execve(plan.exe.c_str(), argv.data(), envp.data());
     const int err = errno;
@@ -198,6 +207,7 @@ void send_report(int sock, const Report& r, int fd) {
 
 void init_main(const Plan& plan, const Channels& ch) {
   try {
+    phase("init");
     // 1. die with the supervisor; nothing inherited reaches the jail (an
     //    inherited directory fd would be a way out of the new root).
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw LaunchError("lifecycle", errno_text("PR_SET_PDEATHSIG", errno));
@@ -215,10 +225,12 @@ void init_main(const Plan& plan, const Channels& ch) {
     if (n != 1) ::_exit(kExitLauncherError);  // the supervisor is gone
     // network = allowlist: a second byte comes once the uplink is up (step 4).
     if (plan.network.mode != NetMode::Allowlist) ::close(ch.go);
+    phase("init-go");
     if (::unshare(CLONE_NEWCGROUP) != 0) throw LaunchError("namespaces", errno_text("unshare(CLONE_NEWCGROUP)", errno));
 
     // 3. the root filesystem
     mnt::build_root(plan);
+    phase("mounts");
 
     // 4. network
     if (plan.network.mode == NetMode::None) net::bring_up_loopback();
@@ -230,6 +242,7 @@ void init_main(const Plan& plan, const Channels& ch) {
       netfilter::setup_jail_network(plan.network, ch.report);
     }
 
+    phase("net");
     // 5. hostname (own UTS namespace)
     if (::sethostname(plan.hostname.data(), plan.hostname.size()) != 0)
       throw LaunchError("hostname", errno_text("sethostname", errno));
@@ -249,9 +262,11 @@ void init_main(const Plan& plan, const Channels& ch) {
     }
     ::sigaction(SIGCHLD, &sa, nullptr);
     ::sigprocmask(SIG_BLOCK, &set, nullptr);
+    phase("prefork");
     const pid_t server = ::fork();
     if (server < 0) throw LaunchError("jail", errno_text("fork the server", errno));
     if (server == 0) server_main(plan, ch);
+    phase("forked");
 
     give_up_privileges(plan);
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw LaunchError("lifecycle", errno_text("PR_SET_DUMPABLE", errno));

@@ -1,6 +1,7 @@
 // The jail's root filesystem. See mounts.hpp for the order; every mount is
 // explained where it is made.
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -39,6 +40,18 @@ void set_attr(int fd, const char* path, unsigned flags, std::uint64_t set, std::
   attr.attr_clr = clr;
   attr.propagation = MS_PRIVATE;
   if (::mount_setattr(fd, path, flags, &attr, sizeof attr) != 0) fail("mount_setattr " + what, errno);
+}
+
+// Opens `rel` (relative, normalised: no "." or "..") below `dirfd` with
+// O_PATH in one openat2() call that refuses every symlink, magic links
+// included, and never leaves `dirfd`. An invalid fd when that fails for any
+// reason (also ENOSYS, or EAGAIN after a concurrent mount): callers then
+// take the component-by-component walk, which gives the detailed error.
+UniqueFd open_no_symlinks(int dirfd, const std::string& rel) {
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH;
+  return UniqueFd(static_cast<int>(::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how)));
 }
 
 class RootBuilder {
@@ -119,8 +132,18 @@ class RootBuilder {
   // a bound host tree - and never passing through a symlink.
   UniqueFd ensure_target(const std::string& target, bool is_dir, bool create = true) {
     auto comps = split(target);
-    UniqueFd cur(::fcntl(newroot_.get(), F_DUPFD_CLOEXEC, 3));
-    for (std::size_t i = 0; i < comps.size(); ++i) {
+    // Usually the parent exists (the plan is sorted): open it in one call,
+    // then only the last component needs a look. Otherwise, walk.
+    std::size_t first = 0;
+    UniqueFd cur;
+    if (comps.size() > 1) {
+      std::string parent;
+      for (std::size_t i = 0; i + 1 < comps.size(); ++i) parent += (i ? "/" : "") + comps[i];
+      cur = open_no_symlinks(newroot_.get(), parent);
+      if (cur) first = comps.size() - 1;
+    }
+    if (!cur) cur.reset(::fcntl(newroot_.get(), F_DUPFD_CLOEXEC, 3));
+    for (std::size_t i = first; i < comps.size(); ++i) {
       const bool last = i + 1 == comps.size();
       const char* c = comps[i].c_str();
       struct stat st {};
@@ -131,12 +154,11 @@ class RootBuilder {
         if (!own_devs_.count(here.st_dev))
           fail("mount point " + target + " does not exist inside an already-mounted host directory; mcp-jail "
                "creates mount points only on the jail's own root (list the parent path instead)");
-        UniqueFd dirfd(::openat(cur.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
-        if (!dirfd) fail("open " + target, errno);
+        // (An O_PATH directory fd serves as the dirfd of mkdirat and openat.)
         if (!last || is_dir) {
-          if (::mkdirat(dirfd.get(), c, 0755) != 0) fail("mkdir " + target, errno);
+          if (::mkdirat(cur.get(), c, 0755) != 0) fail("mkdir " + target, errno);
         } else {
-          UniqueFd f(::openat(dirfd.get(), c, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
+          UniqueFd f(::openat(cur.get(), c, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
           if (!f) fail("create mount point " + target, errno);
         }
       } else if (S_ISLNK(st.st_mode)) {
@@ -173,13 +195,20 @@ class RootBuilder {
   void bind(const MountStep& s) {
     // Re-resolve the planned (canonical) source below the old root. It has
     // no symlinks left, so any symlink met now means the path changed after
-    // planning: refuse rather than follow it.
-    auto w = safe_walk(oldroot_.get(), s.source, TrustPolicy{0, {"/"}});
-    if (!w.error.empty()) fail(s.source + " changed while the jail was being built: " + w.error);
-    if (w.type == ObjType::Missing) fail(s.source + " disappeared while the jail was being built");
-    if ((w.type == ObjType::Directory) != s.is_dir) fail(s.source + " changed type while the jail was being built");
+    // planning: refuse rather than follow it. One openat2() call when
+    // nothing changed; else the walk, which says what did.
+    UniqueFd src = s.source.size() > 1 ? open_no_symlinks(oldroot_.get(), s.source.substr(1)) : UniqueFd();
+    struct stat st {};
+    if (!src || ::fstat(src.get(), &st) != 0) {
+      auto w = safe_walk(oldroot_.get(), s.source, TrustPolicy{0, {"/"}});
+      if (!w.error.empty()) fail(s.source + " changed while the jail was being built: " + w.error);
+      if (w.type == ObjType::Missing) fail(s.source + " disappeared while the jail was being built");
+      src = std::move(w.fd);
+      if (::fstat(src.get(), &st) != 0) fail("stat " + s.source, errno);
+    }
+    if (S_ISDIR(st.st_mode) != s.is_dir) fail(s.source + " changed type while the jail was being built");
     const std::uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (s.writable ? 0 : MOUNT_ATTR_RDONLY);
-    clone_to(w.fd.get(), s.target, s.is_dir, attrs, (s.writable ? "read-write bind " : "read-only bind ") + s.target);
+    clone_to(src.get(), s.target, s.is_dir, attrs, (s.writable ? "read-write bind " : "read-only bind ") + s.target);
   }
 
   UniqueFd new_tmpfs(const std::string& mode, std::uint64_t size, std::uint64_t attrs, const std::string& what) {
@@ -215,21 +244,16 @@ class RootBuilder {
   // with mode 000; anything else the empty mode-000 file, read-only.
   void mask_path(const std::string& target, bool optional) {
     struct stat st {};
-    UniqueFd t;
-    try {
-      t = ensure_target(target, true, false);
-    } catch (const LaunchError&) {
-      // ensure_target insists on a directory; look again for non-directories.
-      UniqueFd parent = ensure_target(target.substr(0, target.rfind('/')).empty() ? "/" : target.substr(0, target.rfind('/')), true, false);
-      const std::string name = target.substr(target.rfind('/') + 1);
-      if (::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (optional && errno == ENOENT) return;
-        fail("hide " + target, errno);
-      }
-      if (S_ISLNK(st.st_mode)) fail("hide " + target + ": it is a symlink inside the jail");
-      t.reset(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-      if (!t) fail("hide " + target, errno);
+    const auto slash = target.rfind('/');
+    UniqueFd parent = ensure_target(slash == 0 ? "/" : target.substr(0, slash), true, false);
+    const std::string name = target.substr(slash + 1);
+    if (::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (optional && errno == ENOENT) return;
+      fail("hide " + target, errno);
     }
+    if (S_ISLNK(st.st_mode)) fail("hide " + target + ": it is a symlink inside the jail");
+    UniqueFd t(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!t) fail("hide " + target, errno);
     if (::fstat(t.get(), &st) != 0) fail("stat " + target, errno);
     const std::uint64_t ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if (S_ISDIR(st.st_mode)) {
@@ -252,8 +276,7 @@ class RootBuilder {
     struct stat st {};
     if (::fstat(p.get(), &st) != 0 || st.st_dev != newroot_dev_)
       fail("symlink " + s.target + ": its directory is inside a bound host tree");
-    UniqueFd dirfd(::openat(p.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
-    if (!dirfd || ::symlinkat(s.source.c_str(), dirfd.get(), s.target.substr(slash + 1).c_str()) != 0)
+    if (::symlinkat(s.source.c_str(), p.get(), s.target.substr(slash + 1).c_str()) != 0)
       fail("symlink " + s.target + " -> " + s.source, errno);
   }
 

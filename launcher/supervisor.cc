@@ -24,6 +24,7 @@
 #include "mcpjail/seccomp.hpp"
 #include "mcpjail/user.hpp"
 #include "mcpjail/watch.hpp"
+#include "mcpjail/phase.hpp"
 
 namespace mcpjail {
 
@@ -77,8 +78,11 @@ class Supervisor {
 
   int run() {
     start_ = std::chrono::steady_clock::now();
+    // "go" is a socket rather than a pipe so that telling a jail that has
+    // already ended gives EPIPE, not SIGPIPE.
     int go[2], rep[2];
-    if (::pipe2(go, O_CLOEXEC) != 0) throw LaunchError("supervisor", errno_text("pipe", errno));
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) != 0)
+      throw LaunchError("supervisor", errno_text("socketpair", errno));
     UniqueFd go_r(go[0]), go_w(go[1]);
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rep) != 0)
       throw LaunchError("supervisor", errno_text("socketpair", errno));
@@ -101,11 +105,16 @@ class Supervisor {
     sigfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!sigfd_) throw LaunchError("supervisor", errno_text("signalfd", errno));
 
+    // network = allowlist: libnftables, for the jail's init (see NftLibrary).
+    std::unique_ptr<netfilter::NftLibrary> nft;
+    if (plan_.network.mode == NetMode::Allowlist) nft = netfilter::NftLibrary::load();
+
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (plan_.network.mode != NetMode::Host) flags |= CLONE_NEWNET;
     if (!plan_.id.root_mode) flags |= CLONE_NEWUSER;
     // A fork-like clone (no new stack): the child continues here with a copy
     // of this process and becomes pid 1 of the new pid namespace.
+    phase("preclone");
     const long pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
     if (pid < 0) throw LaunchError("namespaces", clone_failure(errno, !plan_.id.root_mode));
     if (pid == 0) {
@@ -114,8 +123,13 @@ class Supervisor {
       jail::init_main(plan_, jail::Channels{go_r.get(), rep_child.get()});
     }
     child_ = static_cast<pid_t>(pid);
+    phase("cloned");
+    nft.reset();  // the jail has its copy
     go_r.reset();
     rep_child.reset();
+    // Start-up, while the jail waits for "go" bytes. A step that fails kills
+    // the jail. A jail that has ended meanwhile (a layer failed in it) is
+    // not an error here: the loop below reads its report and status.
     try {
       if (!plan_.id.root_mode) user::write_id_maps(child_, plan_.id);
       if (cgroup) cgroup->add(child_);
@@ -124,28 +138,25 @@ class Supervisor {
             plan_.network, [this](const std::string& type, nlohmann::json f) { audit_.event(type, std::move(f)); });
         egress_->set_suppressed_counter([this](const std::string& type, nlohmann::json f) { audit_.count(type, f); });
       }
+      bool alive = send_go(go_w.get());
+      phase("go");
+      // network = allowlist: pasta starts while the jail builds its root
+      // (and the filter below is compiled).
+      if (alive && egress_) egress_->start_uplink(child_, !plan_.id.root_mode);
+      // The seccomp filter: libseccomp takes a few ms to build it, here in
+      // parallel with the jail building its root; the server loads it last.
+      if (alive) alive = seccomp::send_program(rep_parent.get(), seccomp::compile(plan_.seccomp));
+      phase("sc-sent");
+      // A second byte lets the jail configure its network once the uplink is up.
+      if (alive && egress_) {
+        egress_->uplink_ready();
+        send_go(go_w.get());
+        phase("uplink");
+      }
     } catch (...) {
       ::kill(child_, SIGKILL);
       ::waitpid(child_, nullptr, 0);
       throw;
-    }
-    const char byte = 'g';
-    if (::write(go_w.get(), &byte, 1) != 1) {
-      ::kill(child_, SIGKILL);
-      ::waitpid(child_, nullptr, 0);
-      throw LaunchError("supervisor", errno_text("start the jail", errno));
-    }
-    // network = allowlist: pasta starts while the jail builds its root; a
-    // second byte lets the jail configure its network once the uplink is up.
-    if (egress_) {
-      try {
-        egress_->start_uplink(child_, !plan_.id.root_mode);
-        if (::write(go_w.get(), &byte, 1) != 1) throw LaunchError("supervisor", errno_text("start the jail", errno));
-      } catch (...) {
-        ::kill(child_, SIGKILL);
-        ::waitpid(child_, nullptr, 0);
-        throw;
-      }
     }
     go_w.reset();
     report_ = std::move(rep_parent);
@@ -160,6 +171,7 @@ class Supervisor {
     }
 
     const int status = loop();
+    phase("end");
     if (cgroup) {
       if (cgroup->memory_limit_hit()) audit_.event("limit", {{"which", "memory"}});
       if (cgroup->pids_limit_hit()) audit_.event("limit", {{"which", "pids"}});
@@ -302,6 +314,17 @@ class Supervisor {
         std::fprintf(stderr, "mcp-jail: %s skipped (best_effort): %s\n", r.layer, r.text);
         break;
     }
+  }
+
+  // One "go" byte to the jail's init; false when it has already ended.
+  static bool send_go(int fd) {
+    const char byte = 'g';
+    ssize_t n;
+    while ((n = ::send(fd, &byte, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    if (n == 1) return true;
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return false;
+    throw LaunchError("supervisor", errno_text("start the jail", n < 0 ? errno : EIO));
   }
 
   // Returns the exit status once the jail's init has ended, else -1.

@@ -43,7 +43,11 @@ Egress::Egress(const NetworkPlan& plan, AuditFn audit)
 
 Egress::~Egress() = default;
 
-void Egress::start_uplink(pid_t child, bool rootless) { uplink_ = Uplink::start(child, rootless); }
+void Egress::start_uplink(pid_t child, bool rootless) { uplink_ = Uplink::spawn(child, rootless); }
+
+void Egress::uplink_ready() {
+  if (uplink_) uplink_->wait_ready();
+}
 
 void Egress::adopt(int which, UniqueFd fd) {
   if (!fd) return;

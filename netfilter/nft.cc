@@ -2,6 +2,7 @@
 // with libnftables by the jail's init), and the run-time set updates the
 // DNS filter makes (libnftnl + libmnl, from the supervisor).
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <libnftnl/set.h>
@@ -103,14 +104,70 @@ std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, 
   return o.str();
 }
 
+// ---- libnftables, loaded on demand ---------------------------------------------
+
+namespace {
+
+constexpr const char* kNftLibrary = "libnftables.so.1";
+
+// The functions install_ruleset() calls, with the header's own types.
+struct NftApi {
+  decltype(&::nft_ctx_new) ctx_new = nullptr;
+  decltype(&::nft_ctx_free) ctx_free = nullptr;
+  decltype(&::nft_ctx_buffer_output) ctx_buffer_output = nullptr;
+  decltype(&::nft_ctx_buffer_error) ctx_buffer_error = nullptr;
+  decltype(&::nft_ctx_get_error_buffer) ctx_get_error_buffer = nullptr;
+  decltype(&::nft_run_cmd_from_buffer) run_cmd_from_buffer = nullptr;
+};
+NftApi nft_api;  // filled while an NftLibrary is alive
+
+template <typename F>
+void resolve(void* handle, F& fn, const char* name) {
+  fn = reinterpret_cast<F>(::dlsym(handle, name));
+  if (!fn) {
+    ::dlclose(handle);
+    nft_api = {};
+    throw LaunchError("network", std::string(kNftLibrary) + " has no function " + name +
+                                     "; install a libnftables of nftables 0.9.3 or later");
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<NftLibrary> NftLibrary::load() {
+  void* h = ::dlopen(kNftLibrary, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char* why = ::dlerror();
+    throw LaunchError("network", std::string("network = \"allowlist\" needs libnftables to install the jail's "
+                                             "nftables table, and it cannot be loaded (") +
+                                     (why ? why : kNftLibrary) +
+                                     "); install it: Debian and Ubuntu: apt-get install libnftables1; "
+                                     "Fedora: dnf install nftables");
+  }
+  resolve(h, nft_api.ctx_new, "nft_ctx_new");
+  resolve(h, nft_api.ctx_free, "nft_ctx_free");
+  resolve(h, nft_api.ctx_buffer_output, "nft_ctx_buffer_output");
+  resolve(h, nft_api.ctx_buffer_error, "nft_ctx_buffer_error");
+  resolve(h, nft_api.ctx_get_error_buffer, "nft_ctx_get_error_buffer");
+  resolve(h, nft_api.run_cmd_from_buffer, "nft_run_cmd_from_buffer");
+  return std::unique_ptr<NftLibrary>(new NftLibrary(h));
+}
+
+NftLibrary::~NftLibrary() {
+  nft_api = {};
+  ::dlclose(handle_);
+}
+
 void install_ruleset(const std::string& text) {
-  nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+  const NftApi& nft = nft_api;
+  if (!nft.ctx_new) throw LaunchError("network", std::string(kNftLibrary) + " was not loaded before the jail started");
+  nft_ctx* ctx = nft.ctx_new(NFT_CTX_DEFAULT);
   if (!ctx) throw LaunchError("network", "nftables: cannot create a libnftables context");
-  nft_ctx_buffer_output(ctx);
-  nft_ctx_buffer_error(ctx);
-  const int rc = nft_run_cmd_from_buffer(ctx, text.c_str());
-  std::string err = nft_ctx_get_error_buffer(ctx) ? nft_ctx_get_error_buffer(ctx) : "";
-  nft_ctx_free(ctx);
+  nft.ctx_buffer_output(ctx);
+  nft.ctx_buffer_error(ctx);
+  const int rc = nft.run_cmd_from_buffer(ctx, text.c_str());
+  std::string err = nft.ctx_get_error_buffer(ctx) ? nft.ctx_get_error_buffer(ctx) : "";
+  nft.ctx_free(ctx);
   if (rc != 0) {
     while (!err.empty() && err.back() == '\n') err.pop_back();
     throw LaunchError("network", "cannot install the nftables table in the jail's namespace: " +

@@ -88,6 +88,12 @@ std::vector<std::string> Uplink::options(bool rootless) {
 }
 
 std::unique_ptr<Uplink> Uplink::start(pid_t pid, bool rootless, std::chrono::milliseconds timeout) {
+  auto up = spawn(pid, rootless);
+  up->wait_ready(timeout);
+  return up;
+}
+
+std::unique_ptr<Uplink> Uplink::spawn(pid_t pid, bool rootless) {
   const std::string bin = binary();
   if (bin.empty())
     throw LaunchError("network", "network = \"allowlist\" needs pasta, which is not installed (Debian and Ubuntu: "
@@ -164,9 +170,14 @@ std::unique_ptr<Uplink> Uplink::start(pid_t pid, bool rootless, std::chrono::mil
   std::unique_ptr<Uplink> up(new Uplink());
   up->keeper_ = keeper;
   up->life_ = std::move(life_w);
+  up->ready_ = std::move(ready_r);
   life_r.reset();
   ready_w.reset();
+  return up;
+}
 
+void Uplink::wait_ready(std::chrono::milliseconds timeout) {
+  if (!ready_) return;
   // Ready when pasta has written its pid; EOF first means it gave up.
   std::string got;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -175,12 +186,12 @@ std::unique_ptr<Uplink> Uplink::start(pid_t pid, bool rootless, std::chrono::mil
     if (left.count() <= 0)
       throw LaunchError("network", "pasta did not configure the jail's network within " +
                                        std::to_string(timeout.count()) + " ms");
-    pollfd p{ready_r.get(), POLLIN, 0};
+    pollfd p{ready_.get(), POLLIN, 0};
     const int r = ::poll(&p, 1, static_cast<int>(left.count()));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) continue;
     char buf[64];
-    const ssize_t k = ::read(ready_r.get(), buf, sizeof buf);
+    const ssize_t k = ::read(ready_.get(), buf, sizeof buf);
     if (k < 0 && errno == EINTR) continue;
     if (k > 0) {
       got.append(buf, static_cast<std::size_t>(k));
@@ -189,13 +200,13 @@ std::unique_ptr<Uplink> Uplink::start(pid_t pid, bool rootless, std::chrono::mil
     }
     if (!got.empty()) break;
     int status = 0;
-    ::waitpid(keeper, &status, 0);
-    up->keeper_ = -1;
+    ::waitpid(keeper_, &status, 0);
+    keeper_ = -1;
     throw LaunchError("network", "pasta could not set up the jail's uplink (exit status " +
                                      std::to_string(decode(status)) + "; its messages are above)");
   }
-  up->pasta_ = static_cast<pid_t>(std::strtol(got.c_str(), nullptr, 10));
-  return up;
+  ready_.reset();
+  pasta_ = static_cast<pid_t>(std::strtol(got.c_str(), nullptr, 10));
 }
 
 Uplink::~Uplink() {

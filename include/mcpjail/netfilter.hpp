@@ -51,7 +51,28 @@ enum class JailSocket : int { DnsUdp = 1, DnsTcp = 2, NftSet = 3, Nflog = 4 };
 // placeholder).
 std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, bool placeholder = false);
 
-// Installs `text` (from ruleset()) in the calling process's network namespace.
+// libnftables (with libxtables, libjansson and libgmp: four shared
+// libraries, most of the launcher's start-up relocations and resident pages)
+// is needed only to install the table, so the launcher does not link it: a
+// network = "allowlist" launch loads it with dlopen() in the supervisor
+// before clone(), and the jail's init, a copy of the supervisor, finds it
+// there. Other launches never map it.
+class NftLibrary {
+ public:
+  // Throws LaunchError("network", ...) when libnftables.so.1 is not
+  // installed or lacks a function install_ruleset() needs.
+  static std::unique_ptr<NftLibrary> load();
+  ~NftLibrary();  // unloads it from this process (a copy made by clone() keeps it)
+  NftLibrary(const NftLibrary&) = delete;
+  NftLibrary& operator=(const NftLibrary&) = delete;
+
+ private:
+  explicit NftLibrary(void* handle) : handle_(handle) {}
+  void* handle_;
+};
+
+// Installs `text` (from ruleset()) in the calling process's network
+// namespace, with libnftables (loaded by NftLibrary::load()).
 void install_ruleset(const std::string& text);
 
 // One address the DNS filter lets through, on one port, for `timeout_s`.
@@ -111,6 +132,11 @@ class Uplink {
   // Throws LaunchError("network", ...).
   static std::unique_ptr<Uplink> start(pid_t pid, bool rootless,
                                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // The two halves of start(), for a caller with work to do while pasta
+  // starts (it takes tens of ms): spawn() returns at once, wait_ready()
+  // waits as start() does. Both throw LaunchError("network", ...).
+  static std::unique_ptr<Uplink> spawn(pid_t pid, bool rootless);
+  void wait_ready(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   ~Uplink();  // stop(), then wait until pasta is gone
   Uplink(const Uplink&) = delete;
   // Ends pasta (it may take a few tens of ms to go; the destructor waits).
@@ -126,7 +152,8 @@ class Uplink {
  private:
   Uplink() = default;
   pid_t keeper_ = -1, pasta_ = -1;
-  UniqueFd life_;  // closing it ends pasta
+  UniqueFd life_;   // closing it ends pasta
+  UniqueFd ready_;  // pasta writes its pid here once ready (until wait_ready())
 };
 
 class DnsFilter;
@@ -141,8 +168,11 @@ class Egress {
   Egress(const Egress&) = delete;
   Egress& operator=(const Egress&) = delete;
 
-  // Before the jail goes on: pasta for the child's namespaces.
+  // Before the jail goes on: pasta for the child's namespaces, started by
+  // start_uplink(), which returns at once; uplink_ready() waits until it is
+  // configured.
   void start_uplink(pid_t child, bool rootless);
+  void uplink_ready();
   // A socket from the jail (jail::ReportKind::NetSocket, code = JailSocket).
   void adopt(int which, UniqueFd fd);
   // Readable when process() has work; poll it with POLLIN.

@@ -106,6 +106,21 @@ Program compile(const SeccompPlan& plan);
 // when no_new_privs is not set or the kernel refuses the filter.
 UniqueFd install(const Program& program);
 
+// ---- From the supervisor to the jail ---------------------------------------
+// A launch compiles the filter in the supervisor, after clone(), while the
+// jail builds its root; the server receives it just before loading it.
+
+// Sends `program` as one message on `sock` (SOCK_SEQPACKET, the jail's
+// report socket). Returns false when the other end is closed (the jail has
+// already ended, and its report says why); throws LaunchError("seccomp",
+// ...) on other failures.
+bool send_program(int sock, const Program& program);
+
+// Receives the program send_program() sent; blocks until it arrives. Throws
+// LaunchError("seccomp", ...) when the socket closes first or what arrives
+// is not a well-formed program: the server then does not start.
+Program receive_program(int sock);
+
 // "ptrace", or "syscall_<nr>" for numbers unknown to the policy (x86_64).
 std::string syscall_name(int nr);
 

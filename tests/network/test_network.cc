@@ -5,13 +5,19 @@
 // in the jail would hit our own socket and show up in its log, never the
 // outside. Needs root (to build the world), pasta and iproute2; skipped
 // (exit 77) otherwise.
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -547,5 +553,82 @@ TEST_CASE("built-in profile fetch: every name on 80 and 443 and nothing else and
       INFO(after[i]);
       CHECK(after[i].rfind("tcp ", 0) != 0);
     }
+  }
+}
+
+// The launcher loads libnftables only for allowlist launches (dlopen): where
+// it is missing, the launch stops before anything runs and says why.
+TEST_CASE("allowlist: without libnftables nothing starts and the error names the network layer and the fix") {
+  require_root();
+  // The file the dynamic linker opens for libnftables.so.1 here.
+  void* h = ::dlopen("libnftables.so.1", RTLD_LAZY | RTLD_LOCAL);
+  REQUIRE(h != nullptr);
+  link_map* lm = nullptr;
+  REQUIRE(::dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0);
+  char real[PATH_MAX];
+  REQUIRE(::realpath(lm->l_name, real) != nullptr);
+  const std::string library = real;
+  ::dlclose(h);
+
+  World w;
+  for (Mode m : modes()) {
+    INFO("mode: " << mode_name(m));
+    TempDir td(m);
+    const std::string profile = td.file("net.toml", R"(version = 1
+name = "net-no-nft"
+extends = "base"
+[network]
+mode = "allowlist"
+allow = ["198.18.1.20:8443"]
+dns = []
+)");
+    const std::string empty = td.file("empty", "");
+    // Runs the launch in a mount namespace of its own where, if `hide`, an
+    // empty file lies over the library. Returns the status; stderr in *err.
+    auto attempt = [&](bool hide, std::string* out, std::string* err) {
+      const std::string err_path = td.path() + (hide ? "/err-hidden" : "/err-control");
+      const std::vector<std::string> argv =
+          jail_argv(w, m, {"run", profile, "--audit-log", "none", "--", w.netprobe(), "connect", "198.18.1.20", "8443"});
+      const std::vector<std::string> env = Harness::get().launcher_env(m, {});
+      std::vector<char*> av, ev;
+      for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
+      av.push_back(nullptr);
+      for (const auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
+      ev.push_back(nullptr);
+      int p[2];
+      REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+      const pid_t pid = ::fork();
+      REQUIRE(pid >= 0);
+      if (pid == 0) {
+        if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+          ::_exit(90);
+        if (hide && ::mount(empty.c_str(), library.c_str(), nullptr, MS_BIND, nullptr) != 0) ::_exit(91);
+        const int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (e < 0 || devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(p[1], 1) < 0 || ::dup2(e, 2) < 0) ::_exit(92);
+        ::execve(av[0], av.data(), ev.data());
+        ::_exit(93);
+      }
+      ::close(p[1]);
+      Proc pr{pid, p[0]};
+      const int status = finish(pr, out, 120s);
+      *err = read_file(err_path);
+      return status;
+    };
+    // Positive control: the same launch with the library in place connects.
+    std::string out, err;
+    const int ok = attempt(false, &out, &err);
+    INFO("control stdout: " << out << "control stderr: " << err);
+    REQUIRE(ok == 0);
+    REQUIRE(out.find("connect 198.18.1.20 8443 ok hello") != std::string::npos);
+
+    out.clear();
+    const int refused = attempt(true, &out, &err);
+    INFO("stdout: " << out << "stderr: " << err);
+    CHECK(refused == 125);
+    CHECK(out.empty());  // the server never ran
+    CHECK(err.find("mcp-jail: network: ") != std::string::npos);
+    CHECK(err.find("libnftables") != std::string::npos);
+    CHECK(err.find("apt-get install libnftables1") != std::string::npos);
   }
 }

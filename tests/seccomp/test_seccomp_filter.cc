@@ -846,6 +846,58 @@ TEST_CASE("install refuses without no_new_privs, and the listener is close-on-ex
   CHECK(WEXITSTATUS(st) == 0);
 }
 
+TEST_CASE("the compiled filter crosses from supervisor to jail intact, and nothing else is accepted",
+          "[seccomp][install]") {
+  auto pair = [] {
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+    return std::pair<UniqueFd, UniqueFd>(UniqueFd(sv[0]), UniqueFd(sv[1]));
+  };
+  auto refused = [](int sock) {
+    try {
+      sc::receive_program(sock);
+    } catch (const LaunchError& e) {
+      return e.layer() == "seccomp";
+    }
+    return false;
+  };
+  for (const char* base : {"default", "strict"})
+    for (auto action : {SeccompAction::Errno, SeccompAction::Kill}) {
+      auto [sup, jail] = pair();
+      const auto prog = sc::compile(make_plan(base, action));
+      sc::send_program(sup.get(), prog);
+      const auto got = sc::receive_program(jail.get());
+      CHECK(got.listener == prog.listener);
+      REQUIRE(got.code.size() == prog.code.size());
+      CHECK(std::memcmp(got.code.data(), prog.code.data(), prog.code.size() * sizeof(sock_filter)) == 0);
+    }
+  SECTION("the supervisor's end closes first") {
+    auto [sup, jail] = pair();
+    sup.reset();
+    CHECK(refused(jail.get()));
+  }
+  SECTION("a message that is not a program") {
+    auto [sup, jail] = pair();
+    const char junk[64] = "not a filter";
+    REQUIRE(send(sup.get(), junk, sizeof junk, 0) == static_cast<ssize_t>(sizeof junk));
+    CHECK(refused(jail.get()));
+  }
+  SECTION("a program cut short") {
+    auto [sup, jail] = pair();
+    const auto prog = sc::compile(make_plan("default"));
+    int tmp[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, tmp) == 0);
+    UniqueFd a(tmp[0]), b(tmp[1]);
+    sc::send_program(a.get(), prog);
+    std::vector<char> whole(64 * 1024);
+    const ssize_t n = recv(b.get(), whole.data(), whole.size(), 0);
+    REQUIRE(n > 16);
+    REQUIRE(send(sup.get(), whole.data(), static_cast<std::size_t>(n) - sizeof(sock_filter), 0) ==
+            n - static_cast<ssize_t>(sizeof(sock_filter)));
+    CHECK(refused(jail.get()));
+  }
+}
+
 TEST_CASE("without a filter the ia32 and namespace vectors are live on this machine",
           "[seccomp][probe]") {
   // Shows that the probes test something real: int 0x80 reaches the kernel,
