@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <malloc.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -45,7 +46,6 @@ namespace {
 
 constexpr std::size_t kReadBuffer = 1 << 20;
 constexpr unsigned kMaxThreads = 8;
-constexpr std::size_t kFilesPerThread = 32;  // fewer files than this per thread: fewer threads
 constexpr std::size_t kMaxManifestBytes = 512ULL << 20;
 constexpr std::string_view kManifestHeader = "mcp-jail-tree-v1\n";
 constexpr const char* kLockfiles[] = {"package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml",
@@ -53,9 +53,15 @@ constexpr const char* kLockfiles[] = {"package-lock.json", "npm-shrinkwrap.json"
 
 // ---- sha256 --------------------------------------------------------------
 
+// libcrypto's built-in SHA256, without reading openssl.cnf (or $OPENSSL_CONF):
+// a configuration could load provider modules into the launcher.
+EVP_MD* fetch_sha256() {
+  if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) != 1) return nullptr;
+  return EVP_MD_fetch(nullptr, "SHA256", nullptr);
+}
+
 const EVP_MD* sha256_md() {
-  static const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(EVP_MD_fetch(nullptr, "SHA256", nullptr),
-                                                                   &EVP_MD_free);
+  static const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(fetch_sha256(), &EVP_MD_free);
   if (!md) throw LaunchError("pin", "OpenSSL's libcrypto offers no SHA256 digest (EVP_MD_fetch failed); check its installation");
   return md.get();
 }
@@ -220,10 +226,8 @@ struct CloseDir {
   void operator()(DIR* d) const { ::closedir(d); }
 };
 
-unsigned thread_count(unsigned wanted, std::size_t files) {
-  unsigned n = wanted ? wanted : std::clamp(std::thread::hardware_concurrency(), 1u, kMaxThreads);
-  const std::size_t by_work = std::max<std::size_t>(1, files / kFilesPerThread);
-  return static_cast<unsigned>(std::min<std::size_t>(n, by_work));
+unsigned thread_count(unsigned wanted) {
+  return wanted ? wanted : std::clamp(std::thread::hardware_concurrency(), 1u, kMaxThreads);
 }
 
 // The walk and the hashing of a tree, on a few threads sharing one list of
@@ -240,7 +244,7 @@ class TreeWalk {
   // Every entry below the root, in no particular order.
   std::vector<Entry*> run(unsigned threads) {
     {
-      const unsigned n = thread_count(threads, kFilesPerThread * kMaxThreads);
+      const unsigned n = thread_count(threads);
       std::vector<std::jthread> pool;
       for (unsigned k = 1; k < n; ++k) pool.emplace_back([this] { work(); });
       work();
@@ -254,6 +258,16 @@ class TreeWalk {
 
  private:
   void work() {
+    try {
+      work_loop();
+    } catch (...) {  // out of memory, or libcrypto failing: the others stop too
+      std::lock_guard lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+      cv_.notify_all();
+    }
+  }
+
+  void work_loop() {
     Sha256 h;
     std::vector<unsigned char> buf(kReadBuffer);
     std::vector<Entry> found;

@@ -135,7 +135,7 @@ json expect_refused(Project& p, const std::string& file) {
 
 }  // namespace
 
-TEST_CASE("a pinned server runs; one changed byte in node_modules, the entry point or the lockfile refuses the launch") {
+TEST_CASE("a pinned server runs, and one changed byte in node_modules, the entry point or the lockfile refuses the launch") {
   if (!fs::exists("/usr/bin/node")) return;
   for (Mode m : modes()) {
     Project p(m);
@@ -220,7 +220,7 @@ TEST_CASE("a pinned server runs; one changed byte in node_modules, the entry poi
   }
 }
 
-TEST_CASE("pin refuses to write a built-in profile; --print writes nothing") {
+TEST_CASE("pin refuses to write a built-in profile, and --print writes nothing") {
   if (!fs::exists("/usr/bin/node")) return;
   for (Mode m : modes()) {
     Project p(m);

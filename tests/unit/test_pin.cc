@@ -66,7 +66,7 @@ const std::string kHex(64, 'a');
 
 }  // namespace
 
-TEST_CASE("pin: file sha256 through libcrypto; missing and linked paths are told apart") {
+TEST_CASE("pin: file sha256 through libcrypto, missing and linked paths told apart") {
   Dir d;
   CHECK(pin::hash_file(d.write("empty", "")).sha256 == kShaEmpty);
   const auto abc = pin::hash_file(d.write("abc", "abc"));
@@ -172,7 +172,7 @@ TEST_CASE("pin: symbolic links are recorded, never followed") {
   CHECK_THROWS_AS(pin::hash_tree(parent.p("via")), pin::HashError);
 }
 
-TEST_CASE("pin: content, type, exec bit, additions and removals change the hash; the first difference is named") {
+TEST_CASE("pin: content, type, exec bit, additions and removals change the hash and the first difference is named") {
   Dir d;
   d.write("index.js", "console.log(1)\n");
   d.write("node_modules/dep/index.js", "module.exports = 1\n");
@@ -224,7 +224,7 @@ TEST_CASE("pin: content, type, exec bit, additions and removals change the hash;
   }
 }
 
-TEST_CASE("pin: FIFOs, sockets and devices make a tree unpinnable; exclude leaves paths out") {
+TEST_CASE("pin: FIFOs, sockets and devices make a tree unpinnable, exclude leaves paths out") {
   Dir d;
   d.write("index.js", "x");
   REQUIRE(::mkfifo(d.p("pipe").c_str(), 0600) == 0);
@@ -244,7 +244,7 @@ TEST_CASE("pin: FIFOs, sockets and devices make a tree unpinnable; exclude leave
   CHECK(pin::hash_tree(d.p(), {"pipe", "profile.toml", "cache"}).sha256 == t.sha256);
 }
 
-TEST_CASE("pin: [pin] loads, in both TOML spellings, with expanded paths; lists append through extends") {
+TEST_CASE("pin: the pin section loads in both TOML spellings with expanded paths, lists append through extends") {
   const auto p = load("version = 1\n[pin]\nfiles = [\n  { path = \"${PROJECT}/dist/index.js\", sha256 = \"" +
                       std::string(64, 'A') + "\" },\n]\ntrees = [{ path = \"~/app\", sha256 = \"" + kHex +
                       "\", files = 12, exclude = [\"mcp-jail.toml\"] }]\n");
@@ -274,7 +274,7 @@ TEST_CASE("pin: [pin] loads, in both TOML spellings, with expanded paths; lists 
   CHECK(child.pin.files[1].path == "/child");
 }
 
-TEST_CASE("pin: bad [pin] entries are errors with file:line:column") {
+TEST_CASE("pin: bad pin entries are errors with file:line:column") {
   struct Case {
     std::string text;
     unsigned line, column;
@@ -358,7 +358,7 @@ TEST_CASE("pin: the section rewrite keeps everything else byte-identical and is 
   }
 }
 
-TEST_CASE("pin: verify reports changed, missing and unreadable pins; the stored manifest names the file") {
+TEST_CASE("pin: verify reports changed, missing and unreadable pins, the stored manifest names the file") {
   Dir d, state;
   d.write("index.js", "abc");
   d.write("node_modules/dep/index.js", "1");
@@ -398,7 +398,7 @@ TEST_CASE("pin: verify reports changed, missing and unreadable pins; the stored 
   CHECK_THAT(m[0].detail, Catch::Contains("symbolic link"));
 }
 
-TEST_CASE("pin: the plan knows the script and its project; check shows the pins") {
+TEST_CASE("pin: the plan knows the script and its project, check shows the pins") {
   Dir d;
   d.write("app/package.json", "{}");
   const std::string script = d.write("app/dist/index.js", "");
