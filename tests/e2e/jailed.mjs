@@ -16,7 +16,7 @@
 //     "rootless" (started as the user `mcpjail-test`, created on demand,
 //     through setpriv);
 //   * running as any other user: "rootless" as that user.
-// The state home (XDG_STATE_HOME) is /var/tmp/mcpjail-e2e-state/<uid of the
+// The state home (XDG_STATE_HOME) is /var/tmp/mcpjail-e2e-state-<uid of the
 // launching user>: it persists, so the npm caches are downloaded once per
 // machine. It is not below /tmp, which is a private tmpfs inside the jail.
 
@@ -156,15 +156,13 @@ export function prepareMode(kind) {
     ctx.prefix = [];
   }
   // The state home: the launching user's, persistent.
-  if (process.getuid() === 0) {
-    fs.mkdirSync(STATE_ROOT, { recursive: true, mode: 0o755 });
-    if (fs.lstatSync(STATE_ROOT).uid !== 0) throw new Error(`${STATE_ROOT} is not owned by root`);
-  }
-  ctx.stateHome = path.join(STATE_ROOT, String(ctx.host.uid));
+  ctx.stateHome = `${STATE_ROOT}-${ctx.host.uid}`;
   if (!fs.existsSync(ctx.stateHome)) {
-    fs.mkdirSync(ctx.stateHome, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(ctx.stateHome, { mode: 0o700 });
     if (process.getuid() === 0) fs.chownSync(ctx.stateHome, ctx.host.uid, ctx.host.gid);
   }
+  const st = fs.lstatSync(ctx.stateHome);
+  if (!st.isDirectory() || st.uid !== ctx.host.uid) throw new Error(`${ctx.stateHome} is not a directory of uid ${ctx.host.uid}`);
   ctx.env = { HOME: ctx.host.home, USER: ctx.host.name, LOGNAME: ctx.host.name, XDG_STATE_HOME: ctx.stateHome };
   return ctx;
 }
