@@ -255,8 +255,10 @@ TEST_CASE("profile: ${PROFILE_STATE} is the top-level profile's own directory") 
     CHECK(e.diagnostics()[0].loc.line == 5);
     CHECK_THAT(e.what(), Catch::Contains("${PROFILE_STATE} cannot be formed") && Catch::Contains("\"../../x\""));
   }
-  for (const char* bad : {"", ".hidden", "a/b", "a b", "..", std::string(65, 'x').c_str()}) CHECK_FALSE(valid_state_name(bad));
-  for (const char* good : {"memory", "my-server_2.v1", "x"}) CHECK(valid_state_name(good));
+  for (const std::string bad : {"", ".hidden", "a/b", "a b", "..", "\xc3\xa9"}) CHECK_FALSE(valid_state_name(bad));
+  CHECK_FALSE(valid_state_name(std::string(65, 'x')));
+  CHECK(valid_state_name(std::string(64, 'x')));
+  for (const std::string good : {"memory", "my-server_2.v1", "x"}) CHECK(valid_state_name(good));
   // neither HOME nor XDG_STATE_HOME
   o = opts();
   o.home.clear();
