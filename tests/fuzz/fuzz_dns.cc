@@ -39,6 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(q.question.wire.size() <= dns::kMaxNameWire && !q.question.wire.empty() && q.question.wire.back() == 0);
     check(q.udp_size >= 512 && q.udp_size <= dns::kMaxUdpPayload);
     (void)netfilter::ports_for_name(rules(), q.question.name);
+    static const auto any = netfilter::parse_allow("*:80");  // every name but the root
+    check(netfilter::name_matches(any, q.question.name) == !q.question.name.empty());
     const auto up = dns::build_query(0x1234, q.question);
     const auto back = dns::parse_query(up);
     check(back.query && back.query->question.name == q.question.name && back.query->question.qtype == q.question.qtype);
