@@ -132,8 +132,10 @@ bool RateLimit::admit(const std::string& key, Clock::time_point now) {
       ++suppressed_;
       return false;
     }
-  tokens_ = std::min(burst_, tokens_ + std::chrono::duration<double>(now - refill_).count() * per_second_);
-  refill_ = now;
+  if (now > refill_) {
+    tokens_ = std::min(burst_, tokens_ + std::chrono::duration<double>(now - refill_).count() * per_second_);
+    refill_ = now;
+  }
   if (tokens_ < 1) {
     ++suppressed_;
     return false;

@@ -1,0 +1,172 @@
+// The supervisor's side of the watch, without a jail: which paths the plan
+// lets the server write, the rate limit, the exit summary, env_dropped.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "mcpjail/audit.hpp"
+#include "mcpjail/plan.hpp"
+#include "mcpjail/watch.hpp"
+
+using namespace mcpjail;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct World {
+  fs::path d;
+  World() {
+    char tmpl[] = "/tmp/mcpjail-watch-unit-XXXXXX";
+    d = ::mkdtemp(tmpl);
+    fs::create_directories(d / "ws/build-scripts");
+    fs::create_directories(d / "ws/secrets");
+    std::ofstream(d / "ws/.env") << "SECRET=1";
+    fs::create_directories(d / "data");
+  }
+  ~World() { fs::remove_all(d); }
+  std::string p(const std::string& rel) const { return (d / rel).string(); }
+
+  Plan plan(const std::string& text) const {
+    Invocation i;
+    i.uid = ::getuid();
+    i.euid = ::geteuid();
+    i.gid = ::getgid();
+    i.load.home = "/nonexistent-home";
+    i.load.pwd = p("ws");
+    i.load.vars["WORKSPACE"] = p("ws");
+    i.load.vars["DATA"] = p("data");
+    i.host_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", "/nonexistent-home"}, {"LANG", "C.UTF-8"},
+                  {"AWS_SECRET_ACCESS_KEY", "hunter2"}, {"GITHUB_TOKEN", "ghp_x"}, {"NODE_ENV", "dev"}};
+    i.command = {"/bin/true"};
+    const Profile pr = load_profile_text(text, "t.toml", d.string(), i.load);
+    return make_plan(pr, i);
+  }
+};
+
+const char* kProfile = R"(version = 1
+extends = "base"
+[env]
+set = { NODE_ENV = "production" }
+[filesystem]
+write = ["${WORKSPACE}"]
+read = ["${WORKSPACE}/build-scripts", "${DATA}"]
+hide = ["${WORKSPACE}/.env", "${WORKSPACE}/secrets"]
+)";
+
+}  // namespace
+
+TEST_CASE("watch: the plan's mounts say where the server may write") {
+  World w;
+  const Plan plan = w.plan(kProfile);
+  const watch::WriteMap map(plan);
+  using V = watch::Verdict;
+  // Writable: the write path, the tmpfs, the harmless /dev nodes.
+  for (const std::string& p : {w.p("ws"), w.p("ws/new.txt"), w.p("ws/a/b/c"), std::string("/tmp/x"),
+                              std::string("/dev/null"), std::string("/dev/shm/x"), std::string("/dev/pts/0")}) {
+    INFO(p);
+    CHECK(map.judge(p) == V::Writable);
+  }
+  // Not writable: the read-only root, read-only binds (also inside the
+  // writable tree), hidden paths, /proc, the rest of /dev, generated files,
+  // places the jail does not have at all.
+  for (const std::string& p :
+       {std::string("/etc/cron.d/x"), std::string("/usr/local/bin/x"), std::string("/var/spool/cron/crontabs/u"),
+        std::string("/x"), std::string("/"), w.p("ws/build-scripts/pre-build.sh"), w.p("ws/build-scripts"),
+        w.p("data/x"), w.p("ws/.env"), w.p("ws/secrets/key.pem"), std::string("/proc/sys/kernel/core_pattern"),
+        std::string("/dev/tty"), std::string("/dev/x"), std::string("/etc/passwd"), std::string("/etc/resolv.conf"),
+        std::string("/nonexistent-home/.bashrc")}) {
+    INFO(p);
+    CHECK(map.judge(p) == V::NotWritable);
+  }
+  // Descriptors: what they point at decides.
+  for (const std::string p : {"/dev/stdout", "/dev/stderr", "/dev/fd/1", "/proc/self/fd/2", "/proc/12/task/13/fd/4"}) {
+    INFO(p);
+    CHECK(map.judge(p) == V::Unjudged);
+  }
+}
+
+TEST_CASE("watch: mount steps that are symlinks (merged /usr) are followed") {
+  Plan plan;
+  MountStep usr;
+  usr.kind = MountKind::Bind;
+  usr.target = usr.source = "/usr";
+  plan.mounts.push_back(usr);
+  MountStep bin;
+  bin.kind = MountKind::Symlink;
+  bin.target = "/bin";
+  bin.source = "/usr/bin";
+  plan.mounts.push_back(bin);
+  MountStep lib;
+  lib.kind = MountKind::Symlink;
+  lib.target = "/lib";
+  lib.source = "usr/lib";  // relative
+  plan.mounts.push_back(lib);
+  MountStep ws;
+  ws.kind = MountKind::Bind;
+  ws.target = ws.source = "/ws";
+  ws.writable = true;
+  plan.mounts.push_back(ws);
+  MountStep wsl;
+  wsl.kind = MountKind::Symlink;
+  wsl.target = "/wslink";
+  wsl.source = "/ws";
+  plan.mounts.push_back(wsl);
+  const watch::WriteMap map(plan);
+  CHECK(map.judge("/bin/sh") == watch::Verdict::NotWritable);
+  CHECK(map.judge("/lib/x.so") == watch::Verdict::NotWritable);
+  CHECK(map.judge("/wslink/file") == watch::Verdict::Writable);
+  CHECK(map.judge("/wslink") == watch::Verdict::NotWritable);  // the link itself, on the read-only root
+}
+
+TEST_CASE("watch: the rate limit folds repeats and holds back floods, and counts what it held back") {
+  using C = watch::RateLimit::Clock;
+  const auto t0 = C::now();
+  watch::RateLimit r(10, 3, std::chrono::seconds(2));
+  CHECK(r.admit("a", t0));
+  CHECK_FALSE(r.admit("a", t0 + std::chrono::milliseconds(100)));  // a repeat within the window
+  CHECK(r.admit("b", t0));
+  CHECK(r.admit("c", t0));
+  CHECK_FALSE(r.admit("d", t0));  // the burst of 3 is spent
+  CHECK(r.take_suppressed() == 2);
+  CHECK(r.take_suppressed() == 0);
+  CHECK(r.admit("d", t0 + std::chrono::milliseconds(150)));  // refilled at 10 a second
+  CHECK(r.admit("a", t0 + std::chrono::seconds(3)));           // the window has passed
+}
+
+TEST_CASE("summary: nothing when nothing was blocked; counts and the first distinct items otherwise") {
+  Audit quiet("none", "p");
+  quiet.event("start", {{"env_dropped", {"X"}}});
+  quiet.event("exec", {{"path", "/usr/bin/node"}, {"allowed", true}});
+  quiet.event("exit", {{"status", 0}});
+  CHECK(quiet.summary().empty());
+
+  Audit a("none", "fs");
+  a.event("deny", {{"syscall", "unshare"}, {"allowed", false}});
+  a.event("deny", {{"syscall", "ptrace"}, {"allowed", false}});
+  for (const char* p : {"/etc/cron.d/x", "/usr/local/bin/x", "/etc/cron.d/x", "/a", "/b"})
+    a.event("fs_denied", {{"path", p}, {"access", "write"}});
+  a.count("fs_denied", {{"path", "/c"}});  // held back by the rate limit: counted all the same
+  a.event("exec", {{"path", "/bin/sh"}, {"allowed", false}});
+  for (int i = 0; i < 3; ++i) a.event("net_block", {{"address", "198.18.1.66"}, {"port", 8080}, {"protocol", "tcp"}});
+  a.event("net_block", {{"address", "2001:db8::1"}, {"port", 443}, {"protocol", "tcp"}});
+  a.event("net_block", {{"address", "198.18.1.67"}, {"protocol", "icmp"}});
+  a.count("dns_refused", {{"name", "c2.test"}});
+  a.event("limit", {{"which", "memory"}});
+  CHECK(a.summary() ==
+        "mcp-jail: fs: blocked 2 syscalls (unshare, ptrace), 6 writes (/etc/cron.d/x, /usr/local/bin/x, /a, ...), "
+        "1 exec (/bin/sh), 5 connections (198.18.1.66:8080, [2001:db8::1]:443, 198.18.1.67), 1 DNS query (c2.test), "
+        "1 limit reached (memory)");
+
+  Audit l("none", "lg");
+  l.event("deny", {{"syscall", "personality"}, {"allowed", true}});
+  CHECK(l.summary() == "mcp-jail: lg: let through by seccomp action \"log\": 1 syscall (personality)");
+}
+
+TEST_CASE("plan: env_dropped names the launcher's variables the server does not get") {
+  World w;
+  const Plan plan = w.plan(kProfile);
+  // NODE_ENV is set by the profile: the name reaches the server (with the profile's value).
+  CHECK(plan.env_dropped == std::vector<std::string>{"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN"});
+}
