@@ -649,9 +649,13 @@ class Wrapper {
     // The host puts the "env" block in mcp-jail's environment; --env NAME
     // passes exactly those names on (the jail's environment is an allowlist).
     // The block itself stays as it is.
-    std::string unpassable;
+    std::string unpassable, replaced;
     for (const auto& name : env_keys(ms)) {
-      if (is_env_name(name)) {
+      if (info->env_set.count(name)) {
+        // The profile's own value wins: --env would override it (the memory
+        // profile's MEMORY_FILE_PATH points into the only writable place).
+        replaced += (replaced.empty() ? "" : ", ") + name;
+      } else if (is_env_name(name)) {
         jail_args.push_back("--env");
         jail_args.push_back(name);
       } else {
@@ -660,6 +664,8 @@ class Wrapper {
     }
     if (!unpassable.empty())
       notes.push_back("env " + unpassable + " not passed into the jail: not a variable name (letters, digits, _)");
+    if (!replaced.empty())
+      notes.push_back("env " + replaced + ": profile " + profile + " sets its own value ([env] set), this one is not used");
     if (info->no_network && base_name(command) == "npx")
       notes.push_back("npx runs offline in the jail, from profile " + profile +
                       "'s own npm cache; fill it once, outside the jail: npm_config_cache=${XDG_STATE_HOME:-$HOME/"

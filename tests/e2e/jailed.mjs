@@ -7,9 +7,9 @@
 //
 // The npx form runs offline inside the jail from the profile's private npm
 // cache, ${PROFILE_STATE}/npm. fillNpxCache() fills it beforehand, outside
-// the jail, with the command the man page documents; it is idempotent and
-// fast when the cache is already filled (one offline npm run). Tests never
-// download through a jail.
+// the jail, with the command the man page documents, offline from the seed
+// cache scripts/install-deps downloads; it is idempotent and fast when the
+// cache is already filled (one offline npm run). Tests never download.
 //
 // Modes:
 //   * running as root: "root" (the jail drops to uid/gid 65534) and
@@ -183,24 +183,33 @@ function asLauncher(ctx, argv, env) {
   });
 }
 
-// Fills ${PROFILE_STATE}/npm of `profile` with `pkgSpec` exactly as the man
-// page says - outside the jail, without install scripts, without running the
-// server - unless an offline run already finds everything there. In root
-// mode the profile's state then goes to the jail's user, as documented.
+// scripts/install-deps downloads each pinned server's package tree once into
+// this seed cache; it is the only step that talks to the npm registry.
+export const SEED_CACHE = '/var/cache/mcp-jail-e2e/npm';
+
+// Fills ${PROFILE_STATE}/npm of `profile` with `pkgSpec` as the man page says -
+// outside the jail, without install scripts, without running the server - but
+// offline: from the seed cache, copied in when an offline run does not already
+// find everything. Tests never download, in a jail or out of it. In root mode
+// the profile's state then goes to the jail's user, as documented.
 export function fillNpxCache(ctx, profile, pkgSpec) {
   const cache = path.join(stateDir(ctx, profile), 'npm');
-  const fill = (extra) =>
-    asLauncher(ctx, ['npm', 'exec', '--yes', '--ignore-scripts', '--no-update-notifier', ...extra,
+  const fill = () =>
+    asLauncher(ctx, ['npm', 'exec', '--yes', '--ignore-scripts', '--no-update-notifier', '--offline',
       `--package=${pkgSpec}`, '--', 'true'], { npm_config_cache: cache });
   let filled = false;
   try {
-    fill(['--offline']);
+    fill();
   } catch {
+    if (!fs.existsSync(SEED_CACHE)) throw new Error(`${SEED_CACHE} is missing: run scripts/install-deps`);
+    asLauncher(ctx, ['mkdir', '-p', cache]);
+    asLauncher(ctx, ['cp', '-R', `${SEED_CACHE}/.`, cache]);
     try {
-      fill([]);
+      fill();
       filled = true;
     } catch (err) {
-      throw new Error(`filling ${cache} with ${pkgSpec} failed:\n${err.stderr ?? err}`);
+      throw new Error(`filling ${cache} with ${pkgSpec} offline from ${SEED_CACHE} failed ` +
+        `(run scripts/install-deps):\n${err.stderr ?? err}`);
     }
   }
   if (ctx.kind === 'root') execFileSync('chown', ['-R', `${ctx.jailUid}:${ctx.jailGid}`, stateDir(ctx, profile)]);

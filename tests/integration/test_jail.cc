@@ -643,7 +643,7 @@ TEST_CASE("probe: every built-in profile contains every attempt") {
   }
 }
 
-TEST_CASE("watch: a write outside the write paths fails and is logged as fs_denied; a workspace write is not") {
+TEST_CASE("watch: a write outside the write paths fails and is logged as fs_denied, a workspace write is not") {
   for (Mode m : modes()) {
     Setup s(m);
     const std::string log = s.prof.path() + "/audit.jsonl";

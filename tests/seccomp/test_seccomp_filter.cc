@@ -698,7 +698,7 @@ TEST_CASE("ioctl: TIOCSTI and TIOCLINUX denied on the low 32 bits, everything el
   CHECK(run_bpf(prog.code, call(ioctl_nr, {3, 0xdeadbeef00005412ULL})) == kNotify);
 }
 
-TEST_CASE("clone: namespace flags denied, threads allowed; strict allows threads only",
+TEST_CASE("clone: namespace flags denied, threads allowed, strict allows threads only",
           "[seccomp][bpf]") {
   const int clone_nr = nr_of("clone");
   const std::uint64_t thread = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |

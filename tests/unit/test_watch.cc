@@ -135,7 +135,7 @@ TEST_CASE("watch: the rate limit folds repeats and holds back floods, and counts
   CHECK(r.admit("a", t0 + std::chrono::seconds(3)));           // the window has passed
 }
 
-TEST_CASE("summary: nothing when nothing was blocked; counts and the first distinct items otherwise") {
+TEST_CASE("summary: nothing when nothing was blocked, else counts and the first distinct items") {
   Audit quiet("none", "p");
   quiet.event("start", {{"env_dropped", {"X"}}});
   quiet.event("exec", {{"path", "/usr/bin/node"}, {"allowed", true}});
