@@ -506,6 +506,60 @@ std::vector<Line> scan_lines(std::string_view text) {
   return lines;
 }
 
+// ---- whole files -----------------------------------------------------------------
+
+// Reads `fd` to its end; false (errno set, EFBIG past `limit`) on failure.
+bool read_all(int fd, std::string& out, std::size_t limit) {
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > limit) return errno = EFBIG, false;
+  }
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t w = ::write(fd, data.data(), data.size());
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(w));
+  }
+  return true;
+}
+
+// A new file beside `target` (0600, O_EXCL) that replaces it by rename(2) on
+// commit(), and is removed otherwise.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& target) : target_(target) {
+    const auto p = std::filesystem::path(target);
+    path_ = (p.parent_path() / ("." + p.filename().string() + "." + random_hex(6) + ".tmp")).string();
+    fd_.reset(::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    created_ = static_cast<bool>(fd_);
+  }
+  ~TempFile() {
+    if (created_ && !committed_) ::unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+  bool commit() {
+    fd_.reset();
+    committed_ = ::rename(path_.c_str(), target_.c_str()) == 0;
+    return committed_;
+  }
+
+ private:
+  std::string target_, path_;
+  UniqueFd fd_;
+  bool created_ = false, committed_ = false;
+};
+
 // ---- the state directory -------------------------------------------------------
 
 std::string manifest_path(const std::string& state, const std::string& sha) { return state + "/manifests/" + sha; }
@@ -533,26 +587,10 @@ bool store_manifest(const std::string& state, const TreeDigest& d, std::string* 
     if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return *why = errno_text("mkdir " + p.string(), errno), false;
   const std::string target = manifest_path(state, d.sha256);
   if (::access(target.c_str(), F_OK) == 0) return true;
-  const std::string tmp = target + "." + random_hex(6) + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd) return *why = errno_text("create " + tmp, errno), false;
-  std::size_t off = 0;
-  while (off < d.manifest.size()) {
-    const ssize_t w = ::write(fd.get(), d.manifest.data() + off, d.manifest.size() - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      *why = errno_text("write " + tmp, errno);
-      ::unlink(tmp.c_str());
-      return false;
-    }
-    off += static_cast<std::size_t>(w);
-  }
-  fd.reset();
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    *why = errno_text("rename " + tmp, errno);
-    ::unlink(tmp.c_str());
-    return false;
-  }
+  TempFile tmp(target);
+  if (tmp.fd() < 0) return *why = errno_text("create " + tmp.path(), errno), false;
+  if (!write_all(tmp.fd(), d.manifest)) return *why = errno_text("write " + tmp.path(), errno), false;
+  if (!tmp.commit()) return *why = errno_text("rename " + tmp.path(), errno), false;
   return true;
 }
 
@@ -563,16 +601,7 @@ std::optional<std::string> load_manifest(const std::string& state, const std::st
   if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) > kMaxManifestBytes)
     return std::nullopt;
   std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::nullopt;
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > kMaxManifestBytes) return std::nullopt;
-  }
-  if (sha256_of(text) != sha) return std::nullopt;
+  if (!read_all(fd.get(), text, kMaxManifestBytes) || sha256_of(text) != sha) return std::nullopt;
   return text;
 }
 
@@ -614,14 +643,7 @@ void rewrite_profile(const std::string& path, const std::string& section, const 
   struct stat st {};
   if (!in || ::fstat(in.get(), &st) != 0) throw LaunchError("pin", errno_text("cannot read " + path, errno));
   std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(in.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw LaunchError("pin", errno_text("cannot read " + path, errno));
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
+  if (!read_all(in.get(), text, kMaxProfileBytes)) throw LaunchError("pin", errno_text("cannot read " + path, errno));
   const std::string updated = replace_section(text, section);
   // The new text must load, with exactly the pins just recorded.
   const std::string dir = std::filesystem::path(path).parent_path().string();
@@ -642,30 +664,14 @@ void rewrite_profile(const std::string& path, const std::string& section, const 
                                  "cannot be replaced in place: move them into a [pin] table, or delete them, and pin again");
   }
   if (updated == text) return;
-  const std::string tmp = dir + "/." + std::filesystem::path(path).filename().string() + "." + random_hex(6) + ".tmp";
-  UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!out) throw LaunchError("pin", errno_text("cannot create " + tmp + " beside the profile", errno));
-  struct Unlink {
-    std::string p;
-    bool armed = true;
-    ~Unlink() {
-      if (armed) ::unlink(p.c_str());
-    }
-  } cleanup{tmp};
-  if (::geteuid() == 0 && ::fchown(out.get(), st.st_uid, st.st_gid) != 0)
-    throw LaunchError("pin", errno_text("chown " + tmp, errno));
-  if (::fchmod(out.get(), st.st_mode & 07777) != 0) throw LaunchError("pin", errno_text("chmod " + tmp, errno));
-  std::size_t off = 0;
-  while (off < updated.size()) {
-    const ssize_t w = ::write(out.get(), updated.data() + off, updated.size() - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) throw LaunchError("pin", errno_text("write " + tmp, errno));
-    off += static_cast<std::size_t>(w);
-  }
-  if (::fsync(out.get()) != 0) throw LaunchError("pin", errno_text("fsync " + tmp, errno));
-  out.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) throw LaunchError("pin", errno_text("rename " + tmp + " to " + path, errno));
-  cleanup.armed = false;
+  TempFile tmp(path);
+  if (tmp.fd() < 0) throw LaunchError("pin", errno_text("cannot create " + tmp.path() + " beside the profile", errno));
+  if (::geteuid() == 0 && ::fchown(tmp.fd(), st.st_uid, st.st_gid) != 0)
+    throw LaunchError("pin", errno_text("chown " + tmp.path(), errno));
+  if (::fchmod(tmp.fd(), st.st_mode & 07777) != 0) throw LaunchError("pin", errno_text("chmod " + tmp.path(), errno));
+  if (!write_all(tmp.fd(), updated)) throw LaunchError("pin", errno_text("write " + tmp.path(), errno));
+  if (::fsync(tmp.fd()) != 0) throw LaunchError("pin", errno_text("fsync " + tmp.path(), errno));
+  if (!tmp.commit()) throw LaunchError("pin", errno_text("rename " + tmp.path() + " to " + path, errno));
 }
 
 }  // namespace
