@@ -562,7 +562,11 @@ class TempFile {
 
 // ---- the state directory -------------------------------------------------------
 
-std::string manifest_path(const std::string& state, const std::string& sha) { return state + "/manifests/" + sha; }
+// Manifests live in <state home>/mcp-jail/.pin-manifests: a profile name
+// cannot start with ".", so no ${PROFILE_STATE} (<state home>/mcp-jail/<name>,
+// writable by its jail) can be this directory.
+
+std::string manifest_path(const std::string& state, const std::string& sha) { return state + "/.pin-manifests/" + sha; }
 
 // Keeps a tree's manifest, named by its sha256, so that a later mismatch can
 // name the first file that differs. Content-addressed: a planted file with
@@ -570,7 +574,7 @@ std::string manifest_path(const std::string& state, const std::string& sha) { re
 bool store_manifest(const std::string& state, const TreeDigest& d, std::string* why) {
   namespace fs = std::filesystem;
   if (state.empty()) return *why = "no state directory (HOME unset)", false;
-  const fs::path dir = fs::path(state) / "manifests";
+  const fs::path dir = fs::path(state) / ".pin-manifests";
   std::error_code ec;
   const fs::path base = fs::path(state).parent_path();
   struct stat st {};
@@ -866,7 +870,7 @@ std::vector<Mismatch> verify(const Pins& pins, const std::string& state) {
         m.change = diff.change;
       } else {
         m.detail += "; the manifest recorded by `mcp-jail pin` is not in " +
-                    (state.empty() ? std::string("the state directory") : state + "/manifests") +
+                    (state.empty() ? std::string("the state directory") : state + "/.pin-manifests") +
                     ", so the file that changed cannot be named";
       }
     } catch (const HashError& e) {

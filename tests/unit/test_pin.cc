@@ -378,13 +378,13 @@ TEST_CASE("pin: verify reports changed, missing and unreadable pins, the stored 
   CHECK_THAT(m[0].detail, Catch::Contains("cannot be named"));
 
   // the manifest as `mcp-jail pin` keeps it, named by its sha256
-  state.write("manifests/" + t.sha256, t.manifest);
+  state.write(".pin-manifests/" + t.sha256, t.manifest);
   m = pin::verify(pins, state.p());
   REQUIRE(m.size() == 1);
   CHECK(m[0].first_difference == "node_modules/dep/index.js");
   CHECK(m[0].change == "modified");
   // a stored manifest whose content does not match its name is ignored
-  state.write("manifests/" + t.sha256, t.manifest + "f planted - 0 " + kShaEmpty + "\n");
+  state.write(".pin-manifests/" + t.sha256, t.manifest + "f planted - 0 " + kShaEmpty + "\n");
   CHECK(pin::verify(pins, state.p())[0].first_difference.empty());
 
   fs::remove(d.path / "index.js");
