@@ -13,7 +13,16 @@ namespace mcpjail {
 
 namespace {
 
-std::vector<std::string> components(std::string_view p) {
+std::string join(const std::vector<std::string>& comps) {
+  if (comps.empty()) return "/";
+  std::string out;
+  for (const auto& c : comps) out += "/" + c;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> path_components(std::string_view p) {
   std::vector<std::string> out;
   std::size_t i = 0;
   while (i < p.size()) {
@@ -26,15 +35,6 @@ std::vector<std::string> components(std::string_view p) {
   return out;
 }
 
-std::string join(const std::vector<std::string>& comps) {
-  if (comps.empty()) return "/";
-  std::string out;
-  for (const auto& c : comps) out += "/" + c;
-  return out;
-}
-
-}  // namespace
-
 std::optional<std::string> normalize_absolute(std::string_view path, std::string* why) {
   auto fail = [&](const char* m) -> std::optional<std::string> {
     if (why) *why = m;
@@ -43,7 +43,7 @@ std::optional<std::string> normalize_absolute(std::string_view path, std::string
   if (path.find('\0') != std::string_view::npos) return fail("contains a NUL byte");
   if (path.empty() || path[0] != '/') return fail("must be absolute (start with /, ~ or a ${VARIABLE} that holds one)");
   std::vector<std::string> out;
-  for (auto& c : components(path)) {
+  for (auto& c : path_components(path)) {
     if (c == ".") continue;
     if (c == "..") return fail("must not contain '..'");
     out.push_back(c);
@@ -65,7 +65,7 @@ bool is_symlink(const std::string& path) {
 WalkResult safe_walk(int root_fd, std::string_view path, const TrustPolicy& policy) {
   WalkResult r;
   std::deque<std::string> todo;
-  for (auto& c : components(path)) todo.push_back(std::move(c));
+  for (auto& c : path_components(path)) todo.push_back(std::move(c));
   std::vector<UniqueFd> fds;  // fds[i] is the directory of canon[0..i)
   std::vector<std::string> canon;
   fds.emplace_back(::fcntl(root_fd, F_DUPFD_CLOEXEC, 3));
@@ -136,7 +136,7 @@ WalkResult safe_walk(int root_fd, std::string_view path, const TrustPolicy& poli
         canon.clear();
         fds.resize(1);
       }
-      auto tc = components(target);
+      auto tc = path_components(target);
       todo.insert(todo.begin(), tc.begin(), tc.end());
       continue;
     }

@@ -12,24 +12,12 @@
 #include <cerrno>
 
 #include "mcpjail/errors.hpp"
+#include "mcpjail/paths.hpp"
 #include "mcpjail/unique_fd.hpp"
 
 namespace mcpjail {
 
 namespace {
-
-std::vector<std::string> components(const std::string& p) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < p.size()) {
-    while (i < p.size() && p[i] == '/') ++i;
-    std::size_t j = i;
-    while (j < p.size() && p[j] != '/') ++j;
-    if (j > i) out.push_back(p.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
 
 [[noreturn]] void refuse(const std::string& msg) { throw LaunchError("state", msg); }
 
@@ -96,7 +84,7 @@ void prepare_state(const Plan& plan) {
   UniqueFd cur(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!cur) refuse(errno_text("open /", errno));
   std::string path;
-  const auto home = components(st.home_canonical);
+  const auto home = path_components(st.home_canonical);
   for (std::size_t i = 0; i < home.size(); ++i) {
     path += "/" + home[i];
     const bool last = i + 1 == home.size();
@@ -127,7 +115,7 @@ void prepare_state(const Plan& plan) {
     UniqueFd at(::fcntl(root.get(), F_DUPFD_CLOEXEC, 3));
     if (!at) refuse(errno_text("dup", errno));
     std::string p = path;
-    const auto comps = components(rel);
+    const auto comps = path_components(rel);
     for (std::size_t i = 0; i < comps.size(); ++i) {
       p += "/" + comps[i];
       struct stat sb {};

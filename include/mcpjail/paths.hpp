@@ -15,6 +15,9 @@ namespace mcpjail {
 // (".." cannot be resolved lexically when symlinks are involved).
 std::optional<std::string> normalize_absolute(std::string_view path, std::string* why);
 
+// The non-empty components of `path`: "/a//b/" -> {"a", "b"}.
+std::vector<std::string> path_components(std::string_view path);
+
 // True when `path` is `dir` or lies below it (both normalised, absolute).
 bool path_is_under(std::string_view path, std::string_view dir);
 
