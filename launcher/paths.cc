@@ -51,6 +51,29 @@ std::optional<std::string> normalize_absolute(std::string_view path, std::string
   return join(out);
 }
 
+std::string lexical_path(std::string_view dir, std::string_view rel) {
+  std::vector<std::string_view> parts;
+  auto add = [&](std::string_view p) {
+    std::size_t i = 0;
+    while (i < p.size()) {
+      std::size_t j = p.find('/', i);
+      if (j == std::string_view::npos) j = p.size();
+      const std::string_view c = p.substr(i, j - i);
+      if (c == "..") {
+        if (!parts.empty()) parts.pop_back();
+      } else if (!c.empty() && c != ".") {
+        parts.push_back(c);
+      }
+      i = j + 1;
+    }
+  };
+  if (rel.empty() || rel[0] != '/') add(dir);
+  add(rel);
+  std::string out;
+  for (auto c : parts) (out += '/') += c;
+  return out.empty() ? "/" : out;
+}
+
 bool path_is_under(std::string_view path, std::string_view dir) {
   if (dir == "/") return true;
   if (!path.starts_with(dir)) return false;
