@@ -51,6 +51,22 @@ std::optional<std::string> normalize_absolute(std::string_view path, std::string
   return join(out);
 }
 
+std::string lexical_path(std::string_view dir, std::string_view rel) {
+  std::vector<std::string> parts;
+  auto add = [&](std::string_view p) {
+    for (auto& c : path_components(p)) {
+      if (c == "..") {
+        if (!parts.empty()) parts.pop_back();
+      } else if (c != ".") {
+        parts.push_back(std::move(c));
+      }
+    }
+  };
+  if (rel.empty() || rel[0] != '/') add(dir);
+  add(rel);
+  return join(parts);
+}
+
 bool path_is_under(std::string_view path, std::string_view dir) {
   if (dir == "/") return true;
   if (!path.starts_with(dir)) return false;

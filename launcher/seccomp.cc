@@ -91,6 +91,7 @@
 #include <sstream>
 
 #include "mcpjail/errors.hpp"
+#include "mcpjail/paths.hpp"
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
@@ -411,36 +412,12 @@ std::string proc_link(pid_t pid, const char* what) {
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
-// `rel` made absolute against `base`, "." and ".." folded lexically.
-std::string lexical(const std::string& base, const std::string& rel) {
-  std::vector<std::string_view> parts;
-  auto add = [&](std::string_view p) {
-    std::size_t i = 0;
-    while (i < p.size()) {
-      std::size_t j = p.find('/', i);
-      if (j == std::string_view::npos) j = p.size();
-      const std::string_view c = p.substr(i, j - i);
-      if (c == "..") {
-        if (!parts.empty()) parts.pop_back();
-      } else if (!c.empty() && c != ".") {
-        parts.push_back(c);
-      }
-      i = j + 1;
-    }
-  };
-  if (rel.empty() || rel[0] != '/') add(base);
-  add(rel);
-  std::string out;
-  for (auto c : parts) (out += '/') += c;
-  return out.empty() ? "/" : out;
-}
-
 // The absolute path a (dirfd, path) pair names for task `pid`; empty when
 // it cannot be told.
 std::string resolve_path(pid_t pid, const seccomp_data& d, const policy::PathArg& a, bool empty_path) {
   std::string path;
   if (!read_string(pid, d.args[a.path], &path)) return {};
-  if (!path.empty() && path[0] == '/') return lexical("/", path);
+  if (!path.empty() && path[0] == '/') return lexical_path("/", path);
   if (path.empty() && !empty_path) return {};  // ENOENT from the kernel
   const int dirfd = a.dirfd < 0 ? AT_FDCWD : static_cast<int>(static_cast<std::uint32_t>(d.args[a.dirfd]));
   std::string base;
@@ -451,7 +428,7 @@ std::string resolve_path(pid_t pid, const seccomp_data& d, const policy::PathArg
     base = proc_link(pid, fd.c_str());
   }
   if (base.empty()) return {};
-  return lexical(base, path);
+  return lexical_path(base, path);
 }
 
 // The message send_program() sends: this header, then the instructions.

@@ -19,30 +19,6 @@ namespace mcpjail::watch {
 
 namespace {
 
-// `rel` (absolute, or relative to `dir`) with "." and ".." folded.
-std::string fold(const std::string& dir, const std::string& rel) {
-  std::vector<std::string> parts;
-  auto add = [&](const std::string& p) {
-    std::size_t i = 0;
-    while (i < p.size()) {
-      std::size_t j = p.find('/', i);
-      if (j == std::string::npos) j = p.size();
-      const std::string c = p.substr(i, j - i);
-      if (c == "..") {
-        if (!parts.empty()) parts.pop_back();
-      } else if (!c.empty() && c != ".") {
-        parts.push_back(c);
-      }
-      i = j + 1;
-    }
-  };
-  if (rel.empty() || rel[0] != '/') add(dir);
-  add(rel);
-  std::string out;
-  for (const auto& c : parts) (out += '/') += c;
-  return out.empty() ? "/" : out;
-}
-
 // Names an open descriptor rather than a file: /dev/stdout, /dev/fd/N,
 // /proc/self/fd/N, /proc/PID/task/TID/fd/N.
 bool names_descriptor(const std::string& p) {
@@ -70,7 +46,7 @@ Verdict WriteMap::judge(const std::string& path) const {
       case MountKind::Symlink: {
         if (p == best->target) return Verdict::NotWritable;  // the link itself, on the read-only root
         const std::string parent = best->target.substr(0, best->target.rfind('/'));
-        p = fold(fold(parent, best->source), "." + p.substr(best->target.size()));
+        p = lexical_path(lexical_path(parent, best->source), "." + p.substr(best->target.size()));
         continue;
       }
       case MountKind::Dev:

@@ -18,6 +18,12 @@ std::optional<std::string> normalize_absolute(std::string_view path, std::string
 // The non-empty components of `path`: "/a//b/" -> {"a", "b"}.
 std::vector<std::string> path_components(std::string_view path);
 
+// `rel` made absolute against `dir` (unless it is absolute already), "." and
+// ".." folded lexically (".." at "/" stays at "/"), slashes collapsed. For
+// paths inside a jail as a supervisor reports them, where symlinks cannot be
+// followed; never for deciding what to mount.
+std::string lexical_path(std::string_view dir, std::string_view rel);
+
 // True when `path` is `dir` or lies below it (both normalised, absolute).
 bool path_is_under(std::string_view path, std::string_view dir);
 

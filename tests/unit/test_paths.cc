@@ -71,3 +71,14 @@ TEST_CASE("paths: safe_walk follows trusted symlinks and refuses planted ones") 
   CHECK(w.canonical == "/sub/file");
   fs::remove_all(d);
 }
+
+TEST_CASE("lexical_path: relative to a directory, . and .. folded, never above /") {
+  CHECK(lexical_path("/a/b", "c") == "/a/b/c");
+  CHECK(lexical_path("/a/b", "../c") == "/a/c");
+  CHECK(lexical_path("/a/b", "sub/../x/./y") == "/a/b/x/y");
+  CHECK(lexical_path("/", "../../etc/cron.d/x") == "/etc/cron.d/x");
+  CHECK(lexical_path("/a", "/b/./c//d/") == "/b/c/d");
+  CHECK(lexical_path("/a/b", "..") == "/a");
+  CHECK(lexical_path("/a", "") == "/a");
+  CHECK(lexical_path("/", "") == "/");
+}
