@@ -1,10 +1,12 @@
 #include "mcpjail/supervisor.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -17,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string_view>
 
 #include "mcpjail/jail.hpp"
 #include "mcpjail/limits.hpp"
@@ -38,6 +41,66 @@ std::string clone_failure(int err, bool rootless) {
            "(must be > 0), `kernel.unprivileged_userns_clone` (Debian, must be 1) and AppArmor's "
            "`kernel.apparmor_restrict_unprivileged_userns`; or run mcp-jail as root";
   return msg;
+}
+
+// Drops this process's page-table entries for the code it ran only to start
+// the jail: every read-only file mapping (code and constant data of the
+// launcher, libc, the dynamic linker) that holds no private page, i.e. whose
+// contents are the file's (a relocated, then read-only segment has private
+// pages and is left alone). The pages stay
+// in the page cache, shared; what the poll loop runs faults back in. Half or
+// more of a supervisor's resident set is start-up code (parsing, planning,
+// building the filter), which the hundreds of supervisors of a busy host
+// would otherwise each keep mapped for as long as their servers run.
+// Mappings are read from /proc/self/smaps; any doubt leaves them alone.
+void release_startup_code() {
+  UniqueFd f(::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC));
+  if (!f) return;
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(f.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  struct Range {
+    std::uintptr_t start = 0, end = 0;
+    bool candidate = false;  // read-only (r-x or r--), private, backed by a file
+    bool has_private = true;
+  };
+  std::vector<Range> drop;
+  Range cur;
+  auto finish = [&] {
+    if (cur.candidate && !cur.has_private) drop.push_back(cur);
+    cur = Range{};
+  };
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    const std::string_view line(text.data() + pos, eol - pos);
+    pos = eol + 1;
+    unsigned long long a = 0, b = 0;
+    char perms[5] = {};
+    int path_at = 0;
+    // A mapping's first line: "start-end perms offset dev inode [path]".
+    if (std::sscanf(std::string(line.substr(0, 120)).c_str(), "%llx-%llx %4s %*s %*s %*s %n", &a, &b, perms, &path_at) == 3 &&
+        path_at > 0) {
+      finish();
+      cur.start = a;
+      cur.end = b;
+      const std::string_view path = line.substr(static_cast<std::size_t>(path_at) < line.size() ? path_at : line.size());
+      const std::string_view pm(perms);
+      cur.candidate = (pm == "r-xp" || pm == "r--p") && path.starts_with("/");
+      continue;
+    }
+    // "Anonymous:" counts private (copied) pages; only 0 is safe to drop.
+    if (line.starts_with("Anonymous:")) cur.has_private = line.find_first_of("123456789") != std::string_view::npos;
+  }
+  finish();
+  for (const auto& r : drop)
+    ::madvise(reinterpret_cast<void*>(r.start), r.end - r.start, MADV_DONTNEED);
 }
 
 // The layers a started jail has, for the audit log's start event.
@@ -239,6 +302,12 @@ class Supervisor {
         nlohmann::json skipped = skipped_;
         audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers_of(plan_, skipped_, has_cgroup_)},
                                {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"}});
+        // Start-up is over: what the profile, the plan and the filter
+        // compiler allocated goes back to the system, and so do the page
+        // mappings of start-up code (the supervisor stays as long as the
+        // server runs).
+        release_startup_code();
+        ::malloc_trim(0);
       }
       return;
     }
