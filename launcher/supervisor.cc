@@ -1,6 +1,7 @@
 #include "mcpjail/supervisor.hpp"
 
 #include <fcntl.h>
+#include <link.h>
 #include <malloc.h>
 #include <poll.h>
 #include <sched.h>
@@ -17,6 +18,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -44,63 +46,39 @@ std::string clone_failure(int err, bool rootless) {
 }
 
 // Drops this process's page-table entries for the code it ran only to start
-// the jail: every read-only file mapping (code and constant data of the
-// launcher, libc, the dynamic linker) that holds no private page, i.e. whose
-// contents are the file's (a relocated, then read-only segment has private
-// pages and is left alone). The pages stay
-// in the page cache, shared; what the poll loop runs faults back in. Half or
-// more of a supervisor's resident set is start-up code (parsing, planning,
-// building the filter), which the hundreds of supervisors of a busy host
-// would otherwise each keep mapped for as long as their servers run.
-// Mappings are read from /proc/self/smaps; any doubt leaves them alone.
+// the jail: every segment of the launcher, libc and the dynamic linker that
+// is mapped without write permission (code and constants), whose pages are
+// therefore the file's own. The pages stay in the page cache, shared; what
+// the poll loop runs faults back in. Start-up code (parsing, planning) is
+// most of a supervisor's resident set, which the hundreds of supervisors of
+// a busy host would otherwise each keep mapped as long as their servers run.
+// Not while a debugger is attached: its breakpoints are private copies of
+// code pages.
+int release_segments(dl_phdr_info* info, std::size_t, void*) {
+  if (std::string_view(info->dlpi_name).starts_with("linux-vdso")) return 0;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) || ph.p_memsz == 0) continue;
+    // Whole pages only (a read-only segment can share its last page with
+    // the next, writable one).
+    const std::uintptr_t from = (info->dlpi_addr + ph.p_vaddr + page - 1) & ~static_cast<std::uintptr_t>(page - 1);
+    const std::uintptr_t to = (info->dlpi_addr + ph.p_vaddr + ph.p_memsz) & ~static_cast<std::uintptr_t>(page - 1);
+    if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+  }
+  return 0;
+}
+
 void release_startup_code() {
-  UniqueFd f(::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC));
+  UniqueFd f(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
   if (!f) return;
-  std::string text;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = ::read(f.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  struct Range {
-    std::uintptr_t start = 0, end = 0;
-    bool candidate = false;  // read-only (r-x or r--), private, backed by a file
-    bool has_private = true;
-  };
-  std::vector<Range> drop;
-  Range cur;
-  auto finish = [&] {
-    if (cur.candidate && !cur.has_private) drop.push_back(cur);
-    cur = Range{};
-  };
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) eol = text.size();
-    const std::string_view line(text.data() + pos, eol - pos);
-    pos = eol + 1;
-    unsigned long long a = 0, b = 0;
-    char perms[5] = {};
-    int path_at = 0;
-    // A mapping's first line: "start-end perms offset dev inode [path]".
-    if (std::sscanf(std::string(line.substr(0, 120)).c_str(), "%llx-%llx %4s %*s %*s %*s %n", &a, &b, perms, &path_at) == 3 &&
-        path_at > 0) {
-      finish();
-      cur.start = a;
-      cur.end = b;
-      const std::string_view path = line.substr(static_cast<std::size_t>(path_at) < line.size() ? path_at : line.size());
-      const std::string_view pm(perms);
-      cur.candidate = (pm == "r-xp" || pm == "r--p") && path.starts_with("/");
-      continue;
-    }
-    // "Anonymous:" counts private (copied) pages; only 0 is safe to drop.
-    if (line.starts_with("Anonymous:")) cur.has_private = line.find_first_of("123456789") != std::string_view::npos;
-  }
-  finish();
-  for (const auto& r : drop)
-    ::madvise(reinterpret_cast<void*>(r.start), r.end - r.start, MADV_DONTNEED);
+  char buf[4096];
+  const ssize_t n = ::read(f.get(), buf, sizeof buf - 1);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  const char* t = std::strstr(buf, "\nTracerPid:");
+  if (!t || std::strtol(t + 11, nullptr, 10) != 0) return;
+  ::dl_iterate_phdr(release_segments, nullptr);
 }
 
 // The layers a started jail has, for the audit log's start event.
