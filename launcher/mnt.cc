@@ -1,7 +1,6 @@
 // The jail's root filesystem. See mounts.hpp for the order; every mount is
 // explained where it is made.
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -40,18 +39,6 @@ void set_attr(int fd, const char* path, unsigned flags, std::uint64_t set, std::
   attr.attr_clr = clr;
   attr.propagation = MS_PRIVATE;
   if (::mount_setattr(fd, path, flags, &attr, sizeof attr) != 0) fail("mount_setattr " + what, errno);
-}
-
-// Opens `rel` (relative, normalised: no "." or "..") below `dirfd` with
-// O_PATH in one openat2() call that refuses every symlink, magic links
-// included, and never leaves `dirfd`. An invalid fd when that fails for any
-// reason (also ENOSYS, or EAGAIN after a concurrent mount): callers then
-// take the component-by-component walk, which gives the detailed error.
-UniqueFd open_no_symlinks(int dirfd, const std::string& rel) {
-  open_how how{};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH;
-  return UniqueFd(static_cast<int>(::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how)));
 }
 
 class RootBuilder {
@@ -195,20 +182,13 @@ class RootBuilder {
   void bind(const MountStep& s) {
     // Re-resolve the planned (canonical) source below the old root. It has
     // no symlinks left, so any symlink met now means the path changed after
-    // planning: refuse rather than follow it. One openat2() call when
-    // nothing changed; else the walk, which says what did.
-    UniqueFd src = s.source.size() > 1 ? open_no_symlinks(oldroot_.get(), s.source.substr(1)) : UniqueFd();
-    struct stat st {};
-    if (!src || ::fstat(src.get(), &st) != 0) {
-      auto w = safe_walk(oldroot_.get(), s.source, TrustPolicy{0, {"/"}});
-      if (!w.error.empty()) fail(s.source + " changed while the jail was being built: " + w.error);
-      if (w.type == ObjType::Missing) fail(s.source + " disappeared while the jail was being built");
-      src = std::move(w.fd);
-      if (::fstat(src.get(), &st) != 0) fail("stat " + s.source, errno);
-    }
-    if (S_ISDIR(st.st_mode) != s.is_dir) fail(s.source + " changed type while the jail was being built");
+    // planning: refuse rather than follow it.
+    auto w = safe_walk(oldroot_.get(), s.source, TrustPolicy{0, {"/"}});
+    if (!w.error.empty()) fail(s.source + " changed while the jail was being built: " + w.error);
+    if (w.type == ObjType::Missing) fail(s.source + " disappeared while the jail was being built");
+    if ((w.type == ObjType::Directory) != s.is_dir) fail(s.source + " changed type while the jail was being built");
     const std::uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (s.writable ? 0 : MOUNT_ATTR_RDONLY);
-    clone_to(src.get(), s.target, s.is_dir, attrs, (s.writable ? "read-write bind " : "read-only bind ") + s.target);
+    clone_to(w.fd.get(), s.target, s.is_dir, attrs, (s.writable ? "read-write bind " : "read-only bind ") + s.target);
   }
 
   UniqueFd new_tmpfs(const std::string& mode, std::uint64_t size, std::uint64_t attrs, const std::string& what) {
