@@ -1,7 +1,8 @@
 // Scale: N jails started at once, each running a small server that answers a
 // request (cat: one line in, the same line out). Reports time until every
-// jail answered, supervisor resident memory per jail, failures, and what was
-// left behind afterwards (mounts, processes, cgroups, network namespaces).
+// jail answered, supervisor resident memory per jail while the jails idle,
+// failures, and what was left behind afterwards (mounts, processes, cgroups,
+// network namespaces).
 //   node bench/scale.mjs [N...]        (default 50 100 200)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -64,6 +65,9 @@ async function round(n) {
   });
   await done;
   const readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  // Memory while the jails idle (each supervisor releases its start-up
+  // memory 100 ms after its server started).
+  await new Promise((r) => setTimeout(r, 500));
   const mem = procs.map((p) => memKiB(p.pid)).filter((m) => m.rss);
   const exits = procs.map((p) => new Promise((r) => (p.exitCode !== null ? r() : p.on('exit', r))));
   procs.forEach((p) => p.stdin.end());

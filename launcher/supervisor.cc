@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "mcpjail/jail.hpp"
@@ -218,10 +219,27 @@ class Supervisor {
       if (timer_) fds[n++] = {timer_.get(), POLLIN, 0};
       const int egr_i = egress_ ? n : -1;
       if (egress_) fds[n++] = {egress_->fd(), POLLIN, 0};
-      if (::poll(fds, static_cast<nfds_t>(n), -1) < 0) {
+      int timeout = -1;
+      if (release_due_) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(*release_due_ - std::chrono::steady_clock::now());
+        timeout = static_cast<int>(std::max<long long>(0, left.count()));
+      }
+      const int ready = ::poll(fds, static_cast<nfds_t>(n), timeout);
+      if (ready < 0) {
         if (errno == EINTR) continue;
         throw LaunchError("supervisor", errno_text("poll", errno));
       }
+      if (release_due_ && std::chrono::steady_clock::now() >= *release_due_) {
+        // The server has run for a while: what the profile, the plan and the
+        // filter compiler allocated goes back to the system, and so do the
+        // page mappings of start-up code (the supervisor stays as long as
+        // the server runs). Not sooner, so that a launch burst or a
+        // short-lived server does not pay for it.
+        release_due_.reset();
+        release_startup_code();
+        ::malloc_trim(0);
+      }
+      if (ready == 0) continue;
       if (rep_i >= 0 && fds[rep_i].revents) read_report();
       if (egr_i >= 0 && fds[egr_i].revents) egress_->process();
       if (lst_i >= 0 && fds[lst_i].revents) {
@@ -280,12 +298,7 @@ class Supervisor {
         nlohmann::json skipped = skipped_;
         audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers_of(plan_, skipped_, has_cgroup_)},
                                {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"}});
-        // Start-up is over: what the profile, the plan and the filter
-        // compiler allocated goes back to the system, and so do the page
-        // mappings of start-up code (the supervisor stays as long as the
-        // server runs).
-        release_startup_code();
-        ::malloc_trim(0);
+        release_due_ = std::chrono::steady_clock::now() + kReleaseAfter;
       }
       return;
     }
@@ -353,6 +366,9 @@ class Supervisor {
   std::unique_ptr<jail::Report> error_;
   std::vector<std::string> skipped_;
   std::chrono::steady_clock::time_point start_;
+  // When start-up memory is released (set once the server runs).
+  static constexpr auto kReleaseAfter = std::chrono::milliseconds(100);
+  std::optional<std::chrono::steady_clock::time_point> release_due_;
   std::unique_ptr<netfilter::Egress> egress_;  // network = allowlist; last: goes first (pasta killed)
 };
 
