@@ -263,17 +263,39 @@ class RootBuilder {
   // A generated file. When the jail path is a symlink inside a bound tree
   // (the host's /etc/resolv.conf -> /run/... with /etc bound), follow it
   // inside the jail and mount at the end of the chain.
+  static void write_all(int fd, const std::string& content, const std::string& what) {
+    std::size_t off = 0;
+    while (off < content.size()) {
+      const ssize_t w = ::write(fd, content.data() + off, content.size() - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) fail("write " + what, w < 0 ? errno : EIO);
+      off += static_cast<std::size_t>(w);
+    }
+  }
+
   void file(const MountStep& s, int n) {
+    // Where the file's directory is on the jail's own root (nothing of the
+    // host bound there) and the file is not there yet, it is written in
+    // place: the root is remounted read-only at the end, as a bind would
+    // be. One mount less each.
+    const auto slash = s.target.rfind('/');
+    if (slash != std::string::npos && slash + 1 < s.target.size()) {
+      UniqueFd dir = ensure_target(slash == 0 ? "/" : s.target.substr(0, slash), true);
+      struct stat st {};
+      const std::string name = s.target.substr(slash + 1);
+      if (::fstat(dir.get(), &st) == 0 && st.st_dev == newroot_dev_ &&
+          ::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+        UniqueFd f(::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (!f) fail("create " + s.target, errno);
+        write_all(f.get(), s.content, s.target);
+        return;
+      }
+    }
     const std::string gen = "/gen/file" + std::to_string(n);
     {
       UniqueFd f(::open(gen.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
       if (!f) fail("create " + gen, errno);
-      std::size_t off = 0;
-      while (off < s.content.size()) {
-        const ssize_t w = ::write(f.get(), s.content.data() + off, s.content.size() - off);
-        if (w <= 0) fail("write " + gen, errno);
-        off += static_cast<std::size_t>(w);
-      }
+      write_all(f.get(), s.content, gen);
     }
     std::string target = s.target;
     for (int hop = 0; hop < 8; ++hop) {
