@@ -29,6 +29,7 @@ constexpr const char* kStage = "/tmp";
 constexpr const char* kNewRoot = "/newroot";
 constexpr const char* kOldRoot = "/oldroot";
 constexpr const char* kEmptyFile = "/gen/empty";
+constexpr const char* kEmptyDir = "/gen/emptydir";
 
 [[noreturn]] void fail(const std::string& what, int err) { throw LaunchError("mounts", errno_text(what, err)); }
 [[noreturn]] void fail(const std::string& what) { throw LaunchError("mounts", what); }
@@ -223,28 +224,53 @@ class RootBuilder {
   // Hides what is at `target`: a directory gets an empty, read-only tmpfs
   // with mode 000; anything else the empty mode-000 file, read-only.
   void mask_path(const std::string& target, bool optional) {
-    struct stat st {};
     const auto slash = target.rfind('/');
     UniqueFd parent = ensure_target(slash == 0 ? "/" : target.substr(0, slash), true, false);
-    const std::string name = target.substr(slash + 1);
-    if (::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    mask_in(parent.get(), target.substr(slash + 1), target, optional);
+  }
+
+  // mask_path() for `name` in directory `dir` (`target`: its path in the jail).
+  void mask_in(int dir, const std::string& name, const std::string& target, bool optional) {
+    UniqueFd t(::openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!t) {
       if (optional && errno == ENOENT) return;
       fail("hide " + target, errno);
     }
-    if (S_ISLNK(st.st_mode)) fail("hide " + target + ": it is a symlink inside the jail");
-    UniqueFd t(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!t) fail("hide " + target, errno);
+    struct stat st {};
     if (::fstat(t.get(), &st) != 0) fail("stat " + target, errno);
+    if (S_ISLNK(st.st_mode)) fail("hide " + target + ": it is a symlink inside the jail");
+    UniqueFd tree(::open_tree(AT_FDCWD, mask_source(S_ISDIR(st.st_mode)), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (!tree) fail("clone the mask for " + target, errno);
+    attach(tree.get(), t.get(), "mask " + target);
+  }
+
+  // What masks are cloned from, in the staging area, made once: the empty
+  // file bound read-only onto itself, and an empty read-only tmpfs with
+  // mode 000. A clone keeps the read-only, nosuid, nodev and noexec flags
+  // of its source, so each mask is one open_tree() and one move_mount().
+  const char* mask_source(bool dir) {
     const std::uint64_t ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-    if (S_ISDIR(st.st_mode)) {
-      auto m = new_tmpfs("000", 4096, ro, "mask " + target);
-      attach(m.get(), t.get(), "mask " + target);
-    } else {
+    if (dir) {
+      if (!mask_dir_ready_) {
+        if (::mkdir(kEmptyDir, 0000) != 0) fail("mkdir mask directory", errno);
+        auto m = new_tmpfs("000", 4096, ro, "masks");
+        UniqueFd at(::open(kEmptyDir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!at) fail("open mask directory", errno);
+        attach(m.get(), at.get(), "the mask directory");
+        mask_dir_ready_ = true;
+      }
+      return kEmptyDir;
+    }
+    if (!mask_file_ready_) {
       UniqueFd tree(::open_tree(AT_FDCWD, kEmptyFile, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
       if (!tree) fail("clone mask file", errno);
-      set_attr(tree.get(), "", AT_EMPTY_PATH, ro, 0, "mask " + target);
-      attach(tree.get(), t.get(), "mask " + target);
+      set_attr(tree.get(), "", AT_EMPTY_PATH, ro, 0, "mask file");
+      UniqueFd at(::open(kEmptyFile, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (!at) fail("open mask file", errno);
+      attach(tree.get(), at.get(), "the mask file");
+      mask_file_ready_ = true;
     }
+    return kEmptyFile;
   }
 
   void mask(const MountStep& s) { mask_path(s.target, true); }
@@ -345,7 +371,9 @@ class RootBuilder {
       if (::move_mount(tree.get(), "", AT_FDCWD, p.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
         fail(std::string("make /proc/") + kProcReadOnly[i] + " read-only", errno);
     }
-    for (int i = 0; kProcMasked[i]; ++i) mask_path(std::string("/proc/") + kProcMasked[i], true);
+    auto procfd = ensure_target("/proc", true, false);  // now the new procfs
+    for (int i = 0; kProcMasked[i]; ++i)
+      mask_in(procfd.get(), kProcMasked[i], std::string("/proc/") + kProcMasked[i], true);
   }
 
   // A minimal /dev: a few harmless device nodes bound from the host, a
@@ -385,6 +413,7 @@ class RootBuilder {
   UniqueFd newroot_, oldroot_;
   dev_t newroot_dev_ = 0;
   std::set<dev_t> own_devs_;  // the jail's root and the tmpfs mounted by the profile
+  bool mask_file_ready_ = false, mask_dir_ready_ = false;  // see mask_source()
 };
 
 }  // namespace
