@@ -36,6 +36,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "mcpjail/caps.hpp"
 #include "mcpjail/landlock.hpp"
@@ -225,6 +226,10 @@ void init_main(const Plan& plan, const Channels& ch) {
     if (n != 1) ::_exit(kExitLauncherError);  // the supervisor is gone
     // network = allowlist: a second byte comes once the uplink is up (step 4).
     if (plan.network.mode != NetMode::Allowlist) ::close(ch.go);
+    // network = allowlist: libnftables for step 4, loaded from the host's
+    // files before the root changes, while pasta starts.
+    std::unique_ptr<netfilter::NftLibrary> nft;
+    if (plan.network.mode == NetMode::Allowlist) nft = netfilter::NftLibrary::load();
     phase("init-go");
     if (::unshare(CLONE_NEWCGROUP) != 0) throw LaunchError("namespaces", errno_text("unshare(CLONE_NEWCGROUP)", errno));
 

@@ -131,10 +131,6 @@ class Supervisor {
     sigfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!sigfd_) throw LaunchError("supervisor", errno_text("signalfd", errno));
 
-    // network = allowlist: libnftables, for the jail's init (see NftLibrary).
-    std::unique_ptr<netfilter::NftLibrary> nft;
-    if (plan_.network.mode == NetMode::Allowlist) nft = netfilter::NftLibrary::load();
-
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (plan_.network.mode != NetMode::Host) flags |= CLONE_NEWNET;
     if (!plan_.id.root_mode) flags |= CLONE_NEWUSER;
@@ -150,7 +146,6 @@ class Supervisor {
     }
     child_ = static_cast<pid_t>(pid);
     phase("cloned");
-    nft.reset();  // the jail has its copy
     go_r.reset();
     rep_child.reset();
     // Start-up, while the jail waits for "go" bytes. A step that fails kills
@@ -177,6 +172,13 @@ class Supervisor {
         send_go(go_w.get());
         phase("uplink");
       }
+    } catch (const LaunchError&) {
+      ::kill(child_, SIGKILL);
+      ::waitpid(child_, nullptr, 0);
+      // The jail may have failed first (and this step only because of it,
+      // e.g. its namespaces were gone): its own report names the cause.
+      if (auto r = pending_error(rep_parent.get())) throw LaunchError(r->layer, r->text, r->code);
+      throw;
     } catch (...) {
       ::kill(child_, SIGKILL);
       ::waitpid(child_, nullptr, 0);
@@ -289,6 +291,10 @@ class Supervisor {
       if (errno == EAGAIN && child_exited_) report_.reset();
       return;
     }
+    // The jail ended with something unread (the filter, when it failed
+    // before reaching it): the error is reported once, and what the jail
+    // sent before it is still queued. Not the end of the reports.
+    if (n < 0 && errno == ECONNRESET) return;
     if (n <= 0) {
       // Every jail process closed its end: init gave up its privileges and
       // the server's execve succeeded (the socket is close-on-exec).
@@ -320,6 +326,19 @@ class Supervisor {
         skipped_.push_back(std::string(r.layer) + ": " + r.text);
         std::fprintf(stderr, "mcp-jail: %s skipped (best_effort): %s\n", r.layer, r.text);
         break;
+    }
+  }
+
+  // The first error report the (ended) jail left on `sock`, if any.
+  static std::unique_ptr<jail::Report> pending_error(int sock) {
+    for (;;) {
+      auto r = std::make_unique<jail::Report>();
+      const ssize_t n = ::recv(sock, r.get(), sizeof *r, MSG_DONTWAIT);
+      if (n < 0 && (errno == EINTR || errno == ECONNRESET)) continue;  // ECONNRESET: once, see read_report()
+      if (n != static_cast<ssize_t>(sizeof *r)) return nullptr;
+      if (r->kind != jail::ReportKind::Error) continue;
+      r->layer[sizeof r->layer - 1] = r->text[sizeof r->text - 1] = '\0';
+      return r;
     }
   }
 
