@@ -20,7 +20,7 @@
 //    10. cwd
 //    11. Landlock                                           (landlock.cc)
 //    12. seccomp, last: nothing after it needs a blocked call (seccomp.cc);
-//        the filter is compiled by the supervisor meanwhile and received here
+//        the program comes from the supervisor, prepared meanwhile
 //    13. execve
 #include "mcpjail/jail.hpp"
 
@@ -134,8 +134,8 @@ void noop_handler(int) {}
     }
 
     phase("landlock");
-    // 12. seccomp, last. The supervisor compiled the filter while the jail
-    //     was being built; nothing arrives, nothing starts.
+    // 12. seccomp, last. The supervisor sent the program while the jail was
+    //     being built; nothing arrives, nothing starts.
     const seccomp::Program filter = seccomp::receive_program(ch.report);
     phase("sc-received");
     UniqueFd listener = seccomp::install(filter);

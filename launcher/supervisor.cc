@@ -162,8 +162,9 @@ class Supervisor {
       // network = allowlist: pasta starts while the jail builds its root
       // (and the filter below is compiled).
       if (alive && egress_) egress_->start_uplink(child_, !plan_.id.root_mode);
-      // The seccomp filter: libseccomp takes a few ms to build it, here in
-      // parallel with the jail building its root; the server loads it last.
+      // The seccomp program (prebuilt for the built-in bases; for a base the
+      // profile changes, libseccomp takes a few ms to build it, here in
+      // parallel with the jail building its root); the server loads it last.
       if (alive) alive = seccomp::send_program(rep_parent.get(), seccomp::compile(plan_.seccomp));
       phase("sc-sent");
       // A second byte lets the jail configure its network once the uplink is up.

@@ -1,5 +1,6 @@
 // Seccomp layer (libseccomp): the last thing installed before execve.
-// Policies are data (launcher/seccomp_policy.cc), compiled per launch.
+// Policies are data (launcher/seccomp_policy.cc), compiled by the build for
+// the bases as they are, per launch for a base a profile changes.
 #pragma once
 #include <linux/filter.h>
 #include <sys/types.h>
@@ -96,8 +97,9 @@ const PrebuiltProgram* prebuilt(const SeccompPlan& plan);
 UniqueFd install(const Program& program);
 
 // ---- From the supervisor to the jail ---------------------------------------
-// A launch compiles the filter in the supervisor, after clone(), while the
-// jail builds its root; the server receives it just before loading it.
+// A launch prepares the program in the supervisor (compile(): prebuilt, or
+// built by libseccomp) after clone(), while the jail builds its root; the
+// server receives it just before loading it.
 
 // Sends `program` as one message on `sock` (SOCK_SEQPACKET, the jail's
 // report socket). Returns false when the other end is closed (the jail has
