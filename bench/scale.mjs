@@ -1,7 +1,8 @@
 // Scale: N jails started at once, each running a small server that answers a
 // request (cat: one line in, the same line out). Reports time until every
-// jail answered, supervisor resident memory per jail, failures, and what was
-// left behind afterwards (mounts, processes, cgroups, network namespaces).
+// jail answered, supervisor resident memory per jail while the jails idle,
+// failures, and what was left behind afterwards (mounts, processes, cgroups,
+// network namespaces).
 //   node bench/scale.mjs [N...]        (default 50 100 200)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,9 +28,17 @@ function snapshot() {
     .flatMap((d) => { try { return fs.readdirSync(d).filter((e) => fs.statSync(path.join(d, e)).isDirectory()); } catch { return []; } });
   return { mounts: read('/proc/self/mountinfo'), netns: netns.size, jails, cgroups: cgroups.length };
 }
-function rssKiB(pid) {
-  const m = /VmRSS:\s+(\d+)/.exec(read(`/proc/${pid}/status`));
-  return m ? Number(m[1]) : 0;
+// Resident memory of a supervisor, KiB: rss (VmRSS, shared pages included),
+// pss (shared pages divided among the processes mapping them) and priv
+// (pages no other process maps: what one more jail costs).
+function memKiB(pid) {
+  const field = (text, name) => { const m = new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text); return m ? Number(m[1]) : 0; };
+  const rollup = read(`/proc/${pid}/smaps_rollup`);
+  return {
+    rss: field(read(`/proc/${pid}/status`), 'VmRSS'),
+    pss: field(rollup, 'Pss'),
+    priv: field(rollup, 'Private_Clean') + field(rollup, 'Private_Dirty'),
+  };
 }
 
 async function round(n) {
@@ -56,15 +65,20 @@ async function round(n) {
   });
   await done;
   const readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  const rss = procs.map((p) => rssKiB(p.pid)).filter(Boolean);
+  // Memory while the jails idle (each supervisor releases its start-up
+  // memory 100 ms after its server started).
+  await new Promise((r) => setTimeout(r, 500));
+  const mem = procs.map((p) => memKiB(p.pid)).filter((m) => m.rss);
   const exits = procs.map((p) => new Promise((r) => (p.exitCode !== null ? r() : p.on('exit', r))));
   procs.forEach((p) => p.stdin.end());
   await Promise.all(exits);
   await new Promise((r) => setTimeout(r, 200));
   const after = snapshot();
-  const avg = rss.length ? rss.reduce((a, b) => a + b, 0) / rss.length : 0;
-  console.log(`N=${n}: all answered in ${readyMs.toFixed(0)} ms; supervisor RSS ${(avg / 1024).toFixed(2)} MiB avg, ` +
-    `${(Math.max(...rss) / 1024).toFixed(2)} MiB max; failures ${failures}; leftovers: mounts ${after.mounts === before.mounts ? 0 : 'CHANGED'}, ` +
+  const avg = (k) => (mem.length ? mem.reduce((a, m) => a + m[k], 0) / mem.length : 0);
+  const mib = (kib) => (kib / 1024).toFixed(2);
+  console.log(`N=${n}: all answered in ${readyMs.toFixed(0)} ms; supervisor RSS ${mib(avg('rss'))} MiB avg, ` +
+    `${mib(Math.max(...mem.map((m) => m.rss)))} MiB max (PSS ${mib(avg('pss'))}, private ${mib(avg('priv'))}); ` +
+    `failures ${failures}; leftovers: mounts ${after.mounts === before.mounts ? 0 : 'CHANGED'}, ` +
     `processes ${after.jails}, cgroups ${after.cgroups - before.cgroups}, netns ${after.netns - before.netns}`);
   return failures === 0 && after.mounts === before.mounts && after.jails === 0 && after.netns <= before.netns;
 }

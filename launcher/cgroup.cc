@@ -45,9 +45,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>  // std::isfinite (a builtin: no libm)
 #include <cstdlib>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -70,6 +70,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t kCpuPeriodUs = 100000;
+
+// std::llround for the (non-negative) quota, without libm: llround is the
+// only libm function the launcher used, and libm's pages are 300 KiB of
+// every supervisor's resident memory. Exact: q - t is exact for t <= q.
+std::uint64_t round_quota(double q) {
+  if (!(q > 0)) return 0;
+  auto t = static_cast<std::uint64_t>(q);
+  if (q - static_cast<double>(t) >= 0.5) ++t;
+  return t;
+}
 constexpr std::uint64_t kCpuMinQuotaUs = 1000;  // the kernel's minimum
 constexpr auto kKillTimeout = std::chrono::seconds(10);
 constexpr auto kRmdirTimeout = std::chrono::seconds(3);
@@ -376,7 +386,7 @@ void write_limits(const std::string& dir, int version, const std::vector<std::st
     } else if (c == "pids") {
       write_limit(dir, "pids.max", std::to_string(*plan.pids));
     } else if (c == "cpu") {
-      auto quota = static_cast<std::uint64_t>(std::llround(*plan.cpu * static_cast<double>(kCpuPeriodUs)));
+      auto quota = round_quota(*plan.cpu * static_cast<double>(kCpuPeriodUs));
       quota = std::max(quota, kCpuMinQuotaUs);
       if (version == 2) {
         write_limit(dir, "cpu.max", std::to_string(quota) + " " + std::to_string(kCpuPeriodUs));

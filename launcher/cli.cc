@@ -2,7 +2,6 @@
 
 #include <boost/program_options.hpp>
 #include <cstdio>
-#include <iostream>
 #include <string>
 #include <vector>
 
@@ -139,9 +138,13 @@ int run_or_check(const Options& o) {
   if (run && o.server.empty()) return usage_error("run needs a command after --");
   Invocation inv = invocation_from(o);
   inv.require_command = run;
-  const Profile profile = load_profile(o.profile, inv.load);
-  phase("profile");
-  const Plan plan = make_plan(profile, inv);
+  // The profile is not needed once planned: it goes before the jail starts
+  // (the supervisor stays resident for the server's lifetime).
+  const Plan plan = [&] {
+    const Profile profile = load_profile(o.profile, inv.load);
+    phase("profile");
+    return make_plan(profile, inv);
+  }();
   phase("plan");
   if (!run) {
     std::fputs(render_plan(plan).c_str(), stdout);

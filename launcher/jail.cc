@@ -20,7 +20,7 @@
 //    10. cwd
 //    11. Landlock                                           (landlock.cc)
 //    12. seccomp, last: nothing after it needs a blocked call (seccomp.cc);
-//        the filter is compiled by the supervisor meanwhile and received here
+//        the program comes from the supervisor, prepared meanwhile
 //    13. execve
 #include "mcpjail/jail.hpp"
 
@@ -36,6 +36,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "mcpjail/caps.hpp"
 #include "mcpjail/landlock.hpp"
@@ -133,8 +134,8 @@ void noop_handler(int) {}
     }
 
     phase("landlock");
-    // 12. seccomp, last. The supervisor compiled the filter while the jail
-    //     was being built; nothing arrives, nothing starts.
+    // 12. seccomp, last. The supervisor sent the program while the jail was
+    //     being built; nothing arrives, nothing starts.
     const seccomp::Program filter = seccomp::receive_program(ch.report);
     phase("sc-received");
     UniqueFd listener = seccomp::install(filter);
@@ -225,6 +226,10 @@ void init_main(const Plan& plan, const Channels& ch) {
     if (n != 1) ::_exit(kExitLauncherError);  // the supervisor is gone
     // network = allowlist: a second byte comes once the uplink is up (step 4).
     if (plan.network.mode != NetMode::Allowlist) ::close(ch.go);
+    // network = allowlist: libnftables for step 4, loaded from the host's
+    // files before the root changes, while pasta starts.
+    std::unique_ptr<netfilter::NftLibrary> nft;
+    if (plan.network.mode == NetMode::Allowlist) nft = netfilter::NftLibrary::load();
     phase("init-go");
     if (::unshare(CLONE_NEWCGROUP) != 0) throw LaunchError("namespaces", errno_text("unshare(CLONE_NEWCGROUP)", errno));
 

@@ -1,7 +1,6 @@
 // The jail's root filesystem. See mounts.hpp for the order; every mount is
 // explained where it is made.
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -30,6 +29,7 @@ constexpr const char* kStage = "/tmp";
 constexpr const char* kNewRoot = "/newroot";
 constexpr const char* kOldRoot = "/oldroot";
 constexpr const char* kEmptyFile = "/gen/empty";
+constexpr const char* kEmptyDir = "/gen/emptydir";
 
 [[noreturn]] void fail(const std::string& what, int err) { throw LaunchError("mounts", errno_text(what, err)); }
 [[noreturn]] void fail(const std::string& what) { throw LaunchError("mounts", what); }
@@ -40,18 +40,6 @@ void set_attr(int fd, const char* path, unsigned flags, std::uint64_t set, std::
   attr.attr_clr = clr;
   attr.propagation = MS_PRIVATE;
   if (::mount_setattr(fd, path, flags, &attr, sizeof attr) != 0) fail("mount_setattr " + what, errno);
-}
-
-// Opens `rel` (relative, normalised: no "." or "..") below `dirfd` with
-// O_PATH in one openat2() call that refuses every symlink, magic links
-// included, and never leaves `dirfd`. An invalid fd when that fails for any
-// reason (also ENOSYS, or EAGAIN after a concurrent mount): callers then
-// take the component-by-component walk, which gives the detailed error.
-UniqueFd open_no_symlinks(int dirfd, const std::string& rel) {
-  open_how how{};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH;
-  return UniqueFd(static_cast<int>(::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how)));
 }
 
 class RootBuilder {
@@ -195,20 +183,13 @@ class RootBuilder {
   void bind(const MountStep& s) {
     // Re-resolve the planned (canonical) source below the old root. It has
     // no symlinks left, so any symlink met now means the path changed after
-    // planning: refuse rather than follow it. One openat2() call when
-    // nothing changed; else the walk, which says what did.
-    UniqueFd src = s.source.size() > 1 ? open_no_symlinks(oldroot_.get(), s.source.substr(1)) : UniqueFd();
-    struct stat st {};
-    if (!src || ::fstat(src.get(), &st) != 0) {
-      auto w = safe_walk(oldroot_.get(), s.source, TrustPolicy{0, {"/"}});
-      if (!w.error.empty()) fail(s.source + " changed while the jail was being built: " + w.error);
-      if (w.type == ObjType::Missing) fail(s.source + " disappeared while the jail was being built");
-      src = std::move(w.fd);
-      if (::fstat(src.get(), &st) != 0) fail("stat " + s.source, errno);
-    }
-    if (S_ISDIR(st.st_mode) != s.is_dir) fail(s.source + " changed type while the jail was being built");
+    // planning: refuse rather than follow it.
+    auto w = safe_walk(oldroot_.get(), s.source, TrustPolicy{0, {"/"}});
+    if (!w.error.empty()) fail(s.source + " changed while the jail was being built: " + w.error);
+    if (w.type == ObjType::Missing) fail(s.source + " disappeared while the jail was being built");
+    if ((w.type == ObjType::Directory) != s.is_dir) fail(s.source + " changed type while the jail was being built");
     const std::uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (s.writable ? 0 : MOUNT_ATTR_RDONLY);
-    clone_to(src.get(), s.target, s.is_dir, attrs, (s.writable ? "read-write bind " : "read-only bind ") + s.target);
+    clone_to(w.fd.get(), s.target, s.is_dir, attrs, (s.writable ? "read-write bind " : "read-only bind ") + s.target);
   }
 
   UniqueFd new_tmpfs(const std::string& mode, std::uint64_t size, std::uint64_t attrs, const std::string& what) {
@@ -243,28 +224,53 @@ class RootBuilder {
   // Hides what is at `target`: a directory gets an empty, read-only tmpfs
   // with mode 000; anything else the empty mode-000 file, read-only.
   void mask_path(const std::string& target, bool optional) {
-    struct stat st {};
     const auto slash = target.rfind('/');
     UniqueFd parent = ensure_target(slash == 0 ? "/" : target.substr(0, slash), true, false);
-    const std::string name = target.substr(slash + 1);
-    if (::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    mask_in(parent.get(), target.substr(slash + 1), target, optional);
+  }
+
+  // mask_path() for `name` in directory `dir` (`target`: its path in the jail).
+  void mask_in(int dir, const std::string& name, const std::string& target, bool optional) {
+    UniqueFd t(::openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!t) {
       if (optional && errno == ENOENT) return;
       fail("hide " + target, errno);
     }
-    if (S_ISLNK(st.st_mode)) fail("hide " + target + ": it is a symlink inside the jail");
-    UniqueFd t(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!t) fail("hide " + target, errno);
+    struct stat st {};
     if (::fstat(t.get(), &st) != 0) fail("stat " + target, errno);
+    if (S_ISLNK(st.st_mode)) fail("hide " + target + ": it is a symlink inside the jail");
+    UniqueFd tree(::open_tree(AT_FDCWD, mask_source(S_ISDIR(st.st_mode)), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (!tree) fail("clone the mask for " + target, errno);
+    attach(tree.get(), t.get(), "mask " + target);
+  }
+
+  // What masks are cloned from, in the staging area, made once: the empty
+  // file bound read-only onto itself, and an empty read-only tmpfs with
+  // mode 000. A clone keeps the read-only, nosuid, nodev and noexec flags
+  // of its source, so each mask is one open_tree() and one move_mount().
+  const char* mask_source(bool dir) {
     const std::uint64_t ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-    if (S_ISDIR(st.st_mode)) {
-      auto m = new_tmpfs("000", 4096, ro, "mask " + target);
-      attach(m.get(), t.get(), "mask " + target);
-    } else {
+    if (dir) {
+      if (!mask_dir_ready_) {
+        if (::mkdir(kEmptyDir, 0000) != 0) fail("mkdir mask directory", errno);
+        auto m = new_tmpfs("000", 4096, ro, "masks");
+        UniqueFd at(::open(kEmptyDir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!at) fail("open mask directory", errno);
+        attach(m.get(), at.get(), "the mask directory");
+        mask_dir_ready_ = true;
+      }
+      return kEmptyDir;
+    }
+    if (!mask_file_ready_) {
       UniqueFd tree(::open_tree(AT_FDCWD, kEmptyFile, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
       if (!tree) fail("clone mask file", errno);
-      set_attr(tree.get(), "", AT_EMPTY_PATH, ro, 0, "mask " + target);
-      attach(tree.get(), t.get(), "mask " + target);
+      set_attr(tree.get(), "", AT_EMPTY_PATH, ro, 0, "mask file");
+      UniqueFd at(::open(kEmptyFile, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (!at) fail("open mask file", errno);
+      attach(tree.get(), at.get(), "the mask file");
+      mask_file_ready_ = true;
     }
+    return kEmptyFile;
   }
 
   void mask(const MountStep& s) { mask_path(s.target, true); }
@@ -283,17 +289,39 @@ class RootBuilder {
   // A generated file. When the jail path is a symlink inside a bound tree
   // (the host's /etc/resolv.conf -> /run/... with /etc bound), follow it
   // inside the jail and mount at the end of the chain.
+  static void write_all(int fd, const std::string& content, const std::string& what) {
+    std::size_t off = 0;
+    while (off < content.size()) {
+      const ssize_t w = ::write(fd, content.data() + off, content.size() - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) fail("write " + what, w < 0 ? errno : EIO);
+      off += static_cast<std::size_t>(w);
+    }
+  }
+
   void file(const MountStep& s, int n) {
+    // Where the file's directory is on the jail's own root (nothing of the
+    // host bound there) and the file is not there yet, it is written in
+    // place: the root is remounted read-only at the end, as a bind would
+    // be. One mount less each.
+    const auto slash = s.target.rfind('/');
+    if (slash != std::string::npos && slash + 1 < s.target.size()) {
+      UniqueFd dir = ensure_target(slash == 0 ? "/" : s.target.substr(0, slash), true);
+      struct stat st {};
+      const std::string name = s.target.substr(slash + 1);
+      if (::fstat(dir.get(), &st) == 0 && st.st_dev == newroot_dev_ &&
+          ::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+        UniqueFd f(::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (!f) fail("create " + s.target, errno);
+        write_all(f.get(), s.content, s.target);
+        return;
+      }
+    }
     const std::string gen = "/gen/file" + std::to_string(n);
     {
       UniqueFd f(::open(gen.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
       if (!f) fail("create " + gen, errno);
-      std::size_t off = 0;
-      while (off < s.content.size()) {
-        const ssize_t w = ::write(f.get(), s.content.data() + off, s.content.size() - off);
-        if (w <= 0) fail("write " + gen, errno);
-        off += static_cast<std::size_t>(w);
-      }
+      write_all(f.get(), s.content, gen);
     }
     std::string target = s.target;
     for (int hop = 0; hop < 8; ++hop) {
@@ -343,7 +371,9 @@ class RootBuilder {
       if (::move_mount(tree.get(), "", AT_FDCWD, p.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
         fail(std::string("make /proc/") + kProcReadOnly[i] + " read-only", errno);
     }
-    for (int i = 0; kProcMasked[i]; ++i) mask_path(std::string("/proc/") + kProcMasked[i], true);
+    auto procfd = ensure_target("/proc", true, false);  // now the new procfs
+    for (int i = 0; kProcMasked[i]; ++i)
+      mask_in(procfd.get(), kProcMasked[i], std::string("/proc/") + kProcMasked[i], true);
   }
 
   // A minimal /dev: a few harmless device nodes bound from the host, a
@@ -383,6 +413,7 @@ class RootBuilder {
   UniqueFd newroot_, oldroot_;
   dev_t newroot_dev_ = 0;
   std::set<dev_t> own_devs_;  // the jail's root and the tmpfs mounted by the profile
+  bool mask_file_ready_ = false, mask_dir_ready_ = false;  // see mask_source()
 };
 
 }  // namespace

@@ -239,6 +239,27 @@ std::string syscall_name(int nr) {
 }
 
 Program compile(const SeccompPlan& plan) {
+  if (const auto* pre = prebuilt(plan))
+    return Program{std::vector<sock_filter>(pre->code, pre->code + pre->count), pre->listener};
+  return compile_with_libseccomp(plan);
+}
+
+const PrebuiltProgram* prebuilt(const SeccompPlan& plan) {
+  // Only the bases as they are: profile allow/deny lists change the program.
+  if (!plan.allow.empty() || !plan.deny.empty()) return nullptr;
+  // Built by the libseccomp this process runs with, or not used at all.
+  const scmp_version* v = seccomp_version();
+  if (!v || v->major != kPrebuiltLibseccomp[0] || v->minor != kPrebuiltLibseccomp[1] ||
+      v->micro != kPrebuiltLibseccomp[2])
+    return nullptr;
+  for (std::size_t i = 0; i < kPrebuiltCount; ++i) {
+    const PrebuiltProgram& p = kPrebuilt[i];
+    if (plan.base == p.base && plan.action == p.action) return &p;
+  }
+  return nullptr;
+}
+
+Program compile_with_libseccomp(const SeccompPlan& plan) {
   const unsigned base = policy::base_bit(plan.base);
   if (base == 0) fail("unknown seccomp base \"" + plan.base + "\" (default or strict)");
 

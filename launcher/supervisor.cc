@@ -1,10 +1,13 @@
 #include "mcpjail/supervisor.hpp"
 
 #include <fcntl.h>
+#include <link.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -15,8 +18,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "mcpjail/jail.hpp"
 #include "mcpjail/limits.hpp"
@@ -39,6 +45,42 @@ std::string clone_failure(int err, bool rootless) {
            "(must be > 0), `kernel.unprivileged_userns_clone` (Debian, must be 1) and AppArmor's "
            "`kernel.apparmor_restrict_unprivileged_userns`; or run mcp-jail as root";
   return msg;
+}
+
+// Drops this process's page-table entries for the code it ran only to start
+// the jail: every segment of the launcher, libc and the dynamic linker that
+// is mapped without write permission (code and constants), whose pages are
+// therefore the file's own. The pages stay in the page cache, shared; what
+// the poll loop runs faults back in. Start-up code (parsing, planning) is
+// most of a supervisor's resident set, which the hundreds of supervisors of
+// a busy host would otherwise each keep mapped as long as their servers run.
+// Not while a debugger is attached: its breakpoints are private copies of
+// code pages.
+int release_segments(dl_phdr_info* info, std::size_t, void*) {
+  if (std::string_view(info->dlpi_name).starts_with("linux-vdso")) return 0;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) || ph.p_memsz == 0) continue;
+    // Whole pages only (a read-only segment can share its last page with
+    // the next, writable one).
+    const std::uintptr_t from = (info->dlpi_addr + ph.p_vaddr + page - 1) & ~static_cast<std::uintptr_t>(page - 1);
+    const std::uintptr_t to = (info->dlpi_addr + ph.p_vaddr + ph.p_memsz) & ~static_cast<std::uintptr_t>(page - 1);
+    if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+  }
+  return 0;
+}
+
+void release_startup_code() {
+  UniqueFd f(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+  if (!f) return;
+  char buf[4096];
+  const ssize_t n = ::read(f.get(), buf, sizeof buf - 1);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  const char* t = std::strstr(buf, "\nTracerPid:");
+  if (!t || std::strtol(t + 11, nullptr, 10) != 0) return;
+  ::dl_iterate_phdr(release_segments, nullptr);
 }
 
 // The layers a started jail has, for the audit log's start event.
@@ -105,10 +147,6 @@ class Supervisor {
     sigfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!sigfd_) throw LaunchError("supervisor", errno_text("signalfd", errno));
 
-    // network = allowlist: libnftables, for the jail's init (see NftLibrary).
-    std::unique_ptr<netfilter::NftLibrary> nft;
-    if (plan_.network.mode == NetMode::Allowlist) nft = netfilter::NftLibrary::load();
-
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (plan_.network.mode != NetMode::Host) flags |= CLONE_NEWNET;
     if (!plan_.id.root_mode) flags |= CLONE_NEWUSER;
@@ -124,7 +162,6 @@ class Supervisor {
     }
     child_ = static_cast<pid_t>(pid);
     phase("cloned");
-    nft.reset();  // the jail has its copy
     go_r.reset();
     rep_child.reset();
     // Start-up, while the jail waits for "go" bytes. A step that fails kills
@@ -143,8 +180,9 @@ class Supervisor {
       // network = allowlist: pasta starts while the jail builds its root
       // (and the filter below is compiled).
       if (alive && egress_) egress_->start_uplink(child_, !plan_.id.root_mode);
-      // The seccomp filter: libseccomp takes a few ms to build it, here in
-      // parallel with the jail building its root; the server loads it last.
+      // The seccomp program (prebuilt for the built-in bases; for a base the
+      // profile changes, libseccomp takes a few ms to build it, here in
+      // parallel with the jail building its root); the server loads it last.
       if (alive) alive = seccomp::send_program(rep_parent.get(), seccomp::compile(plan_.seccomp));
       phase("sc-sent");
       // A second byte lets the jail configure its network once the uplink is up.
@@ -153,6 +191,13 @@ class Supervisor {
         send_go(go_w.get());
         phase("uplink");
       }
+    } catch (const LaunchError&) {
+      ::kill(child_, SIGKILL);
+      ::waitpid(child_, nullptr, 0);
+      // The jail may have failed first (and this step only because of it,
+      // e.g. its namespaces were gone): its own report names the cause.
+      if (auto r = pending_error(rep_parent.get())) throw LaunchError(r->layer, r->text, r->code);
+      throw;
     } catch (...) {
       ::kill(child_, SIGKILL);
       ::waitpid(child_, nullptr, 0);
@@ -195,10 +240,27 @@ class Supervisor {
       if (timer_) fds[n++] = {timer_.get(), POLLIN, 0};
       const int egr_i = egress_ ? n : -1;
       if (egress_) fds[n++] = {egress_->fd(), POLLIN, 0};
-      if (::poll(fds, static_cast<nfds_t>(n), -1) < 0) {
+      int timeout = -1;
+      if (release_due_) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(*release_due_ - std::chrono::steady_clock::now());
+        timeout = static_cast<int>(std::max<long long>(0, left.count()));
+      }
+      const int ready = ::poll(fds, static_cast<nfds_t>(n), timeout);
+      if (ready < 0) {
         if (errno == EINTR) continue;
         throw LaunchError("supervisor", errno_text("poll", errno));
       }
+      if (release_due_ && std::chrono::steady_clock::now() >= *release_due_) {
+        // The server has run for a while: what the profile, the plan and the
+        // filter compiler allocated goes back to the system, and so do the
+        // page mappings of start-up code (the supervisor stays as long as
+        // the server runs). Not sooner, so that a launch burst or a
+        // short-lived server does not pay for it.
+        release_due_.reset();
+        release_startup_code();
+        ::malloc_trim(0);
+      }
+      if (ready == 0) continue;
       if (rep_i >= 0 && fds[rep_i].revents) read_report();
       if (egr_i >= 0 && fds[egr_i].revents) egress_->process();
       if (lst_i >= 0 && fds[lst_i].revents) {
@@ -282,6 +344,10 @@ class Supervisor {
       if (errno == EAGAIN && child_exited_) report_.reset();
       return;
     }
+    // The jail ended with something unread (the filter, when it failed
+    // before reaching it): the error is reported once, and what the jail
+    // sent before it is still queued. Not the end of the reports.
+    if (n < 0 && errno == ECONNRESET) return;
     if (n <= 0) {
       // Every jail process closed its end: init gave up its privileges and
       // the server's execve succeeded (the socket is close-on-exec).
@@ -292,6 +358,7 @@ class Supervisor {
         audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers_of(plan_, skipped_, has_cgroup_)},
                                {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"},
                                {"env_dropped", plan_.env_dropped}});
+        release_due_ = std::chrono::steady_clock::now() + kReleaseAfter;
       }
       return;
     }
@@ -313,6 +380,19 @@ class Supervisor {
         skipped_.push_back(std::string(r.layer) + ": " + r.text);
         std::fprintf(stderr, "mcp-jail: %s skipped (best_effort): %s\n", r.layer, r.text);
         break;
+    }
+  }
+
+  // The first error report the (ended) jail left on `sock`, if any.
+  static std::unique_ptr<jail::Report> pending_error(int sock) {
+    for (;;) {
+      auto r = std::make_unique<jail::Report>();
+      const ssize_t n = ::recv(sock, r.get(), sizeof *r, MSG_DONTWAIT);
+      if (n < 0 && (errno == EINTR || errno == ECONNRESET)) continue;  // ECONNRESET: once, see read_report()
+      if (n != static_cast<ssize_t>(sizeof *r)) return nullptr;
+      if (r->kind != jail::ReportKind::Error) continue;
+      r->layer[sizeof r->layer - 1] = r->text[sizeof r->text - 1] = '\0';
+      return r;
     }
   }
 
@@ -363,6 +443,9 @@ class Supervisor {
   std::unique_ptr<jail::Report> error_;
   std::vector<std::string> skipped_;
   std::chrono::steady_clock::time_point start_;
+  // When start-up memory is released (set once the server runs).
+  static constexpr auto kReleaseAfter = std::chrono::milliseconds(100);
+  std::optional<std::chrono::steady_clock::time_point> release_due_;
   std::unique_ptr<netfilter::Egress> egress_;  // network = allowlist; last: goes first (pasta killed)
 };
 

@@ -53,16 +53,16 @@ std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, 
 
 // libnftables (with libxtables, libjansson and libgmp: four shared
 // libraries, most of the launcher's start-up relocations and resident pages)
-// is needed only to install the table, so the launcher does not link it: a
-// network = "allowlist" launch loads it with dlopen() in the supervisor
-// before clone(), and the jail's init, a copy of the supervisor, finds it
-// there. Other launches never map it.
+// is needed only to install the table, so the launcher does not link it: the
+// jail's init of a network = "allowlist" launch loads it with dlopen() while
+// pasta starts, before its root changes (so from the host's files). The
+// supervisor and other launches never map it.
 class NftLibrary {
  public:
   // Throws LaunchError("network", ...) when libnftables.so.1 is not
   // installed or lacks a function install_ruleset() needs.
   static std::unique_ptr<NftLibrary> load();
-  ~NftLibrary();  // unloads it from this process (a copy made by clone() keeps it)
+  ~NftLibrary();  // unloads it
   NftLibrary(const NftLibrary&) = delete;
   NftLibrary& operator=(const NftLibrary&) = delete;
 

@@ -49,7 +49,16 @@ struct WalkResult {
 // Walks absolute `path` below `root_fd` (which stands for "/") component by
 // component with O_NOFOLLOW, following only symlinks that `policy` trusts.
 // Absolute symlink targets restart at `root_fd`; ".." never climbs above it.
+// A path without symlinks, "." or ".." that exists is opened in one
+// openat2() call (open_no_symlinks) instead.
 WalkResult safe_walk(int root_fd, std::string_view path, const TrustPolicy& policy);
+
+// Opens relative `rel` below `dirfd` with O_PATH in one openat2() call that
+// refuses every symlink (magic links included) and never leaves `dirfd`. An
+// invalid fd when that fails for any reason (ENOENT, ELOOP, also ENOSYS, or
+// EAGAIN after a concurrent mount): callers then walk component by
+// component, which says what is wrong.
+UniqueFd open_no_symlinks(int dirfd, std::string_view rel);
 
 // The final component of `path` is a symlink (lstat), without following it.
 bool is_symlink(const std::string& path);

@@ -1,10 +1,12 @@
 // Seccomp layer (libseccomp): the last thing installed before execve.
-// Policies are data (launcher/seccomp_policy.cc), compiled per launch.
+// Policies are data (launcher/seccomp_policy.cc), compiled by the build for
+// the bases as they are, per launch for a base a profile changes.
 #pragma once
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -97,9 +99,36 @@ struct Program {
   bool listener = false;
 };
 
-// Builds the program (libseccomp, binary-tree optimised). Allocates; does not
-// change the calling process. Throws LaunchError("seccomp", ...).
+// The program for `plan`: the prebuilt one when there is one (below), else
+// compile_with_libseccomp(). Allocates; does not change the calling process.
+// Throws LaunchError("seccomp", ...).
 Program compile(const SeccompPlan& plan);
+
+// Builds the program with libseccomp (binary-tree optimised): a few ms of
+// CPU per launch. Throws LaunchError("seccomp", ...).
+Program compile_with_libseccomp(const SeccompPlan& plan);
+
+// Programs built at build time by seccomp_prebuild (this file's
+// compile_with_libseccomp() over the policy tables, run by the build) for
+// every base and action with empty profile allow/deny lists, which is what
+// the built-in profiles use. The build writes them to a generated source
+// (seccomp_prebuilt.cc); the seccomp tests check that each equals a fresh
+// compile_with_libseccomp().
+struct PrebuiltProgram {
+  const char* base;
+  SeccompAction action;
+  const sock_filter* code;
+  std::size_t count;
+  bool listener;
+};
+extern const PrebuiltProgram kPrebuilt[];
+extern const std::size_t kPrebuiltCount;
+extern const unsigned kPrebuiltLibseccomp[3];  // the libseccomp version that built them
+
+// The prebuilt program for `plan`, or nullptr: the plan changes the base
+// (allow/deny), or this process runs with another libseccomp version than
+// the one that built them.
+const PrebuiltProgram* prebuilt(const SeccompPlan& plan);
 
 // Loads a compiled program with one seccomp(2) call: no allocation, so it is
 // safe in a child forked from a multi-threaded parent. Throws LaunchError
@@ -107,8 +136,9 @@ Program compile(const SeccompPlan& plan);
 UniqueFd install(const Program& program);
 
 // ---- From the supervisor to the jail ---------------------------------------
-// A launch compiles the filter in the supervisor, after clone(), while the
-// jail builds its root; the server receives it just before loading it.
+// A launch prepares the program in the supervisor (compile(): prebuilt, or
+// built by libseccomp) after clone(), while the jail builds its root; the
+// server receives it just before loading it.
 
 // Sends `program` as one message on `sock` (SOCK_SEQPACKET, the jail's
 // report socket). Returns false when the other end is closed (the jail has

@@ -745,3 +745,30 @@ TEST_CASE("summary: one line on stderr naming what was blocked, with the audit l
     CHECK_THAT(r.err, !Catch::Contains("mcp-jail: it:"));
   }
 }
+
+// The server can fail before it reaches its seccomp filter (the supervisor
+// sends it while the jail is built), leaving it unread: the launch must still
+// end with the jail's own error, and never with a "start" event.
+TEST_CASE("a jail that fails before it loads its filter reports its own error, not a start") {
+  for (Mode m : modes()) {
+    // A working directory the jail's user cannot enter (mode 000): the
+    // server stops at chdir, before the seccomp step.
+    Setup s(m, "[exec]\ncwd = \"${WORKSPACE}/locked\"\n");
+    const std::string locked = s.ws.dir("locked");
+    REQUIRE(::chmod(locked.c_str(), 0) == 0);
+    auto b = s.args({"exit", "0"});
+    b[7] = "stderr";
+    const auto r = run(m, b);
+    INFO(mode_name(m) << ": " << r.err);
+    CHECK(r.status == 125);
+    CHECK_THAT(r.err, Catch::Contains("mcp-jail: cwd: cannot enter the working directory"));
+    CHECK_THAT(r.err, Catch::Contains("\"event\":\"error\""));
+    CHECK_THAT(r.err, !Catch::Contains("\"event\":\"start\""));
+    // Positive control: the same profile with an enterable directory starts.
+    REQUIRE(::chmod(locked.c_str(), 0755) == 0);
+    const auto ok = run(m, b);
+    INFO(ok.err);
+    CHECK(ok.status == 0);
+    CHECK_THAT(ok.err, Catch::Contains("\"event\":\"start\""));
+  }
+}

@@ -846,6 +846,36 @@ TEST_CASE("install refuses without no_new_privs, and the listener is close-on-ex
   CHECK(WEXITSTATUS(st) == 0);
 }
 
+TEST_CASE("the prebuilt programs are exactly what libseccomp builds from the tables now", "[seccomp][bpf]") {
+  // The build compiles them with this libseccomp; a launch that uses one
+  // must load the very program compile_with_libseccomp() would give it.
+  REQUIRE(sc::kPrebuiltCount == 6);
+  for (const char* base : {"default", "strict"})
+    for (auto action : {SeccompAction::Errno, SeccompAction::Kill, SeccompAction::Log}) {
+      INFO(base << " " << static_cast<int>(action));
+      const SeccompPlan plan = make_plan(base, action);
+      const auto* pre = sc::prebuilt(plan);
+      REQUIRE(pre != nullptr);
+      const auto fresh = sc::compile_with_libseccomp(plan);
+      CHECK(pre->listener == fresh.listener);
+      REQUIRE(pre->count == fresh.code.size());
+      CHECK(std::memcmp(pre->code, fresh.code.data(), fresh.code.size() * sizeof(sock_filter)) == 0);
+      const auto used = sc::compile(plan);
+      CHECK(used.code.size() == fresh.code.size());
+      CHECK(used.listener == fresh.listener);
+    }
+  // A profile's allow or deny list changes the program: never prebuilt.
+  SeccompPlan changed = make_plan("default");
+  changed.deny = {"tee"};
+  CHECK(sc::prebuilt(changed) == nullptr);
+  changed = make_plan("strict");
+  changed.allow = {"ptrace"};
+  CHECK(sc::prebuilt(changed) == nullptr);
+  SeccompPlan unknown = make_plan("default");
+  unknown.base = "no-such-base";
+  CHECK(sc::prebuilt(unknown) == nullptr);
+}
+
 TEST_CASE("the compiled filter crosses from supervisor to jail intact, and nothing else is accepted",
           "[seccomp][install]") {
   auto pair = [] {
