@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
       SeccompPlan plan;
       plan.base = base;
       plan.action = action;
+      plan.watch = true;  // prebuilt() serves only plans with the watch on
       seccomp::Program p;
       try {
         p = seccomp::compile_with_libseccomp(plan);

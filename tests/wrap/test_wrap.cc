@@ -184,7 +184,7 @@ const std::map<std::string, std::map<std::string, Expect>> kFixtureExpect = {
       {"notes", {WrapAction::Wrapped, "", {"--env", "NOTES_DIR", "--env", "LOG_LEVEL"}}},
       {"fetch", {WrapAction::Wrapped, "fetch"}},
       {"github", {WrapAction::Wrapped, "github", {"--env", "GITHUB_PERSONAL_ACCESS_TOKEN"}}},
-      {"memory", {WrapAction::Wrapped, "memory", {"--env", "MEMORY_FILE_PATH"}}},
+      {"memory", {WrapAction::Wrapped, "memory", {}}},  // the profile sets MEMORY_FILE_PATH itself
       {"sqlite", {WrapAction::Skipped}},
       {"linear", {WrapAction::NotStdio}}}},
     {"cursor_mcp.json",
@@ -558,6 +558,7 @@ TEST_CASE("package runners that download at start-up are pointed out under netwo
         R"( "env": {"MEMORY_FILE_PATH": "/home/alice/m.json"}}}})",
         opts()));
     CHECK(mem.note.find("env MEMORY_FILE_PATH: profile memory sets its own value") != std::string::npos);
+    CHECK(std::find(mem.jail_args.begin(), mem.jail_args.end(), "MEMORY_FILE_PATH") == mem.jail_args.end());
   }
   CHECK(npx.note.find("mcp-jail/" + npx.profile + "/npm npm exec --yes --ignore-scripts "
                       "--package=@modelcontextprotocol/server-memory@2026.8.31 -- true") != std::string::npos);
