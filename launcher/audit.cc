@@ -92,6 +92,9 @@ void Audit::count(const std::string& type, const nlohmann::json& fields) {
     return;
   }
   constexpr std::size_t kItems = 3, kItemChars = 80;
+  // Paths and names come from the jail: no control byte reaches the terminal.
+  for (char& ch : item)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
   if (item.size() > kItemChars) item = item.substr(0, kItemChars - 3) + "...";
   Tally& t = tally_[c];
   ++t.count;

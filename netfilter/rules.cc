@@ -301,8 +301,11 @@ const std::vector<Cidr>& denied_ranges() {
   static const std::vector<Cidr> ranges = [] {
     std::vector<Cidr> v;
     for (const char* s : {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-                          "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "::/127", "::ffff:0:0/96", "fc00::/7",
-                          "fe80::/10", "fec0::/10", "ff00::/8"})
+                          "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "192.0.0.0/24", "::/127", "::ffff:0:0/96",
+                          // IPv6 forms that carry an IPv4 address a gateway may
+                          // translate: NAT64 (well-known and local-use) and 6to4.
+                          "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16",
+                          "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8"})
       v.push_back(cidr_of(s));
     return v;
   }();

@@ -12,7 +12,7 @@ add_executable(fuzz_dns
 target_include_directories(fuzz_dns PRIVATE ${CMAKE_SOURCE_DIR}/include)
 target_compile_options(fuzz_dns PRIVATE ${FUZZ_FLAGS})
 target_link_options(fuzz_dns PRIVATE ${FUZZ_FLAGS})
-target_link_libraries(fuzz_dns PRIVATE PkgConfig::NFT nlohmann_json::nlohmann_json)
+target_link_libraries(fuzz_dns PRIVATE PkgConfig::NFTNL nlohmann_json::nlohmann_json)
 
 # The profile loader checks [network] entries with the egress rule parser,
 # so fuzz_profile needs it too.

@@ -168,6 +168,12 @@ TEST_CASE("private and local ranges with metadata addresses opened only when nam
   CHECK(denied_range_of(*parse_cidr("10.1.2.3"))->str() == "10.0.0.0/8");
   CHECK(denied_range_of(*parse_cidr("100.64.1.0/24"))->str() == "100.64.0.0/10");
   CHECK(denied_range_of(*parse_cidr("169.254.169.254"))->str() == "169.254.169.254");
+  // IPv6 forms that carry an IPv4 address a NAT64 or 6to4 gateway translates
+  CHECK(denied_range_of(*parse_cidr("64:ff9b::a9fe:a9fe"))->str() == "64:ff9b::/96");
+  CHECK(denied_range_of(*parse_cidr("64:ff9b:1::a00:5"))->str() == "64:ff9b:1::/48");
+  CHECK(denied_range_of(*parse_cidr("2002:a00:5::1"))->str() == "2002::/16");
+  CHECK(denied_range_of(*parse_cidr("192.0.0.170"))->str() == "192.0.0.0/24");
+  CHECK_FALSE(denied_range_of(*parse_cidr("2001:db8::1")));
   CHECK(denied_range_of(*parse_cidr("fd00:ec2::254"))->str() == "fd00:ec2::254");
   CHECK(denied_range_of(*parse_cidr("fe80::1"))->str() == "fe80::/10");
   CHECK(denied_range_of(*parse_cidr("::1"))->str() == "::/127");

@@ -159,6 +159,11 @@ TEST_CASE("summary: nothing when nothing was blocked, else counts and the first 
         "1 exec (/bin/sh), 5 connections (198.18.1.66:8080, [2001:db8::1]:443, 198.18.1.67), 1 DNS query (c2.test), "
         "1 limit reached (memory)");
 
+  // What the jail named cannot put control bytes on the operator's terminal.
+  Audit esc("none", "e");
+  esc.event("fs_denied", {{"path", "/x\n\x1b]0;owned\x07mcp-jail: ok"}, {"access", "write"}});
+  CHECK(esc.summary() == "mcp-jail: e: blocked 1 write (/x??]0;owned?mcp-jail: ok)");
+
   Audit l("none", "lg");
   l.event("deny", {{"syscall", "personality"}, {"allowed", true}});
   CHECK(l.summary() == "mcp-jail: lg: let through by seccomp action \"log\": 1 syscall (personality)");
