@@ -10,16 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "../support/process.hpp"
+
 namespace it {
 
 enum class Mode { Root, Rootless };
 const char* mode_name(Mode m);
 std::vector<Mode> modes();  // both when running as root; rootless-as-self otherwise
 
-struct Result {
-  int status = -1;  // exit status, 128+N for signal N
-  std::string out, err;
-};
+// status: the exit status, 128+N for signal N; out, err: what it wrote.
+using Result = support::Output;
 
 struct RunOptions {
   std::string stdin_data;
@@ -73,21 +73,17 @@ Result run(Mode m, const std::vector<std::string>& args, const RunOptions& opts 
 class Running {
  public:
   Running(Mode m, const std::vector<std::string>& args, const RunOptions& opts = {});
-  ~Running();
-  pid_t pid() const { return pid_; }
-  std::optional<std::string> read_line(std::chrono::seconds timeout);  // from stdout
-  Result wait(std::chrono::seconds timeout);
-  void write_stdin(const std::string& s);
-  void close_stdin();
+  pid_t pid() const { return child_.pid(); }
+  std::optional<std::string> read_line(std::chrono::seconds timeout) { return child_.read_line(timeout); }  // stdout
+  Result wait(std::chrono::seconds timeout) { return child_.wait(timeout); }
+  void write_stdin(const std::string& s) { child_.write_stdin(s); }
+  void close_stdin() { child_.close_stdin(); }
 
  private:
-  pid_t pid_ = -1;
-  int in_ = -1, out_ = -1, err_ = -1;
-  std::string out_buf_, err_buf_;
-  bool done_ = false;
+  support::Child child_;  // killed and reaped when the test leaves it running
 };
 
 // Pids of processes whose command line contains `needle`.
-std::vector<pid_t> processes_matching(const std::string& needle);
+using support::processes_matching;
 
 }  // namespace it

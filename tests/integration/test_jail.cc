@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "../support/skip.hpp"
 
 using namespace it;
 using namespace std::chrono_literals;
@@ -371,7 +372,7 @@ TEST_CASE("network = host only with allow_host_network, none has loopback only")
 // host's whole /etc and those are symlinks into /run (systemd-resolved), the
 // generated files appear at the end of the link, on the jail's own root.
 TEST_CASE("generated /etc/resolv.conf and /etc/hosts work when the host's are symlinks into /run") {
-  if (::geteuid() != 0) return;
+  if (::geteuid() != 0) SKIP_TEST("needs root (a private mount namespace with a copy of /etc)");
   const Mode m = Mode::Root;
   TempDir prof(m);
   const std::string profile = prof.file("etc.toml", "version = 1\nextends = \"base\"\n[filesystem]\nread = [\"/etc\"]\n");
@@ -436,7 +437,7 @@ TEST_CASE("probe: every attempt contained under base, a weak profile's holes are
 }
 
 TEST_CASE("Landlock: with exec.allow = [/usr/bin/node] node runs but cannot start a shell") {
-  if (!fs::exists("/usr/bin/node")) return;
+  if (!fs::exists("/usr/bin/node")) SKIP_TEST("/usr/bin/node is not installed");
   for (Mode m : modes()) {
     TempDir d(m);
     const std::string prof = d.file("node.toml", "version = 1\nextends = \"base\"\n[exec]\nallow = [\"/usr/bin/node\"]\n");
@@ -684,7 +685,7 @@ TEST_CASE("watch: a write outside the write paths fails and is logged as fs_deni
 }
 
 TEST_CASE("watch: a shell under exec.allow = [/usr/bin/node] fails and is logged as an exec that is not allowed") {
-  if (!fs::exists("/usr/bin/node")) return;
+  if (!fs::exists("/usr/bin/node")) SKIP_TEST("/usr/bin/node is not installed");
   for (Mode m : modes()) {
     TempDir d(m);
     const std::string prof = d.file("node.toml", "version = 1\nname = \"node-only\"\nextends = \"base\"\n"

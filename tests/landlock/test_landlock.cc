@@ -2,10 +2,7 @@
 // files are plainly there, and only Landlock stands between them and the
 // restricted child. Every probe runs in a forked child (a Landlock domain
 // cannot be left) and reports failures back through a pipe.
-#define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
-
-#include "../skip.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -28,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "../support/process.hpp"
+#include "../support/skip.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/landlock.hpp"
 
@@ -134,33 +133,23 @@ std::string in_domain(const LandlockPlan* plan, const std::function<void(Probe&)
 
 // fork + execve from inside the domain: the exit status, or -errno when
 // execve itself failed.
-int run(const std::string& path, std::vector<std::string> args = {}) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return -1000;
-  pid_t pid = ::fork();
-  if (pid < 0) return -1001;
-  if (pid == 0) {
-    ::close(p[0]);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(path.c_str()));
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    char* envp[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
-    int devnull = ::open("/dev/null", O_WRONLY);
-    if (devnull >= 0) ::dup2(devnull, 2);
-    ::execve(path.c_str(), argv.data(), envp);
-    int e = errno;
-    (void)!::write(p[1], &e, sizeof e);
-    ::_exit(127);
+int run(const std::string& path, const std::vector<std::string>& args = {}) {
+  std::vector<std::string> argv = {path};
+  argv.insert(argv.end(), args.begin(), args.end());
+  support::SpawnOptions o;
+  o.in = o.out = support::Io::inherit();
+  o.err = support::Io::null();
+  int exec_errno = 0;
+  pid_t pid;
+  try {
+    pid = support::spawn(argv, {"PATH=/usr/bin:/bin"}, o, &exec_errno);
+  } catch (const std::exception&) {
+    return -1000;
   }
-  ::close(p[1]);
-  int e = 0;
-  ssize_t n = ::read(p[0], &e, sizeof e);
-  ::close(p[0]);
   int st = 0;
   ::waitpid(pid, &st, 0);
-  if (n == sizeof e) return -e;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  if (exec_errno) return -exec_errno;
+  return support::decode_status(st);
 }
 
 LandlockPlan base_plan(const TempTree& t) {

@@ -2,13 +2,10 @@
 // bomb under pids=32, a memory bomb under 64 MiB, a cpu quota, cleanup; and
 // the rootless refusal, from a helper run as an unprivileged user.
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
-
-#include "../skip.hpp"
+#include "../support/catch_main.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -27,6 +24,10 @@
 #include <thread>
 #include <vector>
 
+#include "../support/files.hpp"
+#include "../support/process.hpp"
+#include "../support/skip.hpp"
+#include "../support/test_user.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/limits.hpp"
 
@@ -38,8 +39,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-const char* const kTestUser = "mcpjail-test";
-
 #define REQUIRE_ROOT() \
   do {                 \
     if (::geteuid() != 0) SKIP_TEST("needs root (creates cgroups)"); \
@@ -50,12 +49,7 @@ std::string launch_id(const char* what) {
   return std::string("test-") + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using support::slurp;
 
 std::size_t count_lines(const std::string& s) {
   std::size_t n = 0;
@@ -109,20 +103,9 @@ std::string dir_with(const Cgroup& cg, const char* file) {
   return {};
 }
 
-// Runs this binary as kTestUser through setpriv; returns its stdout.
-// The unprivileged test user (created when missing).
-const passwd* test_user() {
-  if (::getpwnam(kTestUser) == nullptr) {
-    std::string cmd = std::string("useradd --system --no-create-home --shell /usr/sbin/nologin ") + kTestUser;
-    REQUIRE(std::system(cmd.c_str()) == 0);
-  }
-  const passwd* pw = ::getpwnam(kTestUser);
-  REQUIRE(pw != nullptr);
-  return pw;
-}
-
+// Runs this binary as the test user through setpriv; returns what it wrote.
 std::string run_as_test_user(const std::vector<std::string>& args) {
-  test_user();
+  const support::User u = support::test_user();
   // A copy the user can execute, whatever the permissions of the build tree.
   char tmpl[] = "/tmp/mcpjail-limits-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
@@ -132,21 +115,14 @@ std::string run_as_test_user(const std::vector<std::string>& args) {
   fs::copy_file(fs::read_symlink("/proc/self/exe"), dir / "helper");
   fs::permissions(dir / "helper", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                       fs::perms::others_read | fs::perms::others_exec);
-  std::string cmd = std::string("setpriv --reuid=") + kTestUser + " --regid=" + kTestUser + " --clear-groups " +
-                    (dir / "helper").string();
-  for (const auto& a : args) cmd += " " + a;
-  cmd += " 2>&1";
-  std::string out;
-  FILE* f = ::popen(cmd.c_str(), "r");
-  REQUIRE(f != nullptr);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  int st = ::pclose(f);
+  std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid=" + std::to_string(u.uid),
+                                   "--regid=" + std::to_string(u.gid), "--clear-groups", (dir / "helper").string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const support::Output r = support::run(argv, {"PATH=/usr/bin:/bin"});
   fs::remove_all(dir);
+  const std::string out = r.out + r.err;
   INFO(out);
-  REQUIRE(WIFEXITED(st));
-  REQUIRE(WEXITSTATUS(st) == 0);
+  REQUIRE(r.status == 0);
   return out;
 }
 
@@ -174,7 +150,7 @@ int rootless_helper(bool best_effort) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--rootless-helper") == 0) return rootless_helper(std::strcmp(argv[2], "1") == 0);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  return Catch::Session().run(argc, argv);
+  return support::run_catch(argc, argv);
 }
 
 // ---- Layout (pure) ----------------------------------------------------------
@@ -597,9 +573,9 @@ TEST_CASE("rootless in a delegated cgroup v2 subtree: the limits apply", "[limit
   const CgroupLayout l = detect_cgroup_layout();
   if (l.version_of("memory") != "v2" || l.version_of("pids") != "v2")
     SKIP_TEST("needs the memory and pids controllers on cgroup v2");
-  const passwd* pw = test_user();
-  const uid_t uid = pw->pw_uid;
-  const gid_t gid = pw->pw_gid;
+  const support::User user = support::test_user();
+  const uid_t uid = user.uid;
+  const gid_t gid = user.gid;
   // What systemd sets up for user@UID.service: a subtree owned by the user,
   // controllers enabled down to it, the launcher in a scope inside.
   const std::string top = l.v2_mount + "/mcpjail-test-" + std::to_string(::getpid());

@@ -6,14 +6,11 @@
 // outside. Needs root (to build the world), pasta and iproute2; skipped
 // (exit 77) otherwise.
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <link.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
@@ -21,13 +18,14 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 
 #include "../integration/harness.hpp"
+#include "../support/files.hpp"
+#include "../support/process.hpp"
+#include "../support/skip.hpp"
 
 using namespace it;
 using namespace std::chrono_literals;
@@ -35,73 +33,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Proc {
-  pid_t pid = -1;
-  int out = -1;
-};
+using support::Child;
+using support::Io;
+using support::lines;
+using support::slurp;
 
-Proc spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool capture) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-  std::vector<char*> av, ev;
-  for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-  av.push_back(nullptr);
-  for (const auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
-  ev.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_RDWR);
-    ::dup2(devnull, 0);
-    ::dup2(capture ? p[1] : devnull, 1);
-    ::execve(av[0], av.data(), ev.data());
-    ::_exit(127);
-  }
-  ::close(p[1]);
-  if (!capture) {
-    ::close(p[0]);
-    p[0] = -1;
-  }
-  return {pid, p[0]};
-}
-
-// Reads stdout until EOF or the deadline; returns the exit status (-1: killed at the deadline).
-int finish(Proc& pr, std::string* out, std::chrono::seconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (pr.out >= 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{pr.out, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[4096];
-    const ssize_t n = ::read(pr.out, buf, sizeof buf);
-    if (n <= 0) {
-      ::close(pr.out);
-      pr.out = -1;
-      break;
-    }
-    if (out) out->append(buf, static_cast<std::size_t>(n));
-  }
-  if (pr.out >= 0) {
-    ::kill(pr.pid, SIGKILL);
-    ::close(pr.out);
-    pr.out = -1;
-  }
-  int st = 0;
-  ::waitpid(pr.pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-std::string read_file(const std::string& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty()) out.push_back(l);
-  return out;
+// stdin on /dev/null; stdout captured or to /dev/null; stderr the test's own.
+Child start(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool capture) {
+  support::SpawnOptions o;
+  o.in = Io::null();
+  o.out = capture ? Io::pipe() : Io::null();
+  o.err = Io::inherit();
+  return Child(argv, env, std::move(o));
 }
 
 // The test world: namespaces NAME-h ("the host") and NAME-w ("the internet"),
@@ -145,17 +88,13 @@ class World {
       cleanup();
       throw std::runtime_error("the test world is not up; its positive controls gave:\n" + got);
     }
-    baseline_world_ = lines_of(read_file(dir_ + "/world.log")).size();
-    baseline_host_ = lines_of(read_file(dir_ + "/host.log")).size();
+    baseline_world_ = lines(slurp(dir_ + "/world.log")).size();
+    baseline_host_ = lines(slurp(dir_ + "/host.log")).size();
   }
   ~World() { cleanup(); }
   void cleanup() {
-    for (pid_t* p : {&world_, &host_})
-      if (*p > 0) {
-        ::kill(*p, SIGKILL);
-        ::waitpid(*p, nullptr, 0);
-        *p = -1;
-      }
+    world_.reset();  // killed and reaped
+    host_.reset();
     if (!name_.empty()) sh({WORLD_SH, "down", name_});
     name_.clear();
     std::error_code ec;
@@ -166,65 +105,52 @@ class World {
   std::string host_ns() const { return "/run/netns/" + name_ + "-h"; }
   // Log lines written since the controls.
   std::vector<std::string> world_log() const {
-    auto l = lines_of(read_file(dir_ + "/world.log"));
+    auto l = lines(slurp(dir_ + "/world.log"));
     return {l.begin() + static_cast<std::ptrdiff_t>(std::min(baseline_world_, l.size())), l.end()};
   }
   std::vector<std::string> host_log() const {
-    auto l = lines_of(read_file(dir_ + "/host.log"));
+    auto l = lines(slurp(dir_ + "/host.log"));
     return {l.begin() + static_cast<std::ptrdiff_t>(std::min(baseline_host_, l.size())), l.end()};
   }
 
  private:
   static int sh(const std::vector<std::string>& argv) {
-    Proc p = spawn({"/bin/sh", argv[0], argv[1], argv[2]}, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, false);
-    return finish(p, nullptr, 30s);
+    return start({"/bin/sh", argv[0], argv[1], argv[2]}, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, false).wait(30s).status;
   }
-  pid_t serve(const std::string& ns, const std::string& log, std::vector<std::string> specs) {
+  std::optional<Child> serve(const std::string& ns, const std::string& log, std::vector<std::string> specs) {
     std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=/run/netns/" + ns, "--", NETWORLD_BIN, "--log", log,
                                      "--ttl", "60"};
     argv.insert(argv.end(), specs.begin(), specs.end());
-    Proc p = spawn(argv, {"PATH=/usr/bin:/bin"}, true);
-    std::string out;
-    pollfd pf{p.out, POLLIN, 0};
-    char buf[64];
-    while (out.find("ready\n") == std::string::npos && ::poll(&pf, 1, 5000) > 0) {
-      const ssize_t n = ::read(p.out, buf, sizeof buf);
-      if (n <= 0) break;
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(p.out);
-    if (out.find("ready\n") == std::string::npos) {
-      ::kill(p.pid, SIGKILL);
-      ::waitpid(p.pid, nullptr, 0);
-      throw std::runtime_error("a test world server did not start in " + ns);
-    }
-    return p.pid;
+    Child p = start(argv, {"PATH=/usr/bin:/bin"}, true);
+    const auto ready = p.read_line(5s);
+    if (ready != "ready") throw std::runtime_error("a test world server did not start in " + ns);
+    p.close_stdout();
+    return p;
   }
   std::vector<std::string> control(const std::vector<std::string>& ops) const {
     std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=" + host_ns(), "--", netprobe_};
     argv.insert(argv.end(), ops.begin(), ops.end());
-    Proc p = spawn(argv, {"PATH=/usr/bin:/bin"}, true);
-    std::string out;
-    finish(p, &out, 30s);
-    return lines_of(out);
+    return lines(start(argv, {"PATH=/usr/bin:/bin"}, true).wait(30s).out);
   }
 
   std::string name_, dir_, netprobe_;
-  pid_t world_ = -1, host_ = -1;
+  std::optional<Child> world_, host_;  // the listeners
   std::size_t baseline_world_ = 0, baseline_host_ = 0;
 };
 
-void require_root() {
-  if (::geteuid() != 0) {
-    std::fprintf(stderr, "network tests need root (they build network namespaces); skipped\n");
-    std::exit(77);
-  }
+// Why the network tests cannot run here; "" when they can.
+std::string missing_prerequisite() {
+  if (::geteuid() != 0) return "network tests need root (they build network namespaces)";
   if (::access("/usr/bin/pasta", X_OK) != 0 || ::access("/usr/bin/nsenter", X_OK) != 0 ||
-      (::access("/usr/sbin/ip", X_OK) != 0 && ::access("/sbin/ip", X_OK) != 0 && ::access("/usr/bin/ip", X_OK) != 0)) {
-    std::fprintf(stderr, "network tests need pasta (passt), nsenter and ip (iproute2); skipped\n");
-    std::exit(77);
-  }
+      support::find_program({"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"}).empty())
+    return "network tests need pasta (passt), nsenter and ip (iproute2)";
+  return "";
 }
+
+#define REQUIRE_NETWORK_WORLD()                                             \
+  do {                                                                      \
+    if (const std::string why = missing_prerequisite(); !why.empty()) SKIP_TEST(why); \
+  } while (0)
 
 const char* kProfile = R"(version = 1
 name = "net-it"
@@ -258,18 +184,19 @@ Launch launch(const World& w, Mode m, const TempDir& td, const std::string& prof
     args.insert(args.end(), op.begin(), op.end());
     args.push_back(";");
   }
-  Proc p = spawn(jail_argv(w, m, args), Harness::get().launcher_env(m, {}), true);
   Launch l;
-  l.status = finish(p, &l.raw, 120s);
+  const auto r = start(jail_argv(w, m, args), Harness::get().launcher_env(m, {}), true).wait(120s);
+  l.status = r.status;
+  l.raw = r.out;
   // Each output line starts with the operation's words; the rest is the result.
   for (const auto& op : ops) {
     std::string key;
     for (const auto& word : op) key += (key.empty() ? "" : " ") + word;
-    for (const auto& line : lines_of(l.raw))
+    for (const auto& line : lines(l.raw))
       if (line.rfind(key + " ", 0) == 0 && !l.results.count(key)) l.results[key] = line.substr(key.size() + 1);
       else if (op.size() == 1 && line.rfind(key, 0) == 0 && !l.results.count(key)) l.results[key] = line.substr(key.size());
   }
-  for (const auto& line : lines_of(read_file(audit))) l.audit.push_back(nlohmann::json::parse(line));
+  for (const auto& line : lines(slurp(audit))) l.audit.push_back(nlohmann::json::parse(line));
   return l;
 }
 
@@ -295,7 +222,7 @@ bool starts(const std::map<std::string, std::string>& r, const std::string& key,
 }  // namespace
 
 TEST_CASE("allowlist: allowed names resolve and connect and everything else is blocked and audited and never arrives") {
-  require_root();
+  REQUIRE_NETWORK_WORLD();
   World w;
   for (Mode m : modes()) {
     INFO("mode: " << mode_name(m));
@@ -409,7 +336,7 @@ TEST_CASE("allowlist: allowed names resolve and connect and everything else is b
 }
 
 TEST_CASE("allowlist: pasta lives exactly as long as the jail") {
-  require_root();
+  REQUIRE_NETWORK_WORLD();
   World w;
   // The uplinks of this world's jails: pasta runs in the world's host
   // namespace (other test runs on the machine have uplinks of their own).
@@ -438,19 +365,12 @@ TEST_CASE("allowlist: pasta lives exactly as long as the jail") {
     // The launcher killed outright: pasta goes at once all the same.
     std::vector<std::string> args = {"run", profile, "--audit-log", "none", "--", w.netprobe(),
                                      "connect", "api.test", "8443", ";", "sleep", "60000"};
-    Proc p = spawn(jail_argv(w, m, args), Harness::get().launcher_env(m, {}), true);
-    std::string out;
-    pollfd pf{p.out, POLLIN, 0};
-    char buf[256];
-    while (out.find('\n') == std::string::npos && ::poll(&pf, 1, 20000) > 0) {
-      const ssize_t n = ::read(p.out, buf, sizeof buf);
-      if (n <= 0) break;
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    CHECK(out.rfind("connect api.test 8443 ok", 0) == 0);
+    Child p = start(jail_argv(w, m, args), Harness::get().launcher_env(m, {}), true);
+    const std::string first = p.read_line(20s).value_or("");
+    CHECK(first.rfind("connect api.test 8443 ok", 0) == 0);
     CHECK(uplinks().size() == 1);
-    ::kill(p.pid, SIGKILL);
-    finish(p, nullptr, 10s);
+    p.kill(SIGKILL);
+    p.wait(10s);
     bool gone = false;
     for (int i = 0; i < 40 && !gone; ++i) {
       gone = uplinks().empty();
@@ -461,7 +381,7 @@ TEST_CASE("allowlist: pasta lives exactly as long as the jail") {
 }
 
 TEST_CASE("allowlist: with addresses only every name is refused") {
-  require_root();
+  REQUIRE_NETWORK_WORLD();
   World w;
   for (Mode m : modes()) {
     INFO("mode: " << mode_name(m));
@@ -485,7 +405,7 @@ dns = []
 }
 
 TEST_CASE("built-in profile fetch: every name on 80 and 443 and nothing else and the probe finds it contained") {
-  require_root();
+  REQUIRE_NETWORK_WORLD();
   World w;
   for (Mode m : modes()) {
     INFO("mode: " << mode_name(m));
@@ -548,9 +468,9 @@ TEST_CASE("built-in profile fetch: every name on 80 and 443 and nothing else and
     // battery makes no DNS queries): every attempt contained, and none of the
     // addresses it tries (listeners of this world) saw a connection.
     const auto world_before = w.world_log().size();
-    Proc p = spawn(jail_argv(w, m, {"probe", "fetch"}), Harness::get().launcher_env(m, {}), true);
-    std::string out;
-    const int status = finish(p, &out, 120s);
+    const auto probe = start(jail_argv(w, m, {"probe", "fetch"}), Harness::get().launcher_env(m, {}), true).wait(120s);
+    const std::string& out = probe.out;
+    const int status = probe.status;
     INFO("probe output:\n" << out);
     CHECK(status == 0);
     CHECK_THAT(out, Catch::Contains("profile \"fetch\""));
@@ -558,7 +478,7 @@ TEST_CASE("built-in profile fetch: every name on 80 and 443 and nothing else and
     CHECK_THAT(out, !Catch::Contains("NOT CONTAINED"));
     // refused by the jail's table (a reset), not left unanswered somewhere
     std::string not_allowed;
-    for (const auto& line : lines_of(out))
+    for (const auto& line : lines(out))
       if (line.find("(192.0.2.1:443)") != std::string::npos) not_allowed = line;
     CHECK_THAT(not_allowed, Catch::Contains("Connection refused"));
     CHECK_THAT(out, Catch::Contains("(169.254.169.254:80)") && Catch::Contains("reach the gateway (198.18.0.1:22)"));
@@ -573,7 +493,7 @@ TEST_CASE("built-in profile fetch: every name on 80 and 443 and nothing else and
 // The launcher loads libnftables only for allowlist launches (dlopen): where
 // it is missing, the launch stops before anything runs and says why.
 TEST_CASE("allowlist: without libnftables nothing starts and the error names the network layer and the fix") {
-  require_root();
+  REQUIRE_NETWORK_WORLD();
   // The file the dynamic linker opens for libnftables.so.1 here.
   void* h = ::dlopen("libnftables.so.1", RTLD_LAZY | RTLD_LOCAL);
   REQUIRE(h != nullptr);
@@ -598,36 +518,21 @@ dns = []
 )");
     const std::string empty = td.file("empty", "");
     // Runs the launch in a mount namespace of its own where, if `hide`, an
-    // empty file lies over the library. Returns the status; stderr in *err.
+    // empty file lies over the library. Returns the status; stdout and stderr in *out, *err.
     auto attempt = [&](bool hide, std::string* out, std::string* err) {
-      const std::string err_path = td.path() + (hide ? "/err-hidden" : "/err-control");
-      const std::vector<std::string> argv =
-          jail_argv(w, m, {"run", profile, "--audit-log", "none", "--", w.netprobe(), "connect", "198.18.1.20", "8443"});
-      const std::vector<std::string> env = Harness::get().launcher_env(m, {});
-      std::vector<char*> av, ev;
-      for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-      av.push_back(nullptr);
-      for (const auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
-      ev.push_back(nullptr);
-      int p[2];
-      REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-      const pid_t pid = ::fork();
-      REQUIRE(pid >= 0);
-      if (pid == 0) {
+      support::SpawnOptions o;
+      o.in = Io::null();
+      o.in_child = [&] {
         if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
           ::_exit(90);
         if (hide && ::mount(empty.c_str(), library.c_str(), nullptr, MS_BIND, nullptr) != 0) ::_exit(91);
-        const int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (e < 0 || devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(p[1], 1) < 0 || ::dup2(e, 2) < 0) ::_exit(92);
-        ::execve(av[0], av.data(), ev.data());
-        ::_exit(93);
-      }
-      ::close(p[1]);
-      Proc pr{pid, p[0]};
-      const int status = finish(pr, out, 120s);
-      *err = read_file(err_path);
-      return status;
+      };
+      Child c(jail_argv(w, m, {"run", profile, "--audit-log", "none", "--", w.netprobe(), "connect", "198.18.1.20", "8443"}),
+              Harness::get().launcher_env(m, {}), std::move(o));
+      auto r = c.wait(120s);
+      *out = r.out;
+      *err = r.err;
+      return r.status;
     };
     // Positive control: the same launch with the library in place connects.
     std::string out, err;

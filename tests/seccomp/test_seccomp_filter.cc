@@ -9,9 +9,6 @@
 //    SCM_RIGHTS and answers notifications with handle_notification);
 //  - action log continues calls and reports them; strict mode's launcher exec;
 //  - node and python3 run unchanged under both bases with no denial reported.
-#ifndef MCPJAIL_SHARED_CATCH_MAIN
-#define CATCH_CONFIG_MAIN
-#endif
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -39,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/skip.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/seccomp.hpp"
 
@@ -1209,36 +1207,24 @@ const char* kPython = "/usr/bin/python3";
 
 TEST_CASE("node runs unchanged under default: worker_threads, fs, crypto, net, child_process",
           "[seccomp][runtime]") {
-  if (!file_exists(kNode)) {
-    WARN("no " << kNode << "; skipped");
-    return;
-  }
+  if (!file_exists(kNode)) SKIP_TEST(std::string(kNode) + " is not installed");
   check_runtime("default", {kNode, "-e", std::string(kNodeCommon) + kNodeDefault});
   // libuv's io_uring backend, when enabled, must fall back on ENOSYS.
   check_runtime("default", {kNode, "-e", std::string(kNodeCommon) + kNodeDefault}, {"UV_USE_IO_URING=1"});
 }
 
 TEST_CASE("node runs unchanged under strict: worker_threads, fs, crypto, net", "[seccomp][runtime]") {
-  if (!file_exists(kNode)) {
-    WARN("no " << kNode << "; skipped");
-    return;
-  }
+  if (!file_exists(kNode)) SKIP_TEST(std::string(kNode) + " is not installed");
   check_runtime("strict", {kNode, "-e", std::string(kNodeCommon) + kNodeStrict});
 }
 
 TEST_CASE("python3 runs unchanged under default: threads, asyncio, subprocess, multiprocessing",
           "[seccomp][runtime]") {
-  if (!file_exists(kPython)) {
-    WARN("no " << kPython << "; skipped");
-    return;
-  }
+  if (!file_exists(kPython)) SKIP_TEST(std::string(kPython) + " is not installed");
   check_runtime("default", {kPython, "-c", std::string(kPyCommon) + kPyDefault});
 }
 
 TEST_CASE("python3 runs unchanged under strict: threads, asyncio, sockets", "[seccomp][runtime]") {
-  if (!file_exists(kPython)) {
-    WARN("no " << kPython << "; skipped");
-    return;
-  }
+  if (!file_exists(kPython)) SKIP_TEST(std::string(kPython) + " is not installed");
   check_runtime("strict", {kPython, "-c", std::string(kPyCommon) + kPyStrict});
 }

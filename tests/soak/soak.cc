@@ -41,7 +41,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -62,6 +61,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "../support/files.hpp"
+#include "../support/process.hpp"
+#include "../support/test_user.hpp"
 #include "mcpjail/limits.hpp"
 #include "mcpjail/unique_fd.hpp"
 
@@ -73,7 +75,6 @@ namespace soak {
 
 namespace {
 
-constexpr const char* kTestUser = "mcpjail-test";
 constexpr const char* kWork = "/tmp/mcpjail-soak";
 constexpr const char* kToken = "mcpjail-soak-server";
 const char* const kServers[] = {"exit", "hang", "fork-exit", "fork-hang"};
@@ -82,40 +83,12 @@ const int kCodes[] = {0, 1, 3, 42};
 
 // ---- small helpers ----------------------------------------------------------
 
-// The file's contents; "" when it cannot be read (a /proc file of a process
-// that ended meanwhile fails with ESRCH).
-std::string slurp(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  std::string out;
-  char buf[65536];
-  for (ssize_t n; fd;) {
-    n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return "";
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
-}
-
-void spit(const std::string& path, const std::string& text, unsigned mode) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-  ::chmod(path.c_str(), mode);
-}
-
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty()) out.push_back(l);
-  return out;
-}
-
-int decode(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
+using support::decode_status;
+using support::find_program;
+using support::lines;
+using support::run_checked;
+using support::slurp;
+using support::spit;
 
 void sleep_ms(int ms) {
   timespec ts{ms / 1000, (ms % 1000) * 1000000L};
@@ -126,42 +99,14 @@ void sleep_ms(int ms) {
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 int pidfd_signal(int pidfd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
 
-// fork + execve with stdin/stdout on /dev/null and stderr on `err` (-1: /dev/null).
+// fork + execve with stdin/stdout on /dev/null, stderr on `err` (-1: /dev/null)
+// and no other descriptor of the driver's.
 pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, int err) {
-  std::vector<char*> av, ev;
-  for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-  av.push_back(nullptr);
-  for (const auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
-  ev.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::signal(SIGPIPE, SIG_DFL);
-    const int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(err >= 0 ? err : null, 2);
-    ::syscall(SYS_close_range, 3U, ~0U, 0U);
-    ::execve(av[0], av.data(), ev.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-// Runs a set-up command to its end; throws when it fails.
-void run_checked(const std::vector<std::string>& argv) {
-  const pid_t pid = spawn(argv, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, 2);
-  int st = 0;
-  if (pid < 0 || ::waitpid(pid, &st, 0) != pid || decode(st) != 0) {
-    std::string cmd;
-    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-    throw std::runtime_error("set-up command failed: " + cmd);
-  }
-}
-
-std::string find_program(std::initializer_list<const char*> candidates) {
-  for (const char* c : candidates)
-    if (::access(c, X_OK) == 0) return c;
-  return "";
+  support::SpawnOptions o;
+  o.in = o.out = support::Io::null();
+  o.err = err >= 0 ? support::Io::to(err) : support::Io::null();
+  o.close_other_fds = true;
+  return support::spawn(argv, env, o);
 }
 
 // ---- processes --------------------------------------------------------------
@@ -372,15 +317,6 @@ void set_up_namespace(const std::string& ip) {
   run_checked({ip, "route", "add", "default", "via", "198.18.0.254", "dev", "soak0"});
 }
 
-const passwd* test_user() {
-  if (!::getpwnam(kTestUser))
-    run_checked({find_program({"/usr/sbin/useradd", "/sbin/useradd"}), "--system", "--no-create-home", "--shell",
-                 "/usr/sbin/nologin", kTestUser});
-  const passwd* pw = ::getpwnam(kTestUser);
-  if (!pw) throw std::runtime_error(std::string("no user ") + kTestUser);
-  return pw;
-}
-
 std::string profile_text(bool root, bool allowlist) {
   std::string t = "version = 1\nname = \"soak-" + std::string(root ? "root" : "rootless") + "-" +
                   (allowlist ? "allowlist" : "none") + "\"\nextends = \"base\"\n";
@@ -441,10 +377,10 @@ class Driver {
     set_up_namespace(ip);
     ip_ = ip;
     pidns_ = own_pid_ns();
-    const passwd* pw = test_user();
-    uid_ = pw->pw_uid;
-    gid_ = pw->pw_gid;
-    home_ = pw->pw_dir;
+    const support::User user = support::test_user();
+    uid_ = user.uid;
+    gid_ = user.gid;
+    home_ = user.home;
 
     ::mkdir(kWork, 0755);
     ::chmod(kWork, 0755);
@@ -481,21 +417,7 @@ class Driver {
     return std::string(kWork) + "/" + (root ? "root" : "rootless") + "-" + (allowlist ? "allowlist" : "none") + ".toml";
   }
 
-  std::string ip_netns_list() {
-    const std::string out = std::string(kWork) + "/netns.out";
-    UniqueFd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::dup2(fd.get(), 1);
-      const char* argv[] = {ip_.c_str(), "netns", "list", nullptr};
-      ::execv(argv[0], const_cast<char**>(argv));
-      ::_exit(127);
-    }
-    ::waitpid(pid, nullptr, 0);
-    std::string text = slurp(out);
-    ::unlink(out.c_str());
-    return text;
-  }
+  std::string ip_netns_list() { return support::run({ip_, "netns", "list"}, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}).out; }
 
   Launch draw(int index) {
     Launch l;
@@ -565,7 +487,7 @@ class Driver {
     int st = 0;
     while (::waitpid(l.launcher, &st, 0) < 0 && errno == EINTR) {
     }
-    l.status = decode(st);
+    l.status = decode_status(st);
   }
 
   void one(Launch l) {

@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "../skip.hpp"
+#include "../support/skip.hpp"
 #include "soak.hpp"
 
 using namespace std::chrono_literals;
