@@ -7,53 +7,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../support/plan_world.hpp"
 #include "mcpjail/plan.hpp"
 
 using namespace mcpjail;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct World {
-  fs::path d;
-  World() {
-    char tmpl[] = "/tmp/mcpjail-plan-XXXXXX";
-    d = ::mkdtemp(tmpl);
-    fs::create_directories(d / "home/alice/.ssh");
-    std::ofstream(d / "home/alice/.ssh/id_rsa") << "KEY";
-    fs::create_directories(d / "ws/sub");
-    std::ofstream(d / "ws/.env") << "SECRET=1";
-    fs::create_directories(d / "opt/app/node_modules/@scope/pkg/dist");
-    fs::create_directories(d / "opt/app/node_modules/@scope/pkg/node_modules/dep");
-    std::ofstream(d / "opt/app/node_modules/@scope/pkg/dist/index.js") << "";
-    fs::create_directories(d / "proj/src/deep");
-    std::ofstream(d / "proj/package.json") << "{}";
-    std::ofstream(d / "proj/src/deep/server.js") << "";
-    std::ofstream(d / "home/alice/loose.js") << "";
-  }
-  ~World() { fs::remove_all(d); }
-  std::string p(const std::string& rel) const { return (d / rel).string(); }
-
-  Invocation inv(std::vector<std::string> command = {"/bin/true"}) const {
-    Invocation i;
-    i.uid = ::getuid();
-    i.euid = ::geteuid();
-    i.gid = ::getgid();
-    i.load.home = p("home/alice");
-    i.load.pwd = p("ws");
-    i.load.vars["WORKSPACE"] = p("ws");
-    i.host_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", p("home/alice")}, {"LANG", "C.UTF-8"},
-                  {"LC_ALL", "C"}, {"AWS_SECRET_ACCESS_KEY", "hunter2"}, {"GITHUB_TOKEN", "ghp_x"}};
-    i.command = std::move(command);
-    return i;
-  }
-
-  Plan plan(const std::string& text, const Invocation& i) const {
-    const Profile pr = load_profile_text(text, "t.toml", d.string(), i.load);
-    return make_plan(pr, i);
-  }
-  Plan plan(const std::string& text) const { return plan(text, inv()); }
-};
 
 const MountStep* find(const Plan& p, const std::string& target) {
   for (const auto& m : p.mounts)

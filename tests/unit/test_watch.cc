@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../support/plan_world.hpp"
 #include "mcpjail/audit.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/watch.hpp"
@@ -15,33 +16,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct World {
-  fs::path d;
-  World() {
-    char tmpl[] = "/tmp/mcpjail-watch-unit-XXXXXX";
-    d = ::mkdtemp(tmpl);
-    fs::create_directories(d / "ws/build-scripts");
-    fs::create_directories(d / "ws/secrets");
-    std::ofstream(d / "ws/.env") << "SECRET=1";
-    fs::create_directories(d / "data");
+// The planning tests' world with what the watch's profile names: shared
+// build scripts and secrets in the workspace, a data directory, a variable
+// of the launcher's that the profile sets for the server, and a home that is
+// nowhere (the world itself is below /tmp, a tmpfs in the jail).
+struct WatchWorld : World {
+  WatchWorld() {
+    dir("ws/build-scripts");
+    dir("ws/secrets");
+    dir("data");
   }
-  ~World() { fs::remove_all(d); }
-  std::string p(const std::string& rel) const { return (d / rel).string(); }
-
   Plan plan(const std::string& text) const {
-    Invocation i;
-    i.uid = ::getuid();
-    i.euid = ::geteuid();
-    i.gid = ::getgid();
-    i.load.home = "/nonexistent-home";
-    i.load.pwd = p("ws");
-    i.load.vars["WORKSPACE"] = p("ws");
+    Invocation i = inv();
+    i.load.home = i.host_env["HOME"] = "/nonexistent-home";
     i.load.vars["DATA"] = p("data");
-    i.host_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", "/nonexistent-home"}, {"LANG", "C.UTF-8"},
-                  {"AWS_SECRET_ACCESS_KEY", "hunter2"}, {"GITHUB_TOKEN", "ghp_x"}, {"NODE_ENV", "dev"}};
-    i.command = {"/bin/true"};
-    const Profile pr = load_profile_text(text, "t.toml", d.string(), i.load);
-    return make_plan(pr, i);
+    i.host_env["NODE_ENV"] = "dev";
+    return World::plan(text, i);
   }
 };
 
@@ -58,7 +48,7 @@ hide = ["${WORKSPACE}/.env", "${WORKSPACE}/secrets"]
 }  // namespace
 
 TEST_CASE("watch: the plan's mounts say where the server may write") {
-  World w;
+  WatchWorld w;
   const Plan plan = w.plan(kProfile);
   const watch::WriteMap map(plan);
   using V = watch::Verdict;
@@ -170,7 +160,7 @@ TEST_CASE("summary: nothing when nothing was blocked, else counts and the first 
 }
 
 TEST_CASE("plan: env_dropped names the launcher's variables the server does not get") {
-  World w;
+  WatchWorld w;
   const Plan plan = w.plan(kProfile);
   // NODE_ENV is set by the profile: the name reaches the server (with the profile's value).
   CHECK(plan.env_dropped == std::vector<std::string>{"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN"});

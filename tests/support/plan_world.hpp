@@ -1,0 +1,68 @@
+// The planning tests' world: a scratch tree (removed afterwards) with a home,
+// a workspace, installed and project Node code, and the invocation of a user
+// whose home and workspace these are. Shared by tests/unit/test_plan.cc and
+// tests/unit/test_watch.cc.
+#pragma once
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "mcpjail/plan.hpp"
+
+struct World {
+  std::filesystem::path d;
+
+  World() {
+    char tmpl[] = "/tmp/mcpjail-plan-XXXXXX";
+    d = ::mkdtemp(tmpl);
+    dir("home/alice/.ssh");
+    file("home/alice/.ssh/id_rsa", "KEY");
+    dir("ws/sub");
+    file("ws/.env", "SECRET=1");
+    dir("opt/app/node_modules/@scope/pkg/dist");
+    dir("opt/app/node_modules/@scope/pkg/node_modules/dep");
+    file("opt/app/node_modules/@scope/pkg/dist/index.js", "");
+    dir("proj/src/deep");
+    file("proj/package.json", "{}");
+    file("proj/src/deep/server.js", "");
+    file("home/alice/loose.js", "");
+  }
+  ~World() {
+    std::error_code ec;
+    std::filesystem::remove_all(d, ec);
+  }
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  // The absolute path of `rel` in the tree.
+  std::string p(const std::string& rel) const { return (d / rel).string(); }
+  void dir(const std::string& rel) const { std::filesystem::create_directories(d / rel); }
+  void file(const std::string& rel, const std::string& content) const { std::ofstream(d / rel) << content; }
+
+  // Alice running `command` from her workspace, ${WORKSPACE} set to it, with
+  // secrets in her environment.
+  mcpjail::Invocation inv(std::vector<std::string> command = {"/bin/true"}) const {
+    mcpjail::Invocation i;
+    i.uid = ::getuid();
+    i.euid = ::geteuid();
+    i.gid = ::getgid();
+    i.load.home = p("home/alice");
+    i.load.pwd = p("ws");
+    i.load.vars["WORKSPACE"] = p("ws");
+    i.host_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", p("home/alice")}, {"LANG", "C.UTF-8"},
+                  {"LC_ALL", "C"}, {"AWS_SECRET_ACCESS_KEY", "hunter2"}, {"GITHUB_TOKEN", "ghp_x"}};
+    i.command = std::move(command);
+    return i;
+  }
+
+  // The plan of profile `text` (as if read from t.toml in the tree).
+  mcpjail::Plan plan(const std::string& text, const mcpjail::Invocation& i) const {
+    const mcpjail::Profile pr = mcpjail::load_profile_text(text, "t.toml", d.string(), i.load);
+    return mcpjail::make_plan(pr, i);
+  }
+  mcpjail::Plan plan(const std::string& text) const { return plan(text, inv()); }
+};
