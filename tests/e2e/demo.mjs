@@ -10,14 +10,12 @@
 // at the end. Exit status 0 means the jail behaved as expected.
 
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { callTool, hex, mkTempDir, startServer } from './jailed.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SERVER_PKG = path.join(HERE, 'node_modules', '@modelcontextprotocol', 'server-filesystem');
@@ -65,8 +63,7 @@ const short = (s, n = 90) => {
 const asRoot = process.getuid() === 0;
 const tempDirs = [];
 function tempDir(prefix) {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.chmodSync(d, 0o755);
+  const d = mkTempDir(prefix);
   tempDirs.push(d);
   return d;
 }
@@ -84,7 +81,7 @@ if (asRoot) execFileSync('chown', ['-R', '65534:65534', ws]);
 
 const secretDir = tempDir('mcpjail-demo-secret-');
 const secretFile = path.join(secretDir, 'api-token.txt');
-const secretText = `TOP-SECRET-${randomBytes(8).toString('hex')}`;
+const secretText = `TOP-SECRET-${hex()}`;
 fs.writeFileSync(secretFile, `${secretText}\n`, { mode: 0o644 }); // world-readable on purpose
 const home = os.homedir();
 
@@ -94,26 +91,8 @@ const serverVersion = JSON.parse(fs.readFileSync(path.join(SERVER_PKG, 'package.
 // $HOME: only the jail stands between it and those files.
 const serverArgs = [SERVER, ws, secretDir, home];
 
-async function connect(command, args) {
-  const transport = new StdioClientTransport({ command, args, stderr: 'pipe' });
-  let stderr = '';
-  transport.stderr.on('data', (c) => {
-    stderr += c;
-  });
-  const client = new Client({ name: 'mcp-jail-demo', version: '1.0.0' });
-  await client.connect(transport, { timeout: 20_000 });
-  return { client, stderr: () => stderr };
-}
-
-async function call(client, name, args) {
-  try {
-    const r = await client.callTool({ name, arguments: args }, undefined, { timeout: 15_000 });
-    const text = (r.content ?? []).map((c) => c.text ?? '').join('\n');
-    return { ok: !r.isError, text };
-  } catch (err) {
-    return { ok: false, text: err.message };
-  }
-}
+const connect = (command, args) => startServer({ command, args });
+const call = callTool;
 
 // ------------------------------------------------------------ the demo
 
@@ -162,7 +141,7 @@ try {
   try {
     const bare = await connect(process.execPath, serverArgs);
     bareResult = await call(bare.client, 'read_text_file', { path: secretFile });
-    await bare.client.close();
+    await bare.close();
   } catch (err) {
     bareResult = { ok: false, text: err.message };
   }
@@ -188,6 +167,6 @@ try {
   say(`  $HOME                                 : ${homeVisible ? red('VISIBLE') : green('not visible')}`);
   say(failures === 0 ? green('\nmcp-jail kept the server inside its workspace.') : red(`\n${failures} check(s) failed.`));
 } finally {
-  await jailed.client.close();
+  await jailed.close();
 }
 process.exitCode = failures === 0 ? 0 : 1;

@@ -11,14 +11,14 @@
 // reach a listener on the host's loopback (owned by this test). npx without a
 // filled cache fails offline instead of downloading.
 
-import { describe, it, before, after } from 'node:test';
+import { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 
 import {
-  JAIL, bare, callTool, fillNpxCache, hex, jailed, mkTempDir, modeDefinitions, prepareMode, runCollect, spec,
+  bare, callTool, fillNpxCache, hex, jailed, mkTempDir, jailSuite, modeDefinitions, modeTest, prepareMode, runCollect, spec,
   startServer, stateDir,
 } from './jailed.mjs';
 
@@ -55,11 +55,7 @@ function suite() {
 
       after(() => ctx?.cleanup(), { timeout: HOOK_TIMEOUT });
 
-      const test = (name, fn) =>
-        it(name, { timeout: TEST_TIMEOUT }, async (t) => {
-          if (ctx?.skip) return t.skip(ctx.skip);
-          await fn(t);
-        });
+      const test = modeTest({ ctx: () => ctx, timeout: TEST_TIMEOUT });
 
       for (const form of FORMS) {
         test(`${form}: tools, resources and prompts answer through the jail`, async () => {
@@ -154,6 +150,4 @@ function suite() {
   }
 }
 
-const SUITE = 'mcp-jail: everything profile end to end';
-if (JAIL) describe(SUITE, suite);
-else it(SUITE, { skip: 'MCPJAIL_BIN is not set (absolute path of the mcp-jail binary)' }, () => {});
+jailSuite('mcp-jail: everything profile end to end', suite);

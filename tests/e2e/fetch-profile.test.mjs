@@ -40,22 +40,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  E2E_DIR, JAIL, fillNpxCache, hex, mkTempDir, modeDefinitions, prepareMode, serverEntry, spec, startServer,
+  E2E_DIR, fillNpxCache, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverEntry, spec, startServer,
 } from './jailed.mjs';
-import { TestWorld, auditUntil } from './testworld.mjs';
+import { TestWorld, auditUntil, worldSkipReason } from './testworld.mjs';
 
 const PKG = 'mcp-fetch-server';
 const PROFILE = 'fetch-e2e'; // the test profile's name: its ${PROFILE_STATE} holds the npm cache
 const HOOK_TIMEOUT = 600_000; // the first fill downloads the package, outside the jail
 const TIMEOUT = 90_000;
 
-const skipReason = (() => {
-  if (process.getuid() !== 0) return 'needs root: the test builds network namespaces';
-  if (!JAIL) return 'MCPJAIL_BIN is not set';
-  for (const tool of ['/usr/bin/pasta', '/usr/bin/nsenter']) if (!fs.existsSync(tool)) return `${tool} is missing`;
-  if (!fs.existsSync(path.join(E2E_DIR, 'node_modules', PKG))) return `${PKG} is not installed: run npm ci in tests/e2e`;
-  return null;
-})();
+const skipReason =
+  worldSkipReason() ??
+  (fs.existsSync(path.join(E2E_DIR, 'node_modules', PKG)) ? null : `${PKG} is not installed: run npm ci in tests/e2e`);
 
 const world = new TestWorld('mjf');
 
@@ -84,9 +80,8 @@ async function resolveThroughServer(client, name, expect) {
   assert.match(r.text, new RegExp(`hostname "${name}" resolved to private IP "${expect.replaceAll('.', '\\.')}"`));
 }
 
-describe('built-in profile "fetch": mcp-fetch-server through the jail', { skip: skipReason ?? false }, () => {
+jailSuite('built-in profile "fetch": mcp-fetch-server through the jail', () => {
   before(async () => {
-    assert.ok(path.isAbsolute(JAIL), `MCPJAIL_BIN must be an absolute path, got ${JAIL}`);
     process.once('exit', () => world.down());
     await world.build([
       `http:${WEB}:80`,
@@ -172,16 +167,7 @@ describe('built-in profile "fetch": mcp-fetch-server through the jail', { skip: 
             await srv?.close();
           });
 
-          const test = (name, fn) =>
-            it(name, { timeout: TIMEOUT }, async (t) => {
-              if (ctx?.skip) return t.skip(ctx.skip);
-              try {
-                await fn();
-              } catch (err) {
-                if (srv && err instanceof Error) err.message += `\n--- jailed server stderr ---\n${srv.stderr()}`;
-                throw err;
-              }
-            });
+          const test = modeTest({ ctx: () => ctx, srv: () => srv, timeout: TIMEOUT });
           // Blocked paths are probed only after the allowed one answered.
           const negative = (name, fn) =>
             test(name, async () => {
@@ -258,4 +244,4 @@ describe('built-in profile "fetch": mcp-fetch-server through the jail', { skip: 
       }
     });
   }
-});
+}, { skip: skipReason });

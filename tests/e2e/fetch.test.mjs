@@ -21,17 +21,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { E2E_DIR, JAIL, hex, mkTempDir, modeDefinitions, prepareMode, startServer } from './jailed.mjs';
-import { TestWorld, auditUntil } from './testworld.mjs';
+import { E2E_DIR, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverFile, startServer } from './jailed.mjs';
+import { TestWorld, auditUntil, worldSkipReason } from './testworld.mjs';
 
 const TIMEOUT = 60_000;
-
-const skipReason = (() => {
-  if (process.getuid() !== 0) return 'needs root: the test builds network namespaces';
-  if (!JAIL) return 'MCPJAIL_BIN is not set';
-  for (const tool of ['/usr/bin/pasta', '/usr/bin/nsenter']) if (!fs.existsSync(tool)) return `${tool} is missing`;
-  return null;
-})();
 
 const world = new TestWorld('mje');
 const HOST_NS = world.hostNs;
@@ -62,9 +55,8 @@ async function fetchTool(client, url) {
 
 // ---------------------------------------------------------------- tests
 
-describe('network allowlist: a fetch server through the jail', { skip: skipReason ?? false }, () => {
+jailSuite('network allowlist: a fetch server through the jail', () => {
   before(async () => {
-    assert.ok(path.isAbsolute(JAIL), `MCPJAIL_BIN must be an absolute path, got ${JAIL}`);
     process.once('exit', () => world.down());
     await buildWorld();
   }, { timeout: TIMEOUT });
@@ -95,11 +87,7 @@ describe('network allowlist: a fetch server through the jail', { skip: skipReaso
         if (ctx.skip) return;
         // The server beside the modules this mode reads (a world-readable
         // copy when the test user cannot read the checkout).
-        const script = path.join(ctx.serverRoot, 'fetch-server.mjs');
-        if (ctx.serverRoot !== E2E_DIR) {
-          fs.copyFileSync(path.join(E2E_DIR, 'fetch-server.mjs'), script);
-          fs.chmodSync(script, 0o644);
-        }
+        const script = serverFile(ctx, 'fetch-server.mjs');
         state = mkTempDir('mcpjail-e2e-fetch-state-');
         const profile = path.join(state, 'fetch.toml');
         fs.writeFileSync(
@@ -127,16 +115,7 @@ describe('network allowlist: a fetch server through the jail', { skip: skipReaso
         ctx?.cleanup();
       });
 
-      const test = (name, fn) =>
-        it(name, { timeout: TIMEOUT }, async (t) => {
-          if (ctx?.skip) return t.skip(ctx.skip);
-          try {
-            await fn();
-          } catch (err) {
-            if (srv && err instanceof Error) err.message += `\n--- jailed server stderr ---\n${srv.stderr()}`;
-            throw err;
-          }
-        });
+      const test = modeTest({ ctx: () => ctx, srv: () => srv, timeout: TIMEOUT });
 
       test('the server lists its fetch tool', async () => {
         const { tools } = await srv.client.listTools();
@@ -182,4 +161,4 @@ describe('network allowlist: a fetch server through the jail', { skip: skipReaso
       });
     });
   }
-});
+}, { skip: worldSkipReason() });

@@ -18,26 +18,20 @@
 // Each negative check is paired with a control that runs the very same server
 // without the jail and proves that it *would* hand the secret out.
 
-import { describe, it, before, after } from 'node:test';
+import { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import {
+  E2E_DIR, bare as bareServer, callTool, hex, jailSuite, jailed as jailedServer, mkTempDir, modeDefinitions, modeTest,
+  prepareMode, runCollect, startServer,
+} from './jailed.mjs';
 
-const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
-const SERVER_REL = path.join('node_modules', '@modelcontextprotocol', 'server-filesystem', 'dist', 'index.js');
-const JAIL = process.env.MCPJAIL_BIN;
-const TEST_USER = 'mcpjail-test';
-const NOBODY = 65534;
+const PKG = '@modelcontextprotocol/server-filesystem';
 const TEST_TIMEOUT = 30_000;
 const HOOK_TIMEOUT = 120_000; // copying and removing node_modules can be slow
-const CONNECT_TIMEOUT = 20_000;
 
 // Tools the pinned server version (see package.json) must expose.
 const EXPECTED_TOOLS = [
@@ -52,216 +46,16 @@ const EXPECTED_TOOLS = [
 
 // ---------------------------------------------------------------- helpers
 
-const hex = (n = 8) => randomBytes(n).toString('hex');
-
-function mkTempDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.chmodSync(dir, 0o755);
-  return dir;
-}
-
-function rmQuiet(p) {
-  if (p) fs.rmSync(p, { recursive: true, force: true });
-}
-
 function chownTree(p, uid, gid) {
   // -h: never follow symlinks (the workspace holds links to the secrets).
   execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, p]);
 }
 
-function userEntry(name) {
-  try {
-    const line = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim();
-    const [, , uid, gid, , home] = line.split(':');
-    return { name, uid: Number(uid), gid: Number(gid), home };
-  } catch {
-    return null;
-  }
-}
-
-function ensureTestUser() {
-  let u = userEntry(TEST_USER);
-  if (!u) {
-    try {
-      execFileSync('useradd', ['--create-home', '--shell', '/usr/sbin/nologin', TEST_USER], { stdio: 'pipe' });
-    } catch (err) {
-      // A concurrent run may have created it in between.
-      if (!userEntry(TEST_USER)) throw err;
-    }
-    u = userEntry(TEST_USER);
-  }
-  if (!fs.existsSync(u.home)) {
-    fs.mkdirSync(u.home, { recursive: true, mode: 0o700 });
-    fs.chownSync(u.home, u.uid, u.gid);
-  }
-  return u;
-}
-
-// argv prefix that runs a program as `user` (no shell involved).
-function asUserPrefix(user) {
-  return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--'];
-}
-
-// Does `argv` exit 0? (used for preflight probes only)
-function succeeds(argv) {
-  try {
-    execFileSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// Plain spawn with stdin at EOF; collects everything.
-function runCollect(command, args, { env, timeout = 20_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    const out = [];
-    const err = [];
-    child.stdout.on('data', (c) => out.push(c));
-    child.stderr.on('data', (c) => err.push(c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      });
-    });
-  });
-}
-
-// Starts an MCP server (jailed or bare) and connects the real SDK client.
-async function startServer({ command, args, env }) {
-  const transport = new StdioClientTransport({ command, args, env, stderr: 'pipe' });
-  const stderrChunks = [];
-  transport.stderr.on('data', (c) => stderrChunks.push(c));
-  const protocolErrors = [];
-  const client = new Client({ name: 'mcp-jail-e2e', version: '0.0.0' }, { capabilities: {} });
-  client.onerror = (e) => protocolErrors.push(e);
-  const session = {
-    client,
-    transport,
-    protocolErrors,
-    stderr: () => Buffer.concat(stderrChunks).toString('utf8'),
-    close: async () => {
-      await client.close().catch(() => {});
-      await transport.close().catch(() => {});
-    },
-  };
-  try {
-    await client.connect(transport, { timeout: CONNECT_TIMEOUT });
-  } catch (err) {
-    await session.close();
-    err.serverStderr = session.stderr();
-    throw err;
-  }
-  return session;
-}
-
-// Calls a tool and normalises both error styles (isError results and thrown
-// JSON-RPC errors) into { ok, text }.
-async function callTool(client, name, args) {
-  try {
-    const res = await client.callTool({ name, arguments: args }, undefined, { timeout: 15_000 });
-    const text = (res.content ?? [])
-      .map((c) => (c.type === 'text' ? c.text : JSON.stringify(c)))
-      .join('\n');
-    const structured = res.structuredContent ? JSON.stringify(res.structuredContent) : '';
-    return { ok: !res.isError, text, all: `${text}\n${structured}` };
-  } catch (err) {
-    const text = String(err?.message ?? err);
-    return { ok: false, text, all: text };
-  }
-}
-
-// ---------------------------------------------------------------- modes
-
-function modeDefinitions() {
-  const modes = [];
-  if (process.getuid() === 0) {
-    modes.push({ name: 'root (jail runs as 65534)', kind: 'root' });
-    modes.push({ name: `rootless (started as ${TEST_USER})`, kind: 'rootless-user' });
-  } else {
-    modes.push({ name: `rootless (started as uid ${process.getuid()})`, kind: 'rootless-self' });
-  }
-  return modes;
-}
-
-// A mode's context; cleanup() removes whatever prepareMode() created so far.
-function newContext(kind) {
-  const ctx = { kind, tempDirs: [], files: [] };
-  ctx.cleanup = () => {
-    for (const f of ctx.files) fs.rmSync(f, { force: true });
-    for (const d of ctx.tempDirs) rmQuiet(d);
-    ctx.files = [];
-    ctx.tempDirs = [];
-  };
-  // Last resort if the runner dies before the after() hook.
-  process.once('exit', () => ctx.cleanup());
-  return ctx;
-}
-
-// Fills in everything a mode needs (or ctx.skip with the reason).
-function prepareMode(ctx) {
-  const { kind } = ctx;
-  const me = os.userInfo();
-
-  if (kind === 'root') {
-    ctx.host = { name: me.username, uid: 0, gid: 0, home: me.homedir };
-    ctx.jailUid = NOBODY;
-    ctx.jailGid = NOBODY;
-    ctx.prefix = [];
-    ctx.env = {};
-    ctx.serverRoot = E2E_DIR;
-    ctx.jailBin = JAIL;
-  } else if (kind === 'rootless-user') {
-    const u = ensureTestUser();
-    ctx.host = u;
-    ctx.jailUid = u.uid;
-    ctx.jailGid = u.gid;
-    ctx.prefix = asUserPrefix(u);
-    ctx.env = { HOME: u.home, USER: u.name, LOGNAME: u.name };
-    if (!succeeds([...ctx.prefix, 'unshare', '--user', '--map-root-user', 'true'])) {
-      ctx.skip = 'unprivileged user namespaces are not available on this host';
-      return ctx;
-    }
-    if (!succeeds([...ctx.prefix, 'test', '-x', process.execPath])) {
-      ctx.skip = `${process.execPath} is not executable by ${u.name}`;
-      return ctx;
-    }
-    // The checkout may sit below a directory the test user cannot traverse
-    // (e.g. /root is 0700): run the server from a world-readable copy.
-    const copy = mkTempDir('mcpjail-e2e-srv-');
-    ctx.tempDirs.push(copy);
-    fs.cpSync(path.join(E2E_DIR, 'package.json'), path.join(copy, 'package.json'));
-    fs.cpSync(path.join(E2E_DIR, 'node_modules'), path.join(copy, 'node_modules'), { recursive: true });
-    execFileSync('chmod', ['-R', 'a+rX', copy]);
-    ctx.serverRoot = copy;
-    ctx.jailBin = JAIL;
-    if (!succeeds([...ctx.prefix, 'test', '-x', JAIL])) {
-      const binDir = mkTempDir('mcpjail-e2e-bin-');
-      ctx.tempDirs.push(binDir);
-      ctx.jailBin = path.join(binDir, path.basename(JAIL));
-      fs.copyFileSync(JAIL, ctx.jailBin);
-      fs.chmodSync(ctx.jailBin, 0o755);
-    }
-  } else {
-    ctx.host = { name: me.username, uid: me.uid, gid: me.gid, home: me.homedir };
-    ctx.jailUid = me.uid;
-    ctx.jailGid = me.gid;
-    ctx.prefix = [];
-    ctx.env = {};
-    ctx.serverRoot = E2E_DIR;
-    ctx.jailBin = JAIL;
-  }
-  ctx.serverEntry = path.join(ctx.serverRoot, SERVER_REL);
+// A mode (jailed.mjs), plus the workspace and the secrets of this test (or
+// ctx.skip with the reason).
+function prepareFilesystemMode(kind) {
+  const ctx = prepareMode(kind);
+  if (ctx.skip) return ctx;
 
   // Workspace with one file in it, owned by the uid the server runs as.
   const wsBase = mkTempDir('mcpjail-e2e-ws-');
@@ -296,28 +90,12 @@ function prepareMode(ctx) {
   return ctx;
 }
 
-// argv for the server started through the jail.
-function jailed(ctx, serverArgs) {
-  const argv = [
-    ...ctx.prefix,
-    ctx.jailBin,
-    'run',
-    'filesystem',
-    '--var',
-    `WORKSPACE=${ctx.ws}`,
-    '--',
-    process.execPath,
-    ctx.serverEntry,
-    ...serverArgs,
-  ];
-  return { command: argv[0], args: argv.slice(1), env: ctx.env };
-}
+// The server through `mcp-jail run filesystem`, the workspace as WORKSPACE.
+const jailed = (ctx, serverArgs) =>
+  jailedServer(ctx, { profile: 'filesystem', form: 'node', pkg: PKG, args: serverArgs, vars: { WORKSPACE: ctx.ws } });
 
-// argv for the same server started WITHOUT the jail, as the same host user.
-function bare(ctx, serverArgs) {
-  const argv = [...ctx.prefix, process.execPath, ctx.serverEntry, ...serverArgs];
-  return { command: argv[0], args: argv.slice(1), env: ctx.env };
-}
+// The same server WITHOUT the jail, as the same host user.
+const bare = (ctx, serverArgs) => bareServer(ctx, { pkg: PKG, args: serverArgs });
 
 function assertNoSecret(text, ctx, where) {
   for (const s of ctx.secrets) {
@@ -327,14 +105,9 @@ function assertNoSecret(text, ctx, where) {
 
 // ---------------------------------------------------------------- tests
 
-function jailSuite() {
+function suite() {
   before(() => {
-    assert.ok(path.isAbsolute(JAIL), `MCPJAIL_BIN must be an absolute path, got ${JAIL}`);
-    fs.accessSync(JAIL, fs.constants.X_OK);
-    assert.ok(
-      fs.existsSync(path.join(E2E_DIR, SERVER_REL)),
-      `server not installed: run "npm ci" in ${E2E_DIR}`,
-    );
+    assert.ok(fs.existsSync(path.join(E2E_DIR, 'node_modules', PKG)), `server not installed: run "npm ci" in ${E2E_DIR}`);
   });
 
   for (const mode of modeDefinitions()) {
@@ -343,8 +116,7 @@ function jailSuite() {
       let srv; // jailed server, allowed dir = workspace only
 
       before(async () => {
-        ctx = newContext(mode.kind);
-        prepareMode(ctx);
+        ctx = prepareFilesystemMode(mode.kind);
         if (ctx.skip) return;
         srv = await startServer(jailed(ctx, [ctx.ws]));
       }, { timeout: HOOK_TIMEOUT });
@@ -359,17 +131,7 @@ function jailSuite() {
 
       // Every test: a timeout, the mode's skip reason, and the jailed
       // server's stderr (launcher messages + audit events) on failure.
-      const test = (name, fn) =>
-        it(name, { timeout: TEST_TIMEOUT }, async (t) => {
-          if (ctx?.skip) return t.skip(ctx.skip);
-          try {
-            await fn(t);
-          } catch (err) {
-            const log = srv?.stderr().trimEnd();
-            if (log && err instanceof Error) err.message += `\n--- jailed server stderr ---\n${log}`;
-            throw err;
-          }
-        });
+      const test = modeTest({ ctx: () => ctx, srv: () => srv, timeout: TEST_TIMEOUT });
 
       test('lists the expected tools', async () => {
         const { tools } = await srv.client.listTools();
@@ -469,8 +231,9 @@ function jailSuite() {
         try {
           other = await startServer(jailed(ctx, [ctx.ws, ...ctx.secretDirs]));
         } catch (err) {
-          // Refusing to start is an acceptable outcome; leaking is not.
-          assertNoSecret(`${err.message}\n${err.serverStderr ?? ''}`, ctx, 'a failed start');
+          // Refusing to start is an acceptable outcome; leaking is not
+          // (the message carries the server's stderr).
+          assertNoSecret(err.message, ctx, 'a failed start');
           return;
         }
         try {
@@ -535,10 +298,4 @@ function jailSuite() {
   }
 }
 
-const SUITE = 'mcp-jail: filesystem profile end to end';
-if (JAIL) {
-  describe(SUITE, jailSuite);
-} else {
-  // Shows up as "skipped 1" in the runner's summary rather than "tests 0".
-  it(SUITE, { skip: 'MCPJAIL_BIN is not set (absolute path of the mcp-jail binary)' }, () => {});
-}
+jailSuite('mcp-jail: filesystem profile end to end', suite);

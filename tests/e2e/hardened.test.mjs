@@ -5,25 +5,19 @@
 // inside the server fails.
 //
 //   MCPJAIL_BIN=/abs/path/to/mcp-jail node --test tests/e2e/hardened.test.mjs
-import { describe, it, before, after } from 'node:test';
+import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { E2E_DIR, JAIL, jailSuite, mkTempDir, rmQuiet, startServer } from './jailed.mjs';
 
-const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
 const SERVER = path.join(E2E_DIR, 'node_modules', '@modelcontextprotocol', 'server-filesystem', 'dist', 'index.js');
-const JAIL = process.env.MCPJAIL_BIN;
 
-describe('filesystem server with exec.allow = ["/usr/bin/node"] and seccomp base strict', { skip: !JAIL }, () => {
-  let dir, ws, profile, client, stderr = '';
+jailSuite('filesystem server with exec.allow = ["/usr/bin/node"] and seccomp base strict', () => {
+  let dir, ws, profile, srv, client;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpjail-hardened-'));
-    fs.chmodSync(dir, 0o755);
+    dir = mkTempDir('mcpjail-hardened-');
     ws = path.join(dir, 'ws');
     fs.mkdirSync(ws, { mode: 0o755 });
     fs.writeFileSync(path.join(ws, 'hello.txt'), 'hello from the host');
@@ -41,18 +35,12 @@ describe('filesystem server with exec.allow = ["/usr/bin/node"] and seccomp base
       'base = "strict"',
       '',
     ].join('\n'));
-    const transport = new StdioClientTransport({
-      command: JAIL,
-      args: ['run', profile, '--var', `WORKSPACE=${ws}`, '--', process.execPath, SERVER, ws],
-      stderr: 'pipe',
-    });
-    transport.stderr?.on('data', (d) => { stderr += d; });
-    client = new Client({ name: 'mcp-jail-e2e', version: '1.0.0' });
-    await client.connect(transport);
+    srv = await startServer({ command: JAIL, args: ['run', profile, '--var', `WORKSPACE=${ws}`, '--', process.execPath, SERVER, ws] });
+    client = srv.client;
   });
   after(async () => {
-    await client?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await srv?.close();
+    rmQuiet(dir);
   });
 
   it('lists tools, reads and writes through the jail', async () => {
@@ -67,6 +55,7 @@ describe('filesystem server with exec.allow = ["/usr/bin/node"] and seccomp base
   });
 
   it('the audit log on stderr says which layers were applied', () => {
+    const stderr = srv.stderr();
     const start = stderr.split('\n').filter((l) => l.includes('"event":"start"')).map((l) => JSON.parse(l))[0];
     assert.ok(start, stderr);
     for (const layer of ['landlock', 'seccomp-strict', 'read-only-root', 'no-capabilities']) assert.ok(start.layers.includes(layer), layer);

@@ -32,131 +32,17 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { eventually, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverFile, startServer } from './jailed.mjs';
+import { TestWorld, readAudit, worldSkipReason } from './testworld.mjs';
 
-const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
-const WORLD_SH = path.resolve(E2E_DIR, '..', 'network', 'world.sh');
-const JAIL = process.env.MCPJAIL_BIN;
-const TEST_USER = 'mcpjail-test';
-const WORLD = `mjh${process.pid % 100000}`;
-const HOST_NS = `/run/netns/${WORLD}-h`;
 const PROFILE_NAME = 'hostile-e2e';
 const TIMEOUT = 60_000;
 
-const skipReason = (() => {
-  if (process.getuid() !== 0) return 'needs root: the test builds network namespaces';
-  if (!JAIL) return 'MCPJAIL_BIN is not set';
-  for (const tool of ['/usr/bin/pasta', '/usr/bin/nsenter', '/usr/bin/setpriv']) if (!fs.existsSync(tool)) return `${tool} is missing`;
-  return null;
-})();
-
-const hex = (n = 8) => randomBytes(n).toString('hex');
-
-// ---------------------------------------------------------------- the world
-
-const world = { procs: [], events: [], up: false };
-
-function sh(argv) {
-  return execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function serve(ns, specs) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', process.execPath, path.join(E2E_DIR, 'networld.mjs'), ...specs], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    world.procs.push(child);
-    const timer = setTimeout(() => reject(new Error(`world server in ${ns} did not start`)), 10_000);
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      const ev = JSON.parse(line);
-      if (ev.kind === 'ready') {
-        clearTimeout(timer);
-        resolve();
-      } else {
-        world.events.push({ ns, ...ev });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`world server in ${ns} exited (${code})`)));
-  });
-}
-
-async function buildWorld() {
-  try {
-    sh(['sh', WORLD_SH, 'down', WORLD]);
-  } catch {}
-  sh(['sh', WORLD_SH, 'up', WORLD]);
-  world.up = true;
-  await serve(`${WORLD}-w`, [
-    'http:198.18.1.10:8080',
-    'http:198.18.1.66:8080',
-    'dns:198.18.1.53:53',
-    'api.test=198.18.1.10',
-    'c2.test=198.18.1.66',
-  ]);
-}
-
-function tearDownWorld() {
-  for (const p of world.procs) p.kill('SIGKILL');
-  world.procs = [];
-  if (world.up) {
-    try {
-      sh(['sh', WORLD_SH, 'down', WORLD]);
-    } catch {}
-    world.up = false;
-  }
-}
-
-const requestsTo = (local) => world.events.filter((e) => e.kind === 'http' && e.local === local);
-// The world's servers report on a pipe: give a report that must come a moment to arrive.
-async function eventually(check) {
-  for (let i = 0; i < 50 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
-  return check();
-}
-const queriesFor = (name) => world.events.filter((e) => e.kind === 'dns' && e.name === name);
-
-// A GET from the world's "host" namespace, without any jail.
-function directGet(url) {
-  const js = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(5000) })` +
-    '.then(async (r) => console.log(r.status, await r.text())).catch((e) => { console.log("failed", e.message); })';
-  return sh(['nsenter', `--net=${HOST_NS}`, '--', process.execPath, '-e', js]).trim();
-}
-
-// ---------------------------------------------------------------- helpers
-
-function userEntry(name) {
-  try {
-    const [, , uid, gid, , home] = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');
-    return { name, uid: Number(uid), gid: Number(gid), home };
-  } catch {
-    return null;
-  }
-}
-
-function ensureTestUser() {
-  if (!userEntry(TEST_USER)) {
-    try {
-      execFileSync('useradd', ['--create-home', '--shell', '/usr/sbin/nologin', TEST_USER], { stdio: 'pipe' });
-    } catch (err) {
-      if (!userEntry(TEST_USER)) throw err;
-    }
-  }
-  return userEntry(TEST_USER);
-}
-
-function mkTempDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.chmodSync(dir, 0o755);
-  return dir;
-}
+const world = new TestWorld('mjh');
 
 function put(file, content, mode = 0o644) {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
@@ -165,51 +51,30 @@ function put(file, content, mode = 0o644) {
 
 const readOrNull = (file) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null);
 
-async function connect({ command, args, env }) {
-  const transport = new StdioClientTransport({ command, args, env, stderr: 'pipe' });
-  const err = [];
-  transport.stderr.on('data', (c) => err.push(c));
-  const client = new Client({ name: 'mcp-jail-e2e-hostile', version: '0.0.0' }, { capabilities: {} });
-  await client.connect(transport, { timeout: 20_000 });
-  return {
-    client,
-    stderr: () => Buffer.concat(err).toString('utf8'),
-    close: async () => {
-      await client.close().catch(() => {});
-      await transport.close().catch(() => {});
-    },
-  };
-}
-
-function readAudit(file) {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
-
 // ---------------------------------------------------------------- tests
 
-describe('the seed scenario: a trojaned MCP server through the jail', { skip: skipReason ?? false }, () => {
+jailSuite('the seed scenario: a trojaned MCP server through the jail', () => {
   before(async () => {
-    assert.ok(path.isAbsolute(JAIL), `MCPJAIL_BIN must be an absolute path, got ${JAIL}`);
-    process.once('exit', tearDownWorld);
-    await buildWorld();
+    process.once('exit', () => world.down());
+    await world.build([
+      'http:198.18.1.10:8080',
+      'http:198.18.1.66:8080',
+      'dns:198.18.1.53:53',
+      'api.test=198.18.1.10',
+      'c2.test=198.18.1.66',
+    ]);
   }, { timeout: TIMEOUT });
 
-  after(() => tearDownWorld());
+  after(() => world.down());
 
   it('positive control: the allowed service and the C2 listener both answer a direct request', { timeout: TIMEOUT }, async () => {
     // Without this, "the C2 listener received nothing" would prove nothing.
-    assert.equal(directGet('http://198.18.1.10:8080/control'), '200 hello from 198.18.1.10:8080 /control');
-    assert.equal(directGet('http://198.18.1.66:8080/control'), '200 hello from 198.18.1.66:8080 /control');
-    assert.ok(await eventually(() => requestsTo('198.18.1.66:8080').length === 1), 'the C2 listener does not log requests');
+    assert.equal(world.directGet('http://198.18.1.10:8080/control'), '200 hello from 198.18.1.10:8080 /control');
+    assert.equal(world.directGet('http://198.18.1.66:8080/control'), '200 hello from 198.18.1.66:8080 /control');
+    assert.ok(await eventually(() => world.requestsTo('198.18.1.66:8080').length === 1), 'the C2 listener does not log requests');
   });
 
-  const modes = [{ name: 'root (jail runs as 65534)', rootless: false }, { name: `rootless (started as ${TEST_USER})`, rootless: true }];
-  for (const mode of modes) {
+  for (const mode of modeDefinitions()) {
     describe(mode.name, () => {
       const tag = hex(6);
       const secrets = {
@@ -228,7 +93,7 @@ describe('the seed scenario: a trojaned MCP server through the jail', { skip: sk
         program: `/usr/local/bin/health-check-${tag}`,
       };
       const outputs = []; // every tool result's text
-      let srv, dirs = [], audit, profile, ws, home;
+      let ctx, srv, audit, profile, ws, home;
       const original = {}; // host files the jail must leave alone, as they were
 
       const call = async (name, args = {}) => {
@@ -239,16 +104,9 @@ describe('the seed scenario: a trojaned MCP server through the jail', { skip: sk
       };
 
       before(async () => {
-        const u = mode.rootless ? ensureTestUser() : null;
-        const owner = mode.rootless ? { uid: u.uid, gid: u.gid } : { uid: 65534, gid: 65534 };
-
-        // The server and its modules, world-readable.
-        const copy = mkTempDir('mcpjail-e2e-hostile-');
-        dirs.push(copy);
-        fs.cpSync(path.join(E2E_DIR, 'package.json'), path.join(copy, 'package.json'));
-        fs.cpSync(path.join(E2E_DIR, 'hostile-server.mjs'), path.join(copy, 'hostile-server.mjs'));
-        fs.cpSync(path.join(E2E_DIR, 'node_modules'), path.join(copy, 'node_modules'), { recursive: true });
-        execFileSync('chmod', ['-R', 'a+rX', copy]);
+        ctx = prepareMode(mode.kind);
+        if (ctx.skip) return;
+        const dirs = ctx.tempDirs;
 
         // The workspace: writable by the jail's user, with shared files it must not change.
         ws = mkTempDir('mcpjail-e2e-hostile-ws-');
@@ -258,7 +116,7 @@ describe('the seed scenario: a trojaned MCP server through the jail', { skip: sk
         put(path.join(ws, '.env'), secrets.dotenv);
         put(path.join(ws, 'build-scripts', 'pre-build.sh'), '#!/bin/sh\nmake clean\n', 0o755);
         put(path.join(ws, '.mcp', 'config', 'docker-server.json'), '{"command": "docker", "args": ["mcp"]}\n');
-        execFileSync('chown', ['-R', '-h', `${owner.uid}:${owner.gid}`, ws]);
+        execFileSync('chown', ['-R', '-h', `${ctx.jailUid}:${ctx.jailGid}`, ws]);
 
         // A fake $HOME with the secrets the trojan looks for, readable by
         // anyone: only the jail's filesystem view keeps them out.
@@ -299,45 +157,24 @@ describe('the seed scenario: a trojaned MCP server through the jail', { skip: sk
         );
         audit = path.join(state, `audit-${hex(4)}.jsonl`);
 
-        let prefix = [];
-        let jail = JAIL;
-        if (mode.rootless) {
-          prefix = ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--'];
-          fs.chownSync(state, u.uid, u.gid);
-          const bin = mkTempDir('mcpjail-e2e-hostile-bin-');
-          dirs.push(bin);
-          jail = path.join(bin, 'mcp-jail');
-          fs.copyFileSync(JAIL, jail);
-          fs.chmodSync(jail, 0o755);
-        }
-        srv = await connect({
-          command: 'nsenter',
-          args: [`--net=${HOST_NS}`, '--', ...prefix, jail, 'run', profile, '--var', `WORKSPACE=${ws}`, '--audit-log', audit, '--',
-                 process.execPath, path.join(copy, 'hostile-server.mjs'), ws, tag],
-          env: {
-            HOME: home,
-            USER: mode.rootless ? u.name : 'root',
-            AWS_SECRET_ACCESS_KEY: secrets.AWS_SECRET_ACCESS_KEY,
-            GITHUB_TOKEN: secrets.GITHUB_TOKEN,
-          },
+        fs.chownSync(state, ctx.host.uid, ctx.host.gid);
+        const server = serverFile(ctx, 'hostile-server.mjs');
+        const launch = world.launcher(ctx, ['run', profile, '--var', `WORKSPACE=${ws}`, '--audit-log', audit, '--',
+          process.execPath, server, ws, tag]);
+        // The fake home, and secrets in the launcher's environment.
+        srv = await startServer({
+          ...launch,
+          env: { ...launch.env, HOME: home, AWS_SECRET_ACCESS_KEY: secrets.AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN: secrets.GITHUB_TOKEN },
         });
       }, { timeout: TIMEOUT });
 
       after(async () => {
         await srv?.close();
         for (const p of Object.values(hostPaths)) fs.rmSync(p, { force: true }); // only if the jail failed
-        for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+        ctx?.cleanup();
       });
 
-      const test = (name, fn) =>
-        it(name, { timeout: TIMEOUT }, async () => {
-          try {
-            await fn();
-          } catch (err) {
-            if (srv && err instanceof Error) err.message += `\n--- jailed server stderr ---\n${srv.stderr()}`;
-            throw err;
-          }
-        });
+      const test = modeTest({ ctx: () => ctx, srv: () => srv, timeout: TIMEOUT });
 
       test('the tools answer: the allowed API first, then files and notes in the workspace', async () => {
         const api = await call('check_api');
@@ -403,9 +240,9 @@ describe('the seed scenario: a trojaned MCP server through the jail', { skip: sk
       test('host files are unchanged and the C2 host received nothing', async () => {
         for (const p of Object.values(hostPaths)) assert.equal(fs.existsSync(p), false, `${p} was created`);
         for (const [f, content] of Object.entries(original)) assert.equal(readOrNull(f), content, `${f} changed`);
-        assert.deepEqual(requestsTo('198.18.1.66:8080').filter((e) => e.path !== '/control'), []);
-        assert.deepEqual(queriesFor('c2.test'), [], 'the C2 name reached the upstream resolver');
-        assert.ok(requestsTo('198.18.1.10:8080').some((e) => e.path === '/health')); // the allowed path did work
+        assert.deepEqual(world.requestsTo('198.18.1.66:8080').filter((e) => e.path !== '/control'), []);
+        assert.deepEqual(world.queriesFor('c2.test'), [], 'the C2 name reached the upstream resolver');
+        assert.ok(world.requestsTo('198.18.1.10:8080').some((e) => e.path === '/health')); // the allowed path did work
       });
 
       test('the audit log shows each observable attempt, and stderr sums it up', async () => {
@@ -453,8 +290,8 @@ describe('the seed scenario: a trojaned MCP server through the jail', { skip: sk
         assert.match(summary, /\b\d+ connections? \(198\.18\.1\.66:8080\)/, summary);
         assert.match(summary, /\b\d+ DNS quer(y|ies) \(c2\.test\)/, summary);
         // Still nothing at the C2 host, now that everything has ended.
-        assert.deepEqual(requestsTo('198.18.1.66:8080').filter((e) => e.path !== '/control'), []);
+        assert.deepEqual(world.requestsTo('198.18.1.66:8080').filter((e) => e.path !== '/control'), []);
       });
     });
   }
-});
+}, { skip: worldSkipReason(['/usr/bin/setpriv']) });

@@ -1,6 +1,7 @@
-// Shared by the end-to-end tests of the built-in profiles (memory,
-// everything, filesystem in the npx form): launch modes, the real SDK
-// client, and the two launch forms users paste into host configs:
+// Shared by every end-to-end test (testworld.mjs adds the network tests'
+// world): launch modes, temporary directories and the test user, the real
+// SDK client, the suite and per-mode test wrappers (jailSuite, modeTest),
+// and the two launch forms users paste into host configs:
 //
 //   mcp-jail run PROFILE -- node /path/to/node_modules/@scope/server/dist/index.js ...
 //   mcp-jail run PROFILE -- npx -y @scope/server@VERSION ...
@@ -20,6 +21,7 @@
 // launching user>: it persists, so the npm caches are downloaded once per
 // machine. It is not below /tmp, which is a private tmpfs inside the jail.
 
+import { before, describe, it } from 'node:test';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -57,7 +59,7 @@ export function mkTempDir(prefix, base = os.tmpdir()) {
   return dir;
 }
 
-function userEntry(name) {
+export function userEntry(name) {
   try {
     const line = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim();
     const [, , uid, gid, , home] = line.split(':');
@@ -67,7 +69,9 @@ function userEntry(name) {
   }
 }
 
-function ensureTestUser() {
+// The unprivileged test user (tests/support/test_user.cc creates the same
+// one), created with a home when missing.
+export function ensureTestUser() {
   let u = userEntry(TEST_USER);
   if (!u) {
     try {
@@ -84,7 +88,8 @@ function ensureTestUser() {
   return u;
 }
 
-function succeeds(argv) {
+// Does `argv` exit 0? (preflight probes only)
+export function succeeds(argv) {
   try {
     execFileSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 10_000 });
     return true;
@@ -104,11 +109,13 @@ export function modeDefinitions() {
 }
 
 // Everything a mode needs, or ctx.skip with the reason. ctx.cleanup()
-// removes the temporary directories (the state home stays).
+// removes ctx.files and ctx.tempDirs (the state home stays).
 export function prepareMode(kind) {
-  const ctx = { kind, tempDirs: [] };
+  const ctx = { kind, tempDirs: [], files: [] };
   ctx.cleanup = () => {
+    for (const f of ctx.files) fs.rmSync(f, { force: true });
     for (const d of ctx.tempDirs) rmQuiet(d);
+    ctx.files = [];
     ctx.tempDirs = [];
   };
   process.once('exit', () => ctx.cleanup());
@@ -128,6 +135,10 @@ export function prepareMode(kind) {
     ctx.prefix = ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--init-groups', '--'];
     if (!succeeds([...ctx.prefix, 'unshare', '--user', '--map-root-user', 'true'])) {
       ctx.skip = 'unprivileged user namespaces are not available on this host';
+      return ctx;
+    }
+    if (!succeeds([...ctx.prefix, 'test', '-x', process.execPath])) {
+      ctx.skip = `${process.execPath} is not executable by ${u.name}`;
       return ctx;
     }
     // The checkout may sit below a directory the test user cannot traverse
@@ -157,9 +168,11 @@ export function prepareMode(kind) {
   }
   // The state home: the launching user's, persistent.
   ctx.stateHome = `${STATE_ROOT}-${ctx.host.uid}`;
-  if (!fs.existsSync(ctx.stateHome)) {
+  try {
     fs.mkdirSync(ctx.stateHome, { mode: 0o700 });
     if (process.getuid() === 0) fs.chownSync(ctx.stateHome, ctx.host.uid, ctx.host.gid);
+  } catch (err) {
+    if (err.code !== 'EEXIST') throw err; // there already, or made by a test running beside this one
   }
   const st = fs.lstatSync(ctx.stateHome);
   if (!st.isDirectory() || st.uid !== ctx.host.uid) throw new Error(`${ctx.stateHome} is not a directory of uid ${ctx.host.uid}`);
@@ -214,6 +227,17 @@ export function fillNpxCache(ctx, profile, pkgSpec) {
   }
   if (ctx.kind === 'root') execFileSync('chown', ['-R', `${ctx.jailUid}:${ctx.jailGid}`, stateDir(ctx, profile)]);
   return { cache, filled };
+}
+
+// A file of tests/e2e (e.g. a server of this directory) beside the modules
+// the mode reads: copied into ctx.serverRoot when that is a copy.
+export function serverFile(ctx, name) {
+  const file = path.join(ctx.serverRoot, name);
+  if (ctx.serverRoot !== E2E_DIR) {
+    fs.copyFileSync(path.join(E2E_DIR, name), file);
+    fs.chmodSync(file, 0o644);
+  }
+  return file;
 }
 
 // The script a package's bin runs: what users put after `node`.
@@ -296,4 +320,45 @@ export function runCollect(command, args, { env, timeout = 60_000 } = {}) {
       resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
   });
+}
+
+// Polls `check` (up to 5 s): reports of the test world's servers and audit
+// events arrive a moment after what caused them.
+export async function eventually(check) {
+  for (let i = 0; i < 50 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
+  return check();
+}
+
+// A suite of the end-to-end tests: skipped, and reported so, when
+// MCPJAIL_BIN is not set or `skip` gives a reason.
+export function jailSuite(name, fn, { skip = null } = {}) {
+  const reason = JAIL ? skip : 'MCPJAIL_BIN is not set (absolute path of the mcp-jail binary)';
+  if (reason) {
+    it(name, { skip: reason }, () => {});
+    return;
+  }
+  describe(name, () => {
+    before(() => {
+      if (!path.isAbsolute(JAIL)) throw new Error(`MCPJAIL_BIN must be an absolute path, got ${JAIL}`);
+      fs.accessSync(JAIL, fs.constants.X_OK);
+    });
+    fn();
+  });
+}
+
+// it() for the tests of one mode: skipped with the mode's reason (ctx().skip),
+// and on failure the message carries the jailed server's stderr (srv()).
+export function modeTest({ ctx, srv = () => null, timeout }) {
+  return (name, fn) =>
+    it(name, { timeout }, async (t) => {
+      const c = ctx();
+      if (c?.skip) return t.skip(c.skip);
+      try {
+        await fn(t);
+      } catch (err) {
+        const log = srv()?.stderr().trimEnd();
+        if (log && err instanceof Error) err.message += `\n--- jailed server stderr ---\n${log}`;
+        throw err;
+      }
+    });
 }

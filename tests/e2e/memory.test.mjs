@@ -8,13 +8,13 @@
 // survives the jail; the directory that holds it is the only host path the
 // server can write. See jailed.mjs for the modes and the cache fill.
 
-import { describe, it, before, after } from 'node:test';
+import { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  JAIL, bare, callTool, fillNpxCache, hex, jailed, mkTempDir, modeDefinitions, prepareMode, spec, startServer,
+  bare, callTool, fillNpxCache, hex, jailed, mkTempDir, jailSuite, modeDefinitions, modeTest, prepareMode, spec, startServer,
   stateDir,
 } from './jailed.mjs';
 
@@ -47,11 +47,7 @@ function suite() {
 
       after(() => ctx?.cleanup(), { timeout: HOOK_TIMEOUT });
 
-      const test = (name, fn) =>
-        it(name, { timeout: TEST_TIMEOUT }, async (t) => {
-          if (ctx?.skip) return t.skip(ctx.skip);
-          await fn(t);
-        });
+      const test = modeTest({ ctx: () => ctx, timeout: TEST_TIMEOUT });
 
       for (const form of FORMS) {
         test(`${form}: creates entities and a relation, reads the graph back, keeps it on the host`, async () => {
@@ -150,6 +146,4 @@ function suite() {
   }
 }
 
-const SUITE = 'mcp-jail: memory profile end to end';
-if (JAIL) describe(SUITE, suite);
-else it(SUITE, { skip: 'MCPJAIL_BIN is not set (absolute path of the mcp-jail binary)' }, () => {});
+jailSuite('mcp-jail: memory profile end to end', suite);

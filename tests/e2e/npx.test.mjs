@@ -10,14 +10,14 @@
 //
 //   MCPJAIL_BIN=/abs/path/to/mcp-jail node --test tests/e2e/npx.test.mjs
 
-import { describe, it, before, after } from 'node:test';
+import { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  JAIL, bare, callTool, fillNpxCache, hex, jailed, mkTempDir, modeDefinitions, prepareMode, runCollect, spec,
+  bare, callTool, fillNpxCache, hex, jailed, mkTempDir, jailSuite, modeDefinitions, modeTest, prepareMode, runCollect, spec,
   startServer,
 } from './jailed.mjs';
 
@@ -53,16 +53,7 @@ function suite() {
         ctx?.cleanup();
       }, { timeout: HOOK_TIMEOUT });
 
-      const test = (name, fn) =>
-        it(name, { timeout: TEST_TIMEOUT }, async (t) => {
-          if (ctx?.skip) return t.skip(ctx.skip);
-          try {
-            await fn(t);
-          } catch (err) {
-            if (srv && err instanceof Error) err.message += `\n--- jailed server stderr ---\n${srv.stderr()}`;
-            throw err;
-          }
-        });
+      const test = modeTest({ ctx: () => ctx, srv: () => srv, timeout: TEST_TIMEOUT });
 
       test('reads and writes the workspace through npx', async () => {
         const tools = (await srv.client.listTools()).tools.map((x) => x.name);
@@ -105,6 +96,4 @@ function suite() {
   }
 }
 
-const SUITE = 'mcp-jail: the npx launch form end to end';
-if (JAIL) describe(SUITE, suite);
-else it(SUITE, { skip: 'MCPJAIL_BIN is not set (absolute path of the mcp-jail binary)' }, () => {});
+jailSuite('mcp-jail: the npx launch form end to end', suite);

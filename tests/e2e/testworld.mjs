@@ -7,10 +7,17 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
+import { E2E_DIR, eventually } from './jailed.mjs';
+
 const WORLD_SH = path.resolve(E2E_DIR, '..', 'network', 'world.sh');
+
+// Why a test that builds a world cannot run here; null when it can.
+export function worldSkipReason(moreTools = []) {
+  if (process.getuid() !== 0) return 'needs root: the test builds network namespaces';
+  for (const tool of ['/usr/bin/pasta', '/usr/bin/nsenter', ...moreTools]) if (!fs.existsSync(tool)) return `${tool} is missing`;
+  return null;
+}
 
 export class TestWorld {
   // prefix: up to 5 characters; world.sh takes names of at most 10.
@@ -45,6 +52,17 @@ export class TestWorld {
   // host namespace, launched as the jailed.mjs mode `ctx` launches.
   launcher(ctx, args) {
     return { command: 'nsenter', args: [`--net=${this.hostNs}`, '--', ...ctx.prefix, ctx.jailBin, ...args], env: ctx.env };
+  }
+
+  // A GET from the world's "host" namespace, without any jail: "STATUS BODY"
+  // or "failed MESSAGE".
+  directGet(url) {
+    const js = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(5000) })` +
+      '.then(async (r) => console.log(r.status, await r.text())).catch((e) => { console.log("failed", e.message); })';
+    return execFileSync('nsenter', [`--net=${this.hostNs}`, '--', process.execPath, '-e', js], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
   }
 
   requestsTo(local) {
@@ -91,10 +109,6 @@ export function readAudit(file) {
 // Audit events are written as they happen: waits (briefly) until `done(events)`.
 export async function auditUntil(file, done) {
   let events = [];
-  for (let i = 0; i < 50; i++) {
-    events = readAudit(file);
-    if (done(events)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually(() => done((events = readAudit(file))));
   return events;
 }
