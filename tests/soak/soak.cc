@@ -813,13 +813,9 @@ Figures run(const Config& cfg) {
 std::string report(const Figures& f) {
   std::ostringstream o;
   auto list = [&](const auto& m) {
-    std::string s;
-    for (const auto& [k, v] : m) s += (s.empty() ? "" : ", ") + [&] {
-      std::ostringstream x;
-      x << k << " " << v;
-      return x.str();
-    }();
-    return s.empty() ? std::string("-") : s;
+    std::ostringstream x;
+    for (const auto& [k, v] : m) x << (x.tellp() > 0 ? ", " : "") << k << " " << v;
+    return x.tellp() > 0 ? x.str() : std::string("-");
   };
   if (!f.error.empty()) o << "soak: could not run: " << f.error << "\n";
   o << "launches   " << f.launches << " (seed " << f.seed << "), wall time " << std::fixed;
