@@ -1,8 +1,7 @@
 // cgroup limits: layout detection (pure), then real cgroups as root: a fork
 // bomb under pids=32, a memory bomb under 64 MiB, a cpu quota, cleanup; and
 // the rootless refusal, from a helper run as an unprivileged user.
-#define CATCH_CONFIG_RUNNER
-#include "../support/catch_main.hpp"
+#include <catch2/catch.hpp>
 
 #include <fcntl.h>
 #include <grp.h>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "../support/files.hpp"
+#include "../support/pre_main.hpp"
 #include "../support/process.hpp"
 #include "../support/skip.hpp"
 #include "../support/test_user.hpp"
@@ -147,10 +147,12 @@ int rootless_helper(bool best_effort) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// `limits_test --rootless-helper 0|1`: the helper side, run as the test user.
+// Otherwise the tests, as a subreaper (the bombs' orphans come here).
+int mcpjail_test_pre_main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--rootless-helper") == 0) return rootless_helper(std::strcmp(argv[2], "1") == 0);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  return support::run_catch(argc, argv);
+  return -1;
 }
 
 // ---- Layout (pure) ----------------------------------------------------------

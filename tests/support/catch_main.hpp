@@ -1,7 +1,6 @@
-// The test binaries' main, for the one translation unit that defines
-// CATCH_CONFIG_RUNNER (tests/catch_main.cc; tests/limits has its own main
-// that calls run_catch()). Counts skipped test cases (skip.hpp) and exits 77
-// when every test case that ran was skipped.
+// The test binaries' Catch2 session, for the one translation unit that
+// defines CATCH_CONFIG_RUNNER (tests/catch_main.cc). Counts skipped test
+// cases (skip.hpp) and exits 77 when every test case that ran was skipped.
 #pragma once
 #ifndef CATCH_CONFIG_RUNNER
 #error "catch_main.hpp is for the translation unit that defines CATCH_CONFIG_RUNNER"
