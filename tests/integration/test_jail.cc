@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "../support/files.hpp"
 #include "../support/skip.hpp"
 
 using namespace it;
@@ -116,9 +117,7 @@ TEST_CASE("filesystem: writes only where the profile says") {
     EXPECT_PASS(s, "mkdir-fails", "/newdir");
     // positive controls: the workspace, /tmp and /dev/shm are writable
     EXPECT_PASS(s, "write-ok", s.ws.path() + "/new.txt", "from the jail");
-    std::ifstream in(s.ws.path() + "/new.txt");
-    std::string got((std::istreambuf_iterator<char>(in)), {});
-    CHECK(got == "from the jail");
+    CHECK(support::slurp(s.ws.path() + "/new.txt") == "from the jail");
     EXPECT_PASS(s, "write-ok", "/tmp/scratch", "x");
     EXPECT_PASS(s, "write-ok", "/dev/shm/scratch", "x");
   }
@@ -337,10 +336,7 @@ TEST_CASE("check prints the plan, profiles lists the built-ins") {
 }
 
 TEST_CASE("200 launches in a row leave no mounts, processes or namespaces behind") {
-  auto mountinfo = [] {
-    std::ifstream in("/proc/self/mountinfo");
-    return std::string((std::istreambuf_iterator<char>(in)), {});
-  };
+  auto mountinfo = [] { return support::slurp("/proc/self/mountinfo"); };
   for (Mode m : modes()) {
     Setup s(m);
     const std::string before = mountinfo();
@@ -552,8 +548,7 @@ TEST_CASE("state: ${PROFILE_STATE} is created private to the profile and owned b
     r = jail({"write-ok", state + "/data/db/f", "kept"});
     INFO(r.err);
     REQUIRE(r.status == 0);
-    std::ifstream in(state + "/data/db/f");
-    CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "kept");
+    CHECK(support::slurp(state + "/data/db/f") == "kept");
     const uid_t launcher = m == Mode::Root ? 0 : h.uid(m);
     CHECK(stat_of(home.path + "/mcp-jail").st_uid == launcher);
     CHECK((stat_of(home.path + "/mcp-jail").st_mode & 07777) == 0700);
@@ -718,8 +713,7 @@ TEST_CASE("start event: env_dropped names the launcher's variables the jail did 
     Setup s(m);
     const std::string log = s.prof.path() + "/audit.jsonl";
     const auto r = probe_logged(s, log, {"env-absent", "MCPJAIL_TEST_SECRET"});
-    std::ifstream in(log);
-    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    const std::string text = support::slurp(log);
     const auto events = read_events(log);
     INFO(mode_name(m) << ": " << r.err << "\nlog:\n" << text);
     CHECK(r.status == 0);
