@@ -74,7 +74,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -90,6 +89,7 @@
 #include <set>
 #include <sstream>
 
+#include "mcpjail/channel.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/paths.hpp"
 
@@ -466,14 +466,9 @@ constexpr std::uint32_t kWireMagic = 0x4d4a5346;  // "MJSF"
 bool send_program(int sock, const Program& program) {
   if (program.code.empty() || program.code.size() > BPF_MAXINSNS) fail("no program to send");
   WireHeader h{kWireMagic, static_cast<std::uint32_t>(program.code.size()), program.listener ? 1u : 0u, 0};
-  iovec iov[2] = {{&h, sizeof h},
-                  {const_cast<sock_filter*>(program.code.data()), program.code.size() * sizeof(sock_filter)}};
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = 2;
-  ssize_t n;
-  while ((n = ::sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
+  const iovec iov[2] = {{&h, sizeof h},
+                        {const_cast<sock_filter*>(program.code.data()), program.code.size() * sizeof(sock_filter)}};
+  const ssize_t n = channel::send_message(sock, iov, 2);
   if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return false;  // the jail has ended
   if (n < 0) fail(errno_text("sending the compiled filter to the jail", errno));
   if (static_cast<std::size_t>(n) != sizeof h + iov[1].iov_len) fail("the compiled filter was sent in part");
@@ -482,17 +477,12 @@ bool send_program(int sock, const Program& program) {
 
 Program receive_program(int sock) {
   std::vector<unsigned char> buf(sizeof(WireHeader) + BPF_MAXINSNS * sizeof(sock_filter));
-  iovec iov{buf.data(), buf.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  ssize_t n;
-  while ((n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
+  bool truncated = false;
+  const ssize_t n = channel::receive_message(sock, buf.data(), buf.size(), &truncated);
   if (n < 0) fail(errno_text("receiving the compiled filter from the supervisor", errno));
   if (n == 0) fail("the supervisor closed the channel before the compiled filter arrived");
   WireHeader h{};
-  if (static_cast<std::size_t>(n) < sizeof h || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+  if (static_cast<std::size_t>(n) < sizeof h || truncated)
     fail("a malformed message arrived instead of the compiled filter");
   std::memcpy(&h, buf.data(), sizeof h);
   if (h.magic != kWireMagic || h.count == 0 || h.count > BPF_MAXINSNS || h.listener > 1 ||

@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -24,6 +23,7 @@
 #include <optional>
 #include <string_view>
 
+#include "mcpjail/channel.hpp"
 #include "mcpjail/jail.hpp"
 #include "mcpjail/limits.hpp"
 #include "mcpjail/netfilter.hpp"
@@ -120,15 +120,7 @@ class Supervisor {
 
   int run() {
     start_ = std::chrono::steady_clock::now();
-    // "go" is a socket rather than a pipe so that telling a jail that has
-    // already ended gives EPIPE, not SIGPIPE.
-    int go[2], rep[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) != 0)
-      throw LaunchError("supervisor", errno_text("socketpair", errno));
-    UniqueFd go_r(go[0]), go_w(go[1]);
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rep) != 0)
-      throw LaunchError("supervisor", errno_text("socketpair", errno));
-    UniqueFd rep_parent(rep[0]), rep_child(rep[1]);
+    channel::Ends ch = channel::open();
 
     const bool limits_best_effort =
         std::find(plan_.best_effort.begin(), plan_.best_effort.end(), "limits") != plan_.best_effort.end();
@@ -156,14 +148,14 @@ class Supervisor {
     const long pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
     if (pid < 0) throw LaunchError("namespaces", clone_failure(errno, !plan_.id.root_mode));
     if (pid == 0) {
-      go_w.reset();
-      rep_parent.reset();
-      jail::init_main(plan_, jail::Channels{go_r.get(), rep_child.get()});
+      ch.go_supervisor.reset();
+      ch.report_supervisor.reset();
+      jail::init_main(plan_, ch.jail());
     }
     child_ = static_cast<pid_t>(pid);
     phase("cloned");
-    go_r.reset();
-    rep_child.reset();
+    ch.go_jail.reset();
+    ch.report_jail.reset();
     // Start-up, while the jail waits for "go" bytes. A step that fails kills
     // the jail. A jail that has ended meanwhile (a layer failed in it) is
     // not an error here: the loop below reads its report and status.
@@ -175,7 +167,7 @@ class Supervisor {
             plan_.network, [this](const std::string& type, nlohmann::json f) { audit_.event(type, std::move(f)); });
         egress_->set_suppressed_counter([this](const std::string& type, nlohmann::json f) { audit_.count(type, f); });
       }
-      bool alive = send_go(go_w.get());
+      bool alive = channel::send_go(ch.go_supervisor.get());
       phase("go");
       // network = allowlist: pasta starts while the jail builds its root
       // (and the filter below is compiled).
@@ -183,12 +175,12 @@ class Supervisor {
       // The seccomp program (prebuilt for the built-in bases; for a base the
       // profile changes, libseccomp takes a few ms to build it, here in
       // parallel with the jail building its root); the server loads it last.
-      if (alive) alive = seccomp::send_program(rep_parent.get(), seccomp::compile(plan_.seccomp));
+      if (alive) alive = seccomp::send_program(ch.report_supervisor.get(), seccomp::compile(plan_.seccomp));
       phase("sc-sent");
       // A second byte lets the jail configure its network once the uplink is up.
       if (alive && egress_) {
         egress_->uplink_ready();
-        send_go(go_w.get());
+        channel::send_go(ch.go_supervisor.get());
         phase("uplink");
       }
     } catch (const LaunchError&) {
@@ -196,15 +188,15 @@ class Supervisor {
       ::waitpid(child_, nullptr, 0);
       // The jail may have failed first (and this step only because of it,
       // e.g. its namespaces were gone): its own report names the cause.
-      if (auto r = pending_error(rep_parent.get())) throw LaunchError(r->layer, r->text, r->code);
+      if (auto r = pending_error(ch.report_supervisor.get())) throw LaunchError(r->layer, r->text, r->code);
       throw;
     } catch (...) {
       ::kill(child_, SIGKILL);
       ::waitpid(child_, nullptr, 0);
       throw;
     }
-    go_w.reset();
-    report_ = std::move(rep_parent);
+    ch.go_supervisor.reset();
+    report_ = std::move(ch.report_supervisor);
 
     if (plan_.limits.wall_time.count() > 0) {
       timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -331,52 +323,41 @@ class Supervisor {
   }
 
   void read_report() {
-    jail::Report r;
-    iovec iov{&r, sizeof r};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-    msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof cbuf;
-    const ssize_t n = ::recvmsg(report_.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-      if (errno == EAGAIN && child_exited_) report_.reset();
-      return;
+    channel::Report r;
+    UniqueFd received;
+    switch (channel::read_report(report_.get(), &r, &received)) {
+      case channel::Read::Report: break;
+      case channel::Read::Malformed: return;
+      case channel::Read::Empty:
+        if (child_exited_) report_.reset();
+        return;
+      // The jail ended with something unread (the filter, when it failed
+      // before reaching it): the error is reported once, and what the jail
+      // sent before it is still queued. Not the end of the reports.
+      case channel::Read::Reset: return;
+      case channel::Read::End:
+        // Every jail process closed its end: init gave up its privileges and
+        // the server's execve succeeded (the socket is close-on-exec).
+        report_.reset();
+        if (!error_ && !started_) {
+          started_ = true;
+          nlohmann::json skipped = skipped_;
+          audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers_of(plan_, skipped_, has_cgroup_)},
+                                 {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"},
+                                 {"env_dropped", plan_.env_dropped}});
+          release_due_ = std::chrono::steady_clock::now() + kReleaseAfter;
+        }
+        return;
     }
-    // The jail ended with something unread (the filter, when it failed
-    // before reaching it): the error is reported once, and what the jail
-    // sent before it is still queued. Not the end of the reports.
-    if (n < 0 && errno == ECONNRESET) return;
-    if (n <= 0) {
-      // Every jail process closed its end: init gave up its privileges and
-      // the server's execve succeeded (the socket is close-on-exec).
-      report_.reset();
-      if (!error_ && !started_) {
-        started_ = true;
-        nlohmann::json skipped = skipped_;
-        audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers_of(plan_, skipped_, has_cgroup_)},
-                               {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"},
-                               {"env_dropped", plan_.env_dropped}});
-        release_due_ = std::chrono::steady_clock::now() + kReleaseAfter;
-      }
-      return;
-    }
-    int fd = -1;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    UniqueFd received(fd);
-    if (static_cast<std::size_t>(n) != sizeof r) return;
-    r.layer[sizeof r.layer - 1] = r.text[sizeof r.text - 1] = '\0';
     switch (r.kind) {
-      case jail::ReportKind::Error:
-        if (!error_) error_ = std::make_unique<jail::Report>(r);
+      case channel::ReportKind::Error:
+        if (!error_) error_ = std::make_unique<channel::Report>(r);
         break;
-      case jail::ReportKind::Listener: listener_ = std::move(received); break;
-      case jail::ReportKind::NetSocket:
+      case channel::ReportKind::Listener: listener_ = std::move(received); break;
+      case channel::ReportKind::NetSocket:
         if (egress_) egress_->adopt(r.code, std::move(received));
         break;
-      case jail::ReportKind::Skipped:
+      case channel::ReportKind::Skipped:
         skipped_.push_back(std::string(r.layer) + ": " + r.text);
         std::fprintf(stderr, "mcp-jail: %s skipped (best_effort): %s\n", r.layer, r.text);
         break;
@@ -384,27 +365,18 @@ class Supervisor {
   }
 
   // The first error report the (ended) jail left on `sock`, if any.
-  static std::unique_ptr<jail::Report> pending_error(int sock) {
+  static std::unique_ptr<channel::Report> pending_error(int sock) {
     for (;;) {
-      auto r = std::make_unique<jail::Report>();
-      const ssize_t n = ::recv(sock, r.get(), sizeof *r, MSG_DONTWAIT);
-      if (n < 0 && (errno == EINTR || errno == ECONNRESET)) continue;  // ECONNRESET: once, see read_report()
-      if (n != static_cast<ssize_t>(sizeof *r)) return nullptr;
-      if (r->kind != jail::ReportKind::Error) continue;
-      r->layer[sizeof r->layer - 1] = r->text[sizeof r->text - 1] = '\0';
-      return r;
+      auto r = std::make_unique<channel::Report>();
+      UniqueFd fd;
+      switch (channel::read_report(sock, r.get(), &fd)) {
+        case channel::Read::Report:
+          if (r->kind == channel::ReportKind::Error) return r;
+          continue;
+        case channel::Read::Reset: continue;  // once, see read_report()
+        default: return nullptr;
+      }
     }
-  }
-
-  // One "go" byte to the jail's init; false when it has already ended.
-  static bool send_go(int fd) {
-    const char byte = 'g';
-    ssize_t n;
-    while ((n = ::send(fd, &byte, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-    }
-    if (n == 1) return true;
-    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return false;
-    throw LaunchError("supervisor", errno_text("start the jail", n < 0 ? errno : EIO));
   }
 
   // Returns the exit status once the jail's init has ended, else -1.
@@ -440,7 +412,7 @@ class Supervisor {
   bool wall_time_hit_ = false;
   bool has_cgroup_ = false;
   UniqueFd sigfd_, report_, listener_, timer_;
-  std::unique_ptr<jail::Report> error_;
+  std::unique_ptr<channel::Report> error_;
   std::vector<std::string> skipped_;
   std::chrono::steady_clock::time_point start_;
   // When start-up memory is released (set once the server runs).

@@ -41,7 +41,7 @@ inline constexpr const char* kUplinkName = "uplink0";
 inline constexpr std::uint32_t kMinTtl = 30;
 inline constexpr std::uint32_t kMaxTtl = 3600;
 
-// Sockets the jail's init hands to the supervisor (jail::Report::code).
+// Sockets the jail's init hands to the supervisor (channel::Report::code).
 enum class JailSocket : int { DnsUdp = 1, DnsTcp = 2, NftSet = 3, Nflog = 4 };
 
 // ---- nftables -------------------------------------------------------------
@@ -173,7 +173,7 @@ class Egress {
   // configured.
   void start_uplink(pid_t child, bool rootless);
   void uplink_ready();
-  // A socket from the jail (jail::ReportKind::NetSocket, code = JailSocket).
+  // A socket from the jail (channel::ReportKind::NetSocket, code = JailSocket).
   void adopt(int which, UniqueFd fd);
   // Readable when process() has work; poll it with POLLIN.
   int fd() const { return epoll_.get(); }

@@ -6,7 +6,7 @@
 //  - escape_probe, exec'd under the real filter in a forked child, for every
 //    case under base default and strict with actions errno and kill, with the
 //    test process acting as the supervisor (it receives the listener over
-//    SCM_RIGHTS and answers notifications with handle_notification);
+//    the channel and answers notifications with a Handler);
 //  - action log continues calls and reports them; strict mode's launcher exec;
 //  - node and python3 run unchanged under both bases with no denial reported.
 #ifndef MCPJAIL_SHARED_CATCH_MAIN
@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "mcpjail/channel.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/seccomp.hpp"
 
@@ -150,46 +151,21 @@ SeccompPlan make_plan(const char* base, SeccompAction action = SeccompAction::Er
 // ---------------------------------------------------------------------------
 // Running a program under the filter, with this process as the supervisor.
 
+// The listener crosses the channel as in a launch (channel.hpp): a Listener
+// report, with the fd attached when there is one.
 void send_fd(int sock, int fd) {
-  char byte = fd >= 0 ? 'F' : 'N';
-  iovec iov{&byte, 1};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    msg.msg_control = buf;
-    msg.msg_controllen = sizeof buf;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  (void)sendmsg(sock, &msg, MSG_NOSIGNAL);
+  channel::send_report(sock, channel::ReportKind::Listener, 0, "", "", fd);
 }
 
 int recv_fd(int sock) {
-  char byte = 0;
-  iovec iov{&byte, 1};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = buf;
-  msg.msg_controllen = sizeof buf;
-  ssize_t n;
-  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n <= 0) return -1;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      return fd;
-    }
+  pollfd p{sock, POLLIN, 0};
+  while (poll(&p, 1, -1) < 0 && errno == EINTR) {
   }
-  return -1;
+  channel::Report r;
+  UniqueFd fd;
+  if (channel::read_report(sock, &r, &fd) != channel::Read::Report || r.kind != channel::ReportKind::Listener)
+    return -1;
+  return fd.release();
 }
 
 // What the supervisor was told about one notification (seccomp::Notice
@@ -259,7 +235,7 @@ enum class Supervise { Serve, CloseListener };
 Run run_under(const sc::Program* prog, const SeccompPlan& plan, const std::vector<std::string>& args,
               Supervise mode = Supervise::Serve, std::vector<std::string> extra_env = {}) {
   int sv[2], out[2];
-  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
   REQUIRE(pipe2(out, O_CLOEXEC) == 0);
 
   std::vector<char*> argv;
