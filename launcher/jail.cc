@@ -19,7 +19,7 @@
 //        all capability sets cleared                        (caps.cc, user.cc)
 //    10. cwd
 //    11. Landlock                                           (landlock.cc)
-//    12. seccomp, last: nothing after it needs a blocked call (seccomp.cc);
+//    12. seccomp, last: nothing after it needs a blocked call (seccomp/);
 //        the program comes from the supervisor, prepared meanwhile
 //    13. execve
 // Everything init and the server say to the supervisor, and the "go" bytes

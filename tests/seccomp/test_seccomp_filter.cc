@@ -42,6 +42,7 @@
 #include "mcpjail/channel.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/seccomp.hpp"
+#include "mcpjail/seccomp_policy.hpp"
 
 #ifndef MCPJAIL_ESCAPE_PROBE
 #error "MCPJAIL_ESCAPE_PROBE must name the escape_probe binary"

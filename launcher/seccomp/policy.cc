@@ -1,4 +1,5 @@
-// Seccomp policies as data (see seccomp.cc for how they are compiled).
+// Seccomp policies as data (seccomp_policy.hpp; compile.cc turns them into a
+// program).
 //
 // Two bases, both allowlists for the native x86_64 ABI only:
 //   default  in the spirit of Docker's default profile, sized so that Node,
@@ -26,7 +27,7 @@
 
 #include <algorithm>
 
-#include "mcpjail/seccomp.hpp"
+#include "mcpjail/seccomp_policy.hpp"
 
 namespace mcpjail::seccomp::policy {
 

@@ -1,6 +1,7 @@
 // Build step: compiles the seccomp program of every base and action with
-// libseccomp (seccomp::compile_with_libseccomp over launcher/seccomp_policy.cc)
-// and writes them as a C++ source, so that a launch with one of them (every
+// libseccomp (seccomp::compile_with_libseccomp, compile.cc, over the tables of
+// policy.cc: the only two files of the layer it links) and writes them as a
+// C++ source, so that a launch with one of them (every
 // built-in profile) loads it without building it: libseccomp takes a few ms
 // of CPU per build, which the launcher otherwise spends on every launch.
 //
@@ -74,8 +75,8 @@ int main(int argc, char** argv) {
   }
   const scmp_version* v = seccomp_version();
   std::ostringstream out;
-  out << "// Generated at build time by seccomp_prebuild (launcher/seccomp_prebuild.cc)\n"
-         "// from launcher/seccomp_policy.cc: do not edit.\n"
+  out << "// Generated at build time by seccomp_prebuild (launcher/seccomp/prebuild.cc)\n"
+         "// from launcher/seccomp/policy.cc: do not edit.\n"
          "#include \"mcpjail/seccomp.hpp\"\n\n"
          "namespace mcpjail::seccomp {\n";
   if (ok && count > 0) {
