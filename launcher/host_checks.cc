@@ -679,8 +679,8 @@ Check check_tun(const TunInputs& in) {
   }
   if (!by_mode || (in.probe.ran && in.probe.err == EACCES)) {
     c.found = desc + ": " + user_text(in.uid) +
-              " cannot open it, so pasta fails with \"Failed to open tun socket in namespace\" and every rootless "
-              "network = \"allowlist\" launch stops";
+              " cannot open it, so pasta run by this user cannot make the jail's uplink (it reports \"Failed to open "
+              "tun socket in namespace\") and every rootless network = \"allowlist\" launch stops";
     c.fix = "chmod 0666 " + std::string(kTunPath) +
             " (until the next boot; Debian's default mode), and to keep it a udev rule: echo 'KERNEL==\"tun\", "
             "MODE=\"0666\"' > /etc/udev/rules.d/60-mcp-jail-tun.rules; or run mcp-jail as root";
