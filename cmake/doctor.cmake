@@ -1,4 +1,4 @@
-# `mcp-jail doctor` and shell completion (included by the
+# `mcp-jail doctor`, shell completion and the packaging (included by the
 # top-level CMakeLists.txt after the mcp-jail target).
 
 # Front-ends over the core library: doctor (host checks against a profile's
@@ -20,3 +20,4 @@ add_custom_target(completions ALL DEPENDS ${MCPJAIL_COMPLETIONS}/mcp-jail ${MCPJ
 install(FILES ${MCPJAIL_COMPLETIONS}/mcp-jail DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 install(FILES ${MCPJAIL_COMPLETIONS}/_mcp-jail DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
 
+include(${CMAKE_SOURCE_DIR}/packaging/packaging.cmake)
