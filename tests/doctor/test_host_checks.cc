@@ -68,7 +68,7 @@ TEST_CASE("parsers: kernel version, octal mode, the initial uid map") {
   CHECK_FALSE(initial_uid_map(""));
 }
 
-TEST_CASE("userns: works when the probe worked; root needs none") {
+TEST_CASE("userns: works when the probe worked, and root needs none") {
   CHECK(check_userns(rootless_userns()).ok);
   UsernsInputs root;
   root.root = true;
@@ -265,7 +265,7 @@ TEST_CASE("pasta: missing, or too old for --no-map-gw") {
   CHECK(has(c.found, "/usr/bin/pasta, version 0.0~git20220101"));
 }
 
-TEST_CASE("tun: mode 0600 keeps a rootless user out; the check names the device, its mode and the fix") {
+TEST_CASE("tun: mode 0600 keeps a rootless user out, and the check names the device, its mode and the fix") {
   const Check c = check_tun(tun(0600, 1000));
   CHECK_FALSE(c.ok);
   CHECK(c.name == "/dev/net/tun");
@@ -282,7 +282,7 @@ TEST_CASE("tun: mode 0600 keeps a rootless user out; the check names the device,
   CHECK(has(check_tun(probed).fix, "chmod 0666"));
 }
 
-TEST_CASE("tun: 0666, root, a group member pass; missing device and a container's EPERM fail") {
+TEST_CASE("tun: 0666, root, a group member pass, and a missing device and a container's EPERM fail") {
   CHECK(check_tun(tun(0666, 1000)).ok);
   CHECK(check_tun(tun(0600, 0)).ok);
   TunInputs grp = tun(0660, 1000);
@@ -321,7 +321,7 @@ TEST_CASE("nftables: no library, a table refused in the user namespace") {
   CHECK(check_nft(in).ok);
 }
 
-TEST_CASE("idmapped mounts: a write path on a file system without them (root); rootless needs none") {
+TEST_CASE("idmapped mounts: a write path on a file system without them (root), and rootless needs none") {
   IdmapInputs in;
   in.root = true;
   in.kernel = "6.1.0";
