@@ -102,8 +102,9 @@ int doctor_main(const std::vector<std::string>& args) {
     const Profile profile = load_profile(profile_spec, inv.load);
     plan = make_plan(profile, inv);
   } catch (const ProfileError& e) {
-    std::fprintf(stderr, "%s\nmcp-jail doctor: profile rejected (variables the profile uses are set with --var, "
-                         "as for run)\n", e.what());
+    const bool unset = std::string(e.what()).find("is not set") != std::string::npos;
+    std::fprintf(stderr, "%s\nmcp-jail doctor: profile rejected%s\n", e.what(),
+                 unset ? " (set the variables it uses with --var, as for run)" : "");
     return kExitLauncherError;
   } catch (const LaunchError& e) {
     std::fprintf(stderr, "mcp-jail doctor: %s: %s\n", e.layer().c_str(), e.what());
