@@ -40,6 +40,7 @@ struct Line {
   host::Check check;
   bool needed = false;
   std::string why;  // what needs it, or why it is not needed
+  std::string note = "";
 };
 
 bool contains(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
@@ -128,6 +129,10 @@ int doctor_main(const std::vector<std::string>& args) {
   std::vector<Line> lines;
   lines.push_back({host::check_userns(host::read_userns_inputs(true)), !root,
                    root ? "root launches use none" : "every rootless launch"});
+  // Rootless, the probes below work inside a user namespace: without one
+  // they would only fail again for the same reason, so they are not run.
+  const bool probe_in_userns = root || lines.back().check.ok;
+  const std::string unprobed = probe_in_userns ? "" : "not probed: no user namespace here (see above)";
   lines.push_back({host::check_landlock(host::read_landlock_inputs(plan.landlock.restrict_tcp, landlock_be)), !landlock_be,
                    landlock_be ? name + " lists landlock in best_effort" : "every launch"});
   lines.push_back({host::check_seccomp(host::read_seccomp_inputs(true)), true, "every launch"});
@@ -142,13 +147,13 @@ int doctor_main(const std::vector<std::string>& args) {
   const std::string net_why = allowlist ? "network = \"allowlist\"" : not_needed + " (network = \"allowlist\" only)";
   if (allowlist || all_layers) {
     lines.push_back({host::check_pasta(host::read_pasta_inputs()), allowlist, net_why});
-    lines.push_back({host::check_tun(host::read_tun_inputs(true)), allowlist, net_why});
-    lines.push_back({host::check_nft(host::read_nft_inputs(true)), allowlist, net_why});
+    lines.push_back({host::check_tun(host::read_tun_inputs(probe_in_userns)), allowlist, net_why, unprobed});
+    lines.push_back({host::check_nft(host::read_nft_inputs(probe_in_userns)), allowlist, net_why, unprobed});
   }
   lines.push_back({host::check_idmap(host::read_idmap_inputs(write_paths, true)), false,
                    "informational: this version of mcp-jail makes no idmapped mounts"});
-  lines.push_back({host::check_overlay(host::read_overlay_inputs(true)), false,
-                   "informational: this version of mcp-jail mounts no overlayfs"});
+  lines.push_back({host::check_overlay(host::read_overlay_inputs(probe_in_userns)), false,
+                   "informational: this version of mcp-jail mounts no overlayfs", unprobed});
 
   std::vector<std::string> failed;
   for (const auto& l : lines)
@@ -170,6 +175,7 @@ int doctor_main(const std::vector<std::string>& args) {
                              {"ok", l.check.ok},
                              {"needed", l.needed},
                              {"why", l.why},
+                             {"note", l.note},
                              {"found", l.check.found},
                              {"fix", l.check.fix}});
     std::printf("%s\n", j.dump(2).c_str());
@@ -183,6 +189,7 @@ int doctor_main(const std::vector<std::string>& args) {
     const char* tag = l.check.ok ? "ok  " : l.needed ? "FAIL" : "--  ";
     std::string text = "[" + std::string(tag) + "] " + l.check.name + ": " + l.check.found;
     if (!l.needed) text += " [" + l.why + "]";
+    if (!l.note.empty()) text += " (" + l.note + ")";
     if (!l.check.ok && !l.check.fix.empty()) text += ". Fix: " + l.check.fix;
     std::printf("%s\n", text.c_str());
   }

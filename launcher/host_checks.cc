@@ -604,6 +604,11 @@ Check check_pasta(const PastaInputs& in) {
     return c;
   }
   const std::string what = in.binary + (in.version.empty() ? std::string() : ", version " + in.version);
+  if (!in.runs) {
+    c.found = in.binary + " is installed but could not be run (`pasta --help` printed nothing)";
+    c.fix = "check that this user may execute it (and that no sandbox around this process forbids it)";
+    return c;
+  }
   std::vector<std::string> lacks;
   if (!in.has_no_map_gw) lacks.push_back("--no-map-gw (without it the jail could reach the host's loopback)");
   if (!in.has_config_net) lacks.push_back("--config-net");
@@ -641,6 +646,7 @@ PastaInputs read_pasta_inputs() {
     }
   }
   if (auto help = capture({in.binary, "--help"}, 3s)) {
+    in.runs = !help->empty();
     in.has_no_map_gw = help->find("--no-map-gw") != std::string::npos;
     in.has_config_net = help->find("--config-net") != std::string::npos;
   }

@@ -117,6 +117,7 @@ CgroupInputs read_cgroup_inputs(const std::vector<std::string>& needed, bool bes
 struct PastaInputs {
   std::string binary;        // "" when not installed
   std::string version;       // first line of `pasta --version`, or the passt package's version
+  bool runs = false;            // `pasta --help` printed something
   bool has_no_map_gw = false;   // `pasta --help` lists --no-map-gw
   bool has_config_net = false;  // and --config-net
 };

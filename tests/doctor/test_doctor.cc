@@ -229,3 +229,30 @@ TEST_CASE("run: a rootless allowlist launch with /dev/net/tun 0600 stops and nam
   CHECK(has(r.err, "Fix: chmod 0666 /dev/net/tun"));
   CHECK(has(r.err, "KERNEL==\"tun\", MODE=\"0666\""));
 }
+
+TEST_CASE("doctor inside a jail, as inside another sandbox, cannot run base and names the refused user namespace and the outer seccomp listener") {
+  require_root();
+  for (Mode m : modes()) {
+    INFO(mode_name(m));
+    TempDir td(m);
+    // A copy of the binary (the jail runs its command only; mcp-jail itself
+    // may not be the jailed command).
+    std::ifstream in(Harness::get().jail(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string inner = td.file("inner-mcp-jail", bytes, 0755);
+    RunOptions o;
+    o.timeout = std::chrono::seconds(60);
+    const Result r = run(m, {"run", "base", "--read", td.path(), "--audit-log", "none", "--", inner, "doctor"}, o);
+    INFO(r.out << r.err);
+    CHECK(r.status == 1);
+    CHECK(has(r.out, "[FAIL] user namespaces: "));
+    CHECK(has(r.out, "unshare(CLONE_NEWUSER): Operation not permitted"));
+    CHECK(has(r.out, "[FAIL] seccomp: this process already runs under a seccomp filter with a notification listener"));
+    CHECK(has(r.out, "base can NOT run here: user namespaces, seccomp."));
+    // Positive control: the same binary outside any jail finds both.
+    const Result outside = doctor(m, {});
+    INFO(outside.out);
+    CHECK(has(outside.out, "[ok  ] seccomp: "));
+    CHECK(has(outside.out, "[ok  ] user namespaces: "));
+  }
+}

@@ -246,13 +246,18 @@ TEST_CASE("cgroups: v2 without delegation fails, a delegated subtree passes, a m
   CHECK(has(c.found, "cpu: no such controller"));
 }
 
-TEST_CASE("pasta: missing, or too old for --no-map-gw") {
+TEST_CASE("pasta: missing, not runnable, or too old for --no-map-gw") {
   PastaInputs in;
   Check c = check_pasta(in);
   CHECK_FALSE(c.ok);
   CHECK(has(c.fix, "apt-get install passt"));
 
   in.binary = "/usr/bin/pasta";
+  c = check_pasta(in);
+  CHECK_FALSE(c.ok);
+  CHECK(has(c.found, "could not be run"));
+
+  in.runs = true;
   in.version = "0.0~git20220101";
   in.has_config_net = true;
   c = check_pasta(in);
