@@ -62,6 +62,14 @@ check "the AppArmor profile attaches to /usr/bin/mcp-jail and allows userns" \
   grep -qE '^profile mcp-jail /usr/bin/mcp-jail flags=\(unconfined\) \{' <<<"$aa"
 check "the AppArmor profile has the userns rule" grep -qE '^  userns,$' <<<"$aa"
 
+# cmake --install lays out the same files (into a staging directory here).
+if DESTDIR="$work/inst" cmake --install "$build" --prefix /usr >"$work/install.log" 2>&1; then
+  check "cmake --install --prefix /usr installs what the package holds" \
+    diff <(cd "$work/inst" && find . -mindepth 1 | sed 's|^\.||' | sort) "$work/contents"
+else
+  cat "$work/install.log"; fail "cmake --install"
+fi
+
 # What exists before: what the package brings must be gone after --purge
 # unless it was there before (shared directories like /usr/share/man).
 while read -r p; do [[ -e $p || -L $p ]] && echo "$p"; done <"$work/contents" >"$work/before"
