@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "mcpjail/audit.hpp"
+#include "mcpjail/doctor.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/pin.hpp"
 #include "mcpjail/plan.hpp"
@@ -30,6 +31,7 @@ constexpr const char* kUsage =
     "  mcp-jail pin PROFILE [--var K=V]... [--print] -- COMMAND [ARG]...\n"
     "  mcp-jail wrap CONFIG.json [--dry-run] [--profile NAME]\n"
     "  mcp-jail profiles\n"
+    "  mcp-jail doctor [PROFILE] [--json] [--var K=V]... [--write P]...\n"
     "  mcp-jail --version | --help\n"
     "\n"
     "PROFILE is a built-in profile name (see `mcp-jail profiles`) or a path to a .toml file.\n"
@@ -174,6 +176,8 @@ int cli_main(int argc, char** argv) {
       return 0;
     }
     if (first == "wrap") return wrap_main(argc, argv);
+    if (first == "doctor") return doctor_main(std::vector<std::string>(argv + 2, argv + argc));
+    if (first == "completion") return completion_main(std::vector<std::string>(argv + 2, argv + argc));
     if (first == probe::kInsideCommand) return probe::inside_main(argc, argv);
     Options o = parse(argc, argv);
     if (o.print && o.command != "pin") return usage_error("--print belongs to pin");

@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "mcpjail/channel.hpp"
+#include "mcpjail/host_checks.hpp"
 #include "mcpjail/jail.hpp"
 #include "mcpjail/limits.hpp"
 #include "mcpjail/netfilter.hpp"
@@ -40,11 +41,13 @@ constexpr int kSupervisedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
 
 std::string clone_failure(int err, bool rootless) {
   std::string msg = errno_text("clone() of the jail's namespaces failed", err);
-  if (rootless && (err == EPERM || err == ENOSPC || err == EACCES))
-    msg += ". Unprivileged user namespaces are not available here: check `sysctl user.max_user_namespaces` "
-           "(must be > 0), `kernel.unprivileged_userns_clone` (Debian, must be 1) and AppArmor's "
-           "`kernel.apparmor_restrict_unprivileged_userns`; or run mcp-jail as root";
-  return msg;
+  if (!rootless || (err != EPERM && err != ENOSPC && err != EACCES)) return msg;
+  // The setting that forbids it, when one does (host_checks.hpp; `mcp-jail doctor` probes as well).
+  if (const host::Check c = host::check_userns(host::read_userns_inputs(false)); !c.ok)
+    return msg + ": " + c.found + ". Fix: " + c.fix;
+  return msg + ". Unprivileged user namespaces are not available here: check `sysctl user.max_user_namespaces` "
+               "(must be > 0), `kernel.unprivileged_userns_clone` (Debian, must be 1) and AppArmor's "
+               "`kernel.apparmor_restrict_unprivileged_userns`; `mcp-jail doctor` probes them; or run mcp-jail as root";
 }
 
 // Drops this process's page-table entries for the code it ran only to start

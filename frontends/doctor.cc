@@ -1,0 +1,206 @@
+// mcp-jail doctor [PROFILE] [--json] [--var K=V]... [--write P]...
+//
+// What this host offers against what PROFILE needs, for the invoking user
+// (as root: a root launch; otherwise rootless). Without PROFILE: `base`, and
+// every other layer a profile may use is checked too, marked as not needed
+// by base. One line per check, each failing one with its fix; exit 0 when
+// the profile can run here, 1 when not.
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "mcpjail/doctor.hpp"
+#include "mcpjail/errors.hpp"
+#include "mcpjail/host_checks.hpp"
+#include "mcpjail/paths.hpp"
+#include "mcpjail/plan.hpp"
+#include "mcpjail/profile.hpp"
+
+namespace mcpjail {
+
+namespace {
+
+constexpr const char* kDoctorUsage =
+    "usage: mcp-jail doctor [PROFILE] [--json] [--var K=V]... [--write P]...\n"
+    "Checks what this host offers against what PROFILE needs (default: base, with every other layer\n"
+    "shown as well), for the invoking user: root launches as root, rootless otherwise. One line per\n"
+    "check with its fix. Exit status: 0 when the profile can run here, 1 when not, 125 for an error.\n";
+
+int doctor_usage(const std::string& msg) {
+  std::fprintf(stderr, "mcp-jail doctor: %s\n%s", msg.c_str(), kDoctorUsage);
+  return kExitLauncherError;
+}
+
+struct Line {
+  host::Check check;
+  bool needed = false;
+  std::string why;  // what needs it, or why it is not needed
+  std::string note = "";
+};
+
+bool contains(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+std::string user_name(uid_t uid) {
+  if (const passwd* pw = ::getpwuid(uid)) return pw->pw_name;
+  return "";
+}
+
+}  // namespace
+
+int doctor_main(const std::vector<std::string>& args) {
+  std::string profile_spec;
+  bool json = false;
+  Invocation inv = current_invocation();
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const char* opt) -> std::string {
+      const std::string eq = std::string(opt) + "=";
+      if (a.rfind(eq, 0) == 0) return a.substr(eq.size());
+      if (i + 1 >= args.size()) throw std::invalid_argument(std::string(opt) + " needs a value");
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(kDoctorUsage, stdout);
+      return 0;
+    }
+    try {
+      if (a == "--json") {
+        json = true;
+      } else if (a == "--var" || a.rfind("--var=", 0) == 0) {
+        const std::string v = value("--var");
+        const auto eq = v.find('=');
+        if (eq == std::string::npos || eq == 0) return doctor_usage("--var wants NAME=VALUE, got '" + v + "'");
+        inv.load.vars[v.substr(0, eq)] = v.substr(eq + 1);
+      } else if (a == "--write" || a.rfind("--write=", 0) == 0) {
+        const std::string p = value("--write");
+        std::string why;
+        auto norm = normalize_absolute(p.starts_with("/") ? p : inv.load.pwd + "/" + p, &why);
+        if (!norm) return doctor_usage("--write " + p + ": " + why);
+        inv.extra_write.push_back(*norm);
+      } else if (a.rfind("-", 0) == 0) {
+        return doctor_usage("unknown option '" + a + "'");
+      } else if (profile_spec.empty()) {
+        profile_spec = a;
+      } else {
+        return doctor_usage("unexpected argument '" + a + "'");
+      }
+    } catch (const std::invalid_argument& e) {
+      return doctor_usage(e.what());
+    }
+  }
+  const bool all_layers = profile_spec.empty();
+  if (all_layers) profile_spec = "base";
+  inv.profile = profile_spec;
+  inv.require_command = false;
+
+  Plan plan;
+  try {
+    const Profile profile = load_profile(profile_spec, inv.load);
+    plan = make_plan(profile, inv);
+  } catch (const ProfileError& e) {
+    const bool unset = std::string(e.what()).find("is not set") != std::string::npos;
+    std::fprintf(stderr, "%s\nmcp-jail doctor: profile rejected%s\n", e.what(),
+                 unset ? " (set the variables it uses with --var, as for run)" : "");
+    return kExitLauncherError;
+  } catch (const LaunchError& e) {
+    std::fprintf(stderr, "mcp-jail doctor: %s: %s\n", e.layer().c_str(), e.what());
+    return kExitLauncherError;
+  }
+
+  const bool root = plan.id.root_mode;
+  const std::string& name = plan.profile_name.empty() ? profile_spec : plan.profile_name;
+  const bool landlock_be = contains(plan.best_effort, "landlock");
+  const bool limits_be = contains(plan.best_effort, "limits");
+  std::vector<std::string> controllers;
+  if (plan.limits.memory) controllers.push_back("memory");
+  if (plan.limits.pids) controllers.push_back("pids");
+  if (plan.limits.cpu) controllers.push_back("cpu");
+  const bool allowlist = plan.network.mode == NetMode::Allowlist;
+  std::vector<std::string> write_paths;
+  for (const auto& m : plan.mounts)
+    if (m.kind == MountKind::Bind && m.writable && !contains(write_paths, m.source)) write_paths.push_back(m.source);
+
+  const std::string not_needed = "not needed by " + name;
+  std::vector<Line> lines;
+  lines.push_back({host::check_userns(host::read_userns_inputs(true)), !root,
+                   root ? "root launches use none" : "every rootless launch"});
+  // Rootless, the probes below work inside a user namespace: without one
+  // they would only fail again for the same reason, so they are not run.
+  const bool probe_in_userns = root || lines.back().check.ok;
+  const std::string unprobed = probe_in_userns ? "" : "not probed: no user namespace here (see above)";
+  lines.push_back({host::check_landlock(host::read_landlock_inputs(plan.landlock.restrict_tcp, landlock_be)), !landlock_be,
+                   landlock_be ? name + " lists landlock in best_effort" : "every launch"});
+  lines.push_back({host::check_seccomp(host::read_seccomp_inputs(true)), true, "every launch"});
+  {
+    const bool any = !controllers.empty();
+    auto in = host::read_cgroup_inputs(any ? controllers : std::vector<std::string>{"memory", "pids", "cpu"},
+                                       limits_be);
+    lines.push_back({host::check_cgroups(in), any && !limits_be,
+                     any ? (limits_be ? name + " lists limits in best_effort" : "[limits] of " + name)
+                         : not_needed + " (it sets no memory, pids or cpu limit)"});
+  }
+  const std::string net_why = allowlist ? "network = \"allowlist\"" : not_needed + " (network = \"allowlist\" only)";
+  if (allowlist || all_layers) {
+    lines.push_back({host::check_pasta(host::read_pasta_inputs()), allowlist, net_why});
+    lines.push_back({host::check_tun(host::read_tun_inputs(probe_in_userns)), allowlist, net_why, unprobed});
+    lines.push_back({host::check_nft(host::read_nft_inputs(probe_in_userns)), allowlist, net_why, unprobed});
+  }
+  lines.push_back({host::check_idmap(host::read_idmap_inputs(write_paths, true)), false,
+                   "informational: this version of mcp-jail makes no idmapped mounts"});
+  lines.push_back({host::check_overlay(host::read_overlay_inputs(probe_in_userns)), false,
+                   "informational: this version of mcp-jail mounts no overlayfs", unprobed});
+
+  std::vector<std::string> failed;
+  for (const auto& l : lines)
+    if (l.needed && !l.check.ok) failed.push_back(l.check.name);
+  const bool can_run = failed.empty();
+  const uid_t uid = ::geteuid();
+
+  if (json) {
+    nlohmann::json j;
+    j["profile"] = name;
+    j["all_layers"] = all_layers;
+    j["uid"] = uid;
+    j["user"] = user_name(uid);
+    j["mode"] = root ? "root" : "rootless";
+    j["can_run"] = can_run;
+    j["checks"] = nlohmann::json::array();
+    for (const auto& l : lines)
+      j["checks"].push_back({{"name", l.check.name},
+                             {"ok", l.check.ok},
+                             {"needed", l.needed},
+                             {"why", l.why},
+                             {"note", l.note},
+                             {"found", l.check.found},
+                             {"fix", l.check.fix}});
+    std::printf("%s\n", j.dump(2).c_str());
+    return can_run ? 0 : 1;
+  }
+
+  const std::string who = "uid " + std::to_string(uid) + (user_name(uid).empty() ? "" : " (" + user_name(uid) + ")");
+  std::printf("mcp-jail doctor: profile %s%s, %s, %s\n", name.c_str(),
+              all_layers ? " and every other layer" : "", who.c_str(), root ? "root launch" : "rootless launch");
+  for (const auto& l : lines) {
+    const char* tag = l.check.ok ? "ok  " : l.needed ? "FAIL" : "--  ";
+    std::string text = "[" + std::string(tag) + "] " + l.check.name + ": " + l.check.found;
+    if (!l.needed) text += " [" + l.why + "]";
+    if (!l.note.empty()) text += " (" + l.note + ")";
+    if (!l.check.ok && !l.check.fix.empty()) text += ". Fix: " + l.check.fix;
+    std::printf("%s\n", text.c_str());
+  }
+  if (can_run) {
+    std::printf("%s can run here.\n", name.c_str());
+  } else {
+    std::string f;
+    for (const auto& x : failed) f += (f.empty() ? "" : ", ") + x;
+    std::printf("%s can NOT run here: %s.\n", name.c_str(), f.c_str());
+  }
+  return can_run ? 0 : 1;
+}
+
+}  // namespace mcpjail
