@@ -30,6 +30,7 @@ constexpr const char* kUsage =
     "  mcp-jail probe PROFILE [--var K=V]... [--read P]... [--write P]... [--env NAME[=VALUE]]...\n"
     "  mcp-jail pin PROFILE [--var K=V]... [--print] -- COMMAND [ARG]...\n"
     "  mcp-jail wrap CONFIG.json [--dry-run] [--profile NAME]\n"
+    "  mcp-jail export oci|k8s PROFILE [run's options] [--image IMAGE [--name NAME] [--replicas N]] -o DIR -- COMMAND [ARG]...\n"
     "  mcp-jail profiles\n"
     "  mcp-jail doctor [PROFILE] [--json] [--var K=V]... [--write P]...\n"
     "  mcp-jail --version | --help\n"
