@@ -36,7 +36,7 @@ const char* const kExportUsage =
     "     CiliumNetworkPolicy in DIR/cilium/, and the seccomp profile in DIR/profiles/mcp-jail/NAME.json\n"
     "     (copy DIR/profiles to /var/lib/kubelet/seccomp/ on every node)\n"
     "DIR must be new or empty. What the engine cannot express is listed on stderr and in DIR/README.md.\n"
-    "See mcp-jail(1), EXPORT.\n";
+    "See mcp-jail(1).\n";
 
 namespace {
 
