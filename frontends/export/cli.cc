@@ -148,7 +148,7 @@ class OutputDir {
       }
       created_ = true;
     } else {
-      throw UsageError(errno_text("-o " + path, errno));
+      throw UsageError(errno_text("-o " + path, errno) + "; choose a directory you can write");
     }
     fd_.reset(::open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd_) throw UsageError(errno_text("open -o " + path, errno));

@@ -436,7 +436,7 @@ class Builder {
                      " besides the runtime's usual list; no /sys; /dev holds null, zero, full, random, urandom, tty",
                  "the runtime's defaults (procMount Default): kcore, keys, timer_list, sched_debug and a few more masked, "
                  "/proc/sys read-only, /sys mounted read-only, its usual /dev"});
-    std::string exec = plan_.landlock.exec_allow.empty() ? std::string("the planned executables")
+    std::string exec = plan_.landlock.exec_allow.empty() ? std::string("the server's command (or [exec] allow)")
                                                          : join(plan_.landlock.exec_allow);
     g.push_back({"landlock", "Landlock: only " + exec + " may be executed; file access narrowed to the planned paths",
                  "no Landlock in a pod spec: any program in the image may run; emptyDir volumes are not noexec"});
