@@ -278,6 +278,14 @@ int run_export(const Options& o) {
   if (!norm) throw UsageError("-o " + o.out + ": " + why);
   out = *norm;
   if (out == "/") throw UsageError("-o / : choose a new directory");
+  {
+    // Symlinks above DIR resolved: bind sources in the bundle are named by
+    // this path, and it is compared with the plan's canonical paths.
+    std::error_code ec;
+    const auto canonical = std::filesystem::weakly_canonical(out, ec);
+    if (!ec && canonical.is_absolute()) out = canonical.lexically_normal().string();
+    while (out.size() > 1 && out.back() == '/') out.pop_back();
+  }
 
   const Profile profile = load_profile(o.profile, inv.load);
   // k8s: the command runs in IMAGE, whose files are not the host's: it is

@@ -57,6 +57,7 @@ class Builder {
     if (plan_.exe.empty() || plan_.argv.empty()) fail("no command to export: give the server's command after --");
     if (plan_.id.uid == 0 || plan_.id.gid == 0)
       fail("the plan runs the server as uid/gid 0; the bundle never does (set exec.user to an unprivileged user)");
+    check_writable_trees();
     add_dir("rootfs");
     collect_exec_paths();
     for (const auto& s : plan_.mounts) step(s);
@@ -67,6 +68,28 @@ class Builder {
   }
 
  private:
+  // The server can change what lies below a writable bind's host directory,
+  // between two starts as well. The jail checks every bind source again,
+  // without following symlinks, each time it is built; runc follows symlinks
+  // in bind sources. So a bind whose source lies below a writable one (a
+  // server could turn a directory above it into a symlink to any host path)
+  // and a bundle the server could rewrite are refused.
+  void check_writable_trees() const {
+    for (const auto& w : plan_.mounts) {
+      if (w.kind != MountKind::Bind || !w.writable) continue;
+      if (path_is_under(dir_, w.source))
+        fail("the bundle directory " + dir_ + " lies inside the write path " + w.target + " (" + w.source +
+             "): the server could rewrite its own bundle; choose a directory outside every write path");
+      for (const auto& s : plan_.mounts) {
+        if (s.kind != MountKind::Bind || &s == &w || s.source == w.source || !path_is_under(s.source, w.source)) continue;
+        fail("the bind of " + s.target + " comes from " + s.source + ", inside the writable " + w.source +
+             ": runc follows symlinks in bind sources at every start, so a server that replaced a directory above it "
+             "with a symlink would have another host path bound there (the jail checks each source again at every "
+             "launch). Move " + s.target + " out of " + w.target + " in the profile, or use `mcp-jail run`");
+      }
+    }
+  }
+
   // ---- rootfs/ ----------------------------------------------------------
 
   void add_dir(const std::string& rel) {

@@ -264,6 +264,30 @@ TEST_CASE("oci: a mount point inside a bound host directory that lacks it is ref
   CHECK_FALSE(fs::exists(w.p("ws/new-dir")));
 }
 
+TEST_CASE("oci: a bind from inside a writable tree, or a bundle inside one, is refused", "[export][oci]") {
+  // runc follows symlinks in bind sources at every start: a server could
+  // turn ws/sub's parent into a symlink between two starts.
+  World w;
+  const Invocation i = w.inv();
+  const Plan nested = w.plan(std::string("version = 1\nextends = \"base\"\n[filesystem]\nwrite = [\"") + w.p("ws") +
+                                 "\"]\nread = [\"" + w.p("ws/sub") + "\"]\n",
+                             i);
+  try {
+    ex::build_oci(nested, w.p("b"));
+    FAIL("exported");
+  } catch (const LaunchError& e) {
+    CHECK(std::string(e.what()).find("runc follows symlinks in bind sources") != std::string::npos);
+  }
+  const Plan fs_plan = w.plan("version = 1\nextends = \"filesystem\"\n", i);
+  try {
+    ex::build_oci(fs_plan, w.p("ws/bundle"));
+    FAIL("exported");
+  } catch (const LaunchError& e) {
+    CHECK(std::string(e.what()).find("could rewrite its own bundle") != std::string::npos);
+  }
+  CHECK_NOTHROW(ex::build_oci(fs_plan, w.p("elsewhere")));
+}
+
 TEST_CASE("k8s: least privilege, field by field", "[export][k8s]") {
   World w;
   Invocation i = w.inv({});
