@@ -171,9 +171,10 @@ class OutputDir {
     note(rel);
     if (::mkdirat(fd_.get(), rel.c_str(), mode) != 0 && errno != EEXIST)
       throw UsageError(errno_text("cannot create " + path_ + "/" + rel, errno));
-    // mkdir's mode passes through the umask; the bundle's is exact.
-    if (::fchmodat(fd_.get(), rel.c_str(), mode, AT_SYMLINK_NOFOLLOW) != 0 && errno != EOPNOTSUPP)
-      throw UsageError(errno_text("chmod " + path_ + "/" + rel, errno));
+    // mkdir's mode passes through the umask; the bundle's is exact (runc
+    // gives a tmpfs the mode of its mount point: 1777 for /tmp).
+    UniqueFd d(::openat(fd_.get(), rel.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!d || ::fchmod(d.get(), mode) != 0) throw UsageError(errno_text("chmod " + path_ + "/" + rel, errno));
   }
 
   void file(const std::string& rel, const std::string& content, mode_t mode) {
@@ -225,7 +226,15 @@ class OutputDir {
   std::vector<std::string> written_;  // top-level names written (to undo)
 };
 
-std::string dump(const nlohmann::json& j) { return j.dump(2) + "\n"; }
+std::string dump(const nlohmann::json& j) {
+  try {
+    return j.dump(2) + "\n";
+  } catch (const nlohmann::json::type_error&) {
+    // JSON holds UTF-8 only; a value is never altered to fit.
+    throw LaunchError("export", "a value of the plan (an environment variable's value or a path) is not valid UTF-8, "
+                                "which JSON cannot hold; drop it from the environment (or the profile) and export again");
+  }
+}
 
 void print_gaps(const std::vector<Gap>& gaps, const std::string& engine) {
   if (gaps.empty()) return;
@@ -320,6 +329,7 @@ int run_export(const Options& o) {
     readme = oci_readme(plan, bundle, out);
   }
 
+  const std::string config_text = k8s ? std::string() : dump(bundle.config);
   OutputDir dir(out);
   if (k8s) {
     for (std::size_t i = 0; i < files.size(); ++i) {
@@ -328,7 +338,7 @@ int run_export(const Options& o) {
     }
   } else {
     // config.json holds the server's environment: readable by its owner only.
-    dir.file("config.json", dump(bundle.config), 0600);
+    dir.file("config.json", config_text, 0600);
     for (const auto& e : bundle.entries) {
       switch (e.kind) {
         case BundleEntry::Kind::Dir: dir.dir(e.path, e.mode); break;

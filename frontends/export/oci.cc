@@ -22,6 +22,7 @@
 // directory).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
