@@ -71,6 +71,8 @@ std::vector<CompletionCommand> completion_table() {
       {"wrap", {"--dry-run", "--profile"}, false, true},
       {"profiles", {}, false, false},
       {"doctor", {"--json", "--var", "--write"}, true, false},
+      // export FORMAT PROFILE: the first word is oci or k8s, not a profile.
+      {"export", with(jail, {"--output", "--image", "--name", "--replicas"}), false, false},
   };
 }
 

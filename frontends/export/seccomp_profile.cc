@@ -16,6 +16,7 @@
 #include "export.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/seccomp.hpp"
+#include "mcpjail/seccomp_policy.hpp"
 
 namespace mcpjail::exporter {
 

@@ -32,6 +32,7 @@
 
 #include "export/export.hpp"
 #include "mcpjail/seccomp.hpp"
+#include "mcpjail/seccomp_policy.hpp"
 #include "mcpjail/unique_fd.hpp"
 
 using namespace mcpjail;
