@@ -38,13 +38,18 @@ void render_allowlist(std::ostringstream& o, const Plan& p) {
     }
     o << ")\n";
   }
-  o << "  closed     the uplink's gateway; DNS (port 53) except to the jail's own resolver;";
+  o << "  closed     the uplink's gateway; this host's own addresses (read at launch, followed while the jail runs); "
+       "DNS (port 53) except to the jail's own resolver;";
   for (const auto& m : nf::metadata_addresses())
     if (std::find(n.private_allowed.begin(), n.private_allowed.end(), m) == n.private_allowed.end()) o << " " << m.str();
   o << "\n  closed     private and local ranges:";
   for (const auto& d : nf::denied_ranges()) o << " " << d.str();
   o << "\n";
-  for (const auto& c : n.private_allowed) o << "  opened     " << c.str() << " (allow_private: reachable where an allow entry matches)\n";
+  for (const auto& c : n.private_allowed)
+    o << "  opened     " << c.str()
+      << (nf::denied_range_of(c) ? " (allow_private: reachable where an allow entry matches; so are this host's own "
+                                   "addresses inside it)\n"
+                                 : " (allow_private: this host's own addresses inside it, where an allow entry matches)\n");
   o << "  dns        filter at " << nf::kResolverAddress << ":53 (UDP and TCP), /etc/resolv.conf points there; A/AAAA "
     << "for allowed names are forwarded and their addresses allowed for the answer's TTL (bounded to " << nf::kMinTtl
     << "-" << nf::kMaxTtl << " s); other names: REFUSED, audit event dns_refused\n";

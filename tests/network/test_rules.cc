@@ -236,6 +236,14 @@ TEST_CASE("the nftables table: policy drop with gateway and metadata closed and 
   CHECK_THAT(text, !Catch::Contains("goto permit\n\t\tip daddr 10.0.0.0"));
   // The gateway comes before anything that could open it.
   CHECK(text.find("198.18.0.1 goto blocked") < text.find("goto permit"));
+  // The host's own addresses (sets the supervisor fills), and nothing leaves
+  // before they are in place.
+  CHECK_THAT(text, Catch::Contains("set host4 {\n\t\ttype ipv4_addr\n"));
+  CHECK_THAT(text, Catch::Contains("set host6 {\n\t\ttype ipv6_addr\n"));
+  CHECK_THAT(text, Catch::Contains("set ready {\n\t\ttype mark\n"));
+  CHECK(text.find("meta mark != @ready goto blocked") < text.find("ip daddr 198.18.0.1 goto blocked"));
+  CHECK(text.find("ip daddr @host4 goto blocked") < text.find("goto permit"));
+  CHECK(text.find("ip6 daddr @host6 goto blocked") < text.find("goto permit"));
 
   n.private_allowed = {*parse_cidr("10.1.0.0/16"), *parse_cidr("169.254.169.254")};
   const auto opened = ruleset(n, {});
