@@ -98,9 +98,11 @@ void Egress::process() {
       if (hosts_->update() && sets_) {
         std::string err;
         if (!sync_host_addresses(&err)) {
-          // Fail closed: a host address the table may not deny shuts the gate.
+          // Fail closed: a host address the table may not deny shuts the
+          // gate, until a later change brings the sets in line again.
           std::string gate_err;
           const bool shut = sets_->close_gate(&gate_err);
+          if (shut) gate_open_ = false;
           std::fprintf(stderr, "mcp-jail: network: cannot follow a change of this host's addresses in the jail's "
                                "table (%s); %s\n",
                        err.c_str(), shut ? "nothing but loopback leaves the jail from now on"
