@@ -260,6 +260,25 @@ void DnsFilter::limit_event(RateLimit& limit, const std::string& which, nlohmann
   audit_("limit", std::move(fields));
 }
 
+bool DnsFilter::allow(const std::vector<SetElement>& elements, const std::string& name) {
+  if (elements.empty()) return true;
+  std::string err;
+  switch (install_(elements, &err)) {
+    case InstallResult::Ok: return true;
+    case InstallResult::Full:
+      limit_event(full_events_, "allowed_addresses", {{"name", name}, {"size", kNamesSetSize}});
+      return false;
+    case InstallResult::Failed:
+      if (error_lines_.admit(err)) {
+        const auto held = error_lines_.take_suppressed();
+        std::fprintf(stderr, "mcp-jail: network: the answer for %s could not be allowed: %s%s\n", name.c_str(),
+                     err.c_str(), held ? (" (" + std::to_string(held) + " more failures not shown)").c_str() : "");
+      }
+      return false;
+  }
+  return false;
+}
+
 // ---- cache ------------------------------------------------------------------------
 
 bool DnsFilter::from_cache(const Client& client, const dns::Query& q, std::size_t limit) {
@@ -271,6 +290,15 @@ bool DnsFilter::from_cache(const Client& client, const dns::Query& q, std::size_
     cache_.erase(it);
     return false;
   }
+  // Another answer may have shortened the timeout of a shared address
+  // since: the hit refreshes its elements with the answer's own timeout.
+  if (!allow(it->second.elements, q.question.name)) {
+    cached_records_ -= it->second.records.size();
+    cache_.erase(it);
+    ++stats_.servfail;
+    reply(client, dns::build_reply(q, dns::Rcode::ServFail, {}, limit));
+    return true;
+  }
   std::vector<dns::Record> records = it->second.records;
   for (auto& r : records) r.ttl = std::min(r.ttl, static_cast<std::uint32_t>(left));
   ++stats_.cached;
@@ -280,7 +308,7 @@ bool DnsFilter::from_cache(const Client& client, const dns::Query& q, std::size_
 }
 
 void DnsFilter::store(const dns::Query& q, dns::Rcode rcode, const std::vector<dns::Record>& records,
-                      std::uint32_t lifetime_s) {
+                      const std::vector<SetElement>& elements, std::uint32_t lifetime_s) {
   // The entry ends a second before the set elements of its addresses do.
   if (limits_.cache_entries == 0 || lifetime_s < 2 || records.size() > kMaxRecordsPerEntry) return;
   const auto now = Clock::now();
@@ -301,7 +329,7 @@ void DnsFilter::store(const dns::Query& q, dns::Rcode rcode, const std::vector<d
     cached_records_ -= first->second.records.size();
     cache_.erase(first);
   }
-  cache_[key] = CacheEntry{rcode, records, now + std::chrono::seconds(lifetime_s - 1)};
+  cache_[key] = CacheEntry{rcode, records, elements, now + std::chrono::seconds(lifetime_s - 1)};
   cached_records_ += records.size();
 }
 
@@ -461,23 +489,9 @@ void DnsFilter::finish(Pending& p, const dns::Response& r) {
     }
     for (std::uint16_t port : p.ports) elements.push_back({c, port, timeout});
   }
-  std::string err;
-  switch (elements.empty() ? InstallResult::Ok : install_(elements, &err)) {
-    case InstallResult::Ok: break;
-    case InstallResult::Full:
-      limit_event(full_events_, "allowed_addresses", {{"name", p.query.question.name}, {"size", kNamesSetSize}});
-      return fail(p);
-    case InstallResult::Failed:
-      if (error_lines_.admit(err)) {
-        const auto held = error_lines_.take_suppressed();
-        std::fprintf(stderr, "mcp-jail: network: the answer for %s could not be allowed: %s%s\n",
-                     p.query.question.name.c_str(), err.c_str(),
-                     held ? (" (" + std::to_string(held) + " more failures not shown)").c_str() : "");
-      }
-      return fail(p);
-  }
+  if (!allow(elements, p.query.question.name)) return fail(p);
   for (auto& rec : chain.records) rec.ttl = std::min(rec.ttl, kMaxTtl);
-  store(p.query, r.rcode, chain.records, chain.addresses.empty() ? kMinTtl : timeout);
+  store(p.query, r.rcode, chain.records, elements, chain.addresses.empty() ? kMinTtl : timeout);
   ++stats_.answered;
   const Client client = p.client;
   const auto msg = dns::build_reply(p.query, r.rcode, chain.records, limit);

@@ -10,9 +10,10 @@
 //   Addresses that stay closed whatever an answer says (private and local
 //   ranges, the host's own addresses: set_closed()) are passed on to the
 //   client but never enter the sets.
-// - The cache keeps an answer (its addresses are in the sets) as long as
-//   its addresses stay there: the answer's TTL bounded the same way; a name
-//   with no address (NXDOMAIN, no data) for kMinTtl. Bounded in entries.
+// - The cache keeps an answer as long as its addresses stay in the sets: the
+//   answer's TTL bounded the same way; a name with no address (NXDOMAIN, no
+//   data) for kMinTtl. Bounded in entries and records. A hit puts the
+//   answer's addresses into the sets again, as an upstream answer would.
 // - Upstream queries (cache misses) draw on a per-jail budget, a token
 //   bucket: when it is spent the client gets SERVFAIL and the audit log a
 //   `limit` event (which = "dns_queries"), rate-limited; names in the cache
@@ -120,7 +121,8 @@ class DnsFilter {
   };
   struct CacheEntry {
     dns::Rcode rcode = dns::Rcode::NoError;
-    std::vector<dns::Record> records;  // TTLs as answered (capped at kMaxTtl)
+    std::vector<dns::Record> records;   // TTLs as answered (capped at kMaxTtl)
+    std::vector<SetElement> elements;   // what the answer opened, added again on each hit
     Clock::time_point expires;
   };
   struct Conn {
@@ -148,7 +150,11 @@ class DnsFilter {
   void drop_pending(std::uint64_t id);
   void refused_event(const dns::Query& q);
   bool from_cache(const Client& client, const dns::Query& q, std::size_t limit);
-  void store(const dns::Query& q, dns::Rcode rcode, const std::vector<dns::Record>& records, std::uint32_t lifetime_s);
+  void store(const dns::Query& q, dns::Rcode rcode, const std::vector<dns::Record>& records,
+             const std::vector<SetElement>& elements, std::uint32_t lifetime_s);
+  // Puts `elements` into the sets; false (after the event or line it is
+  // worth) when that failed.
+  bool allow(const std::vector<SetElement>& elements, const std::string& name);
   void limit_event(RateLimit& limit, const std::string& which, nlohmann::json fields);
   void watch(int fd, std::uint8_t tag, std::uint64_t id, std::uint32_t events, bool modify = false);
 

@@ -496,7 +496,12 @@ TEST_CASE("dns filter: the cache answers repeats without asking upstream, for th
   CHECK(up.udp_queries == 1);
   CHECK(up.tcp_queries == 0);
   CHECK(rig.filter->stats().cached == 6);
-  CHECK(rig.installed.size() == 1);  // the set element of the first answer stands for the cached ones
+  // each hit puts the answer's address into the set again, with the answer's own timeout
+  REQUIRE(rig.installed.size() == 7);
+  for (const auto& e : rig.installed) {
+    CHECK(e.addr.str() == "203.0.113.11");
+    CHECK(e.timeout_s == 120);
+  }
   // another type is another question
   rig.ask(query(0x4009, "api.example.com", dns::kTypeAaaa));
   CHECK(up.udp_queries == 2);
@@ -504,6 +509,12 @@ TEST_CASE("dns filter: the cache answers repeats without asking upstream, for th
   CHECK(rcode(rig.ask(query(0x400a, "gone.example.net", dns::kTypeA))) == 0);
   CHECK(rcode(rig.ask(query(0x400b, "gone.example.net", dns::kTypeA))) == 0);
   CHECK(up.udp_queries == 3);
+  // A hit whose addresses cannot be put back into the set fails, and is forgotten.
+  rig.install_result = DnsFilter::InstallResult::Failed;
+  CHECK(rcode(rig.ask(query(0x400c, "api.example.com", dns::kTypeA))) == 2);
+  rig.install_result = DnsFilter::InstallResult::Ok;
+  CHECK(rcode(rig.ask(query(0x400d, "api.example.com", dns::kTypeA))) == 0);
+  CHECK(up.udp_queries == 4);
 
   // A cache of one entry keeps the latest answer only.
   DnsFilter::Limits small;
@@ -512,7 +523,7 @@ TEST_CASE("dns filter: the cache answers repeats without asking upstream, for th
   rig2.ask(query(1, "api.example.com", dns::kTypeA));
   rig2.ask(query(2, "b.example.com", dns::kTypeA));
   rig2.ask(query(3, "api.example.com", dns::kTypeA));
-  CHECK(up.udp_queries == 6);
+  CHECK(up.udp_queries == 7);
 }
 
 TEST_CASE("dns filter: the upstream budget holds a flood, says so once, and cached names still resolve") {
