@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "mcpjail/dns_filter.hpp"
 #include "mcpjail/landlock.hpp"
 #include "mcpjail/mounts.hpp"
 #include "mcpjail/netfilter.hpp"
@@ -38,16 +39,24 @@ void render_allowlist(std::ostringstream& o, const Plan& p) {
     }
     o << ")\n";
   }
-  o << "  closed     the uplink's gateway; DNS (port 53) except to the jail's own resolver;";
+  o << "  closed     the uplink's gateway; this host's own addresses (read at launch, followed while the jail runs); "
+       "DNS (port 53) except to the jail's own resolver;";
   for (const auto& m : nf::metadata_addresses())
     if (std::find(n.private_allowed.begin(), n.private_allowed.end(), m) == n.private_allowed.end()) o << " " << m.str();
   o << "\n  closed     private and local ranges:";
   for (const auto& d : nf::denied_ranges()) o << " " << d.str();
   o << "\n";
-  for (const auto& c : n.private_allowed) o << "  opened     " << c.str() << " (allow_private: reachable where an allow entry matches)\n";
+  for (const auto& c : n.private_allowed)
+    o << "  opened     " << c.str()
+      << (nf::denied_range_of(c) ? " (allow_private: reachable where an allow entry matches; so are this host's own "
+                                   "addresses inside it)\n"
+                                 : " (allow_private: this host's own addresses inside it, where an allow entry matches)\n");
+  const nf::DnsFilter::Limits dl;
   o << "  dns        filter at " << nf::kResolverAddress << ":53 (UDP and TCP), /etc/resolv.conf points there; A/AAAA "
-    << "for allowed names are forwarded and their addresses allowed for the answer's TTL (bounded to " << nf::kMinTtl
-    << "-" << nf::kMaxTtl << " s); other names: REFUSED, audit event dns_refused\n";
+    << "for allowed names are answered from a cache (" << dl.cache_entries << " questions) or forwarded (a budget of "
+    << dl.upstream_burst << ", then " << dl.upstream_per_second << " a second; past it SERVFAIL, audit event limit) "
+    << "and their addresses allowed for the answer's TTL (bounded to " << nf::kMinTtl << "-" << nf::kMaxTtl
+    << " s), except addresses that stay closed; other names: REFUSED, audit event dns_refused\n";
   o << "  upstream  ";
   for (const auto& r : n.resolvers) o << " " << r.str();
   if (n.resolvers.empty()) o << " (none)";

@@ -28,6 +28,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -204,6 +205,10 @@ void init_main(const Plan& plan, const channel::JailEnds& ch) {
       if (!channel::wait_go(ch.go)) ::_exit(kExitLauncherError);  // the supervisor is gone, or the uplink failed
       ::close(ch.go);
       netfilter::setup_jail_network(plan.network, ch.report);
+      // init stays (pid 1) as long as the server runs: nothing of libnftables
+      // is needed any more, nor what installing the table allocated.
+      nft.reset();
+      ::malloc_trim(0);
     }
 
     phase("net");

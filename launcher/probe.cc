@@ -37,6 +37,7 @@
 #include <thread>
 
 #include "mcpjail/audit.hpp"
+#include "mcpjail/netfilter.hpp"
 #include "mcpjail/state.hpp"
 #include "mcpjail/supervisor.hpp"
 
@@ -261,13 +262,20 @@ class Battery {
   }
 
   static Outcome tcp_connect(const char* ip, int port, int timeout_ms) {
-    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s < 0) return refused("socket", errno);
+    sockaddr_in6 a6{};
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
-    ::inet_pton(AF_INET, ip, &a.sin_addr);
-    int r = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    const bool v6 = ::inet_pton(AF_INET, ip, &a.sin_addr) != 1;
+    if (v6) {
+      a6.sin6_family = AF_INET6;
+      a6.sin6_port = a.sin_port;
+      ::inet_pton(AF_INET6, ip, &a6.sin6_addr);
+    }
+    const int s = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0) return refused("socket", errno);
+    int r = v6 ? ::connect(s, reinterpret_cast<sockaddr*>(&a6), sizeof a6)
+               : ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
     if (r != 0 && errno == EINPROGRESS) {
       pollfd p{s, POLLOUT, 0};
       if (::poll(&p, 1, timeout_ms) <= 0) {
@@ -317,7 +325,17 @@ class Battery {
     if (host) {
       emit("network", "reach the cloud metadata service (169.254.169.254)", {false, "not attempted: network = host shares the host's network"});
       emit("network", "reach an address that is not allowed", {false, "not attempted: network = host shares the host's network"});
+      emit("network", "reach this host's own addresses", {false, "not attempted: network = host shares the host's network"});
       return;
+    }
+    // The host's own addresses (other than loopback), where the probe
+    // listens on every address: through an uplink they lead to the host.
+    const int any_port = cfg_.value("any_port", 0);
+    for (const auto& a : cfg_.value("host_addrs", json::array())) {
+      const std::string ip = a.get<std::string>();
+      isolated("network", "reach this host's own address (" + (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) +
+                              ":" + std::to_string(any_port) + ")",
+               [ip, any_port] { return tcp_connect(ip.c_str(), any_port, 1000); });
     }
     isolated("network", "reach the cloud metadata service (169.254.169.254:80)", [] { return tcp_connect("169.254.169.254", 80, 1000); });
     isolated("network", "reach an address that is not allowed (192.0.2.1:443)", [] { return tcp_connect("192.0.2.1", 443, 1000); });
@@ -370,6 +388,24 @@ class Listeners {
         ::getsockname(tcp_.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
       throw LaunchError("probe", errno_text("cannot listen on 127.0.0.1", errno));
     port_ = ntohs(a.sin_port);
+    // On every address as well (IPv4 and IPv6, one port): what reaches one of
+    // the host's own addresses arrives here.
+    any_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    sockaddr_in any{};
+    any.sin_family = AF_INET;
+    len = sizeof any;
+    if (!any_ || ::bind(any_.get(), reinterpret_cast<sockaddr*>(&any), sizeof any) != 0 || ::listen(any_.get(), 8) != 0 ||
+        ::getsockname(any_.get(), reinterpret_cast<sockaddr*>(&any), &len) != 0)
+      throw LaunchError("probe", errno_text("cannot listen on 0.0.0.0", errno));
+    any_port_ = ntohs(any.sin_port);
+    any6_.reset(::socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    sockaddr_in6 any6{};
+    any6.sin6_family = AF_INET6;
+    any6.sin6_port = any.sin_port;
+    const int one = 1;
+    if (any6_ && (::setsockopt(any6_.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0 ||
+                  ::bind(any6_.get(), reinterpret_cast<sockaddr*>(&any6), sizeof any6) != 0 || ::listen(any6_.get(), 8) != 0))
+      any6_.reset();  // no IPv6 here: the IPv6 attempts find nothing either way
     unix_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     sockaddr_un u{};
     u.sun_family = AF_UNIX;
@@ -379,8 +415,10 @@ class Listeners {
       throw LaunchError("probe", errno_text("cannot listen on an abstract unix socket", errno));
   }
   int port() const { return port_; }
+  int any_port() const { return any_port_; }
   int connections() {
-    for (int fd : {tcp_.get(), unix_.get()}) {
+    for (int fd : {tcp_.get(), unix_.get(), any_.get(), any6_.get()}) {
+      if (fd < 0) continue;
       int c;
       while ((c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) {
         ::close(c);
@@ -391,8 +429,8 @@ class Listeners {
   }
 
  private:
-  UniqueFd tcp_, unix_;
-  int port_ = 0;
+  UniqueFd tcp_, unix_, any_, any6_;
+  int port_ = 0, any_port_ = 0;
   int count_ = 0;
 };
 
@@ -448,7 +486,14 @@ int run_probe(const Profile& profile, Invocation inv) {
   const std::string abstract_name = "mcpjail-probe-" + id;
   Listeners listeners(abstract_name);
 
+  json host_addrs = json::array();
+  for (const auto& a : netfilter::host_addresses()) {
+    const auto d = netfilter::denied_range_of(a);
+    if (d && (d->str() == "127.0.0.0/8" || d->str() == "::/96" || d->str() == "fe80::/10")) continue;  // loopback, link-local
+    if (host_addrs.size() < 8) host_addrs.push_back(a.str());
+  }
   const json cfg = {{"id", id},         {"home", home},           {"home_canary", canary},
+                    {"host_addrs", host_addrs}, {"any_port", listeners.any_port()},
                     {"env_canary", env_name}, {"abstract", abstract_name}, {"tcp_port", listeners.port()},
                     {"self", exe},      {"net_mode", profile.network.mode == NetMode::Host ? "host"
                                                      : profile.network.mode == NetMode::Allowlist ? "allowlist" : "none"}};

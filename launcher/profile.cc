@@ -610,11 +610,17 @@ class FileLoader {
         error(loc, "'network.allow_private' entry: " + why + " (write an address or a CIDR, without a port)");
         continue;
       }
+      // Outside the private and local ranges an entry opens only the host's
+      // own addresses inside it; one that spans such a range is refused.
       if (!netfilter::denied_range_of(*c)) {
-        error(loc, "'network.allow_private' entry '" + s +
-                       "' is not inside a private or local range, so there is nothing to open; public addresses "
-                       "need only an allow entry (CIDR:PORT)");
-        continue;
+        std::string spans;
+        for (const auto& d : netfilter::denied_ranges())
+          if (c->contains(d)) spans += (spans.empty() ? "" : ", ") + d.str();
+        if (!spans.empty()) {
+          error(loc, "'network.allow_private' entry '" + s + "' spans private and local ranges (" + spans +
+                         "); list the ones to open, each on its own");
+          continue;
+        }
       }
       n.allow_private.push_back(s);
     }

@@ -98,27 +98,4 @@ std::optional<bool> ExecSet::allowed(const std::string& path, int root) {
   return paths_.count(path) > 0;
 }
 
-RateLimit::RateLimit(double per_second, double burst, Clock::duration fold)
-    : per_second_(per_second), burst_(burst), tokens_(burst), fold_(fold), refill_(Clock::now()) {}
-
-bool RateLimit::admit(const std::string& key, Clock::time_point now) {
-  std::erase_if(recent_, [&](const auto& r) { return now - r.second > fold_; });
-  for (const auto& r : recent_)
-    if (r.first == key) {
-      ++suppressed_;
-      return false;
-    }
-  if (now > refill_) {
-    tokens_ = std::min(burst_, tokens_ + std::chrono::duration<double>(now - refill_).count() * per_second_);
-    refill_ = now;
-  }
-  if (tokens_ < 1) {
-    ++suppressed_;
-    return false;
-  }
-  tokens_ -= 1;
-  if (recent_.size() < 64) recent_.emplace_back(key, now);
-  return true;
-}
-
 }  // namespace mcpjail::watch
