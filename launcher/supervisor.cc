@@ -306,6 +306,7 @@ class Supervisor {
     if (n.kind == K::Deny) {
       nlohmann::json f = {{"syscall", n.syscall}, {"pid", n.pid}, {"allowed", n.allowed}};
       if (n.exec && !n.paths.empty() && !n.paths[0].empty()) f["path"] = n.paths[0];
+      if (n.setid) f["reason"] = "setuid/setgid mode";
       limited_event(deny_limit_, n.syscall, "deny", std::move(f));
       return;
     }
