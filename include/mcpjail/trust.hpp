@@ -10,6 +10,16 @@
 
 namespace mcpjail {
 
+// Whose symbolic links a launch follows on the host (bind sources, write
+// paths, the state home and directory, the command): root's only, and never
+// inside a write path, in both modes. A rootless jail runs as the invoking
+// user, so a link owned by that user may have been planted by any earlier
+// jail of the user, whatever its profile; in root mode the jail's uid is not
+// root. The cost: a path through a link of the user's own (~/code ->
+// /data/code) is refused, and the error names the real path to list instead.
+// The audit log follows no link at all (open_audit_log).
+inline constexpr uid_t kTrustedLinkOwner = 0;
+
 // Canonical host paths some jail of this plan can write: the sources of the
 // writable binds and the profile's state directory. Nothing the launcher
 // itself opens on the host (the audit log) may live inside them.
