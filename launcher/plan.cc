@@ -68,6 +68,7 @@ class Planner {
     plan_special_mounts();
     order_mounts();
     plan_hides();
+    pin_narrowed_ancestors(plan_);
     plan_env();
     plan_cwd();
     plan_network();
@@ -634,7 +635,8 @@ class Planner {
       const std::string host = via->source + h.path.substr(via->target.size());
       struct stat st {};
       if (::lstat(host.c_str(), &st) != 0) {
-        plan_.hide_skipped.push_back(h.path + ": does not exist (nothing to hide)");
+        if (auto why = vanished_narrowing(*via, h.path); !why.empty()) error(h.loc, why);
+        else plan_.hide_skipped.push_back(h.path + ": does not exist (nothing to hide)");
         continue;
       }
       if (S_ISLNK(st.st_mode)) {

@@ -26,3 +26,25 @@ inline constexpr uid_t kTrustedLinkOwner = 0;
 std::vector<std::string> jail_writable_trees(const Plan& plan);
 
 }  // namespace mcpjail
+
+namespace mcpjail {
+
+// Narrowed paths inside a write path (a hide mask, a read-only bind, or any
+// mount below a writable bind) hold only while the directories between the
+// write path and them keep their names: otherwise the jail renames an
+// ancestor (config -> config.x) and the next launch finds nothing to hide, or
+// binds a decoy. pin_narrowed_ancestors() adds, before each such mount, a
+// read-write bind of every directory between the writable bind and the
+// narrowed path onto itself: a mount point cannot be renamed, removed or
+// replaced (EBUSY), so the chain holds for the life of the jail. Throws
+// LaunchError("filesystem") when a directory of the chain is missing or is a
+// symlink on the host.
+void pin_narrowed_ancestors(Plan& plan);
+
+// For a hide path `hide` that does not exist on the host, seen through the
+// bind `via`: an error when `via` is writable and the hide path's parent
+// directory is gone too (a jail may have moved the secret out of reach by
+// renaming an ancestor), else "" (nothing to hide).
+std::string vanished_narrowing(const MountStep& via, const std::string& hide);
+
+}  // namespace mcpjail

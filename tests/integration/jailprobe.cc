@@ -314,6 +314,10 @@ int main(int argc, char** argv) {
         ::close(ok);
         if (::mkdir((p + ".plaindir").c_str(), 0755) != 0) return fail("mkdir 0755: " + std::string(std::strerror(errno)));
         i += 2;
+      } else if (op == "unreadable-step") {  // PATH
+        int err = 0;
+        if (!open_fails(arg(1), O_RDONLY, &err)) return fail(std::string(arg(1)) + " is readable");
+        i += 2;
       } else if (op == "mode-is") {  // PATH OCTAL
         struct stat st {};
         if (::stat(arg(1), &st) != 0) return fail(std::string("stat ") + arg(1));

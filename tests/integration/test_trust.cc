@@ -240,3 +240,49 @@ read = ["${DOCS}"]
     CHECK(slurp(secret.path() + "/id_ed25519") == "PRIVATE KEY");
   }
 }
+
+// (1) Nested narrowing inside a write path: the jail cannot rename the
+// directories above a hidden file or a read-only directory, and a hide path
+// whose directory vanished refuses the launch instead of hiding nothing.
+TEST_CASE("trust: hide and read paths nested in a write path hold across launches") {
+  for (Mode m : modes()) {
+    World w(m, R"(read = ["${WORKSPACE}/tools/build-scripts"]
+hide = ["${WORKSPACE}/config/secret.txt"]
+)");
+    w.ws.file("config/secret.txt", "TOKEN=hunter2");
+    w.ws.file("config/app.conf", "ok");
+    w.ws.file("tools/build-scripts/build.sh", "#!/bin/sh\necho build\n");
+    if (::geteuid() == 0)
+      for (const char* d : {"/config", "/tools", "/tools/build-scripts"})
+        REQUIRE(::chown((w.ws.path() + d).c_str(), Harness::get().uid(m), Harness::get().gid(m)) == 0);
+    const std::string ws = w.ws.path();
+    // Launch 1: the jail tries to move the ancestors aside and put decoys in
+    // their place; the renames fail, writing next to them works (control).
+    auto r = w.probe({"steps", "rename-fails", ws + "/config", ws + "/config.x", "rename-fails", ws + "/tools",
+                      ws + "/tools.x", "rename-fails", ws + "/tools/build-scripts", ws + "/tools/bs.x", "write",
+                      ws + "/config/new.txt", "written", "unreadable-step", ws + "/config/secret.txt"});
+    INFO(mode_name(m) << " launch 1: " << r.err);
+    CHECK(r.status == 0);
+    // On the host: everything in place, the script unchanged.
+    CHECK(slurp(ws + "/config/secret.txt") == "TOKEN=hunter2");
+    CHECK(slurp(ws + "/tools/build-scripts/build.sh") == "#!/bin/sh\necho build\n");
+    CHECK(slurp(ws + "/config/new.txt") == "written");
+    // Launch 2: still hidden, still read-only.
+    r = w.probe({"steps", "unreadable-step", ws + "/config/secret.txt", "create-fails", ws + "/tools/build-scripts/x"});
+    INFO(mode_name(m) << " launch 2: " << r.err);
+    CHECK(r.status == 0);
+
+    // What an earlier jail without these rules (another profile of the same
+    // workspace) could do: rename the directory of the hidden file. The next
+    // launch refuses instead of finding nothing to hide.
+    World other(m);
+    r = run(m, {"run", other.profile, "--var", "WORKSPACE=" + ws, "--audit-log", "none", "--", Harness::get().probe(),
+                "steps", "rename", ws + "/config", ws + "/config.x"});
+    INFO(mode_name(m) << " other profile: " << r.err);
+    REQUIRE(r.status == 0);
+    r = w.probe({"exit", "0"});
+    INFO(mode_name(m) << " launch 3: " << r.err);
+    CHECK(r.status == 125);
+    CHECK_THAT(r.err, Catch::Contains("its directory " + ws + "/config is gone"));
+  }
+}
