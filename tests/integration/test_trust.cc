@@ -271,6 +271,10 @@ hide = ["${WORKSPACE}/config/secret.txt"]
     r = w.probe({"steps", "unreadable-step", ws + "/config/secret.txt", "create-fails", ws + "/tools/build-scripts/x"});
     INFO(mode_name(m) << " launch 2: " << r.err);
     CHECK(r.status == 0);
+    // The directories made mount points are nosuid and nodev like every mount.
+    r = w.probe({"mounts-hardened"});
+    INFO(mode_name(m) << " mounts: " << r.err);
+    CHECK(r.status == 0);
 
     // What an earlier jail without these rules (another profile of the same
     // workspace) could do: rename the directory of the hidden file. The next
