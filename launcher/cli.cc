@@ -13,6 +13,7 @@
 #include "mcpjail/profile.hpp"
 #include "mcpjail/state.hpp"
 #include "mcpjail/supervisor.hpp"
+#include "mcpjail/trust.hpp"
 #include "mcpjail/probe.hpp"
 #include "mcpjail/wrap.hpp"
 #include "mcpjail/phase.hpp"
@@ -154,10 +155,10 @@ int run_or_check(const Options& o) {
     return pin::verify_before_launch(plan.pins, inv, nullptr) ? 0 : kExitLauncherError;
   }
   prepare_state(plan);
-  Audit audit(plan.audit_log, plan.profile_name);
+  Audit audit(plan.audit_log, plan.profile_name, jail_writable_trees(plan));
   if (!pin::verify_before_launch(plan.pins, inv, &audit)) return kExitLauncherError;
   const int status = supervise(plan, audit);
-  if (const std::string s = audit.summary(); !s.empty()) std::fprintf(stderr, "%s\n", s.c_str());
+  if (const std::string s = audit.summary(); !s.empty()) stderr_line(s);
   return status;
 }
 
@@ -204,7 +205,7 @@ int cli_main(int argc, char** argv) {
     std::fprintf(stderr, "%s\nmcp-jail: profile rejected; nothing was started\n", e.what());
     return kExitLauncherError;
   } catch (const LaunchError& e) {
-    std::fprintf(stderr, "mcp-jail: %s: %s\n", e.layer().c_str(), e.what());
+    stderr_line("mcp-jail: " + e.layer() + ": " + e.what());
     return e.exit_code();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mcp-jail: internal error: %s\n", e.what());

@@ -15,6 +15,7 @@
 
 #include "mcpjail/netfilter.hpp"
 #include "mcpjail/units.hpp"
+#include "mcpjail/trust.hpp"
 
 extern char** environ;
 
@@ -67,6 +68,7 @@ class Planner {
     plan_special_mounts();
     order_mounts();
     plan_hides();
+    pin_narrowed_ancestors(plan_);
     plan_env();
     plan_cwd();
     plan_network();
@@ -143,13 +145,13 @@ class Planner {
     const std::string home = parent_of(parent_of(st.dir));
     // The state home is the user's own (~/.local/state): symlinks owned by
     // the user or root are followed there, never below it.
-    auto w = safe_walk(root_fd_.get(), home, TrustPolicy{inv_.uid, {}});
+    auto w = safe_walk(root_fd_.get(), home, TrustPolicy{kTrustedLinkOwner, {}});
     if (!w.error.empty()) throw LaunchError("state", "state home " + home + ": " + w.error);
     if (w.type != ObjType::Missing && w.type != ObjType::Directory)
       throw LaunchError("state", "state home " + home + " is not a directory");
     st.home_canonical = w.canonical;
     st.canonical = (w.canonical == "/" ? "" : w.canonical) + "/mcp-jail/" + st.name;
-    auto root = safe_walk(root_fd_.get(), st.canonical, TrustPolicy{inv_.uid, {}});
+    auto root = safe_walk(root_fd_.get(), st.canonical, TrustPolicy{kTrustedLinkOwner, {}});
     if (root.error.empty() && root.type == ObjType::Missing) st.missing.push_back(st.dir);
   }
 
@@ -288,7 +290,7 @@ class Planner {
   void plan_filesystem() {
     const auto& fs = pr_.filesystem;
     // Symlinks inside paths the jail can write are never followed.
-    policy_.trusted_uid = inv_.uid;
+    policy_.trusted_uid = kTrustedLinkOwner;
     std::vector<PathRule> writes = fs.write;
     for (const auto& p : inv_.extra_write) writes.push_back(PathRule{p, false, SourceLoc{"--write " + p}});
     for (const auto& w : writes) policy_.untrusted_trees.push_back(w.path);
@@ -298,7 +300,7 @@ class Planner {
       policy_.untrusted_trees.push_back(plan_.state.canonical);
     }
     for (const auto& w : writes) {
-      auto r = safe_walk(root_fd_.get(), w.path, TrustPolicy{inv_.uid, {}});
+      auto r = safe_walk(root_fd_.get(), w.path, TrustPolicy{kTrustedLinkOwner, {}});
       if (r.error.empty() && r.canonical != w.path) policy_.untrusted_trees.push_back(r.canonical);
     }
     for (const auto& r : fs.read) add_bind(r, false, "filesystem.read");
@@ -633,7 +635,8 @@ class Planner {
       const std::string host = via->source + h.path.substr(via->target.size());
       struct stat st {};
       if (::lstat(host.c_str(), &st) != 0) {
-        plan_.hide_skipped.push_back(h.path + ": does not exist (nothing to hide)");
+        if (auto why = vanished_narrowing(*via, h.path); !why.empty()) error(h.loc, why);
+        else plan_.hide_skipped.push_back(h.path + ": does not exist (nothing to hide)");
         continue;
       }
       if (S_ISLNK(st.st_mode)) {

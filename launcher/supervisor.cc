@@ -156,6 +156,7 @@ class Supervisor {
       jail::init_main(plan_, ch.jail());
     }
     child_ = static_cast<pid_t>(pid);
+    server_shares_stderr();  // from now on a launcher line may follow a partial line of the server
     phase("cloned");
     ch.go_jail.reset();
     ch.report_jail.reset();
@@ -266,8 +267,8 @@ class Supervisor {
       }
       if (tim_i >= 0 && fds[tim_i].revents) {
         audit_.event("limit", {{"which", "wall_time"}, {"ms", plan_.limits.wall_time.count()}});
-        std::fprintf(stderr, "mcp-jail: limits: wall_time of %lld ms reached; the jail was killed\n",
-                     static_cast<long long>(plan_.limits.wall_time.count()));
+        stderr_line("mcp-jail: limits: wall_time of " + std::to_string(plan_.limits.wall_time.count()) +
+                    " ms reached; the jail was killed");
         ::kill(child_, SIGKILL);
         wall_time_hit_ = true;
         timer_.reset();
@@ -278,7 +279,7 @@ class Supervisor {
     while (report_) read_report();
     if (egress_) egress_->finish();  // drops logged just before the end; pasta goes
     if (error_) {
-      std::fprintf(stderr, "mcp-jail: %s: %s\n", error_->layer, error_->text);
+      stderr_line(std::string("mcp-jail: ") + error_->layer + ": " + error_->text);
       audit_.event("error", {{"layer", error_->layer}, {"message", error_->text}, {"status", error_->code}});
       exit_status = error_->code;
     } else if (wall_time_hit_) {
@@ -306,6 +307,7 @@ class Supervisor {
     if (n.kind == K::Deny) {
       nlohmann::json f = {{"syscall", n.syscall}, {"pid", n.pid}, {"allowed", n.allowed}};
       if (n.exec && !n.paths.empty() && !n.paths[0].empty()) f["path"] = n.paths[0];
+      if (n.setid) f["reason"] = "setuid/setgid mode";
       limited_event(deny_limit_, n.syscall, "deny", std::move(f));
       return;
     }
@@ -362,7 +364,7 @@ class Supervisor {
         break;
       case channel::ReportKind::Skipped:
         skipped_.push_back(std::string(r.layer) + ": " + r.text);
-        std::fprintf(stderr, "mcp-jail: %s skipped (best_effort): %s\n", r.layer, r.text);
+        stderr_line(std::string("mcp-jail: ") + r.layer + " skipped (best_effort): " + r.text);
         break;
     }
   }

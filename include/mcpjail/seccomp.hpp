@@ -25,6 +25,7 @@ namespace mcpjail::seccomp {
 
 namespace policy {
 struct Watched;
+struct SetidGuard;
 }
 
 // ---- Compiling (compile.cc) -------------------------------------------------
@@ -121,6 +122,7 @@ struct Notice {
   std::string syscall;    // name, e.g. "ptrace"
   bool allowed = false;   // Deny: true for action "log"
   bool exec = false;      // an execve/execveat (Watch, or a denied exec)
+  bool setid = false;     // Deny: refused for a setuid/setgid mode (policy::setid_guards())
   // Watch (and a denied exec): the judged paths of policy::watched(), made
   // absolute lexically against the caller's working directory or directory
   // fd: "." and ".." are folded, symlinks are NOT followed. An entry is empty
@@ -154,6 +156,7 @@ class Handler {
   SeccompPlan plan_;
   std::vector<const policy::Watched*> watched_;  // by syscall number; null: not observed
   std::vector<int> exec_nrs_;
+  std::vector<const policy::SetidGuard*> guards_;  // by syscall number; null: no mode to check
 };
 
 // ---- For `mcp-jail check` (describe.cc) --------------------------------------

@@ -6,6 +6,7 @@
 // program).
 #pragma once
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cstdint>
 #include <string>
@@ -91,6 +92,25 @@ const std::vector<DenyClass>& deny_classes();
 // Calls whose use after the filter is loaded goes to the supervisor's
 // launcher-exec check when they are not allowed (see seccomp/notify.cc).
 inline constexpr const char* kExecCalls[] = {"execve", "execveat"};
+
+// ---- No setuid or setgid files --------------------------------------------
+// A file the jail makes setuid in a write path is setuid on the host, where
+// nosuid does not hold. As systemd's RestrictSUIDSGID: the calls that set a
+// mode are allowed only when (mode & kSetidBits) == 0 (for open/openat: or
+// when the flags create nothing); otherwise they go to the supervisor, which
+// answers EPERM whatever the action ("log" and "kill" included) and reports a
+// "deny" event with the call's name. openat2 answers ENOSYS (errno_groups()).
+// A profile's [seccomp] allow of one of these calls keeps the guard; a
+// profile deny wins as for any call.
+inline constexpr std::uint64_t kSetidBits = S_ISUID | S_ISGID;
+// open/openat flags under which the mode is used (O_TMPFILE without O_DIRECTORY).
+inline constexpr std::uint64_t kCreateFlags = O_CREAT | (O_TMPFILE & ~O_DIRECTORY);
+struct SetidGuard {
+  const char* syscall;
+  int flags_arg;      // open/openat: the flags; -1: the mode always applies
+  unsigned mode_arg;  // compared on its low 32 bits (mode_t)
+};
+const std::vector<SetidGuard>& setid_guards();
 
 // ---- The watch --------------------------------------------------------------
 // Calls the policy allows but the supervisor observes (SeccompPlan::watch):

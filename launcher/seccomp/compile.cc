@@ -175,10 +175,37 @@ Program compile_with_libseccomp(const SeccompPlan& plan) {
   // rules of its own (one per write flag: libseccomp has no "any bit set").
   const auto watch = watched_calls(plan);
   bool watching = false;
+  // The setuid/setgid guard (policy::setid_guards()): the allow rule of a
+  // call that sets a mode holds only without those bits (or, for open and
+  // openat, without a creating flag); the rest goes to the supervisor, which
+  // answers EPERM. Watched calls with a mode reach the supervisor anyway.
+  std::map<int, const policy::SetidGuard*> guards;
+  for (const auto& g : policy::setid_guards())
+    if (int nr = resolve(g.syscall); nr >= 0) guards[nr] = &g;
+  auto allow_guarded = [&](int nr, const policy::SetidGuard& g) {
+    const auto setid = SCMP_CMP(g.mode_arg, SCMP_CMP_MASKED_EQ, policy::kSetidBits, 0);
+    add_rule(c, SCMP_ACT_ALLOW, nr, {setid});
+    if (g.flags_arg >= 0)
+      add_rule(c, SCMP_ACT_ALLOW, nr,
+               {SCMP_CMP(static_cast<unsigned>(g.flags_arg), SCMP_CMP_MASKED_EQ, policy::kCreateFlags, 0)});
+    if (deny_action == SCMP_ACT_NOTIFY) return;
+    for (std::uint64_t bit : {std::uint64_t(S_ISUID), std::uint64_t(S_ISGID)}) {
+      const auto mode = SCMP_CMP(g.mode_arg, SCMP_CMP_MASKED_EQ, bit, bit);
+      if (g.flags_arg < 0) {
+        add_rule(c, SCMP_ACT_NOTIFY, nr, {mode});
+        continue;
+      }
+      for (std::uint64_t cf = 1; cf <= policy::kCreateFlags; cf <<= 1)
+        if (cf & policy::kCreateFlags)
+          add_rule(c, SCMP_ACT_NOTIFY, nr,
+                   {SCMP_CMP(static_cast<unsigned>(g.flags_arg), SCMP_CMP_MASKED_EQ, cf, cf), mode});
+    }
+  };
   auto allow_call = [&](int nr) {
     auto w = watch.find(nr);
     if (w == watch.end()) {
-      add_rule(c, SCMP_ACT_ALLOW, nr, {});
+      if (auto g = guards.find(nr); g != guards.end()) allow_guarded(nr, *g->second);
+      else add_rule(c, SCMP_ACT_ALLOW, nr, {});
     } else if (w->second->flags_arg >= 0) {
       const unsigned a = static_cast<unsigned>(w->second->flags_arg);
       add_rule(c, SCMP_ACT_ALLOW, nr, {SCMP_CMP(a, SCMP_CMP_MASKED_EQ, policy::kOpenWriteFlags, 0)});

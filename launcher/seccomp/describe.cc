@@ -73,6 +73,11 @@ std::string describe(const SeccompPlan& plan) {
   for (const auto& r : policy::arg_rules())
     if ((r.bases & base) && shown(resolve(r.syscall))) o << "    " << r.summary << "\n";
 
+  o << "  never a setuid or setgid mode (EPERM, reported, whatever the action):";
+  for (const auto& g : policy::setid_guards())
+    if (const int nr = resolve(g.syscall); nr >= 0 && !deny.count(nr)) o << " " << g.syscall;
+  o << "\n";
+
   o << "  answered ENOSYS (not reported, so runtimes fall back):";
   for (const auto& g : policy::errno_groups())
     for (const char* n : g.syscalls)

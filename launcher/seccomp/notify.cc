@@ -157,6 +157,12 @@ Handler::Handler(const SeccompPlan& plan) : plan_(plan) {
     watched_[static_cast<std::size_t>(nr)] = w;
   }
   for (const char* name : policy::kExecCalls) exec_nrs_.push_back(resolve(name));
+  for (const auto& g : policy::setid_guards()) {
+    const int nr = resolve(g.syscall);
+    if (nr < 0) continue;
+    if (nr >= static_cast<int>(guards_.size())) guards_.resize(static_cast<std::size_t>(nr) + 1, nullptr);
+    guards_[static_cast<std::size_t>(nr)] = &g;
+  }
 }
 
 std::optional<Notice> Handler::handle(int listener) {
@@ -194,6 +200,23 @@ std::optional<Notice> Handler::handle(int listener) {
     resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     (void)seccomp_notify_respond(listener, resp);
     return n;
+  }
+
+  // A mode with the setuid or setgid bit (policy::setid_guards()): refused
+  // whatever the action. The mode is a register of the stopped caller, not
+  // memory, so what is judged is what the kernel would use.
+  if (nr >= 0 && static_cast<std::size_t>(nr) < guards_.size() && guards_[static_cast<std::size_t>(nr)]) {
+    const policy::SetidGuard& g = *guards_[static_cast<std::size_t>(nr)];
+    const auto arg32 = [&](unsigned i) { return static_cast<std::uint32_t>(req->data.args[i]); };
+    const bool creates = g.flags_arg < 0 || (arg32(static_cast<unsigned>(g.flags_arg)) & policy::kCreateFlags);
+    if (creates && (arg32(g.mode_arg) & policy::kSetidBits)) {
+      n.kind = Notice::Kind::Deny;
+      n.syscall = g.syscall;
+      n.setid = true;
+      resp->error = -EPERM;
+      (void)seccomp_notify_respond(listener, resp);
+      return n;
+    }
   }
 
   // Reads what the call names: its paths (and, for exec, the caller's root).

@@ -85,8 +85,10 @@ const std::vector<Group>& allowed_groups() {
       {"files and directories", kBoth,
        "What a server can see and change is decided by the mounts (read-only root, scoped "
        "binds) and Landlock, not here. statx is how Node 20 and newer glibc stat files; "
-       "chown cannot give a file away without CAP_CHOWN.",
-       {"open", "openat", "openat2", "creat", "stat", "fstat", "lstat", "newfstatat", "statx",
+       "chown cannot give a file away without CAP_CHOWN. The calls that set a file mode "
+       "are allowed only without the setuid and setgid bits (setid_guards()); openat2, "
+       "whose mode seccomp cannot see, answers ENOSYS.",
+       {"open", "openat", "creat", "stat", "fstat", "lstat", "newfstatat", "statx",
         "statfs", "fstatfs", "access", "faccessat", "faccessat2", "getcwd", "chdir", "fchdir",
         "getdents", "getdents64", "mkdir", "mkdirat", "rmdir", "rename", "renameat", "renameat2",
         "link", "linkat", "unlink", "unlinkat", "symlink", "symlinkat", "readlink", "readlinkat",
@@ -286,6 +288,13 @@ const std::vector<ErrnoGroup>& errno_groups() {
        "EPERM Node aborts and Python cannot start threads). Its flags live in memory "
        "seccomp cannot read, so only clone can be checked for CLONE_NEW*.",
        {"clone3"}},
+      {"openat2", ENOSYS,
+       "Its flags and mode are in a struct open_how in memory, which seccomp cannot read, so "
+       "a setuid or setgid mode could not be refused (setid_guards()); systemd's "
+       "RestrictSUIDSGID does the same. glibc, Node, CPython and Go open files with openat; "
+       "callers of openat2 fall back to it on ENOSYS. A profile that adds openat2 to "
+       "[seccomp] allow gets it unconditionally, and with it a way to create setuid files.",
+       {"openat2"}},
       {"io_uring", ENOSYS,
        "A large kernel attack surface whose operations bypass seccomp entirely. libuv and "
        "others fall back to their thread pools on ENOSYS.",
@@ -359,6 +368,20 @@ const std::vector<DenyClass>& deny_classes() {
        "values other than 0, PER_LINUX32, UNAME26 and the query", "personality"},
   };
   return classes;
+}
+
+const std::vector<SetidGuard>& setid_guards() {
+  // Mode argument indices from the x86_64 prototypes: chmod(path, mode),
+  // fchmod(fd, mode), fchmodat(dirfd, path, mode, flags), fchmodat2(dirfd,
+  // path, mode, flags), creat(path, mode), open(path, flags, mode),
+  // openat(dirfd, path, flags, mode), mkdir(path, mode), mkdirat(dirfd, path,
+  // mode), mknod(path, mode, dev), mknodat(dirfd, path, mode, dev).
+  static const std::vector<SetidGuard> table = {
+      {"chmod", -1, 1},   {"fchmod", -1, 1}, {"fchmodat", -1, 2}, {"fchmodat2", -1, 2},
+      {"creat", -1, 1},   {"open", 1, 2},    {"openat", 2, 3},    {"mkdir", -1, 1},
+      {"mkdirat", -1, 2}, {"mknod", -1, 1},  {"mknodat", -1, 2},
+  };
+  return table;
 }
 
 const std::vector<Watched>& watched() {

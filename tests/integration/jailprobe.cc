@@ -244,6 +244,94 @@ int main(int argc, char** argv) {
       if (::write(1, buf, static_cast<size_t>(n)) != n) return fail("write");
     return n == 0 ? 0 : fail("read");
   }
+  // Hostile acts for the trust tests, in order: steps OP ARGS... [OP ARGS...]
+  if (check == "steps") {
+    for (int i = 2; i < argc;) {
+      const std::string op = argv[i];
+      auto arg = [&](int k) -> const char* { return i + k < argc ? argv[i + k] : ""; };
+      if (op == "symlink") {  // TARGET LINK (LINK replaced if present)
+        ::unlink(arg(2));
+        if (::symlink(arg(1), arg(2)) != 0) return fail(std::string("symlink ") + arg(2) + ": " + std::strerror(errno));
+        i += 3;
+      } else if (op == "fifo") {
+        ::unlink(arg(1));
+        if (::mkfifo(arg(1), 0666) != 0) return fail(std::string("mkfifo ") + arg(1) + ": " + std::strerror(errno));
+        i += 2;
+      } else if (op == "rename") {
+        if (::rename(arg(1), arg(2)) != 0) return fail(std::string("rename ") + arg(1) + ": " + std::strerror(errno));
+        i += 3;
+      } else if (op == "rename-fails") {
+        if (::rename(arg(1), arg(2)) == 0) return fail(std::string("renamed ") + arg(1));
+        i += 3;
+      } else if (op == "mkdir") {
+        if (::mkdir(arg(1), 0755) != 0) return fail(std::string("mkdir ") + arg(1) + ": " + std::strerror(errno));
+        i += 2;
+      } else if (op == "write") {  // PATH TEXT
+        const int fd = ::open(arg(1), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) return fail(std::string("open ") + arg(1) + ": " + std::strerror(errno));
+        const ssize_t n = ::write(fd, arg(2), std::strlen(arg(2)));
+        ::close(fd);
+        if (n != static_cast<ssize_t>(std::strlen(arg(2)))) return fail("short write");
+        i += 3;
+      } else if (op == "create-fails") {
+        const int fd = ::open(arg(1), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) return fail(std::string("created ") + arg(1));
+        i += 2;
+      } else if (op == "stderr") {  // TEXT written as is, no newline added
+        if (::write(2, arg(1), std::strlen(arg(1))) < 0) return fail("write stderr");
+        i += 2;
+      } else if (op == "unshare-user") {
+        if (::unshare(CLONE_NEWUSER) == 0) return fail("unshare(CLONE_NEWUSER) succeeded");
+        i += 1;
+      } else if (op == "setid-refused") {  // PATH: an existing file of the jail's user
+        const std::string p = arg(1);
+        auto want_eperm = [&](const std::string& what, int rc) {
+          if (rc >= 0) return fail(what + " succeeded");
+          if (errno != EPERM) return fail(what + ": " + std::strerror(errno) + " (want EPERM)");
+          return 0;
+        };
+        if (want_eperm("chmod 4755", ::chmod(p.c_str(), 04755))) return 1;
+        if (want_eperm("chmod 2755", ::chmod(p.c_str(), 02755))) return 1;
+        if (want_eperm("fchmodat 6755", ::fchmodat(AT_FDCWD, p.c_str(), 06755, 0))) return 1;
+        const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return fail("open " + p + ": " + std::strerror(errno));
+        const int r1 = ::fchmod(fd, 04711);
+        const int e1 = errno;
+        ::close(fd);
+        errno = e1;
+        if (want_eperm("fchmod 4711", r1)) return 1;
+        if (want_eperm("open O_CREAT 4755", ::open((p + ".suid").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 04755))) return 1;
+        if (want_eperm("openat O_CREAT 2755",
+                       ::openat(AT_FDCWD, (p + ".sgid").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 02755)))
+          return 1;
+        if (want_eperm("creat 4755", ::creat((p + ".creat").c_str(), 04755))) return 1;
+        if (want_eperm("mkdir 2755", ::mkdir((p + ".dir").c_str(), 02755))) return 1;
+        if (want_eperm("mknod S_IFREG|4755", ::mknod((p + ".node").c_str(), S_IFREG | 04755, 0))) return 1;
+        // Positive controls: the same calls without the bits work.
+        if (::chmod(p.c_str(), 0755) != 0) return fail("chmod 0755: " + std::string(std::strerror(errno)));
+        const int ok = ::open((p + ".plain").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+        if (ok < 0) return fail("open O_CREAT 0755: " + std::string(std::strerror(errno)));
+        ::close(ok);
+        if (::mkdir((p + ".plaindir").c_str(), 0755) != 0) return fail("mkdir 0755: " + std::string(std::strerror(errno)));
+        i += 2;
+      } else if (op == "unreadable-step") {  // PATH
+        int err = 0;
+        if (!open_fails(arg(1), O_RDONLY, &err)) return fail(std::string(arg(1)) + " is readable");
+        i += 2;
+      } else if (op == "mode-is") {  // PATH OCTAL
+        struct stat st {};
+        if (::stat(arg(1), &st) != 0) return fail(std::string("stat ") + arg(1));
+        if ((st.st_mode & 07777) != std::strtoul(arg(2), nullptr, 8)) return fail("mode " + std::to_string(st.st_mode & 07777));
+        i += 3;
+      } else if (op == "content-is") {  // PATH TEXT
+        if (read_all(arg(1)) != arg(2)) return fail(std::string(arg(1)) + " holds \"" + read_all(arg(1)) + "\"");
+        i += 3;
+      } else {
+        return fail("unknown step " + op);
+      }
+    }
+    return 0;
+  }
   if (check == "echo") {
     std::fputs(a, stdout);
     return 0;
