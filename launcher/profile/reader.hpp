@@ -154,6 +154,15 @@ constexpr int loc_kind() {
 }
 enum class LocOf { Value, FirstKey };  // where a scalar's SourceLoc member points
 
+template <class Loc>
+void note_loc(Profile& p, const Reader& r, LocOf what) {
+  if constexpr (loc_kind<Loc>() == 1) {
+    SourceLoc& loc = Loc::in(p);
+    if (what == LocOf::Value) loc = r.loc();
+    else if (loc.line == 0) loc = r.key_loc();
+  }
+}
+
 template <class T>
 std::vector<std::string> text_of(const Codec<T>& c, const T& v) {
   return {c.text(v)};
@@ -177,11 +186,7 @@ Key scalar(std::string name, Codec<T> codec, LocOf loc_of_what = LocOf::Value) {
     auto v = codec.parse(r);
     if (!v) return false;
     F::in(L.p) = std::move(*v);
-    if constexpr (!std::is_same_v<Loc, NoLoc>) {
-      SourceLoc& loc = Loc::in(L.p);
-      if (loc_of_what == LocOf::Value) loc = r.loc();
-      else if (loc.line == 0) loc = r.key_loc();
-    }
+    note_loc<Loc>(L.p, r, loc_of_what);
     return true;
   };
   k.apply = [](Profile& into, const Profile& from) {
@@ -219,16 +224,14 @@ Key list(std::string name, std::string type, Merge merge,
   k.apply = [merge](Profile& into, const Profile& from) {
     auto& to = F::in(into);
     const auto& add = F::in(from);
-    if constexpr (loc_kind<Loc>() < 2) {
-      for (const auto& s : add) {
-        if (merge == Merge::AppendOnce && std::find(to.begin(), to.end(), s) != to.end()) continue;
-        if constexpr (loc_kind<Loc>() == 1)
-          if (to.empty()) Loc::in(into) = Loc::in(from);
-        to.push_back(s);
+    for (std::size_t i = 0; i < add.size(); ++i) {
+      if (merge == Merge::AppendOnce && std::find(to.begin(), to.end(), add[i]) != to.end()) continue;
+      if constexpr (loc_kind<Loc>() == 1) {
+        if (to.empty()) Loc::in(into) = Loc::in(from);
+      } else if constexpr (loc_kind<Loc>() == 2) {
+        Loc::in(into).push_back(Loc::in(from)[i]);
       }
-    } else {
-      to.insert(to.end(), add.begin(), add.end());
-      Loc::in(into).insert(Loc::in(into).end(), Loc::in(from).begin(), Loc::in(from).end());
+      to.push_back(add[i]);
     }
   };
   k.text = [](const Profile& p) { return F::in(p); };
