@@ -1,5 +1,7 @@
 // Profile: the parsed, validated and variable-expanded contents of a profile
 // file and everything it extends. Loading is pure apart from reading files.
+// Which key fills which member, and how `extends` combines it, is the schema's
+// (mcpjail/profile_schema.hpp).
 #pragma once
 #include <chrono>
 #include <cstdint>

@@ -3,7 +3,7 @@
 set(FUZZ_WRAP_SOURCES
   fuzz_wrap.cc
   ${CMAKE_SOURCE_DIR}/launcher/wrap.cc
-  ${CMAKE_SOURCE_DIR}/launcher/profile.cc
+  ${MCPJAIL_PROFILE_SOURCES}
   ${CMAKE_SOURCE_DIR}/launcher/units.cc
   ${CMAKE_SOURCE_DIR}/launcher/paths.cc
   ${CMAKE_SOURCE_DIR}/launcher/errors.cc)
