@@ -1,11 +1,6 @@
-# `mcp-jail doctor`, shell completion and the packaging (included by the
-# top-level CMakeLists.txt after the mcp-jail target).
-
-# Front-ends over the core library: doctor (host checks against a profile's
-# needs) and the completion generator.
-add_library(mcpjail_doctor STATIC frontends/doctor.cc frontends/completion.cc)
-target_link_libraries(mcpjail_doctor PUBLIC mcpjail_core)
-target_link_libraries(mcp-jail PRIVATE mcpjail_doctor)
+# Shell completion and the packaging (included by the top-level
+# CMakeLists.txt after the mcp-jail target). doctor and the completion
+# generator are in mcpjail_frontends (frontends/CMakeLists.txt).
 
 # Completion scripts, printed by the binary from its own command table and
 # built-in profiles, so they always match it.

@@ -1,25 +1,21 @@
 // Shell completion: `mcp-jail completion bash|zsh` prints a completion script
-// made from the command table below and the built-in profiles; the build
-// runs it to produce the files it installs, so they always match the binary.
+// made from the command table (cli/commands.cc) and the built-in profiles;
+// the build runs it to produce the files it installs, so they always match
+// the binary. The server's command starts at the first word after the
+// operands that is not an option of mcp-jail (or after "--"): from there on
+// the scripts complete nothing of mcp-jail's.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "mcpjail/doctor.hpp"
+#include "mcpjail/frontends/doctor.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/profile.hpp"
 
 namespace mcpjail {
 
 namespace {
-
-// Options that take a value, and what completes it ("" nothing, "file", "profile").
-struct ValueOption {
-  const char* name;
-  const char* completes;
-};
-constexpr ValueOption kValueOptions[] = {{"--var", ""},        {"--env", ""},      {"--read", "file"},
-                                         {"--write", "file"},  {"--audit-log", "file"}, {"--profile", "profile"}};
 
 // Only words of these characters go into a script (no quoting needed).
 bool plain(const std::string& w) {
@@ -38,117 +34,157 @@ std::string words_of(const std::vector<std::string>& v) {
   return out;
 }
 
-std::vector<std::string> names_where(const std::vector<CompletionCommand>& t, bool CompletionCommand::*flag) {
+// The options of `table` that take a value completed as `completes` ("file",
+// "profile", "": nothing); every one of them when `completes` is null.
+std::vector<std::string> value_options(const std::vector<CompletionCommand>& table, const char* completes) {
   std::vector<std::string> out;
-  for (const auto& c : t)
-    if (c.*flag) out.push_back(c.name);
+  for (const auto& c : table)
+    for (const auto& [name, what] : c.values)
+      if ((completes == nullptr || what == completes) && plain(name) &&
+          std::find(out.begin(), out.end(), name) == out.end())
+        out.push_back(name);
   return out;
 }
 
-std::vector<std::string> value_options(const char* completes) {
-  std::vector<std::string> out;
-  for (const auto& v : kValueOptions)
-    if (completes == nullptr || std::string(v.completes) == completes) out.push_back(v.name);
-  return out;
+std::string alts(const std::vector<std::string>& v) {
+  std::string a;
+  for (const auto& o : v) a += (a.empty() ? "" : "|") + o;
+  return a;
+}
+
+const char* completes(cli::ValueKind k) {
+  switch (k) {
+    case cli::ValueKind::Path:
+    case cli::ValueKind::File:
+    case cli::ValueKind::Audit: return "file";
+    case cli::ValueKind::Profile: return "profile";
+    default: return "";
+  }
 }
 
 }  // namespace
 
-// The command line of this version, as `mcp-jail --help` documents it.
-// The single place that describes subcommands to completion: a table that
-// also drives option parsing and --help replaces this function's body.
+// The command line of this version: the table that parses it and writes its --help.
 std::vector<CompletionCommand> completion_table() {
-  const std::vector<std::string> jail = {"--var", "--read", "--write", "--env"};
-  auto with = [](std::vector<std::string> v, std::initializer_list<const char*> more) {
-    for (const char* m : more) v.emplace_back(m);
-    return v;
-  };
-  return {
-      {"run", with(jail, {"--audit-log"}), true, false},
-      {"check", jail, true, false},
-      {"probe", jail, true, false},
-      {"pin", {"--var", "--print"}, true, false},
-      {"wrap", {"--dry-run", "--profile"}, false, true},
-      {"profiles", {}, false, false},
-      {"doctor", {"--json", "--var", "--write"}, true, false},
-      // export FORMAT PROFILE: the first word is oci or k8s, not a profile.
-      {"export", with(jail, {"--output", "--image", "--name", "--replicas"}), false, false},
-  };
+  std::vector<CompletionCommand> out;
+  for (const cli::CommandSpec& c : cli::commands()) {
+    CompletionCommand cc;
+    cc.name = c.name;
+    for (const cli::OptionSpec* o : c.options) {
+      const std::string name = "--" + std::string(o->name);
+      cc.options.push_back(name);
+      if (o->value.empty()) continue;
+      cc.values.emplace_back(name, completes(o->kind));
+      if (o->short_name) cc.values.emplace_back("-" + std::string(1, o->short_name), completes(o->kind));
+    }
+    if (!c.operand.empty()) {
+      cc.operands = c.operand2.empty() ? 1 : 2;
+      cc.takes_profile = c.operand_kind == cli::ValueKind::Profile;
+      cc.takes_file = c.operand_kind == cli::ValueKind::File || c.operand_kind == cli::ValueKind::Path;
+      if (c.operand_kind == cli::ValueKind::Choice) {
+        const std::string words(c.operand);
+        for (std::size_t at = 0; at <= words.size();) {
+          const auto bar = std::min(words.find('|', at), words.size());
+          cc.choices.push_back(words.substr(at, bar - at));
+          at = bar + 1;
+        }
+      }
+      cc.profile_second = c.operand2_kind == cli::ValueKind::Profile;
+    }
+    cc.takes_server = c.server != cli::ServerCommand::None;
+    out.push_back(std::move(cc));
+  }
+  return out;
 }
 
+namespace {
+
+// What completes the operand number `n` (0 or 1) of `c`: "profile", "file", "choice" or "".
+std::string operand_what(const CompletionCommand& c, int n) {
+  if (n == 0) {
+    if (!c.choices.empty()) return "choice";
+    if (c.takes_profile) return "profile";
+    if (c.takes_file) return "file";
+    return "";
+  }
+  return c.profile_second ? "profile" : "";
+}
+
+// The per-command settings of a script: one `case` arm each.
+std::string command_arms(const std::vector<CompletionCommand>& table, const char* open, const char* close,
+                         const char* sep) {
+  std::string s;
+  for (const auto& c : table) {
+    if (!plain(c.name)) continue;
+    s += "    " + c.name + ") opts=" + open + words_of(c.options) + close + sep + "nops=" +
+         std::to_string(c.operands) + sep + "server=" + (c.takes_server ? "1" : "0") + sep + "first=" +
+         operand_what(c, 0) + sep + "second=" + operand_what(c, 1) + sep + "choices=" + open +
+         words_of(c.choices) + close + " ;;\n";
+  }
+  return s;
+}
+
+}  // namespace
+
 std::string bash_completion(const std::vector<CompletionCommand>& table, const std::vector<std::string>& profiles) {
+  std::vector<std::string> names;
+  for (const auto& c : table) names.push_back(c.name);
   std::string s;
   s += "# bash completion for mcp-jail; generated by `mcp-jail completion bash`\n";
   s += "_mcp_jail() {\n";
   s += "  local cur=\"${COMP_WORDS[COMP_CWORD]}\" prev=\"${COMP_WORDS[COMP_CWORD-1]}\"\n";
-  s += "  local commands=\"";
-  std::vector<std::string> names;
-  for (const auto& c : table) names.push_back(c.name);
-  s += words_of(names) + "\"\n";
+  s += "  local commands=\"" + words_of(names) + "\"\n";
   s += "  local profiles=\"" + words_of(profiles) + "\"\n";
-  s += "  local i cmd=\"\" npos=0\n";
+  s += "  local i w cmd opts=\"\" nops=0 server=0 first=\"\" second=\"\" choices=\"\" npos=0 what=\"\"\n";
   s += "  COMPREPLY=()\n";
-  // Everything after -- belongs to the server.
-  s += "  for ((i = 1; i < COMP_CWORD; i++)); do\n";
-  s += "    if [[ ${COMP_WORDS[i]} == -- ]]; then\n";
-  s += "      if ((i + 1 == COMP_CWORD)); then mapfile -t COMPREPLY < <(compgen -c -- \"$cur\")\n";
-  s += "      else mapfile -t COMPREPLY < <(compgen -f -- \"$cur\"); fi\n";
-  s += "      return 0\n";
-  s += "    fi\n";
-  s += "  done\n";
   s += "  if ((COMP_CWORD == 1)); then\n";
   s += "    mapfile -t COMPREPLY < <(compgen -W \"$commands --help --version\" -- \"$cur\")\n";
   s += "    return 0\n";
   s += "  fi\n";
   s += "  cmd=${COMP_WORDS[1]}\n";
-  s += "  case $prev in\n";
-  s += "    " + [&] {
-    std::string alts;
-    for (const auto& o : value_options("file")) alts += (alts.empty() ? "" : "|") + o;
-    return alts;
-  }() + ") mapfile -t COMPREPLY < <(compgen -f -- \"$cur\"); return 0 ;;\n";
-  s += "    " + [&] {
-    std::string alts;
-    for (const auto& o : value_options("profile")) alts += (alts.empty() ? "" : "|") + o;
-    return alts;
-  }() + ") mapfile -t COMPREPLY < <(compgen -W \"$profiles\" -- \"$cur\"); return 0 ;;\n";
-  s += "    " + [&] {
-    std::string alts;
-    for (const auto& o : value_options("")) alts += (alts.empty() ? "" : "|") + o;
-    return alts;
-  }() + ") return 0 ;;\n";
-  s += "  esac\n";
-  s += "  local opts=\"\"\n";
   s += "  case $cmd in\n";
-  for (const auto& c : table)
-    if (plain(c.name)) s += "    " + c.name + ") opts=\"" + words_of(c.options) + "\" ;;\n";
+  s += command_arms(table, "\"", "\"", " ");
   s += "    *) return 0 ;;\n";
+  s += "  esac\n";
+  // The words before the cursor: mcp-jail's options and their values, the
+  // operands, then the server's command (after "--", or the first word
+  // after the operands that is not an option), whose words are its own.
+  s += "  for ((i = 2; i < COMP_CWORD; i++)); do\n";
+  s += "    w=${COMP_WORDS[i]}\n";
+  s += "    if ((server)) && [[ $w == -- ]]; then break; fi\n";
+  s += "    case $w in\n";
+  s += "      " + alts(value_options(table, nullptr)) + ") ((i++)) ;;\n";
+  s += "      -*) ;;\n";
+  s += "      *)\n";
+  s += "        if ((server && npos >= nops)); then break; fi\n";
+  s += "        ((npos++)) ;;\n";
+  s += "    esac\n";
+  s += "  done\n";
+  s += "  if ((i < COMP_CWORD)); then\n";
+  s += "    if [[ ${COMP_WORDS[i]} == -- ]] && ((i + 1 == COMP_CWORD)); then mapfile -t COMPREPLY < <(compgen -c -- \"$cur\")\n";
+  s += "    else mapfile -t COMPREPLY < <(compgen -f -- \"$cur\"); fi\n";
+  s += "    return 0\n";
+  s += "  fi\n";
+  s += "  case $prev in\n";
+  s += "    " + alts(value_options(table, "file")) + ") mapfile -t COMPREPLY < <(compgen -f -- \"$cur\"); return 0 ;;\n";
+  s += "    " + alts(value_options(table, "profile")) +
+       ") mapfile -t COMPREPLY < <(compgen -W \"$profiles\" -- \"$cur\"); return 0 ;;\n";
+  s += "    " + alts(value_options(table, "")) + ") return 0 ;;\n";
   s += "  esac\n";
   s += "  if [[ $cur == -* ]]; then\n";
   s += "    mapfile -t COMPREPLY < <(compgen -W \"$opts\" -- \"$cur\")\n";
   s += "    return 0\n";
   s += "  fi\n";
-  // Count the positional words between the subcommand and the cursor.
-  s += "  for ((i = 2; i < COMP_CWORD; i++)); do\n";
-  s += "    case ${COMP_WORDS[i]} in\n";
-  s += "      " + [&] {
-    std::string alts;
-    for (const auto& o : value_options(nullptr)) alts += (alts.empty() ? "" : "|") + o;
-    return alts;
-  }() + ") ((i++)) ;;\n";
-  s += "      -*) ;;\n";
-  s += "      *) ((npos++)) ;;\n";
-  s += "    esac\n";
-  s += "  done\n";
-  s += "  ((npos == 0)) || return 0\n";
-  s += "  case \" " + words_of(names_where(table, &CompletionCommand::takes_profile)) + " \" in\n";
-  s += "    *\" $cmd \"*)\n";
+  s += "  if ((npos == 0)); then what=$first; elif ((npos == 1 && nops == 2)); then what=$second; fi\n";
+  s += "  case $what in\n";
+  s += "    profile)\n";
   s += "      if [[ $cur == */* || $cur == .* || $cur == \"~\"* ]]; then mapfile -t COMPREPLY < <(compgen -f -- \"$cur\")\n";
-  s += "      else mapfile -t COMPREPLY < <(compgen -W \"$profiles\" -- \"$cur\"); fi\n";
-  s += "      return 0 ;;\n";
-  s += "  esac\n";
-  s += "  case \" " + words_of(names_where(table, &CompletionCommand::takes_file)) + " \" in\n";
-  s += "    *\" $cmd \"*) mapfile -t COMPREPLY < <(compgen -f -- \"$cur\") ;;\n";
+  s += "      else mapfile -t COMPREPLY < <(compgen -W \"$profiles\" -- \"$cur\"); fi ;;\n";
+  s += "    file) mapfile -t COMPREPLY < <(compgen -f -- \"$cur\") ;;\n";
+  s += "    choice) mapfile -t COMPREPLY < <(compgen -W \"$choices\" -- \"$cur\") ;;\n";
+  // The server's command, once a letter of it is typed (an empty word may
+  // still become an option of mcp-jail).
+  s += "    *) if ((server && npos >= nops)) && [[ -n $cur ]]; then mapfile -t COMPREPLY < <(compgen -c -- \"$cur\"); fi ;;\n";
   s += "  esac\n";
   s += "  return 0\n";
   s += "}\n";
@@ -157,61 +193,66 @@ std::string bash_completion(const std::vector<CompletionCommand>& table, const s
 }
 
 std::string zsh_completion(const std::vector<CompletionCommand>& table, const std::vector<std::string>& profiles) {
-  std::string s;
   std::vector<std::string> names;
   for (const auto& c : table) names.push_back(c.name);
-  auto alts = [](const std::vector<std::string>& v) {
-    std::string a;
-    for (const auto& o : v) a += (a.empty() ? "" : "|") + o;
-    return a;
-  };
+  std::string s;
   s += "#compdef mcp-jail\n";
   s += "# zsh completion for mcp-jail; generated by `mcp-jail completion zsh`\n";
   s += "_mcp_jail() {\n";
-  s += "  local -a subcommands profiles opts\n";
+  s += "  local -a subcommands profiles opts choices\n";
   s += "  subcommands=(" + words_of(names) + ")\n";
   s += "  profiles=(" + words_of(profiles) + ")\n";
-  s += "  local i cmd npos=0\n";
-  s += "  for (( i = 2; i < CURRENT; i++ )); do\n";
-  s += "    if [[ ${words[i]} == -- ]]; then\n";
-  s += "      words=(${words[i+1,-1]})\n";
-  s += "      (( CURRENT -= i ))\n";
-  s += "      _normal\n";
-  s += "      return\n";
-  s += "    fi\n";
-  s += "  done\n";
+  s += "  local i w cmd npos=0 nops=0 server=0 first=\"\" second=\"\" what=\"\"\n";
   s += "  if (( CURRENT == 2 )); then\n";
   s += "    compadd -- $subcommands --help --version\n";
   s += "    return\n";
   s += "  fi\n";
   s += "  cmd=${words[2]}\n";
-  s += "  case ${words[CURRENT-1]} in\n";
-  s += "    " + alts(value_options("file")) + ") _files; return ;;\n";
-  s += "    " + alts(value_options("profile")) + ") compadd -- $profiles; return ;;\n";
-  s += "    " + alts(value_options("")) + ") return ;;\n";
-  s += "  esac\n";
   s += "  case $cmd in\n";
-  for (const auto& c : table)
-    if (plain(c.name)) s += "    " + c.name + ") opts=(" + words_of(c.options) + ") ;;\n";
+  s += command_arms(table, "(", ")", "; ");
   s += "    *) return ;;\n";
+  s += "  esac\n";
+  s += "  for (( i = 3; i < CURRENT; i++ )); do\n";
+  s += "    w=${words[i]}\n";
+  s += "    if (( server )) && [[ $w == -- ]]; then\n";
+  s += "      words=(${words[i+1,-1]})\n";
+  s += "      (( CURRENT -= i ))\n";
+  s += "      _normal\n";
+  s += "      return\n";
+  s += "    fi\n";
+  s += "    case $w in\n";
+  s += "      " + alts(value_options(table, nullptr)) + ") (( i++ )) ;;\n";
+  s += "      -*) ;;\n";
+  s += "      *)\n";
+  s += "        if (( server && npos >= nops )); then\n";
+  s += "          words=(${words[i,-1]})\n";
+  s += "          (( CURRENT -= i - 1 ))\n";
+  s += "          _normal\n";
+  s += "          return\n";
+  s += "        fi\n";
+  s += "        (( npos++ )) ;;\n";
+  s += "    esac\n";
+  s += "  done\n";
+  s += "  case ${words[CURRENT-1]} in\n";
+  s += "    " + alts(value_options(table, "file")) + ") _files; return ;;\n";
+  s += "    " + alts(value_options(table, "profile")) + ") compadd -- $profiles; return ;;\n";
+  s += "    " + alts(value_options(table, "")) + ") return ;;\n";
   s += "  esac\n";
   s += "  if [[ $PREFIX == -* ]]; then\n";
   s += "    compadd -- $opts\n";
   s += "    return\n";
   s += "  fi\n";
-  s += "  for (( i = 3; i < CURRENT; i++ )); do\n";
-  s += "    case ${words[i]} in\n";
-  s += "      " + alts(value_options(nullptr)) + ") (( i++ )) ;;\n";
-  s += "      -*) ;;\n";
-  s += "      *) (( npos++ )) ;;\n";
-  s += "    esac\n";
-  s += "  done\n";
-  s += "  (( npos == 0 )) || return\n";
-  s += "  case \" " + words_of(names_where(table, &CompletionCommand::takes_profile)) + " \" in\n";
-  s += "    *\" $cmd \"*) compadd -- $profiles; _files -g '*.toml' ;;\n";
-  s += "  esac\n";
-  s += "  case \" " + words_of(names_where(table, &CompletionCommand::takes_file)) + " \" in\n";
-  s += "    *\" $cmd \"*) _files ;;\n";
+  s += "  if (( npos == 0 )); then what=$first; elif (( npos == 1 && nops == 2 )); then what=$second; fi\n";
+  s += "  case $what in\n";
+  s += "    profile) compadd -- $profiles; _files -g '*.toml' ;;\n";
+  s += "    file) _files ;;\n";
+  s += "    choice) compadd -- $choices ;;\n";
+  s += "    *)\n";
+  s += "      if (( server && npos >= nops )) && [[ -n $PREFIX ]]; then\n";
+  s += "        words=(${words[CURRENT,-1]})\n";
+  s += "        CURRENT=1\n";
+  s += "        _normal\n";
+  s += "      fi ;;\n";
   s += "  esac\n";
   s += "}\n";
   s += "_mcp_jail \"$@\"\n";

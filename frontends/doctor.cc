@@ -1,4 +1,5 @@
-// mcp-jail doctor [PROFILE] [--json] [--var K=V]... [--write P]...
+// mcp-jail doctor [PROFILE] [--json] [--var NAME=VALUE]... [--write PATH]...
+// (parsed from the command table, cli/commands.cc)
 //
 // What this host offers against what PROFILE needs, for the invoking user
 // (as root: a root launch; otherwise rootless). Without PROFILE: `base`, and
@@ -14,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "mcpjail/doctor.hpp"
+#include "mcpjail/frontends/doctor.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/host_checks.hpp"
 #include "mcpjail/paths.hpp"
@@ -24,17 +25,6 @@
 namespace mcpjail {
 
 namespace {
-
-constexpr const char* kDoctorUsage =
-    "usage: mcp-jail doctor [PROFILE] [--json] [--var K=V]... [--write P]...\n"
-    "Checks what this host offers against what PROFILE needs (default: base, with every other layer\n"
-    "shown as well), for the invoking user: root launches as root, rootless otherwise. One line per\n"
-    "check with its fix. Exit status: 0 when the profile can run here, 1 when not, 125 for an error.\n";
-
-int doctor_usage(const std::string& msg) {
-  std::fprintf(stderr, "mcp-jail doctor: %s\n%s", msg.c_str(), kDoctorUsage);
-  return kExitLauncherError;
-}
 
 struct Line {
   host::Check check;
@@ -52,47 +42,11 @@ std::string user_name(uid_t uid) {
 
 }  // namespace
 
-int doctor_main(const std::vector<std::string>& args) {
-  std::string profile_spec;
-  bool json = false;
-  Invocation inv = current_invocation();
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const char* opt) -> std::string {
-      const std::string eq = std::string(opt) + "=";
-      if (a.rfind(eq, 0) == 0) return a.substr(eq.size());
-      if (i + 1 >= args.size()) throw std::invalid_argument(std::string(opt) + " needs a value");
-      return args[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      std::fputs(kDoctorUsage, stdout);
-      return 0;
-    }
-    try {
-      if (a == "--json") {
-        json = true;
-      } else if (a == "--var" || a.rfind("--var=", 0) == 0) {
-        const std::string v = value("--var");
-        const auto eq = v.find('=');
-        if (eq == std::string::npos || eq == 0) return doctor_usage("--var wants NAME=VALUE, got '" + v + "'");
-        inv.load.vars[v.substr(0, eq)] = v.substr(eq + 1);
-      } else if (a == "--write" || a.rfind("--write=", 0) == 0) {
-        const std::string p = value("--write");
-        std::string why;
-        auto norm = normalize_absolute(p.starts_with("/") ? p : inv.load.pwd + "/" + p, &why);
-        if (!norm) return doctor_usage("--write " + p + ": " + why);
-        inv.extra_write.push_back(*norm);
-      } else if (a.rfind("-", 0) == 0) {
-        return doctor_usage("unknown option '" + a + "'");
-      } else if (profile_spec.empty()) {
-        profile_spec = a;
-      } else {
-        return doctor_usage("unexpected argument '" + a + "'");
-      }
-    } catch (const std::invalid_argument& e) {
-      return doctor_usage(e.what());
-    }
-  }
+int doctor_command(const cli::Arguments& args) {
+  // --var and --write as run takes them; PROFILE as given (default: base).
+  Invocation inv = cli::invocation(args);
+  std::string profile_spec = args.operand;
+  const bool json = args.has("json");
   const bool all_layers = profile_spec.empty();
   if (all_layers) profile_spec = "base";
   inv.profile = profile_spec;

@@ -8,20 +8,13 @@
 #include "mcpjail/netfilter.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/seccomp.hpp"
+#include "mcpjail/text.hpp"
 #include "mcpjail/units.hpp"
 
 namespace mcpjail {
 
 namespace {
-std::string quote_args(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& a : argv) {
-    if (!out.empty()) out += ' ';
-    const bool plain = !a.empty() && a.find_first_of(" \t\n'\"\\$`") == std::string::npos;
-    out += plain ? a : "'" + a + "'";
-  }
-  return out;
-}
+
 void render_allowlist(std::ostringstream& o, const Plan& p) {
   const auto& n = p.network;
   namespace nf = netfilter;
@@ -88,10 +81,10 @@ std::string render_plan(const Plan& p) {
   o << "namespaces   " << (p.id.root_mode ? "" : "user ") << "mount pid ipc uts cgroup"
     << (p.network.mode == NetMode::Host ? "" : " net") << "\n";
   if (!p.exe.empty()) {
-    o << "command      " << quote_args(p.argv) << "\n";
+    o << "command      " << shell_join(p.argv) << "\n";
     o << "  executes   " << p.exe << "\n";
   } else {
-    o << "command      (none given: add -- COMMAND to see the command's own files)\n";
+    o << "command      (none given: add COMMAND to see the command's own files)\n";
   }
   if (p.pins.empty()) {
     o << "pins         none ([pin] is empty; `mcp-jail pin` records the server's files)\n";

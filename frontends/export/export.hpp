@@ -114,13 +114,7 @@ std::string dns_label(const std::string& s);
 // A Kubernetes quantity for a byte count: "512Mi", "64Ki", or the plain number.
 std::string k8s_bytes(std::uint64_t bytes);
 
-// ---- the command (cli.cc) ----------------------------------------------------
-
-// mcp-jail export FORMAT PROFILE [OPTION]... -o DIR -- COMMAND [ARG]...
-// argv[1] is "export". Returns the exit status: 0, or 125 with a message.
-int export_main(int argc, char** argv);
-
-// The usage text of `mcp-jail export` (also printed by --help).
-extern const char* const kExportUsage;
+// The command, `mcp-jail export`, is in export_command.cc
+// (mcpjail/frontends/export.hpp), in the front-ends library.
 
 }  // namespace mcpjail::exporter

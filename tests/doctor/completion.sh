@@ -90,5 +90,35 @@ expect "mcp-jail run DIR/p<TAB> (a profile path)" "$dir/profile.toml" "$(complet
 contains "mcp-jail run base -- <TAB> offers commands" bash "$(complete_line mcp-jail run base -- ba)"
 expect "mcp-jail run base -- bash DIR/w<TAB>" "$dir/workspace-file" "$(complete_line mcp-jail run base -- bash "$dir/w")"
 
+# The server's command starts at the first word after PROFILE that is not an
+# option of mcp-jail, with or without --: from there on nothing of mcp-jail's.
+contains "mcp-jail run base ba<TAB> offers commands" bash "$(complete_line mcp-jail run base ba)"
+contains "mcp-jail run --var K=V base ba<TAB> offers commands" bash "$(complete_line mcp-jail run --var K=V base ba)"
+expect "mcp-jail run base bash DIR/w<TAB>" "$dir/workspace-file" "$(complete_line mcp-jail run base bash "$dir/w")"
+expect "mcp-jail run base node --wr<TAB> (the server's option)" "" "$(complete_line mcp-jail run base node --wr)"
+expect "mcp-jail check base node --au<TAB> (the server's option)" "" "$(complete_line mcp-jail check base node --au)"
+expect "mcp-jail run base node -- --au<TAB>" "" "$(complete_line mcp-jail run base node -- --au)"
+expect "mcp-jail run base --write DIR/w<TAB> still mcp-jail's" "$dir/workspace-file" "$(complete_line mcp-jail run base --write "$dir/w")"
+expect "mcp-jail pin base --pr<TAB>" "--print" "$(complete_line mcp-jail pin base --pr)"
+
+# export oci|k8s PROFILE: the format, then a profile, then the server's command.
+expect "mcp-jail export <TAB>" "$(printf 'k8s\noci')" "$(complete_line mcp-jail export "")"
+expect "mcp-jail export oci <TAB>" "$profiles" "$(complete_line mcp-jail export oci "")"
+expect "mcp-jail export k8s --image I <TAB>" "$profiles" "$(complete_line mcp-jail export k8s --image I "")"
+expect "mcp-jail export oci base <TAB> (no third operand)" "" "$(complete_line mcp-jail export oci base "")"
+expect "mcp-jail export oci base --im<TAB>" "--image" "$(complete_line mcp-jail export oci base --im)"
+expect "mcp-jail export oci base -o DIR/w<TAB>" "$dir/workspace-file" "$(complete_line mcp-jail export oci base -o "$dir/w")"
+contains "mcp-jail export oci base -o D ba<TAB> offers commands" bash "$(complete_line mcp-jail export oci base -o D ba)"
+expect "mcp-jail export oci base -o D node --im<TAB> (the server's option)" "" "$(complete_line mcp-jail export oci base -o D node --im)"
+export_help=$("$bin" export --help)
+for o in $(complete_line mcp-jail export --); do
+  if [[ $export_help == *"$o "* ]]; then passes=$((passes + 1)); else echo "FAIL: export --<TAB> offers $o, not in export --help"; fails=$((fails + 1)); fi
+done
+for o in --var --read --write --env --output --image --name --replicas; do contains "mcp-jail export --<TAB>" "$o" "$(complete_line mcp-jail export --)"; done
+expect "mcp-jail doctor base <TAB> (no server command)" "" "$(complete_line mcp-jail doctor base ba)"
+# completion is not a command of the usage, and not offered.
+got=$(complete_line mcp-jail co)
+if grep -qx completion <<<"$got"; then echo "FAIL: mcp-jail co<TAB> offers the hidden completion"; fails=$((fails + 1)); else passes=$((passes + 1)); fi
+
 echo "$passes passed, $fails failed"
 ((fails == 0))

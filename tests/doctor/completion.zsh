@@ -24,5 +24,15 @@ expect "mcp-jail doctor --<TAB>" "$(print -l -- --json --var --write | sort)" "$
 expect "mcp-jail run base --write <TAB>" "<files >" "$(offered mcp-jail run base --write '')"
 expect "mcp-jail run base <TAB> (one profile only)" "" "$(offered mcp-jail run base '')"
 expect "mcp-jail run base -- ba<TAB>" "<normal ba CURRENT=1>" "$(offered mcp-jail run base -- ba)"
+# The server's command with or without --: from it on, nothing of mcp-jail's.
+expect "mcp-jail run base ba<TAB>" "<normal ba CURRENT=1>" "$(offered mcp-jail run base ba)"
+expect "mcp-jail run --var K=V base node --wr<TAB>" "<normal node --wr CURRENT=2>" "$(offered mcp-jail run --var K=V base node --wr)"
+expect "mcp-jail export <TAB>" "$(print -l -- k8s oci)" "$(offered mcp-jail export '')"
+expect "mcp-jail export oci <TAB>" "$(print -l -- '<files -g *.toml>' $=profiles | sort)" "$(offered mcp-jail export oci '')"
+expect "mcp-jail export oci base <TAB>" "" "$(offered mcp-jail export oci base '')"
+expect "mcp-jail export oci base -o <TAB>" "<files >" "$(offered mcp-jail export oci base -o '')"
+expect "mcp-jail export oci base -o D node --im<TAB>" "<normal node --im CURRENT=2>" "$(offered mcp-jail export oci base -o D node --im)"
+expect "mcp-jail export --<TAB>" "$(print -l -- --var --read --write --env --output --image --name --replicas | sort)" "$(offered mcp-jail export --)"
+expect "mcp-jail doctor base ba<TAB>" "" "$(offered mcp-jail doctor base ba)"
 print "$passes passed, $fails failed"
 (( fails == 0 ))

@@ -297,7 +297,6 @@ TEST_CASE("bad input on the command line: clear message, exit 125") {
       {"run", d.path() + "/", "--", "/bin/true"},
       {"run", garbage, "--", "/bin/true"},
       {"run", huge, "--", "/bin/true"},
-      {"run", "base", "/bin/true"},
       {"run", "base", "--"},
       {"run", "base", "--", ""},
       {"run", "--", "/bin/true"},

@@ -13,7 +13,9 @@
 //
 // A stdio ENTRY {command, args?, env?, cwd?, ...} becomes
 //   "command": "<this mcp-jail binary>",
-//   "args": ["run", PROFILE, [--var K=V | --write DIR]..., [--env NAME]..., "--", <command>, <args>...]
+//   "args": ["run", PROFILE, [--var NAME=VALUE | --write DIR]..., [--env NAME]..., "--", <command>, <args>...]
+// ("--" is written although `run` does not need it: it keeps a command whose
+// name starts with "-" the server's, and shows where mcp-jail's part ends)
 // with one `--env NAME` per key of "env", in file order: the host puts the
 // block's variables in mcp-jail's environment, and mcp-jail passes exactly
 // those names on (the jail's environment is an allowlist). "env" itself is
@@ -28,7 +30,8 @@
 //     binary) and the first argument is "run" - so wrapping twice changes nothing.
 //     The report names the "env" keys that neither an --env of the entry nor
 //     its profile's [env] pass passes on (an entry wrapped before wrap wrote
-//     --env, or by hand), when the profile can be inspected;
+//     --env, or by hand), when the profile can be inspected; the entry's
+//     arguments are read as `run` reads them (mcpjail/frontends/cli.hpp);
 //   - container launchers (command docker, podman, nerdctl): the server runs in
 //     the container runtime's sandbox, started through a daemon socket that a
 //     jail does not (and must not) reach;
@@ -68,6 +71,10 @@
 #include <vector>
 
 namespace mcpjail {
+
+namespace cli {
+struct Arguments;
+}
 
 struct WrapOptions {
   std::string jail_path;  // absolute path written as "command"
@@ -122,7 +129,8 @@ WrapResult wrap_config(std::string_view text, const WrapOptions& options);
 std::string unified_diff(std::string_view before, std::string_view after, const std::string& from_name,
                          const std::string& to_name);
 
-// `mcp-jail wrap CONFIG.json [--dry-run] [--profile NAME]`; argv[1] is "wrap".
-int wrap_main(int argc, char** argv);
+// `mcp-jail wrap CONFIG.json [--dry-run] [--profile NAME]`: rewrites the file
+// (a backup first) or prints the diff. Returns the exit status.
+int wrap_command(const cli::Arguments& args);
 
 }  // namespace mcpjail

@@ -1,4 +1,5 @@
-// `mcp-jail export FORMAT PROFILE [OPTION]... -o DIR -- COMMAND [ARG]...`
+// `mcp-jail export oci|k8s PROFILE [OPTION]... -o DIR [--] COMMAND [ARG]...`,
+// parsed from the command table (frontends/cli/commands.cc).
 //
 // Plans the jail as `run` would (same profile, same --var/--read/--write/
 // --env), builds the engine's form of it in memory, and only then writes
@@ -8,116 +9,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 
 #include "export.hpp"
+#include "mcpjail/frontends/cli.hpp"
+#include "mcpjail/frontends/export.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/paths.hpp"
 #include "mcpjail/state.hpp"
 #include "mcpjail/unique_fd.hpp"
 #include "readme.hpp"
 
-namespace po = boost::program_options;
-
 namespace mcpjail::exporter {
-
-const char* const kExportUsage =
-    "usage:\n"
-    "  mcp-jail export oci PROFILE [--var K=V]... [--read P]... [--write P]... [--env NAME[=VALUE]]... -o DIR -- COMMAND [ARG]...\n"
-    "  mcp-jail export k8s PROFILE [--var K=V]... [--read P]... [--write P]... [--env NAME[=VALUE]]...\n"
-    "                      --image IMAGE [--name NAME] [--replicas N] -o DIR -- COMMAND [ARG]...\n"
-    "\n"
-    "oci  writes a runc bundle: DIR/config.json and DIR/rootfs/ (run it as root: runc run --bundle DIR ID)\n"
-    "k8s  writes JSON manifests (a Pod, or a Deployment with --replicas), a NetworkPolicy, for host names a\n"
-    "     CiliumNetworkPolicy in DIR/cilium/, and the seccomp profile in DIR/profiles/mcp-jail/NAME.json\n"
-    "     (copy DIR/profiles to /var/lib/kubelet/seccomp/ on every node)\n"
-    "DIR must be new or empty. What the engine cannot express is listed on stderr and in DIR/README.md.\n"
-    "See mcp-jail(1).\n";
 
 namespace {
 
-// A failure of the command line or of the output directory: exit 125.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-struct Options {
-  std::string format, profile, out, image, name, replicas;
-  std::vector<std::string> vars, reads, writes, envs, server;
-  bool dashdash = false, help = false, have_name = false, have_replicas = false;
-};
-
-Options parse(int argc, char** argv) {
-  Options o;
-  std::vector<std::string> pre;
-  for (int i = 2; i < argc; ++i) {
-    if (std::string(argv[i]) == "--") {
-      o.dashdash = true;
-      for (int j = i + 1; j < argc; ++j) o.server.emplace_back(argv[j]);
-      break;
-    }
-    pre.emplace_back(argv[i]);
-  }
-  po::options_description desc;
-  desc.add_options()("var", po::value<std::vector<std::string>>(&o.vars)->composing(), "")(
-      "read", po::value<std::vector<std::string>>(&o.reads)->composing(), "")(
-      "write", po::value<std::vector<std::string>>(&o.writes)->composing(), "")(
-      "env", po::value<std::vector<std::string>>(&o.envs)->composing(), "")(
-      "output,o", po::value<std::string>(&o.out), "")("image", po::value<std::string>(&o.image), "")(
-      "name", po::value<std::string>(&o.name), "")("replicas", po::value<std::string>(&o.replicas), "")(
-      "help,h", po::bool_switch(&o.help), "")("positional", po::value<std::vector<std::string>>(), "");
-  po::positional_options_description pos;
-  pos.add("positional", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(pre).options(desc).positional(pos).style(
-                po::command_line_style::unix_style & ~po::command_line_style::allow_guessing)
-                .run(),
-            vm);
-  po::notify(vm);
-  o.have_name = vm.count("name") > 0;
-  o.have_replicas = vm.count("replicas") > 0;
-  std::vector<std::string> positional;
-  if (vm.count("positional")) positional = vm["positional"].as<std::vector<std::string>>();
-  if (!positional.empty()) o.format = positional[0];
-  if (positional.size() > 1) o.profile = positional[1];
-  if (positional.size() > 2)
-    throw UsageError("unexpected argument '" + positional[2] + "' (the server's command goes after --)");
-  return o;
-}
-
-// The same inputs `run` takes, from the same options.
-Invocation invocation_from(const Options& o) {
-  Invocation inv = current_invocation();
-  inv.profile = o.profile;
-  for (const auto& v : o.vars) {
-    const auto eq = v.find('=');
-    if (eq == std::string::npos || eq == 0) throw UsageError("--var wants NAME=VALUE, got '" + v + "'");
-    if (v.substr(0, eq) == "PROFILE_STATE")
-      throw UsageError("--var cannot set PROFILE_STATE: it is the profile's own directory under $XDG_STATE_HOME "
-                       "(default ~/.local/state)/mcp-jail; set XDG_STATE_HOME to move it");
-    inv.load.vars[v.substr(0, eq)] = v.substr(eq + 1);
-  }
-  auto absolute = [&](const std::string& p, const char* opt) {
-    if (p.empty()) throw UsageError(std::string(opt) + " needs a path");
-    std::string why;
-    auto norm = normalize_absolute(p.starts_with("/") ? p : inv.load.pwd + "/" + p, &why);
-    if (!norm) throw UsageError(std::string(opt) + " " + p + ": " + why);
-    return *norm;
-  };
-  for (const auto& r : o.reads) inv.extra_read.push_back(absolute(r, "--read"));
-  for (const auto& w : o.writes) inv.extra_write.push_back(absolute(w, "--write"));
-  for (const auto& e : o.envs) {
-    std::string why;
-    auto a = parse_env_arg(e, &why);
-    if (!a) throw UsageError("--env " + why);
-    inv.env_args.push_back(std::move(*a));
-  }
-  return inv;
-}
+using cli::UsageError;
 
 // ---- the output directory ----------------------------------------------------
 
@@ -244,16 +154,21 @@ void print_gaps(const std::vector<Gap>& gaps, const std::string& engine) {
                  g.here.c_str());
 }
 
-int run_export(const Options& o) {
+int run_export(const cli::Arguments& args) {
+  struct {
+    std::string format, profile, out, image, name, replicas;
+    std::vector<std::string> server;
+    bool have_name, have_replicas;
+  } o{args.operand, args.operand2, args.value("output"), args.value("image"), args.value("name"),
+      args.value("replicas"), args.server, args.has("name"), args.has("replicas")};
   if (o.format.empty()) throw UsageError("export needs a FORMAT: oci or k8s");
   if (o.format != "oci" && o.format != "k8s")
     throw UsageError("unknown export format '" + o.format + "': use oci (a runc bundle) or k8s (Kubernetes manifests)");
   const bool k8s = o.format == "k8s";
   if (o.profile.empty()) throw UsageError("export " + o.format + " needs a PROFILE (a built-in name or a .toml file)");
   if (o.out.empty()) throw UsageError("export needs -o DIR: a new or empty directory to write into");
-  if (!o.dashdash || o.server.empty())
-    throw UsageError("export needs -- and the server's command after it, as run has it");
-  if (o.server[0].empty()) throw UsageError("the command after -- is an empty string");
+  if (o.server.empty()) throw UsageError("export needs the server's command after PROFILE, as run has it");
+  if (o.server[0].empty()) throw UsageError("the server's command is an empty string");
   if (!k8s) {
     if (!o.image.empty()) throw UsageError("--image belongs to export k8s (an OCI bundle runs the host's files)");
     if (o.have_name) throw UsageError("--name belongs to export k8s (give runc the container's name: runc run --bundle DIR NAME)");
@@ -280,7 +195,8 @@ int run_export(const Options& o) {
     ko.command = o.server;
   }
 
-  Invocation inv = invocation_from(o);
+  Invocation inv = cli::invocation(args);
+  inv.profile = o.profile;
   std::string out = o.out.starts_with("/") ? o.out : inv.load.pwd + "/" + o.out;
   std::string why;
   auto norm = normalize_absolute(out, &why);
@@ -361,34 +277,17 @@ int run_export(const Options& o) {
   return 0;
 }
 
-int usage_error(const std::string& msg) {
-  std::fprintf(stderr, "mcp-jail: export: %s\n%s", msg.c_str(), kExportUsage);
-  return kExitLauncherError;
-}
-
 }  // namespace
 
-int export_main(int argc, char** argv) {
+int export_command(const cli::Arguments& args) {
   try {
-    Options o = parse(argc, argv);
-    if (o.help) {
-      std::fputs(kExportUsage, stdout);
-      return 0;
-    }
-    return run_export(o);
-  } catch (const po::error& e) {
-    return usage_error(e.what());
-  } catch (const UsageError& e) {
-    return usage_error(e.what());
+    return run_export(args);
   } catch (const ProfileError& e) {
     std::fprintf(stderr, "%s\nmcp-jail: profile rejected; nothing was exported\n", e.what());
     return kExitLauncherError;
   } catch (const LaunchError& e) {
     // A plan that cannot be made or exported: nothing is written, nothing runs.
     std::fprintf(stderr, "mcp-jail: export: %s: %s\n", e.layer().c_str(), e.what());
-    return kExitLauncherError;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "mcp-jail: export: internal error: %s\n", e.what());
     return kExitLauncherError;
   }
 }

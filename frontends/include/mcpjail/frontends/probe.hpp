@@ -4,8 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "mcpjail/plan.hpp"
-#include "mcpjail/profile.hpp"
+namespace mcpjail::cli {
+struct Arguments;
+}
 
 namespace mcpjail::probe {
 
@@ -23,12 +24,12 @@ struct Attempt {
 // argv[2] and prints one JSON object per line on stdout. Returns 0.
 int inside_main(int argc, char** argv);
 
-// Outside: plants canaries (a secret in $HOME, an environment variable, an
-// inherited fd, an abstract unix socket and a TCP listener on the host's
-// loopback), launches the battery in a jail built from `profile`, and prints
-// the report. Returns 0 only when every attempt was contained, 1 when not,
-// 125 when the jail could not be built.
-int run_probe(const Profile& profile, Invocation inv);
+// `mcp-jail probe`, outside: plants canaries (a secret in $HOME, an
+// environment variable, an inherited fd, an abstract unix socket and a TCP
+// listener on the host's loopback), launches the battery in a jail built from
+// the profile (launch()), and prints the report. Returns 0 only when every
+// attempt was contained, 1 when not, 125 when the jail could not be built.
+int probe_command(const cli::Arguments& args);
 
 // Parses the battery's output lines (unparseable lines become failed attempts).
 std::vector<Attempt> parse_results(const std::string& output);
