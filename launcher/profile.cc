@@ -559,12 +559,13 @@ class FileLoader {
   }
 
   void read_fs(const Table& t, Layer& L) {
-    check_keys(t, "filesystem", {"read", "write", "tmpfs", "hide"});
+    check_keys(t, "filesystem", {"read", "write", "tmpfs", "hide", "exec"});
     auto& f = L.p.filesystem;
     f.read = get_paths(t, "filesystem", "read");
     f.write = get_paths(t, "filesystem", "write");
     f.tmpfs = get_paths(t, "filesystem", "tmpfs");
     f.hide = get_paths(t, "filesystem", "hide");
+    f.exec = get_paths(t, "filesystem", "exec");
     for (const auto& r : f.tmpfs)
       if (r.optional) error(r.loc, "a tmpfs is always created; the optional marker '-' has no meaning here");
     for (const auto& r : f.hide)
@@ -809,6 +810,7 @@ void merge(Profile& base, const FileLoader::Layer& L) {
   append(base.filesystem.write, c.filesystem.write);
   append(base.filesystem.tmpfs, c.filesystem.tmpfs);
   append(base.filesystem.hide, c.filesystem.hide);
+  append(base.filesystem.exec, c.filesystem.exec);
   if (has("network.mode")) base.network.mode = c.network.mode, base.network.mode_loc = c.network.mode_loc;
   if (has("network.allow_host_network")) base.network.allow_host_network = c.network.allow_host_network;
   append(base.network.allow, c.network.allow);
