@@ -78,8 +78,8 @@ void plan_exec_trees(Plan& plan, const std::vector<ExecTree>& trees, int root_fd
                                                   "directory above it) in filesystem.read or write");
       continue;
     }
-    plan.landlock.rules.push_back({path, false, true, t.rule.optional});
     if (!m->writable) {
+      plan.landlock.rules.push_back({path, false, true, t.rule.optional});
       plan.notes.push_back("filesystem.exec " + path + ": inside a read-only bind (" + m->target +
                            "), which is not noexec; only Landlock's execute right is added");
       continue;

@@ -24,7 +24,8 @@ struct ExecTree {
 // loses noexec; when it lies inside one, it is bound again over it
 // (writable, exec allowed), in mount order; inside a read-only bind there is
 // nothing to do (read-only binds keep exec). Each tree also gets a Landlock
-// rule with the execute right, so both layers agree. Problems go to `diags`.
+// rule with the execute right, so both layers agree (derived from the exec
+// mount when Landlock is planned; added here for a read-only bind). Problems go to `diags`.
 void plan_exec_trees(Plan& plan, const std::vector<ExecTree>& trees, int root_fd, const TrustPolicy& policy,
                      std::vector<Diagnostic>& diags);
 
