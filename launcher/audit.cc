@@ -254,8 +254,18 @@ std::string Audit::summary() const {
   return "mcp-jail: " + escape_for_terminal(profile_) + ": " + line + " [launch " + launch_id_ + "]";
 }
 
+void Audit::hold_back(const std::string& type, const nlohmann::json& fields) {
+  count(type, fields);
+  ++held_back_[type];
+}
+
 void Audit::event(const std::string& type, nlohmann::json fields) {
   count(type, fields);
+  if (type == "exit") {
+    nlohmann::json held = nlohmann::json::object();
+    for (const auto& [k, n] : held_back_) held[k] = n;
+    fields["held_back"] = std::move(held);
+  }
   if (fd_ < 0) return;
   nlohmann::json j = {{"ts", timestamp()}, {"event", type}, {"profile", profile_}, {"launch", launch_id_}};
   for (auto& [k, v] : fields.items()) j[k] = v;

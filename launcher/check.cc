@@ -99,7 +99,7 @@ std::string render_plan(const Plan& p) {
       o << "\n";
     }
   }
-  o << "\nfilesystem   (applied in this order on a fresh tmpfs root; nosuid,nodev everywhere)\n";
+  o << "\nfilesystem   (applied in this order on a fresh tmpfs root; nosuid,nodev everywhere; writable mounts noexec unless marked exec)\n";
   int i = 0;
   for (const auto& m : p.mounts) {
     char num[16];
@@ -110,8 +110,9 @@ std::string render_plan(const Plan& p) {
         o << (m.writable ? "rw    " : "ro    ") << m.target;
         if (m.source != m.target) o << "  <- " << m.source;
         if (!m.is_dir) o << "  (file)";
+        if (m.writable) o << (m.exec ? "  exec" : "  noexec");
         break;
-      case MountKind::Tmpfs: o << "tmpfs " << m.target << "  size " << format_size(m.size); break;
+      case MountKind::Tmpfs: o << "tmpfs " << m.target << "  size " << format_size(m.size) << (m.exec ? "  exec" : "  noexec"); break;
       case MountKind::Mask: o << "hide  " << m.target << (m.is_dir ? "  (empty dir, mode 000)" : "  (mode 000 file)"); break;
       case MountKind::Symlink: o << "link  " << m.target << " -> " << m.source; break;
       case MountKind::File: o << "file  " << m.target; break;

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "mcpjail/netfilter.hpp"
+#include "mcpjail/plan_exec.hpp"
 #include "mcpjail/units.hpp"
 #include "mcpjail/trust.hpp"
 
@@ -67,6 +68,7 @@ class Planner {
     plan_command();
     plan_special_mounts();
     order_mounts();
+    plan_exec_trees(plan_, exec_trees(pr_, npx_ ? npx_cache() + "/_npx" : ""), root_fd_.get(), policy_, diags_);
     plan_hides();
     pin_narrowed_ancestors(plan_);
     plan_env();
@@ -820,8 +822,8 @@ class Planner {
     auto& ll = plan_.landlock;
     for (const auto& s : plan_.mounts) {
       switch (s.kind) {
-        case MountKind::Bind: ll.rules.push_back({s.target, s.writable, false}); break;
-        case MountKind::Tmpfs: ll.rules.push_back({s.target, true, false}); break;
+        case MountKind::Bind: ll.rules.push_back({s.target, s.writable, s.exec}); break;
+        case MountKind::Tmpfs: ll.rules.push_back({s.target, true, s.exec}); break;
         // /proc and /dev are readable; only the harmless device nodes, shm
         // and the jail's own ptys are writable (device ioctls nowhere else).
         case MountKind::Proc: ll.rules.push_back({"/proc", false, false}); break;

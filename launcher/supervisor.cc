@@ -169,7 +169,7 @@ class Supervisor {
       if (plan_.network.mode == NetMode::Allowlist) {
         egress_ = std::make_unique<netfilter::Egress>(
             plan_.network, [this](const std::string& type, nlohmann::json f) { audit_.event(type, std::move(f)); });
-        egress_->set_suppressed_counter([this](const std::string& type, nlohmann::json f) { audit_.count(type, f); });
+        egress_->set_suppressed_counter([this](const std::string& type, nlohmann::json f) { audit_.hold_back(type, f); });
       }
       bool alive = channel::send_go(ch.go_supervisor.get());
       phase("go");
@@ -293,7 +293,7 @@ class Supervisor {
   // Writes an event unless `limit` holds it back (then it is only counted).
   void limited_event(watch::RateLimit& limit, const std::string& key, const std::string& type, nlohmann::json f) {
     if (!limit.admit(key)) {
-      audit_.count(type, f);
+      audit_.hold_back(type, f);
       return;
     }
     if (auto n = limit.take_suppressed()) f["suppressed"] = n;
@@ -314,9 +314,15 @@ class Supervisor {
     if (n.exec) {
       if (n.paths.empty() || n.paths[0].empty()) return;
       const auto allowed = execs_.allowed(n.paths[0], n.root.get());
-      if (!allowed) return;  // no such file: the exec fails with ENOENT (a PATH search)
+      // A program run through a descriptor - a file without a name (a memfd,
+      // a deleted or O_TMPFILE file) by execveat(fd, "", AT_EMPTY_PATH), or
+      // /proc/self/fd/N, /dev/fd/N - is never in the allowed set.
+      const std::string& p = n.paths[0];
+      const bool anonymous = p.starts_with("/memfd:") || p.ends_with(" (deleted)") || p.starts_with("/dev/fd/") ||
+                             (p.starts_with("/proc/") && p.find("/fd/") != std::string::npos);
+      if (!allowed && !anonymous) return;  // no such file: the exec fails with ENOENT (a PATH search)
       limited_event(exec_limit_, n.paths[0], "exec",
-                    {{"path", n.paths[0]}, {"allowed", *allowed}, {"syscall", n.syscall}, {"pid", n.pid}});
+                    {{"path", n.paths[0]}, {"allowed", allowed.value_or(false)}, {"syscall", n.syscall}, {"pid", n.pid}});
       return;
     }
     for (const auto& p : n.paths) {

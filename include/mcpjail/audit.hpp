@@ -3,6 +3,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,12 @@ class Audit {
   void event(const std::string& type, nlohmann::json fields = nlohmann::json::object());
   // Counts an event for summary() without writing it (rate-limited events).
   void count(const std::string& type, const nlohmann::json& fields);
+  // An event a rate limit held back: counted for summary(), and per type
+  // for the `exit` event, whose "held_back" field ({"fs_denied": 12, ...},
+  // {} when none) says how many events of each kind were not written. So no
+  // event is lost without a count, including those held back just before
+  // the end that no later event of their kind reports as "suppressed".
+  void hold_back(const std::string& type, const nlohmann::json& fields);
   const std::string& launch_id() const { return launch_id_; }
 
   // One line for a person, when something was blocked (deny, fs_denied, an
@@ -77,6 +84,7 @@ class Audit {
   std::string profile_;
   std::string launch_id_;
   Tally tally_[kCategories];
+  std::map<std::string, std::uint64_t> held_back_;  // type -> events not written (hold_back)
 };
 
 }  // namespace mcpjail

@@ -33,6 +33,9 @@ struct MountStep {
   std::string target;   // path inside the jail
   std::string source;   // canonical host path (Bind) or link target (Symlink)
   bool writable = false;
+  // Bind/Tmpfs: files beneath may be executed or mapped executable. Writable
+  // mounts are noexec unless this is set (filesystem.exec, the npx cache).
+  bool exec = false;
   bool is_dir = true;   // Bind/Mask: directory or file
   std::uint64_t size = 0;
   std::string content;  // File

@@ -70,6 +70,9 @@ struct Profile {
 
   struct Filesystem {
     std::vector<PathRule> read, write, tmpfs, hide;
+    // Trees whose files may be executed or mapped executable although they
+    // are inside a writable mount (writable mounts are noexec otherwise).
+    std::vector<PathRule> exec;
   } filesystem;
 
   struct Network {

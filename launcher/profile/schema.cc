@@ -254,7 +254,8 @@ Section filesystem_section() {
            path_list<F<&P::filesystem, &Fs::tmpfs>>(
                "tmpfs", "a tmpfs is always created; the optional marker '-' has no meaning here"),
            path_list<F<&P::filesystem, &Fs::hide>>(
-               "hide", "hide entries are already optional (a missing path has nothing to hide)")}};
+               "hide", "hide entries are already optional (a missing path has nothing to hide)"),
+           path_list<F<&P::filesystem, &Fs::exec>>("exec")}};
 }
 
 Section network_section() {

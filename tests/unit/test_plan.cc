@@ -340,7 +340,11 @@ TEST_CASE("plan: npx gets a package cache private to the profile, offline withou
   CHECK(std::any_of(ll.rules.begin(), ll.rules.end(), [&](const LandlockRule& r) {
     return r.path == state + "/npm/_npx" && r.exec && !r.write;
   }));
-  CHECK(std::count_if(ll.rules.begin(), ll.rules.end(), [](const LandlockRule& r) { return r.exec; }) == 1);
+  // one tree only (the noexec-exempt bind of _npx adds a second rule for the same path)
+  CHECK(std::all_of(ll.rules.begin(), ll.rules.end(), [&](const LandlockRule& r) { return !r.exec || r.path == state + "/npm/_npx"; }));
+  CHECK(find(plan, state + "/npm/_npx"));
+  CHECK(find(plan, state + "/npm/_npx")->exec);
+  CHECK_FALSE(cache->exec);
   CHECK(std::any_of(plan.notes.begin(), plan.notes.end(), [&](const std::string& n) {
     return n.find("npm exec --yes --ignore-scripts --package=@scope/server@1.2.3 -- true") != std::string::npos;
   }));

@@ -45,6 +45,7 @@ const std::map<std::string, std::pair<std::string, std::string>>& examples() {
       {"filesystem.write", {"[\"${WORKSPACE}\"]", "[\"~/data\"]"}},
       {"filesystem.tmpfs", {"[\"/tmp\"]", "[\"${HOME}/.cache\"]"}},
       {"filesystem.hide", {"[\"${WORKSPACE}/.env\"]", "[\"~/.ssh\"]"}},
+      {"filesystem.exec", {"[\"${WORKSPACE}/.venv\"]", "[\"-/opt/tools\"]"}},
       {"network.mode", {"\"allowlist\"", "\"host\""}},
       {"network.allow", {"[\"api.example.com:443\"]", "[\"*.example.org:443\", \"203.0.113.0/24:80\"]"}},
       {"network.allow_private", {"[\"10.1.0.0/16\"]", "[\"192.168.7.0/24\"]"}},
