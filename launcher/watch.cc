@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "mcpjail/landlock.hpp"
+#include "mcpjail/exec_resolve.hpp"
 #include "mcpjail/paths.hpp"
 #include "mcpjail/unique_fd.hpp"
 
@@ -70,7 +70,7 @@ void ExecSet::load() {
   loaded_ = true;
   std::vector<std::string> files = exec_allow_;
   try {
-    for (const auto& f : landlock::exec_closure(exec_allow_, path_env_)) files.push_back(f.path);
+    for (const auto& f : exec::closure(exec_allow_, path_env_)) files.push_back(f.path);
   } catch (const std::exception&) {
     // Landlock refused the plan at launch already, or a file went away since;
     // the listed paths remain.
