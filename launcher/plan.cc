@@ -14,6 +14,7 @@
 #include <set>
 
 #include "mcpjail/netfilter.hpp"
+#include "mcpjail/state.hpp"
 #include "mcpjail/units.hpp"
 
 extern char** environ;
@@ -140,7 +141,10 @@ class Planner {
     auto& st = plan_.state;
     st.dir = pr_.state_dir;
     st.name = base_of(st.dir);
-    const std::string home = parent_of(parent_of(st.dir));
+    const std::string home = state_home(inv_.load);
+    if (home.empty() || st.dir != (home == "/" ? "" : home) + "/mcp-jail/" + st.name)
+      throw LaunchError("state", "${PROFILE_STATE} " + st.dir + " is not in the state home of this launch (" +
+                                     (home.empty() ? "none" : home) + "): the profile was loaded for another user");
     // The state home is the user's own (~/.local/state): symlinks owned by
     // the user or root are followed there, never below it.
     auto w = safe_walk(root_fd_.get(), home, TrustPolicy{inv_.uid, {}});
@@ -966,9 +970,7 @@ Invocation current_invocation() {
   } else if (const passwd* pw = ::getpwuid(inv.uid)) {
     inv.load.home = pw->pw_dir;
   }
-  // XDG base directories: a relative value is invalid and ignored.
-  if (auto it = inv.host_env.find("XDG_STATE_HOME"); it != inv.host_env.end() && it->second.starts_with("/"))
-    inv.load.state_home = normalize_absolute(it->second, nullptr).value_or("");
+  inv.load.state_home = xdg_state_home(inv.host_env);
   char buf[4096];
   if (::getcwd(buf, sizeof buf)) inv.load.pwd = buf;
   else inv.load.pwd = "/";

@@ -17,6 +17,7 @@
 
 #include "mcpjail/netfilter_rules.hpp"
 #include "mcpjail/paths.hpp"
+#include "mcpjail/state.hpp"
 #include "mcpjail/units.hpp"
 
 namespace mcpjail {
@@ -149,8 +150,7 @@ struct StateVar {
   bool used = false;
 
   void init(const std::string& name, const LoadOptions& opts) {
-    std::string home = opts.state_home;
-    if (home.empty() && !opts.home.empty()) home = opts.home + "/.local/state";
+    const std::string home = state_home(opts);
     if (home.empty()) {
       error = "neither XDG_STATE_HOME (absolute) nor HOME is set";
     } else if (!valid_state_name(name)) {
