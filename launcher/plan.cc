@@ -13,6 +13,7 @@
 #include <fstream>
 #include <set>
 
+#include "mcpjail/mounts.hpp"
 #include "mcpjail/netfilter.hpp"
 #include "mcpjail/state.hpp"
 #include "mcpjail/units.hpp"
@@ -23,7 +24,6 @@ namespace mcpjail {
 
 namespace {
 
-constexpr std::uint64_t kDefaultTmpfsSize = 64ULL << 20;
 constexpr int kProjectSearchLevels = 4;
 
 std::vector<std::string> split_path(const std::string& p) {
@@ -828,8 +828,8 @@ class Planner {
         case MountKind::Proc: ll.rules.push_back({"/proc", false, false}); break;
         case MountKind::Dev:
           ll.rules.push_back({"/dev", false, false});
-          for (const char* w : {"/dev/null", "/dev/zero", "/dev/full", "/dev/shm", "/dev/pts"})
-            ll.rules.push_back({w, true, false});
+          for (const auto& w : mnt::kDevWritable)
+            if (!w.link) ll.rules.push_back({w.path, true, false});
           break;
         case MountKind::File: ll.rules.push_back({s.target, false, false}); break;
         default: break;

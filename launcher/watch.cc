@@ -12,6 +12,7 @@
 #include <cerrno>
 
 #include "mcpjail/exec_resolve.hpp"
+#include "mcpjail/mounts.hpp"
 #include "mcpjail/paths.hpp"
 #include "mcpjail/unique_fd.hpp"
 
@@ -50,9 +51,9 @@ Verdict WriteMap::judge(const std::string& path) const {
         continue;
       }
       case MountKind::Dev:
-        // Landlock leaves exactly these writable in /dev (plan.cc).
-        for (const char* w : {"/dev/null", "/dev/zero", "/dev/full", "/dev/shm", "/dev/pts", "/dev/ptmx"})
-          if (path_is_under(p, w)) return Verdict::Writable;
+        // Landlock leaves exactly these writable in /dev.
+        for (const auto& w : mnt::kDevWritable)
+          if (path_is_under(p, w.path)) return Verdict::Writable;
         return Verdict::NotWritable;
       case MountKind::Mask:
       case MountKind::File:

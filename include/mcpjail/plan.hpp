@@ -58,6 +58,10 @@ struct NetworkPlan {
   std::string resolvers_from;                      // "profile" or the host file they were read from
 };
 
+// The size of every tmpfs the plan mounts (filesystem.tmpfs, /dev/shm) when
+// the profile sets no limits.tmpfs_size.
+inline constexpr std::uint64_t kDefaultTmpfsSize = 64ULL << 20;
+
 struct LimitsPlan {
   std::optional<std::uint64_t> memory, pids;
   std::optional<double> cpu;
