@@ -115,6 +115,7 @@ struct Plan {
   Identity id;
   std::vector<MountStep> mounts;          // in the order they are applied
   std::vector<std::string> hide_skipped;  // hide paths with nothing to hide, and why
+  std::vector<std::string> mounts_merged; // a path listed more than once the same way, kept once: each, and where from
   NetworkPlan network;
   std::string hostname = "mcp-jail";
   std::vector<std::string> env;           // "NAME=value", exactly what the server gets

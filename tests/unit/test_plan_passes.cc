@@ -1,0 +1,187 @@
+// The planner's passes one at a time (launcher/plan/), each with only the
+// inputs it takes; make_plan() as a whole is tested in test_plan.cc.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "mcpjail/mounts.hpp"
+#include "mcpjail/plan/passes.hpp"
+
+using namespace mcpjail;
+using namespace mcpjail::planning;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct World {
+  fs::path d;
+  World() {
+    char tmpl[] = "/tmp/mcpjail-passes-XXXXXX";
+    d = ::mkdtemp(tmpl);
+    fs::create_directories(d / "home/alice");
+    fs::create_directories(d / "ws");
+  }
+  ~World() { fs::remove_all(d); }
+  std::string p(const std::string& rel) const { return (d / rel).string(); }
+  std::string write(const std::string& rel, const std::string& text, unsigned mode = 0755) const {
+    fs::create_directories((d / rel).parent_path());
+    std::ofstream(d / rel) << text;
+    ::chmod(p(rel).c_str(), mode);
+    return p(rel);
+  }
+  Invocation inv(std::vector<std::string> command = {"/bin/true"}) const {
+    Invocation i;
+    i.uid = ::getuid();
+    i.euid = ::geteuid();
+    i.gid = ::getgid();
+    i.load.home = p("home/alice");
+    i.load.pwd = p("ws");
+    i.host_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", p("home/alice")}, {"npm_config_registry", "https://x"},
+                  {"NPM_CONFIG_CACHE", "/home/alice/.npm"}, {"LANG", "C"}};
+    i.command = std::move(command);
+    return i;
+  }
+  Profile profile(const std::string& text, const Invocation& i) const {
+    return load_profile_text(text, "t.toml", d.string(), i.load);
+  }
+};
+
+// A pass's context: the profile and invocation it reads, the notes it writes.
+struct Pass {
+  Profile profile;
+  Invocation inv;
+  std::vector<std::string> notes;
+  Context c;
+  Pass(Profile pr, Invocation i) : profile(std::move(pr)), inv(std::move(i)), c(profile, inv, notes) {}
+};
+
+bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+}  // namespace
+
+TEST_CASE("passes: the npx adapter names everything npx needs, and nothing for other commands") {
+  const std::string state = "/s/mcp-jail/p";
+  Identity id;
+  const std::vector<std::string> node = {"node", "server.js"};
+  CHECK_FALSE(npx_runtime().detect({node, NetMode::None, state, id}));
+  const std::vector<std::string> npx = {"/usr/bin/npx", "-y", "--package=@scope/srv@1", "srv"};
+  auto r = npx_runtime().detect({npx, NetMode::None, state, id});
+  REQUIRE(r);
+  CHECK(r->runtime == "npx");
+  CHECK_FALSE(r->state_reason.empty());
+  REQUIRE(r->binds.size() == 1);
+  CHECK(r->binds[0].path == state + "/npm");
+  CHECK(r->binds[0].writable);
+  CHECK(r->state_dirs == std::vector<std::string>{state + "/npm/_npx"});
+  CHECK(r->env.at("npm_config_cache") == state + "/npm");
+  CHECK(r->env.at("npm_config_offline") == "true");
+  CHECK(r->env_drop_prefixes == std::vector<std::string>{"npm_config_"});
+  REQUIRE(r->exec_programs.size() == 1);
+  CHECK(r->exec_programs[0].name == "sh");
+  CHECK(r->exec_dirs == std::vector<std::string>{state + "/npm/_npx"});
+  REQUIRE(r->notes.size() == 1);
+  CHECK_THAT(r->notes[0], Catch::Contains("--package=@scope/srv@1 -- true") && !Catch::Contains("chown"));
+  // with a network: prefers the cache; as root: the chown the cache needs
+  id.root_mode = true;
+  id.uid = id.gid = 65534;
+  const std::vector<std::string> cli = {"npx-cli.js", "srv"};
+  r = npx_runtime().detect({cli, NetMode::Allowlist, state, id});
+  REQUIRE(r);
+  CHECK(r->env.at("npm_config_prefer_offline") == "true");
+  CHECK_FALSE(r->env.count("npm_config_offline"));
+  CHECK_THAT(r->notes[0], Catch::Contains("chown -R 65534:65534 " + state));
+  // the registry asks every adapter
+  CHECK(std::find(runtimes().begin(), runtimes().end(), &npx_runtime()) != runtimes().end());
+}
+
+TEST_CASE("passes: env takes pass, then runtime settings, then set, then --env") {
+  World w;
+  auto i = w.inv();
+  i.env_args = {EnvArg{"npm_config_cache", std::string("/mine")}};
+  Pass ps(w.profile("version = 1\n[env]\npass = [\"PATH\", \"npm_*\", \"NPM_*\"]\nset = { npm_config_fund = \"true\" }\n", i), i);
+  RuntimeBinds rt;
+  rt.env_drop_prefixes = {"npm_config_"};
+  rt.env = {{"npm_config_cache", "/state/npm"}, {"npm_config_fund", "false"}, {"npm_config_yes", "true"}};
+  const EnvPlan env = plan_env(ps.c, {rt});
+  // the launcher's npm settings, in any case, are gone; the profile's set and --env win over the runtime's
+  CHECK(env.env == std::vector<std::string>{"PATH=/usr/bin:/bin", "npm_config_cache=/mine", "npm_config_fund=true",
+                                            "npm_config_yes=true"});
+  CHECK(env.cli == std::map<std::string, bool>{{"npm_config_cache", false}});
+  CHECK(has(env.dropped, "NPM_CONFIG_CACHE"));
+  CHECK(has(env.dropped, "npm_config_registry"));
+}
+
+TEST_CASE("passes: the command's binds are added unless a bind shows them already") {
+  World w;
+  const auto i = w.inv();
+  Pass ps(w.profile("version = 1\n", i), i);
+  std::vector<MountCandidate> c(1);
+  c[0].step.kind = MountKind::Bind;
+  c[0].step.target = c[0].step.source = "/usr";
+  c[0].step.why = "filesystem.read (base.toml:9:9)";
+  add_auto_binds(ps.c, c, {{"/usr/bin/node", false, "command executable"}, {"/opt/app", true, "script project"}});
+  REQUIRE(c.size() == 2);
+  CHECK(c[1].step.target == "/opt/app");
+  CHECK(c[1].step.is_dir);
+  CHECK(ps.notes == std::vector<std::string>{"command executable: /usr/bin/node already visible (filesystem.read (base.toml:9:9))"});
+}
+
+TEST_CASE("passes: what the state directory must hold is gathered in order, each once") {
+  StatePlan st;
+  finish_state(st, {{"/s/x", true}});
+  CHECK(st.paths.empty());  // no state directory in use
+  st.dir = "/s/mcp-jail/p";
+  st.missing = {st.dir};
+  finish_state(st, {{st.dir, true}, {st.dir + "/ro", true}, {st.dir + "/data/db", false}, {st.dir + "/ro", true},
+                    {st.dir + "/npm/_npx", true}});
+  CHECK(st.paths == std::vector<std::string>{"ro", "data/db", "npm/_npx"});
+  CHECK(st.missing == std::vector<std::string>{st.dir, st.dir + "/ro", st.dir + "/npm/_npx"});
+}
+
+TEST_CASE("passes: Landlock mirrors the mounts, /dev's writable entries come from one list") {
+  World w;
+  const auto i = w.inv();
+  Pass ps(w.profile("version = 1\n", i), i);
+  std::vector<MountStep> mounts(3);
+  mounts[0].kind = MountKind::Bind;
+  mounts[0].target = mounts[0].source = "/usr";
+  mounts[1].kind = MountKind::Dev;
+  mounts[1].target = "/dev";
+  mounts[2].kind = MountKind::Tmpfs;
+  mounts[2].target = "/tmp";
+  CommandPlan cmd;
+  cmd.exe = "/usr/bin/true";
+  cmd.exec_files = {"/usr/bin/true"};
+  const TrustPolicy trust;
+  const StatePlan state;
+  RuntimeBinds rt;
+  rt.runtime = "x";
+  rt.exec_programs = {{"sh", "x runs sh"}};
+  rt.exec_dirs = {"/usr/lib/x"};
+  const std::vector<std::string> best_effort = {"landlock"};
+  const std::string path = "/usr/bin:/bin";
+  auto ll = plan_landlock(ps.c, {mounts, path, cmd, trust, state, {rt}, best_effort}).plan;
+  std::vector<std::string> writable;
+  for (const auto& r : ll.rules)
+    if (r.write) writable.push_back(r.path);
+  std::vector<std::string> expected;
+  for (const auto& d : mnt::kDevWritable)
+    if (!d.link) expected.push_back(d.path);
+  expected.push_back("/tmp");
+  std::sort(writable.begin(), writable.end());
+  std::sort(expected.begin(), expected.end());
+  CHECK(writable == expected);
+  CHECK_FALSE(has(writable, "/dev/ptmx"));  // a link into /dev/pts, covered by its rule
+  CHECK(ll.exec_allow == std::vector<std::string>{"/usr/bin/true", "/usr/bin/sh"});  // sh found on the PATH, visible
+  CHECK(std::any_of(ll.rules.begin(), ll.rules.end(), [](const LandlockRule& r) { return r.path == "/usr/lib/x" && r.exec; }));
+  CHECK(ll.path_env == path);
+  CHECK(ll.best_effort);
+  // a runtime program not visible in the jail is an error naming the runtime
+  mounts.erase(mounts.begin());
+  plan_landlock(ps.c, {mounts, path, cmd, trust, state, {rt}, best_effort});
+  CHECK_THROWS_WITH(ps.c.checkpoint(), Catch::Contains("x runs sh, which is not on the server's PATH"));
+}
