@@ -92,7 +92,9 @@ struct LandlockPlan {
   std::vector<LandlockRule> rules;
   std::vector<std::string> exec_allow;  // executables (inside the jail) that may be run
   bool best_effort = false;
-  std::string path_env;                 // the server's PATH, for #!/usr/bin/env lookups
+  // The server's PATH as its execvp() searches it (exec::jail_search_path):
+  // where #!/usr/bin/env finds its program; "" stands for /bin:/usr/bin.
+  std::string path_env;
   bool restrict_tcp = false;            // TCP connect/bind only to these ports (ABI >= 4)
   std::vector<std::uint16_t> connect_ports, bind_ports;
 };

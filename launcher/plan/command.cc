@@ -1,12 +1,11 @@
 // Command pass: the command's own files. The executable; for a `#!` script
-// its interpreter and the program a `#!/usr/bin/env` line names; for an
-// interpreter followed by a script, the script's project. Returned as binds
-// for the filesystem (add_auto_binds) and files for Landlock.
+// its interpreter and the program a `#!/usr/bin/env` line names (found by
+// the exec resolver on the server's PATH, as env will find it in the jail);
+// for an interpreter followed by a script, the script's project. Returned as
+// binds for the filesystem (add_auto_binds) and files for Landlock.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fstream>
 
 #include "mcpjail/exec_resolve.hpp"
 #include "mcpjail/plan/passes.hpp"
@@ -40,7 +39,7 @@ class Resolver {
  public:
   Resolver(Context& c, const TrustPolicy& trust) : c_(c), trust_(trust) {}
 
-  CommandPlan run() {
+  CommandPlan run(const std::string& jail_path) {
     const auto& command = c_.inv.command;
     if (command.empty()) {
       if (!c_.inv.require_command) return {};
@@ -59,37 +58,20 @@ class Resolver {
     out_.exec_files.push_back(exe.canonical);
 
     // A script with a #! line: its interpreter, and the script's project.
-    std::ifstream in(exe.canonical, std::ios::binary);
-    char head[256] = {};
-    in.read(head, sizeof head - 1);
-    if (in.gcount() > 2 && head[0] == '#' && head[1] == '!') {
-      std::string line(head + 2, static_cast<std::size_t>(in.gcount() - 2));
-      line = line.substr(0, line.find('\n'));
-      std::vector<std::string> words;
-      std::size_t i = 0;
-      while (i < line.size()) {
-        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-        std::size_t j = i;
-        while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
-        if (j > i) words.push_back(line.substr(i, j - i));
-        i = j;
-      }
-      if (!words.empty()) {
-        const std::string of = "interpreter of " + exe.canonical;
-        auto interp = resolve_file(words[0], of, kExitCannotExecute);
-        add(interp.canonical, false, of);
-        out_.exec_files.push_back(interp.canonical);
-        if (base_of(interp.canonical) == "env") {
-          std::size_t k = 1;
-          while (k < words.size() && words[k].starts_with("-")) ++k;
-          if (k < words.size()) {
-            auto real = resolve_file(in_launcher_path(words[k]), of, kExitCannotExecute);
-            add(real.canonical, false, of);
-            out_.exec_files.push_back(real.canonical);
-          }
+    if (auto sb = exec::parse_shebang(exec::read_head(exe.canonical)); sb && !sb->interpreter.empty()) {
+      const std::string of = "interpreter of " + exe.canonical;
+      auto interp = resolve_file(sb->interpreter, of, kExitCannotExecute);
+      add(interp.canonical, false, of);
+      out_.exec_files.push_back(interp.canonical);
+      if (base_of(sb->interpreter) == "env" || base_of(interp.canonical) == "env") {
+        const std::string prog = env_program(exe.canonical, *sb, jail_path);
+        if (!prog.empty()) {
+          auto real = resolve_file(prog, of, kExitCannotExecute);
+          add(real.canonical, false, of);
+          out_.exec_files.push_back(real.canonical);
         }
-        add_script_project(exe.canonical);
       }
+      add_script_project(exe.canonical);
     }
     // An interpreter followed by a script path.
     if (is_interpreter(base_of(cmd)) || is_interpreter(base_of(exe.canonical))) {
@@ -132,6 +114,28 @@ class Resolver {
     if (f.not_executable)
       throw LaunchError("command", name + ": found in PATH but not executable", kExitCannotExecute);
     throw LaunchError("command", name + ": command not found (PATH=" + path + ")", kExitNotFound);
+  }
+
+  // The program `#!/usr/bin/env ...` runs in the jail: env searches the
+  // server's PATH. "" when the line names none.
+  std::string env_program(const std::string& script, const exec::Shebang& sb, const std::string& jail_path) const {
+    const std::string line = script + ": \"#!" + sb.line + "\"";
+    const exec::EnvCommand e = exec::env_of_shebang(sb);
+    if (!e.error.empty()) throw LaunchError("command", line + " " + e.error, kExitCannotExecute);
+    if (e.program.empty() || e.program[0] == '/') return e.program;
+    if (e.program.find('/') != std::string::npos)
+      throw LaunchError("command", line + ": " + e.program +
+                                       " is relative to the server's working directory; name it by its absolute path",
+                        kExitCannotExecute);
+    const exec::Found f = exec::search_path(e.program, jail_path);
+    if (!f.path.empty()) return f.path;
+    if (f.not_executable)
+      throw LaunchError("command", line + ": " + e.program + " is on the server's PATH but not executable (PATH=" +
+                                       jail_path + ")",
+                        kExitCannotExecute);
+    throw LaunchError("command", line + ": " + e.program + ": command not found on the server's PATH (PATH=" +
+                                     jail_path + ")",
+                      kExitNotFound);
   }
 
   // The resolved file, with symlinks followed under the trust policy.
@@ -188,6 +192,8 @@ class Resolver {
 
 }  // namespace
 
-CommandPlan resolve_command(Context& c, const TrustPolicy& trust) { return Resolver(c, trust).run(); }
+CommandPlan resolve_command(Context& c, const TrustPolicy& trust, const std::string& jail_path) {
+  return Resolver(c, trust).run(jail_path);
+}
 
 }  // namespace mcpjail::planning

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "mcpjail/exec_resolve.hpp"
 #include "mcpjail/plan/passes.hpp"
 
 namespace mcpjail {
@@ -47,7 +48,8 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
   plan.env_cli = std::move(env.cli);
   plan.env_cli_unset = std::move(env.cli_unset);
   plan.env_dropped = std::move(env.dropped);
-  const CommandPlan cmd = resolve_command(c, trust);
+  const std::string jail_path = exec::jail_search_path(plan.env);
+  const CommandPlan cmd = resolve_command(c, trust, jail_path);
   plan.exe = cmd.exe;
   plan.argv = cmd.argv;
   plan.script = cmd.script;
@@ -73,9 +75,6 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
   plan.pins = plan_pins(c, cmd);
 
   // Landlock mirrors the mounts; then what the state directory must hold.
-  std::string jail_path;  // the server's PATH
-  for (const auto& e : plan.env)
-    if (e.starts_with("PATH=")) jail_path = e.substr(5);
   LandlockRules ll = plan_landlock(c, {plan.mounts, jail_path, cmd, trust, plan.state, runtimes, plan.best_effort});
   plan.landlock = std::move(ll.plan);
   fs.state_uses.insert(fs.state_uses.end(), ll.state_uses.begin(), ll.state_uses.end());

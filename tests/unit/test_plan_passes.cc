@@ -115,6 +115,47 @@ TEST_CASE("passes: env takes pass, then runtime settings, then set, then --env")
   CHECK(has(env.dropped, "npm_config_registry"));
 }
 
+TEST_CASE("passes: the command's interpreter named by #!/usr/bin/env -S VAR=val PROG is found on the server's PATH") {
+  World w;
+  const std::string prog = w.write("jailbin/myinterp", "#!/bin/sh\n");
+  w.write("launcherbin/myinterp", "#!/bin/sh\n");  // the launcher's: not what env finds in the jail
+  const std::string script = w.write("app/server", "#!/usr/bin/env -S NODE_OPTIONS=--no-warnings myinterp --x\n");
+  auto i = w.inv({script});
+  i.host_env["PATH"] = w.p("launcherbin") + ":/usr/bin:/bin";
+  Pass ps(w.profile("version = 1\n", i), i);
+  const TrustPolicy trust{::getuid(), {}};
+  const CommandPlan cmd = resolve_command(ps.c, trust, "/usr/bin:" + w.p("jailbin"));
+  CHECK(cmd.exe == script);
+  CHECK(cmd.exec_files == std::vector<std::string>{script, "/usr/bin/env", prog});
+  auto bound = [&](const std::string& path) {
+    return std::any_of(cmd.binds.begin(), cmd.binds.end(), [&](const AutoBind& b) { return b.path == path; });
+  };
+  CHECK(bound(prog));
+  CHECK_FALSE(bound(w.p("launcherbin/myinterp")));
+  CHECK(bound(w.p("app")));  // the script's directory
+  CHECK(cmd.project == w.p("app"));
+  // not on the server's PATH: 127, naming the program (not the assignment)
+  try {
+    resolve_command(ps.c, trust, "/usr/bin");
+    FAIL("accepted");
+  } catch (const LaunchError& e) {
+    CHECK(e.exit_code() == 127);
+    CHECK_THAT(e.what(), Catch::Contains("myinterp: command not found on the server's PATH") &&
+                             !Catch::Contains("NODE_OPTIONS=--no-warnings:"));
+  }
+  // without -S the kernel hands env one word: refused before the launch
+  const std::string bad = w.write("app/bad", "#!/usr/bin/env myinterp --x\n");
+  i.command = {bad};
+  Pass ps2(w.profile("version = 1\n", i), i);
+  try {
+    resolve_command(ps2.c, trust, w.p("jailbin"));
+    FAIL("accepted");
+  } catch (const LaunchError& e) {
+    CHECK(e.exit_code() == 126);
+    CHECK_THAT(e.what(), Catch::Contains("env -S"));
+  }
+}
+
 TEST_CASE("passes: the command's binds are added unless a bind shows them already") {
   World w;
   const auto i = w.inv();

@@ -93,9 +93,9 @@ struct CommandPlan {
 };
 // Resolves the command: the executable (the launcher's PATH, as documented
 // for COMMAND), the interpreter of a `#!` script and the program its
-// `#!/usr/bin/env` line names, and the script an interpreter runs.
-// LaunchError("command", 125/126/127).
-CommandPlan resolve_command(Context& c, const TrustPolicy& trust);
+// `#!/usr/bin/env` line names (on `jail_path`, the server's PATH), and the
+// script an interpreter runs. LaunchError("command", 125/126/127).
+CommandPlan resolve_command(Context& c, const TrustPolicy& trust, const std::string& jail_path);
 // Adds the command's binds that no bind shows already (those are noted).
 void add_auto_binds(Context& c, std::vector<MountCandidate>& candidates, const std::vector<AutoBind>& binds);
 
