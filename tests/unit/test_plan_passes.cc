@@ -226,3 +226,139 @@ TEST_CASE("passes: Landlock mirrors the mounts, /dev's writable entries come fro
   plan_landlock(ps.c, {mounts, path, cmd, trust, state, {rt}, best_effort});
   CHECK_THROWS_WITH(ps.c.checkpoint(), Catch::Contains("x runs sh, which is not on the server's PATH"));
 }
+
+TEST_CASE("passes: identity, rootless and root") {
+  World w;
+  auto i = w.inv();
+  i.uid = i.euid = 1000;
+  i.gid = 1000;
+  Pass rootless(w.profile("version = 1\n[exec]\nuser = \"nobody\"\n", i), i);
+  const Identity id = plan_identity(rootless.c);
+  CHECK_FALSE(id.root_mode);
+  CHECK(id.uid == 1000);
+  REQUIRE(rootless.notes.size() == 1);
+  CHECK_THAT(rootless.notes[0], Catch::Contains("exec.user = \"nobody\" is not applied"));
+  i.uid = i.euid = 0;
+  i.gid = 0;
+  Pass root(w.profile("version = 1\n[exec]\nuser = \"1234:2345\"\n", i), i);
+  const Identity r = plan_identity(root.c);
+  CHECK(r.root_mode);
+  CHECK(r.uid == 1234);
+  CHECK(r.gid == 2345);
+  Pass zero(w.profile("version = 1\n[exec]\nuser = \"0\"\n", i), i);
+  plan_identity(zero.c);
+  CHECK_THROWS_WITH(zero.c.checkpoint(), Catch::Contains("never runs as root"));
+}
+
+TEST_CASE("passes: the state directory is located, or the launch stops when it is needed and undefined") {
+  World w;
+  auto i = w.inv();
+  Pass unused(w.profile("version = 1\n", i), i);
+  CHECK(locate_state(unused.c, {}).dir.empty());
+  // a runtime that needs it makes it used
+  RuntimeBinds rt;
+  rt.state_reason = "x needs a cache";
+  const StatePlan st = locate_state(unused.c, {rt});
+  CHECK(st.dir == w.p("home/alice/.local/state/mcp-jail/t"));
+  CHECK(st.canonical == st.dir);
+  CHECK(st.missing == std::vector<std::string>{st.dir});
+  i.load.home.clear();
+  Pass no_home(w.profile("version = 1\n", i), i);
+  CHECK_THROWS_WITH(locate_state(no_home.c, {rt}), Catch::StartsWith("x needs a cache, in ${PROFILE_STATE}, which is undefined"));
+}
+
+TEST_CASE("passes: filesystem binds, the trust policy, state binds and their uses") {
+  World w;
+  fs::create_directories(w.p("ws/sub"));
+  fs::create_directory_symlink(w.p("ws/sub"), w.p("linked"));
+  const auto i = w.inv();
+  Pass ps(w.profile("version = 1\nname = \"t\"\n[filesystem]\nwrite = [\"" + w.p("ws") + "\", \"${PROFILE_STATE}/db\"]\nread = [\"" +
+                        w.p("linked") + "\", \"-" + w.p("none") + "\"]\ntmpfs = [\"/tmp/x\"]\n",
+                    i),
+          i);
+  const StatePlan st = locate_state(ps.c, {});
+  const TrustPolicy trust = trust_policy(ps.c, st);
+  CHECK(trust.trusted_uid == i.uid);
+  CHECK(has(trust.untrusted_trees, w.p("ws")));
+  CHECK(has(trust.untrusted_trees, st.dir));
+  RuntimeBinds rt;
+  rt.binds = {{st.dir + "/cache", true, "a cache", "the command is x"}};
+  rt.state_dirs = {st.dir + "/cache/sub"};
+  const FilesystemBinds fsb = plan_filesystem(ps.c, trust, st, {rt});
+  ps.c.checkpoint();
+  std::vector<std::string> targets;
+  for (const auto& c : fsb.candidates) targets.push_back(c.step.target);
+  // read, --read, write, --write, runtime binds, tmpfs: in that order
+  CHECK(targets == std::vector<std::string>{w.p("linked"), w.p("ws"), st.dir + "/db", st.dir + "/cache", "/tmp/x"});
+  CHECK(fsb.candidates[0].listed_symlink);  // recorded for mount ordering
+  CHECK(fsb.candidates[0].step.source == w.p("ws/sub"));
+  CHECK_FALSE(fsb.candidates[1].listed_symlink);
+  CHECK(fsb.candidates[4].step.size == kDefaultTmpfsSize);
+  CHECK_THAT(fsb.candidates[3].step.why, Catch::Contains("a cache (the command is x)"));
+  REQUIRE(fsb.state_uses.size() == 3);
+  CHECK(fsb.state_uses[2].path == st.dir + "/cache/sub");
+  CHECK(fsb.state_uses[2].missing);
+  CHECK_THAT(ps.notes.at(0), Catch::Contains(w.p("none") + " (optional, filesystem.read) does not exist; skipped"));
+}
+
+TEST_CASE("passes: generated mounts, hides and the working directory") {
+  World w;
+  w.write("ws/.env", "S=1", 0600);
+  auto i = w.inv();
+  Pass ps(w.profile("version = 1\n[exec]\nhostname = \"h1\"\n[network]\nmode = \"allowlist\"\n"
+                    "[filesystem]\nhide = [\"" + w.p("ws/.env") + "\", \"" + w.p("ws/none") + "\", \"/elsewhere\"]\n",
+                    i),
+          i);
+  Identity id;
+  id.uid = id.gid = 1234;
+  id.user_name = "srv";
+  const auto gen = generated_mounts(ps.c, id);
+  std::vector<std::string> targets;
+  for (const auto& m : gen) targets.push_back(m.target);
+  CHECK(targets == std::vector<std::string>{"/proc", "/dev", "/etc/hosts", "/etc/resolv.conf", "/etc/passwd", "/etc/group"});
+  CHECK_THAT(gen[2].content, Catch::Contains("127.0.1.1\th1"));
+  CHECK_THAT(gen[3].content, Catch::Contains("the jail's filtering resolver"));
+  CHECK_THAT(gen[4].content, Catch::Contains("srv:x:1234:1234::" + w.p("home/alice")));
+
+  std::vector<MountStep> mounts(1);
+  mounts[0].kind = MountKind::Bind;
+  mounts[0].target = mounts[0].source = w.p("ws");
+  const auto skipped = plan_hides(ps.c, mounts);
+  REQUIRE(mounts.size() == 2);
+  CHECK(mounts[1].kind == MountKind::Mask);
+  CHECK(mounts[1].target == w.p("ws/.env"));
+  CHECK(skipped == std::vector<std::string>{w.p("ws/none") + ": does not exist (nothing to hide)",
+                                            "/elsewhere: not visible in the jail"});
+  CHECK(plan_cwd(ps.c, mounts) == w.p("ws"));
+  CHECK(plan_cwd(ps.c, {}) == "/");
+  CHECK_THAT(ps.notes.back(), Catch::Contains("is not visible in the jail; the server starts in /"));
+}
+
+TEST_CASE("passes: network, settings and pins") {
+  World w;
+  auto i = w.inv();
+  Pass ps(w.profile("version = 1\n[network]\nmode = \"allowlist\"\nallow = [\"example.com:443\", \"10.0.0.1:80\"]\n"
+                    "dns = [\"192.0.2.53\"]\n[limits]\nmemory = \"64MiB\"\n[seccomp]\nbase = \"strict\"\n"
+                    "[pin]\nfiles = [{ path = \"/usr/bin/true\", sha256 = \"" + std::string(64, '0') + "\" }]\n",
+                    i),
+          i);
+  const NetworkPlan n = plan_network(ps.c);
+  CHECK(n.mode == NetMode::Allowlist);
+  CHECK(n.rules.size() == 1);  // the private address is refused
+  CHECK(n.resolvers_from == "profile");
+  CHECK_THROWS_WITH(ps.c.checkpoint(), Catch::Contains("'10.0.0.1:80' is in 10.0.0.0/8"));
+  const Settings s = plan_settings(ps.c);
+  CHECK(s.hostname == "mcp-jail");
+  CHECK(s.limits.memory == 64ULL << 20);
+  CHECK(s.limits.tmpfs_size == kDefaultTmpfsSize);
+  CHECK(s.seccomp.base == "strict");
+  CHECK(s.audit_log == "stderr");
+  CommandPlan cmd;
+  cmd.exe = "/usr/bin/true";
+  ps.notes.clear();
+  CHECK(plan_pins(ps.c, cmd).files.size() == 1);
+  CHECK(ps.notes.empty());  // the entry point is pinned
+  cmd.exe = "/usr/bin/false";
+  plan_pins(ps.c, cmd);
+  CHECK_THAT(ps.notes.at(0), Catch::Contains("does not cover the command's entry point /usr/bin/false"));
+}
