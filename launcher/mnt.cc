@@ -415,7 +415,7 @@ class RootBuilder {
       if (::fstat(src.get(), &st) != 0 || !S_ISCHR(st.st_mode)) fail(std::string("host /dev/") + node + " is not a character device");
       clone_to(src.get(), std::string("/dev/") + node, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, std::string("/dev/") + node);
     }
-    const std::uint64_t shm_size = plan_.limits.tmpfs_size ? plan_.limits.tmpfs_size : (64ULL << 20);
+    const std::uint64_t shm_size = plan_.limits.tmpfs_size ? plan_.limits.tmpfs_size : kDefaultTmpfsSize;
     auto shm = new_tmpfs("1777", shm_size, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "/dev/shm");
     auto shm_t = ensure_target("/dev/shm", true);
     attach(shm.get(), shm_t.get(), "/dev/shm");

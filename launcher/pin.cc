@@ -15,6 +15,7 @@
 #include "mcpjail/pin.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/text.hpp"
+#include "mcpjail/state.hpp"
 #include "mcpjail/unique_fd.hpp"
 
 namespace mcpjail::pin {
@@ -104,10 +105,8 @@ std::vector<Mismatch> verify(const Pins& pins, const std::string& state) {
 }
 
 std::string state_dir(const Invocation& inv) {
-  if (auto it = inv.host_env.find("XDG_STATE_HOME"); it != inv.host_env.end() && it->second.starts_with("/"))
-    return normalize_absolute(it->second, nullptr).value_or(it->second) + "/mcp-jail";
-  if (inv.load.home.empty() || inv.load.home == "/") return "";
-  return inv.load.home + "/.local/state/mcp-jail";
+  const std::string home = state_home(inv.load);
+  return home.empty() ? "" : (home == "/" ? "" : home) + "/mcp-jail";
 }
 
 bool verify_before_launch(const Pins& pins, const Invocation& inv, Audit* audit) {

@@ -16,6 +16,8 @@
 #include <sstream>
 
 #include "mcpjail/paths.hpp"
+#include "mcpjail/state.hpp"
+#include "mcpjail/units.hpp"
 #include "profile/reader.hpp"
 
 namespace mcpjail {
@@ -118,8 +120,7 @@ struct StateVar {
   bool used = false;
 
   void init(const std::string& name, const LoadOptions& opts) {
-    std::string home = opts.state_home;
-    if (home.empty() && !opts.home.empty()) home = opts.home + "/.local/state";
+    const std::string home = state_home(opts);
     if (home.empty()) {
       error = "neither XDG_STATE_HOME (absolute) nor HOME is set";
     } else if (!valid_state_name(name)) {

@@ -38,8 +38,9 @@ class WriteMap {
   std::vector<MountStep> mounts_;
 };
 
-// The programs the plan lets the server execute: Landlock's exec closure of
-// exec.allow (or of the command), compared by file identity.
+// The programs the plan lets the server execute: the exec closure of
+// exec.allow (or of the command) that Landlock allows (exec::closure, with
+// the server's PATH), compared by file identity.
 class ExecSet {
  public:
   explicit ExecSet(const Plan& plan);

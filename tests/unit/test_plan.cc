@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "mcpjail/plan.hpp"
+#include "mcpjail/state.hpp"
 
 using namespace mcpjail;
 namespace fs = std::filesystem;
@@ -412,4 +413,31 @@ TEST_CASE("plan: the rendered plan names every mount and why") {
   CHECK_THAT(text, Catch::Contains("t.toml:"));
   CHECK_THAT(text, Catch::Contains("pivot_root"));
   CHECK_THAT(text, Catch::Contains("seccomp"));
+}
+
+TEST_CASE("plan: the state home is worked out in one place") {
+  LoadOptions o;
+  o.home = "/home/alice";
+  CHECK(state_home(o) == "/home/alice/.local/state");
+  o.state_home = "/var/lib/alice";
+  CHECK(state_home(o) == "/var/lib/alice");
+  o = {};
+  CHECK(state_home(o).empty());
+  o.home = "/";
+  CHECK(state_home(o) == "/.local/state");
+  CHECK(xdg_state_home({{"XDG_STATE_HOME", "/x//y/"}}) == "/x/y");
+  CHECK(xdg_state_home({{"XDG_STATE_HOME", "relative"}}).empty());
+  CHECK(xdg_state_home({}).empty());
+  // the profile's ${PROFILE_STATE} and the plan's state directory are below it
+  World w;
+  const Invocation i = w.inv();
+  const auto plan = w.plan(std::string(kBase) + "[filesystem]\nwrite = [\"${PROFILE_STATE}\"]\n", i);
+  CHECK(plan.state.dir == state_home(i.load) + "/mcp-jail/t");
+  CHECK(plan.state.home_canonical == state_home(i.load));
+  // a profile loaded for another state home is not planned with this one
+  const Profile pr = load_profile_text(std::string(kBase) + "[filesystem]\nwrite = [\"${PROFILE_STATE}\"]\n", "t.toml",
+                                       w.d.string(), i.load);
+  Invocation other = i;
+  other.load.home = w.p("home/bob");
+  CHECK_THROWS_WITH(make_plan(pr, other), Catch::Contains("not in the state home of this launch"));
 }
