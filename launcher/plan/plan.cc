@@ -70,8 +70,15 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
     std::string npx_packages;
     for (const auto& r : runtimes)
       if (r.runtime == "npx" && !plan.state.dir.empty()) npx_packages = plan.state.dir + "/npm/_npx";
+    // What run will create below the state directory counts as present
+    // (npx's package directory on a first launch): gathered here from the
+    // binds known so far, and again in full once Landlock is planned.
+    StatePlan provisional = plan.state;
+    finish_state(provisional, fs.state_uses);
+    const std::vector<std::string> missing = std::exchange(plan.state.missing, provisional.missing);
     std::vector<Diagnostic> diags;
     plan_exec_trees(plan, exec_trees(profile, npx_packages), c.root(), trust, diags);
+    plan.state.missing = missing;
     for (auto& d : diags) c.error(d.loc, std::move(d.message));
   }
   plan.hide_skipped = plan_hides(c, plan.mounts);
@@ -91,7 +98,10 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
 
   // Landlock mirrors the mounts; then what the state directory must hold.
   LandlockRules ll = plan_landlock(c, {plan.mounts, jail_path, cmd, trust, plan.state, runtimes, plan.best_effort});
+  // Execute rules plan_exec_trees() added for trees inside read-only binds.
+  std::vector<LandlockRule> exec_rules = std::move(plan.landlock.rules);
   plan.landlock = std::move(ll.plan);
+  plan.landlock.rules.insert(plan.landlock.rules.end(), exec_rules.begin(), exec_rules.end());
   fs.state_uses.insert(fs.state_uses.end(), ll.state_uses.begin(), ll.state_uses.end());
   finish_state(plan.state, fs.state_uses);
   note_runtimes(c, runtimes);
