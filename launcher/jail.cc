@@ -1,4 +1,4 @@
-// The order of the jail, in one place (DESIGN.md "Order in the child"):
+// The order of the jail, in one place (docs/ARCHITECTURE.md, "The layers"):
 //
 //   init (pid 1 of the new pid namespace; the namespaces come from clone())
 //     1. die with the supervisor; drop every inherited fd
