@@ -23,6 +23,7 @@
 // restriction stops execve of other programs, it is not a boundary against
 // code the server can read.
 #include "mcpjail/landlock.hpp"
+#include "mcpjail/text.hpp"
 
 #include <fcntl.h>
 #include <linux/prctl.h>
@@ -163,15 +164,6 @@ std::string kernel_release() {
   struct utsname u {};
   if (::uname(&u) != 0) return "unknown";
   return u.release;
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
 }
 
 // Why Landlock is unavailable (abi_version() == 0).

@@ -1,5 +1,7 @@
 #include "mcpjail/text.hpp"
 
+#include <algorithm>
+
 namespace mcpjail {
 
 std::string join(const std::vector<std::string>& items, std::string_view sep) {
@@ -29,6 +31,10 @@ std::string single_quoted(std::string_view w) {
 }
 
 }  // namespace
+
+bool contains(const std::vector<std::string>& items, std::string_view item) {
+  return std::find(items.begin(), items.end(), item) != items.end();
+}
 
 std::string shell_quote(std::string_view word) {
   return shell_plain(word) ? std::string(word) : single_quoted(word);

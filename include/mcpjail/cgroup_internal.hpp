@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "mcpjail/limits.hpp"
+#include "mcpjail/text.hpp"
 
 namespace mcpjail::limits::detail {
 
@@ -28,8 +29,6 @@ inline constexpr const char* kControllers[] = {"memory", "pids", "cpu"};
 
 // ---- files.cc ----------------------------------------------------------------
 
-std::string join(const std::vector<std::string>& v, const char* sep);
-bool has(const std::vector<std::string>& v, const std::string& x);
 // The words of `s` split at `sep` and newlines (and tabs when `sep` is ' ').
 std::vector<std::string> words(const std::string& s, char sep = ' ');
 // The whole file; nullopt (and *err, when given) when it cannot be read.

@@ -10,6 +10,9 @@ namespace mcpjail {
 // The items with `sep` between them.
 std::string join(const std::vector<std::string>& items, std::string_view sep);
 
+// Whether `items` holds `item`.
+bool contains(const std::vector<std::string>& items, std::string_view item);
+
 // `word` as one word of a POSIX shell command line: as it is when it holds
 // only characters no shell treats specially (letters, digits and
 // _ - . / = : @ % + ,), else in single quotes with each ' written '\''.

@@ -163,7 +163,7 @@ class CgroupImpl final : public Cgroup {
  private:
   const Dir* with(const std::string& controller) const {
     for (const auto& d : dirs_)
-      if (has(d.controllers, controller)) return &d;
+      if (contains(d.controllers, controller)) return &d;
     return nullptr;
   }
 
@@ -218,7 +218,7 @@ std::unique_ptr<Cgroup> create_cgroup(const LimitsPlan& plan, const std::string&
       v2.push_back(c);
     } else if (v == "v1") {
       for (const auto& h : layout.v1) {
-        if (!has(h.controllers, c)) continue;
+        if (!contains(h.controllers, c)) continue;
         auto it = std::find_if(v1.begin(), v1.end(), [&](const auto& p) { return p.first == &h; });
         if (it == v1.end())
           v1.push_back({&h, {c}});

@@ -142,7 +142,7 @@ Dir setup_v2(const CgroupLayout& l, const std::vector<std::string>& ctrls, const
     const auto sc = read_text(d + "/cgroup.subtree_control");
     std::vector<std::string> missing;
     for (const auto& c : ctrls)
-      if (!sc || !has(words(*sc), c)) missing.push_back(c);
+      if (!sc || !contains(words(*sc), c)) missing.push_back(c);
     bool ok = true;
     if (!missing.empty()) {
       if (!own) {
@@ -164,7 +164,7 @@ Dir setup_v2(const CgroupLayout& l, const std::vector<std::string>& ctrls, const
     if (ok) {
       const auto psc = read_text(parent + "/cgroup.subtree_control");
       bool need = false;
-      for (const auto& c : ctrls) need |= !psc || !has(words(*psc), c);
+      for (const auto& c : ctrls) need |= !psc || !contains(words(*psc), c);
       if (need) {
         if (int e = write_text(parent + "/cgroup.subtree_control", enable)) {
           reasons.push_back(errno_text(parent + ": enabling " + join(ctrls, ","), e));

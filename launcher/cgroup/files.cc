@@ -12,17 +12,6 @@
 
 namespace mcpjail::limits::detail {
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
-
-bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
-
 std::vector<std::string> words(const std::string& s, char sep) {
   std::vector<std::string> out;
   std::string cur;

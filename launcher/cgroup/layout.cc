@@ -32,9 +32,9 @@ std::string unescape_mountinfo(const std::string& s) {
 }  // namespace
 
 std::string CgroupLayout::version_of(const std::string& controller) const {
-  if (!v2_mount.empty() && has(v2_controllers, controller)) return "v2";
+  if (!v2_mount.empty() && contains(v2_controllers, controller)) return "v2";
   for (const auto& h : v1)
-    if (has(h.controllers, controller)) return "v1";
+    if (contains(h.controllers, controller)) return "v1";
   return "";
 }
 
@@ -59,7 +59,7 @@ CgroupLayout parse_cgroup_layout(const std::string& mountinfo, const std::string
     } else if (post[0] == "cgroup") {
       std::vector<std::string> ctrls;
       for (const auto& o : words(post[2], ','))
-        if (has(std::vector<std::string>(std::begin(kControllers), std::end(kControllers)), o) || o == "cpuacct" ||
+        if (contains(std::vector<std::string>(std::begin(kControllers), std::end(kControllers)), o) || o == "cpuacct" ||
             o == "cpuset" || o == "blkio" || o == "devices" || o == "freezer" || o == "net_cls" ||
             o == "net_prio" || o == "perf_event" || o == "hugetlb" || o == "rdma" || o == "misc")
           ctrls.push_back(o);
@@ -119,7 +119,7 @@ std::string describe_cgroups(const LimitsPlan& plan) {
                       " or the nearest ancestor with it enabled");
     } else if (v == "v1") {
       for (const auto& h : l.v1)
-        if (has(h.controllers, c))
+        if (contains(h.controllers, c))
           parts.push_back(std::string(c) + ": cgroup v1, " + h.mount + "/" + kParentName + "/<launch>" +
                           (::geteuid() != 0 ? " (needs root: v1 is not delegated)" : ""));
     } else {
