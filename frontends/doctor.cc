@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "mcpjail/paths.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/profile.hpp"
+#include "mcpjail/text.hpp"
 
 namespace mcpjail {
 
@@ -32,8 +34,6 @@ struct Line {
   std::string why;  // what needs it, or why it is not needed
   std::string note = "";
 };
-
-bool contains(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
 std::string user_name(uid_t uid) {
   if (const passwd* pw = ::getpwuid(uid)) return pw->pw_name;
@@ -52,18 +52,37 @@ int doctor_command(const cli::Arguments& args) {
   inv.profile = profile_spec;
   inv.require_command = false;
 
-  Plan plan;
+  std::optional<Profile> profile;
   try {
-    const Profile profile = load_profile(profile_spec, inv.load);
-    plan = make_plan(profile, inv);
+    profile = load_profile(profile_spec, inv.load);
   } catch (const ProfileError& e) {
     const bool unset = std::string(e.what()).find("is not set") != std::string::npos;
     std::fprintf(stderr, "%s\nmcp-jail doctor: profile rejected%s\n", e.what(),
                  unset ? " (set the variables it uses with --var, as for run)" : "");
     return kExitLauncherError;
+  }
+  // A profile that loads but cannot be planned on this host (a path that is
+  // missing here, a link the launcher will not follow, ...) cannot run here:
+  // the host checks are still made, from what the profile asks for, and the
+  // planning error is reported after them.
+  Plan plan;
+  std::string plan_error;
+  try {
+    plan = make_plan(*profile, inv);
+  } catch (const ProfileError& e) {
+    plan_error = e.what();
   } catch (const LaunchError& e) {
-    std::fprintf(stderr, "mcp-jail doctor: %s: %s\n", e.layer().c_str(), e.what());
-    return kExitLauncherError;
+    plan_error = e.layer() + ": " + e.what();
+  }
+  if (!plan_error.empty()) {
+    plan.profile_name = profile->name;
+    plan.id.root_mode = ::geteuid() == 0;
+    plan.best_effort = profile->best_effort;
+    plan.limits.memory = profile->limits.memory;
+    plan.limits.pids = profile->limits.pids;
+    plan.limits.cpu = profile->limits.cpu;
+    plan.network.mode = profile->network.mode;
+    for (const auto& w : profile->filesystem.write) plan.mounts.push_back({MountKind::Bind, w.path, w.path, true});
   }
 
   const bool root = plan.id.root_mode;
@@ -112,7 +131,7 @@ int doctor_command(const cli::Arguments& args) {
   std::vector<std::string> failed;
   for (const auto& l : lines)
     if (l.needed && !l.check.ok) failed.push_back(l.check.name);
-  const bool can_run = failed.empty();
+  const bool can_run = failed.empty() && plan_error.empty();
   const uid_t uid = ::geteuid();
 
   if (json) {
@@ -123,6 +142,7 @@ int doctor_command(const cli::Arguments& args) {
     j["user"] = user_name(uid);
     j["mode"] = root ? "root" : "rootless";
     j["can_run"] = can_run;
+    if (!plan_error.empty()) j["plan_error"] = plan_error;
     j["checks"] = nlohmann::json::array();
     for (const auto& l : lines)
       j["checks"].push_back({{"name", l.check.name},
@@ -149,11 +169,11 @@ int doctor_command(const cli::Arguments& args) {
   }
   if (can_run) {
     std::printf("%s can run here.\n", name.c_str());
-  } else {
-    std::string f;
-    for (const auto& x : failed) f += (f.empty() ? "" : ", ") + x;
-    std::printf("%s can NOT run here: %s.\n", name.c_str(), f.c_str());
+  } else if (!failed.empty()) {
+    std::printf("%s can NOT run here: %s.\n", name.c_str(), join(failed, ", ").c_str());
   }
+  if (!plan_error.empty())
+    std::printf("%s can NOT be planned here:\n%s\n", name.c_str(), plan_error.c_str());
   return can_run ? 0 : 1;
 }
 
