@@ -10,6 +10,9 @@
 #include <seccomp.h>
 
 #include <cerrno>
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -61,8 +64,44 @@ SeccompProfile seccomp_profile(const SeccompPlan& plan) {
   json enosys_names = json::array();
   std::map<int, json> other_errno;  // errno -> names (an errno group other than ENOSYS)
 
+  // An allowed call; one that sets a mode keeps the setuid/setgid guard
+  // (policy::setid_guards()), as the jail's filter does: allowed without
+  // those bits (open/openat: or without a creating flag), EPERM with them,
+  // which the jail's supervisor answers whatever the profile's action.
+  // EPERM for a setuid/setgid mode (open/openat: with a creating flag).
+  auto setid_eperm = [&](const std::string& name, const policy::SetidGuard& g) {
+    auto rule = [&](json args) {
+      conditional.push_back(
+          {{"names", {name}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", EPERM}, {"args", std::move(args)}});
+    };
+    for (std::uint64_t bit : {std::uint64_t(S_ISUID), std::uint64_t(S_ISGID)}) {
+      if (g.flags_arg < 0) {
+        rule({masked_eq(g.mode_arg, bit, bit)});
+        continue;
+      }
+      for (std::uint64_t cf = 1; cf <= policy::kCreateFlags; cf <<= 1)
+        if (cf & policy::kCreateFlags)
+          rule({masked_eq(static_cast<unsigned>(g.flags_arg), cf, cf), masked_eq(g.mode_arg, bit, bit)});
+    }
+  };
+  auto allow_call = [&](const std::string& name) {
+    const auto& guards = policy::setid_guards();
+    const auto g = std::find_if(guards.begin(), guards.end(), [&](const auto& x) { return name == x.syscall; });
+    if (g == guards.end()) {
+      plain.push_back(name);
+      return;
+    }
+    auto allow_if = [&](json args) {
+      conditional.push_back({{"names", {name}}, {"action", "SCMP_ACT_ALLOW"}, {"args", std::move(args)}});
+    };
+    allow_if({masked_eq(g->mode_arg, policy::kSetidBits, 0)});
+    if (g->flags_arg >= 0) allow_if({masked_eq(static_cast<unsigned>(g->flags_arg), policy::kCreateFlags, 0)});
+    // Under the action "errno" the default answer is EPERM already.
+    if (plan.action != SeccompAction::Errno) setid_eperm(name, *g);
+  };
+
   for (int nr : allow) {
-    plain.push_back(seccomp::syscall_name(nr));
+    allow_call(seccomp::syscall_name(nr));
     done.insert(nr);
   }
   for (const auto& g : policy::allowed_groups()) {
@@ -70,7 +109,7 @@ SeccompProfile seccomp_profile(const SeccompPlan& plan) {
     for (const char* name : g.syscalls) {
       const int nr = resolve(name);
       if (!is_free(nr)) continue;
-      plain.push_back(name);
+      allow_call(name);
       done.insert(nr);
     }
   }
@@ -114,12 +153,19 @@ SeccompProfile seccomp_profile(const SeccompPlan& plan) {
   std::vector<std::string> newer;
   for (const auto& n : policy::numbered()) {
     if (!(n.bases & base) || known_to_libseccomp(n.name) || !is_free(n.nr)) continue;
-    if (n.treatment == policy::Treatment::Allow) plain.push_back(n.name);
+    if (n.treatment == policy::Treatment::Allow) allow_call(n.name);
     else if (n.treatment == policy::Treatment::Enosys) enosys_names.push_back(n.name);
     else continue;
     newer.push_back(n.name);
     done.insert(n.nr);
   }
+
+  // Under the action "log" a denied call reaches the jail's supervisor, which
+  // still refuses a setuid/setgid mode with EPERM (under "kill" the filter
+  // kills it first; under "errno" the answer is EPERM anyway).
+  if (plan.action == SeccompAction::Log)
+    for (const auto& g : policy::setid_guards())
+      if (const int nr = resolve(g.syscall); nr >= 0 && (deny.count(nr) || !done.count(nr))) setid_eperm(g.syscall, g);
 
   // exec that the jail allows only for its own start of the server.
   for (const char* name : policy::kExecCalls) {

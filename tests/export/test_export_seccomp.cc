@@ -152,6 +152,14 @@ Outcome jail_outcome(std::uint32_t ret, const SeccompPlan& plan, const seccomp_d
                                      std::find(plan.deny.begin(), plan.deny.end(), sc::syscall_name(static_cast<int>(d.nr))) == plan.deny.end();
         if (!allowed_by_plan) return {Act::LauncherExec};
       }
+      // A setuid/setgid mode: the supervisor answers EPERM whatever the
+      // action (policy::setid_guards(), seccomp/notify.cc).
+      if (d.arch == AUDIT_ARCH_X86_64)
+        for (const auto& g : sc::policy::setid_guards())
+          if (sc::syscall_name(static_cast<int>(d.nr)) == g.syscall &&
+              (d.args[g.mode_arg] & sc::policy::kSetidBits) != 0 &&
+              (g.flags_arg < 0 || (d.args[g.flags_arg] & sc::policy::kCreateFlags) != 0))
+            return {Act::Errno, EPERM};
       if (plan.action == SeccompAction::Log) return {Act::Log};
       const bool known = sc::syscall_name(static_cast<int>(d.nr)).rfind("syscall_", 0) != 0;
       return {Act::Errno, known ? EPERM : ENOSYS};
