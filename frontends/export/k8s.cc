@@ -440,6 +440,10 @@ class Builder {
                                                          : join(plan_.landlock.exec_allow);
     g.push_back({"landlock", "Landlock: only " + exec + " may be executed; file access narrowed to the planned paths",
                  "no Landlock in a pod spec: any program in the image may run; emptyDir volumes are not noexec"});
+    g.push_back({"memfd",
+                 "root launches set vm.memfd_noexec = 2 in the jail's pid namespace: a program the server writes into "
+                 "memory (memfd_create, then execveat or /proc/self/fd) cannot be run",
+                 "vm.memfd_noexec is not among the sysctls a pod may set (securityContext.sysctls takes namespaced, allowlisted ones): a program written into a memfd can run"});
     g.push_back({"supervisor",
                  "the supervisor: the audit log (start, deny, fs_denied, exec, net_block, dns_refused, limit, exit) and "
                  "the watch (writes outside the write paths, every exec)",

@@ -349,6 +349,10 @@ class Builder {
                  "no Landlock in the OCI runtime config: any file on a mount without noexec may run (the read-only "
                  "binds such as /usr included); the mounts still decide what is visible and writable, and the pid and "
                  "network namespaces keep signals and abstract sockets inside"});
+    g.push_back({"memfd",
+                 "root launches set vm.memfd_noexec = 2 in the jail's pid namespace: a program the server writes into "
+                 "memory (memfd_create, then execveat or /proc/self/fd) cannot be run",
+                 "runc 1.1.5 accepts only the sysctls it knows to be namespaced (net.*, kernel IPC, fs.mqueue) and refuses vm.memfd_noexec: a program written into a memfd can run; writable mounts stay noexec"});
     g.push_back({"supervisor",
                  "the supervisor outside the jail: the audit log (start, deny, fs_denied, exec, net_block, dns_refused, "
                  "limit, exit events) and the watch, which reports writes outside the write paths and every exec",
