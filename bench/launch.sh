@@ -5,7 +5,7 @@
 # firejail is measured when installed.
 #
 # Rows: bare `true`; `unshare` (the floor for creating the namespaces);
-# bwrap --unshare-all (the reference of DESIGN.md's targets); firejail;
+# bwrap --unshare-all (the reference of the targets in docs/ARCHITECTURE.md); firejail;
 # mcp-jail with
 #   base (none)       the base profile, network none: every default layer
 #                     (mounts, no caps, Landlock, seccomp base default)

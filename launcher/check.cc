@@ -2,25 +2,19 @@
 #include <algorithm>
 #include <sstream>
 
+#include "mcpjail/dns_filter.hpp"
 #include "mcpjail/landlock.hpp"
 #include "mcpjail/mounts.hpp"
 #include "mcpjail/netfilter.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/seccomp.hpp"
+#include "mcpjail/text.hpp"
 #include "mcpjail/units.hpp"
 
 namespace mcpjail {
 
 namespace {
-std::string quote_args(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& a : argv) {
-    if (!out.empty()) out += ' ';
-    const bool plain = !a.empty() && a.find_first_of(" \t\n'\"\\$`") == std::string::npos;
-    out += plain ? a : "'" + a + "'";
-  }
-  return out;
-}
+
 void render_allowlist(std::ostringstream& o, const Plan& p) {
   const auto& n = p.network;
   namespace nf = netfilter;
@@ -38,16 +32,24 @@ void render_allowlist(std::ostringstream& o, const Plan& p) {
     }
     o << ")\n";
   }
-  o << "  closed     the uplink's gateway; DNS (port 53) except to the jail's own resolver;";
+  o << "  closed     the uplink's gateway; this host's own addresses (read at launch, followed while the jail runs); "
+       "DNS (port 53) except to the jail's own resolver;";
   for (const auto& m : nf::metadata_addresses())
     if (std::find(n.private_allowed.begin(), n.private_allowed.end(), m) == n.private_allowed.end()) o << " " << m.str();
   o << "\n  closed     private and local ranges:";
   for (const auto& d : nf::denied_ranges()) o << " " << d.str();
   o << "\n";
-  for (const auto& c : n.private_allowed) o << "  opened     " << c.str() << " (allow_private: reachable where an allow entry matches)\n";
+  for (const auto& c : n.private_allowed)
+    o << "  opened     " << c.str()
+      << (nf::denied_range_of(c) ? " (allow_private: reachable where an allow entry matches; so are this host's own "
+                                   "addresses inside it)\n"
+                                 : " (allow_private: this host's own addresses inside it, where an allow entry matches)\n");
+  const nf::DnsFilter::Limits dl;
   o << "  dns        filter at " << nf::kResolverAddress << ":53 (UDP and TCP), /etc/resolv.conf points there; A/AAAA "
-    << "for allowed names are forwarded and their addresses allowed for the answer's TTL (bounded to " << nf::kMinTtl
-    << "-" << nf::kMaxTtl << " s); other names: REFUSED, audit event dns_refused\n";
+    << "for allowed names are answered from a cache (" << dl.cache_entries << " questions) or forwarded (a budget of "
+    << dl.upstream_burst << ", then " << dl.upstream_per_second << " a second; past it SERVFAIL, audit event limit) "
+    << "and their addresses allowed for the answer's TTL (bounded to " << nf::kMinTtl << "-" << nf::kMaxTtl
+    << " s), except addresses that stay closed; other names: REFUSED, audit event dns_refused\n";
   o << "  upstream  ";
   for (const auto& r : n.resolvers) o << " " << r.str();
   if (n.resolvers.empty()) o << " (none)";
@@ -79,10 +81,10 @@ std::string render_plan(const Plan& p) {
   o << "namespaces   " << (p.id.root_mode ? "" : "user ") << "mount pid ipc uts cgroup"
     << (p.network.mode == NetMode::Host ? "" : " net") << "\n";
   if (!p.exe.empty()) {
-    o << "command      " << quote_args(p.argv) << "\n";
+    o << "command      " << shell_join(p.argv) << "\n";
     o << "  executes   " << p.exe << "\n";
   } else {
-    o << "command      (none given: add -- COMMAND to see the command's own files)\n";
+    o << "command      (none given: add COMMAND to see the command's own files)\n";
   }
   if (p.pins.empty()) {
     o << "pins         none ([pin] is empty; `mcp-jail pin` records the server's files)\n";
@@ -97,7 +99,7 @@ std::string render_plan(const Plan& p) {
       o << "\n";
     }
   }
-  o << "\nfilesystem   (applied in this order on a fresh tmpfs root; nosuid,nodev everywhere)\n";
+  o << "\nfilesystem   (applied in this order on a fresh tmpfs root; nosuid,nodev everywhere; writable mounts noexec unless marked exec)\n";
   int i = 0;
   for (const auto& m : p.mounts) {
     char num[16];
@@ -108,8 +110,9 @@ std::string render_plan(const Plan& p) {
         o << (m.writable ? "rw    " : "ro    ") << m.target;
         if (m.source != m.target) o << "  <- " << m.source;
         if (!m.is_dir) o << "  (file)";
+        if (m.writable) o << (m.exec ? "  exec" : "  noexec");
         break;
-      case MountKind::Tmpfs: o << "tmpfs " << m.target << "  size " << format_size(m.size); break;
+      case MountKind::Tmpfs: o << "tmpfs " << m.target << "  size " << format_size(m.size) << (m.exec ? "  exec" : "  noexec"); break;
       case MountKind::Mask: o << "hide  " << m.target << (m.is_dir ? "  (empty dir, mode 000)" : "  (mode 000 file)"); break;
       case MountKind::Symlink: o << "link  " << m.target << " -> " << m.source; break;
       case MountKind::File: o << "file  " << m.target; break;

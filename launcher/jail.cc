@@ -1,4 +1,4 @@
-// The order of the jail, in one place (DESIGN.md "Order in the child"):
+// The order of the jail, in one place (docs/ARCHITECTURE.md, "The layers"):
 //
 //   init (pid 1 of the new pid namespace; the namespaces come from clone())
 //     1. die with the supervisor; drop every inherited fd
@@ -19,26 +19,28 @@
 //        all capability sets cleared                        (caps.cc, user.cc)
 //    10. cwd
 //    11. Landlock                                           (landlock.cc)
-//    12. seccomp, last: nothing after it needs a blocked call (seccomp.cc);
+//    12. seccomp, last: nothing after it needs a blocked call (seccomp/);
 //        the program comes from the supervisor, prepared meanwhile
 //    13. execve
+// Everything init and the server say to the supervisor, and the "go" bytes
+// they wait for, cross the channel (channel.cc).
 #include "mcpjail/jail.hpp"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <memory>
 
 #include "mcpjail/caps.hpp"
+#include "mcpjail/channel.hpp"
 #include "mcpjail/landlock.hpp"
 #include "mcpjail/limits.hpp"
 #include "mcpjail/mounts.hpp"
@@ -54,18 +56,8 @@ namespace {
 
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
-void copy(char* dst, std::size_t n, const std::string& s) {
-  std::strncpy(dst, s.c_str(), n - 1);
-  dst[n - 1] = '\0';
-}
-
 [[noreturn]] void report_and_exit(int sock, const std::string& layer, const std::string& text, int code) {
-  Report r;
-  r.kind = ReportKind::Error;
-  r.code = code;
-  copy(r.layer, sizeof r.layer, layer);
-  copy(r.text, sizeof r.text, text);
-  send_report(sock, r);
+  channel::send_report(sock, channel::ReportKind::Error, code, layer, text);
   ::_exit(code);
 }
 
@@ -96,7 +88,7 @@ void give_up_privileges(const Plan& plan) {
 
 void noop_handler(int) {}
 
-[[noreturn]] void server_main(const Plan& plan, const Channels& ch) {
+[[noreturn]] void server_main(const Plan& plan, const channel::JailEnds& ch) {
   try {
     phase("server");
     // 8. session, signals, fds, environment
@@ -125,13 +117,8 @@ void noop_handler(int) {}
       throw LaunchError("cwd", errno_text("cannot enter the working directory " + plan.cwd, errno));
 
     // 11. Landlock
-    for (const auto& skipped : landlock::apply(plan.landlock)) {
-      Report r;
-      r.kind = ReportKind::Skipped;
-      copy(r.layer, sizeof r.layer, "landlock");
-      copy(r.text, sizeof r.text, skipped);
-      send_report(ch.report, r);
-    }
+    for (const auto& skipped : landlock::apply(plan.landlock))
+      channel::send_report(ch.report, channel::ReportKind::Skipped, 0, "landlock", skipped);
 
     phase("landlock");
     // 12. seccomp, last. The supervisor sent the program while the jail was
@@ -140,9 +127,7 @@ void noop_handler(int) {}
     phase("sc-received");
     UniqueFd listener = seccomp::install(filter);
     if (listener) {
-      Report r;
-      r.kind = ReportKind::Listener;
-      send_report(ch.report, r, listener.get());
+      channel::send_report(ch.report, channel::ReportKind::Listener, 0, "", "", listener.get());
       listener.reset();
     }
 
@@ -187,26 +172,7 @@ void noop_handler(int) {}
 
 }  // namespace
 
-void send_report(int sock, const Report& r, int fd) {
-  iovec iov{const_cast<Report*>(&r), sizeof r};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof cbuf;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-  }
-}
-
-void init_main(const Plan& plan, const Channels& ch) {
+void init_main(const Plan& plan, const channel::JailEnds& ch) {
   try {
     phase("init");
     // 1. die with the supervisor; nothing inherited reaches the jail (an
@@ -219,11 +185,7 @@ void init_main(const Plan& plan, const Channels& ch) {
     else close_fds_except({ch.report, ch.go});
 
     // 2. ids mapped, cgroup joined; then a cgroup namespace rooted there.
-    char go = 0;
-    ssize_t n;
-    while ((n = ::read(ch.go, &go, 1)) < 0 && errno == EINTR) {
-    }
-    if (n != 1) ::_exit(kExitLauncherError);  // the supervisor is gone
+    if (!channel::wait_go(ch.go)) ::_exit(kExitLauncherError);  // the supervisor is gone
     // network = allowlist: a second byte comes once the uplink is up (step 4).
     if (plan.network.mode != NetMode::Allowlist) ::close(ch.go);
     // network = allowlist: libnftables for step 4, loaded from the host's
@@ -240,11 +202,13 @@ void init_main(const Plan& plan, const Channels& ch) {
     // 4. network
     if (plan.network.mode == NetMode::None) net::bring_up_loopback();
     else if (plan.network.mode == NetMode::Allowlist) {
-      while ((n = ::read(ch.go, &go, 1)) < 0 && errno == EINTR) {
-      }
-      if (n != 1) ::_exit(kExitLauncherError);  // the supervisor is gone, or the uplink failed
+      if (!channel::wait_go(ch.go)) ::_exit(kExitLauncherError);  // the supervisor is gone, or the uplink failed
       ::close(ch.go);
       netfilter::setup_jail_network(plan.network, ch.report);
+      // init stays (pid 1) as long as the server runs: nothing of libnftables
+      // is needed any more, nor what installing the table allocated.
+      nft.reset();
+      ::malloc_trim(0);
     }
 
     phase("net");

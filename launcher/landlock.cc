@@ -23,8 +23,8 @@
 // restriction stops execve of other programs, it is not a boundary against
 // code the server can read.
 #include "mcpjail/landlock.hpp"
+#include "mcpjail/text.hpp"
 
-#include <elf.h>
 #include <fcntl.h>
 #include <linux/prctl.h>
 #include <sys/prctl.h>
@@ -34,13 +34,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <dirent.h>
-#include <set>
 #include <sstream>
 
 #include "mcpjail/errors.hpp"
+#include "mcpjail/exec_resolve.hpp"
 #include "mcpjail/unique_fd.hpp"
 
 #if __has_include(<linux/landlock.h>)
@@ -162,51 +160,10 @@ constexpr std::uint64_t kWriteFile = kReadFile | kFsWriteFile | kFsTruncate | kF
 // Rights that are meaningful on a non-directory (others make add_rule fail).
 constexpr std::uint64_t kFileOnlyRights = kFsExecute | kFsWriteFile | kFsReadFile | kFsTruncate | kFsIoctlDev;
 
-// ---- Optional plan fields ---------------------------------------------------
-// LandlockPlan/LandlockRule may grow these; they are used as soon as they exist.
-
-template <class R>
-bool rule_optional(const R& r) {
-  if constexpr (requires { r.optional; }) return static_cast<bool>(r.optional);
-  return false;
-}
-template <class P>
-bool plan_restrict_tcp(const P& p) {
-  if constexpr (requires { p.restrict_tcp; }) return static_cast<bool>(p.restrict_tcp);
-  return false;
-}
-template <class P>
-std::vector<std::uint16_t> plan_connect_ports(const P& p) {
-  if constexpr (requires { p.connect_ports; }) return {p.connect_ports.begin(), p.connect_ports.end()};
-  return {};
-}
-template <class P>
-std::vector<std::uint16_t> plan_bind_ports(const P& p) {
-  if constexpr (requires { p.bind_ports; }) return {p.bind_ports.begin(), p.bind_ports.end()};
-  return {};
-}
-template <class P>
-std::string plan_path_env(const P& p) {
-  if constexpr (requires { p.path_env; }) {
-    if (!p.path_env.empty()) return p.path_env;
-  }
-  const char* env = std::getenv("PATH");
-  return env && *env ? env : "/usr/local/bin:/usr/bin:/bin";
-}
-
 std::string kernel_release() {
   struct utsname u {};
   if (::uname(&u) != 0) return "unknown";
   return u.release;
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
 }
 
 // Why Landlock is unavailable (abi_version() == 0).
@@ -218,187 +175,6 @@ std::string unavailable_reason() {
   if (err == ENOSYS) return "the kernel is built without Landlock (CONFIG_SECURITY_LANDLOCK)";
   if (err == EOPNOTSUPP) return "Landlock is disabled at boot (add \"landlock\" to the lsm= kernel parameter)";
   return errno_text("landlock_create_ruleset", err);
-}
-
-// ---- Executables ------------------------------------------------------------
-
-UniqueFd open_regular(const std::string& path, std::string* err) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!fd) {
-    *err = errno_text(path, errno);
-    return fd;
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    *err = path + ": not a regular file";
-    return UniqueFd();
-  }
-  return fd;
-}
-
-bool pread_all(int fd, void* buf, std::size_t len, off_t off) {
-  auto* p = static_cast<char*>(buf);
-  while (len > 0) {
-    ssize_t n = ::pread(fd, p, len, off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    len -= static_cast<std::size_t>(n);
-    off += n;
-  }
-  return true;
-}
-
-// PT_INTERP of an ELF file: "" for a static executable; nullopt-like error via *err.
-template <class Ehdr, class Phdr>
-std::string elf_interp(int fd, const std::string& path, std::string* err) {
-  Ehdr eh{};
-  if (!pread_all(fd, &eh, sizeof eh, 0)) {
-    *err = path + ": truncated ELF header";
-    return {};
-  }
-  if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum == 0 || eh.e_phnum > 4096) {
-    *err = path + ": unsupported ELF program header table";
-    return {};
-  }
-  for (unsigned i = 0; i < eh.e_phnum; ++i) {
-    Phdr ph{};
-    if (!pread_all(fd, &ph, sizeof ph, static_cast<off_t>(eh.e_phoff + i * sizeof(Phdr)))) {
-      *err = path + ": truncated ELF program headers";
-      return {};
-    }
-    if (ph.p_type != PT_INTERP) continue;
-    if (ph.p_filesz < 2 || ph.p_filesz > 4096) {
-      *err = path + ": bad PT_INTERP";
-      return {};
-    }
-    std::string s(ph.p_filesz, '\0');
-    if (!pread_all(fd, s.data(), s.size(), static_cast<off_t>(ph.p_offset))) {
-      *err = path + ": truncated PT_INTERP";
-      return {};
-    }
-    s.resize(std::strlen(s.c_str()));
-    if (s.empty() || s[0] != '/') {
-      *err = path + ": ELF interpreter \"" + s + "\" is not an absolute path";
-      return {};
-    }
-    return s;
-  }
-  return {};  // static
-}
-
-std::string search_path(const std::string& prog, const std::string& path_env) {
-  std::stringstream ss(path_env);
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    if (dir.empty() || dir[0] != '/') continue;  // relative entries depend on cwd: ignored
-    std::string cand = dir + (dir.back() == '/' ? "" : "/") + prog;
-    struct stat st {};
-    if (::stat(cand.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) return cand;
-  }
-  return {};
-}
-
-// The program `#!/usr/bin/env ARG` runs, where ARG is the rest of the line
-// (the kernel passes it as one argument; `-S` splits it). "" when env would
-// only print the environment.
-std::string env_program(const std::string& arg, std::string* err) {
-  std::vector<std::string> words;
-  std::stringstream ss(arg);
-  for (std::string w; ss >> w;) words.push_back(w);
-  bool split = false;
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    const std::string& w = words[i];
-    if (i == 0 && !split && words.size() > 1 && w.rfind("-S", 0) != 0 && w.rfind("--split-string", 0) != 0 &&
-        w[0] != '-' && w.find('=') == std::string::npos) {
-      // Without -S the kernel hands "node --flag" to env as a single word.
-      *err = "\"#!/usr/bin/env " + arg + "\" passes \"" + arg + "\" to env as one program name; use \"env -S\"";
-      return {};
-    }
-    if (w == "-S" || w == "--split-string") {
-      split = true;
-      continue;
-    }
-    if (w.rfind("-S", 0) == 0) {  // -SPROG ARGS
-      split = true;
-      std::string rest = w.substr(2);
-      if (!rest.empty() && rest[0] != '-' && rest.find('=') == std::string::npos) return rest;
-      continue;
-    }
-    if (w == "-i" || w == "--ignore-environment" || w == "-" || w == "-0" || w == "--null" || w == "-v" ||
-        w == "--debug")
-      continue;
-    if (w == "-u" || w == "--unset" || w == "-C" || w == "--chdir") {
-      ++i;
-      continue;
-    }
-    if (w.rfind("--", 0) == 0 || (w[0] == '-' && w.size() > 1)) continue;  // --unset=X, -uX, ...
-    if (w.find('=') != std::string::npos) continue;                        // NAME=VALUE
-    return w;
-  }
-  return {};
-}
-
-constexpr int kMaxInterpDepth = 5;  // the kernel allows 4 levels of binfmt rewriting
-
-void add_exec(const std::string& path, const std::string& why, const std::string& path_env, int depth,
-              std::vector<ExecFile>* out, std::set<std::string>* seen) {
-  if (depth > kMaxInterpDepth) throw LaunchError("landlock", path + ": too many levels of interpreters");
-  if (path.empty() || path[0] != '/')
-    throw LaunchError("landlock", "executable \"" + path + "\" (" + why + ") is not an absolute path");
-  if (!seen->insert(path).second) return;
-  std::string err;
-  UniqueFd fd = open_regular(path, &err);
-  if (!fd) throw LaunchError("landlock", "cannot allow execution of " + path + " (" + why + "): " + err);
-  out->push_back({path, why});
-
-  char head[256] = {};  // BINPRM_BUF_SIZE
-  ssize_t n = ::pread(fd.get(), head, sizeof head, 0);
-  if (n < 0) throw LaunchError("landlock", errno_text("read " + path, errno));
-  std::string h(head, static_cast<std::size_t>(n));
-
-  if (h.size() >= EI_NIDENT && h.compare(0, SELFMAG, ELFMAG) == 0) {
-    std::string interp;
-    if (h[EI_CLASS] == ELFCLASS64)
-      interp = elf_interp<Elf64_Ehdr, Elf64_Phdr>(fd.get(), path, &err);
-    else if (h[EI_CLASS] == ELFCLASS32)
-      interp = elf_interp<Elf32_Ehdr, Elf32_Phdr>(fd.get(), path, &err);
-    else
-      err = path + ": unknown ELF class";
-    if (!err.empty()) throw LaunchError("landlock", err);
-    if (!interp.empty()) add_exec(interp, "ELF interpreter of " + path, path_env, depth + 1, out, seen);
-    return;
-  }
-  if (h.size() >= 2 && h[0] == '#' && h[1] == '!') {
-    std::string line = h.substr(2, h.find('\n') == std::string::npos ? std::string::npos : h.find('\n') - 2);
-    auto trim = [](std::string s) {
-      const char* ws = " \t\r";
-      s.erase(0, s.find_first_not_of(ws));
-      auto e = s.find_last_not_of(ws);
-      s.erase(e == std::string::npos ? 0 : e + 1);
-      return s;
-    };
-    line = trim(line);
-    auto sp = line.find_first_of(" \t");
-    std::string interp = line.substr(0, sp);
-    std::string arg = sp == std::string::npos ? "" : trim(line.substr(sp));
-    if (interp.empty()) throw LaunchError("landlock", path + ": empty #! line");
-    add_exec(interp, "script interpreter of " + path, path_env, depth + 1, out, seen);
-    std::string base = interp.substr(interp.rfind('/') + 1);
-    if (base == "env") {
-      std::string prog = env_program(arg, &err);
-      if (!err.empty()) throw LaunchError("landlock", path + ": " + err);
-      if (prog.empty()) return;
-      std::string resolved = prog.find('/') != std::string::npos ? prog : search_path(prog, path_env);
-      if (resolved.empty())
-        throw LaunchError("landlock", path + ": \"#!" + line + "\": " + prog + " is not found on PATH " + path_env);
-      add_exec(resolved, "run by \"#!" + line + "\" in " + path, path_env, depth + 1, out, seen);
-    }
-    return;
-  }
-  throw LaunchError("landlock", path + " (" + why +
-                                    ") is neither an ELF executable nor a #! script; "
-                                    "only those formats can be allowed to execute");
 }
 
 // ---- Rules ------------------------------------------------------------------
@@ -420,7 +196,7 @@ std::vector<PathGrant> grants_for(const LandlockPlan& plan, const std::vector<Ex
       d |= kFsExecute;
       f |= kFsExecute;
     }
-    g.push_back({r.path, d, f, rule_optional(r), r.write ? "write rule" : "read rule"});
+    g.push_back({r.path, d, f, r.optional, r.write ? "write rule" : "read rule"});
   }
   for (const auto& e : exec) g.push_back({e.path, kFsReadFile | kFsExecute, kFsReadFile | kFsExecute, false, e.why});
   return g;
@@ -472,7 +248,7 @@ std::vector<std::string> missing_features(const LandlockPlan& plan, int abi) {
   // directories (EXDEV): stricter, but it breaks ordinary writers.
   if (abi < 2) m.push_back("refer: rename and link across directories (Landlock ABI 2)");
   if (abi < 3) m.push_back("truncate (Landlock ABI 3)");
-  if (abi < 4 && plan_restrict_tcp(plan)) m.push_back("tcp bind/connect rules (Landlock ABI 4)");
+  if (abi < 4 && plan.restrict_tcp) m.push_back("tcp bind/connect rules (Landlock ABI 4)");
   if (abi < 5) m.push_back("ioctl on devices (Landlock ABI 5)");
   if (abi < 6) {
     m.push_back("abstract unix socket scoping (Landlock ABI 6)");
@@ -482,10 +258,11 @@ std::vector<std::string> missing_features(const LandlockPlan& plan, int abi) {
 }
 
 std::vector<ExecFile> exec_closure(const std::vector<std::string>& exec_allow, const std::string& path_env) {
-  std::vector<ExecFile> out;
-  std::set<std::string> seen;
-  for (const auto& e : exec_allow) add_exec(e, "allowed", path_env, 0, &out, &seen);
-  return out;
+  try {
+    return exec::closure(exec_allow, path_env);
+  } catch (const exec::ResolveError& e) {
+    throw LaunchError("landlock", e.what());
+  }
 }
 
 std::vector<std::string> apply(const LandlockPlan& plan) {
@@ -514,7 +291,7 @@ std::vector<std::string> apply(const LandlockPlan& plan) {
                                       "be applied while single-threaded");
 
   const std::uint64_t handled_fs = fs_rights_for_abi(abi);
-  const bool tcp = plan_restrict_tcp(plan) && abi >= 4;
+  const bool tcp = plan.restrict_tcp && abi >= 4;
   RulesetAttr attr{};
   attr.handled_access_fs = handled_fs;
   attr.handled_access_net = tcp ? (kNetBindTcp | kNetConnectTcp) : 0;
@@ -522,7 +299,7 @@ std::vector<std::string> apply(const LandlockPlan& plan) {
   UniqueFd ruleset(static_cast<int>(sys_create_ruleset(&attr, sizeof attr, 0)));
   if (!ruleset) throw LaunchError("landlock", errno_text("landlock_create_ruleset", errno));
 
-  const std::vector<ExecFile> exec = exec_closure(plan.exec_allow, plan_path_env(plan));
+  const std::vector<ExecFile> exec = exec_closure(plan.exec_allow, plan.path_env);
   for (const auto& g : grants_for(plan, exec)) {
     UniqueFd fd(::open(g.path.c_str(), O_PATH | O_CLOEXEC));
     if (!fd) {
@@ -549,8 +326,8 @@ std::vector<std::string> apply(const LandlockPlan& plan) {
       if (sys_add_rule(ruleset.get(), kRuleNetPort, &np) != 0)
         throw LaunchError("landlock", errno_text(std::string("landlock_add_rule ") + what + " port " + std::to_string(port), errno));
     };
-    for (auto p : plan_connect_ports(plan)) add_port(p, kNetConnectTcp, "tcp connect");
-    for (auto p : plan_bind_ports(plan)) add_port(p, kNetBindTcp, "tcp bind");
+    for (auto p : plan.connect_ports) add_port(p, kNetConnectTcp, "tcp connect");
+    for (auto p : plan.bind_ports) add_port(p, kNetBindTcp, "tcp bind");
   }
 
   // ABI 7: have the kernel audit denials of the server (it runs after execve,
@@ -581,15 +358,15 @@ std::string describe(const LandlockPlan& plan) {
   for (const auto& r : plan.rules) {
     o << "\n  " << (r.write ? "read+write " : "read       ") << r.path;
     if (r.exec) o << "  (+ execute beneath)";
-    if (rule_optional(r)) o << "  (if present)";
+    if (r.optional) o << "  (if present)";
   }
   for (const auto& e : plan.exec_allow) o << "\n  execute    " << e;
   if (!plan.exec_allow.empty()) o << "\n             + the ELF and #! interpreters these need, resolved in the jail at launch";
   o << "\n  scoped     abstract unix sockets and signals: nothing outside the jail";
-  if (plan_restrict_tcp(plan)) {
+  if (plan.restrict_tcp) {
     std::vector<std::string> c, b;
-    for (auto p : plan_connect_ports(plan)) c.push_back(std::to_string(p));
-    for (auto p : plan_bind_ports(plan)) b.push_back(std::to_string(p));
+    for (auto p : plan.connect_ports) c.push_back(std::to_string(p));
+    for (auto p : plan.bind_ports) b.push_back(std::to_string(p));
     o << "\n  tcp        connect: " << (c.empty() ? "none" : join(c, ",")) << "; bind: " << (b.empty() ? "none" : join(b, ","));
   }
   o << "\n  no access  anywhere else";

@@ -188,7 +188,11 @@ class RootBuilder {
     if (!w.error.empty()) fail(s.source + " changed while the jail was being built: " + w.error);
     if (w.type == ObjType::Missing) fail(s.source + " disappeared while the jail was being built");
     if ((w.type == ObjType::Directory) != s.is_dir) fail(s.source + " changed type while the jail was being built");
-    const std::uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (s.writable ? 0 : MOUNT_ATTR_RDONLY);
+    // Writable binds are noexec (nothing the server writes can be run or
+    // mapped executable, see plan_exec.cc) unless the plan marks the tree
+    // exec (filesystem.exec, npx's package tree).
+    const std::uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                (s.writable ? (s.exec ? 0 : MOUNT_ATTR_NOEXEC) : MOUNT_ATTR_RDONLY);
     clone_to(w.fd.get(), s.target, s.is_dir, attrs, (s.writable ? "read-write bind " : "read-only bind ") + s.target);
   }
 
@@ -206,7 +210,8 @@ class RootBuilder {
   }
 
   void tmpfs(const MountStep& s) {
-    auto m = new_tmpfs("1777", s.size, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "tmpfs " + s.target);
+    auto m = new_tmpfs("1777", s.size, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (s.exec ? 0 : MOUNT_ATTR_NOEXEC),
+                       "tmpfs " + s.target);
     auto t = ensure_target(s.target, true);
     attach(m.get(), t.get(), "tmpfs " + s.target);
     own(s.target);
@@ -360,6 +365,7 @@ class RootBuilder {
     const std::string path = std::string(kNewRoot) + "/proc";
     if (::mount("proc", path.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
       fail("mount proc", errno);
+    memfd_noexec(path);
     for (int i = 0; kProcReadOnly[i]; ++i) {
       const std::string p = path + "/" + kProcReadOnly[i];
       struct stat st {};
@@ -376,6 +382,25 @@ class RootBuilder {
       mask_in(procfd.get(), kProcMasked[i], std::string("/proc/") + kProcMasked[i], true);
   }
 
+  // vm.memfd_noexec = 2 for the jail's pid namespace (Linux 6.3+; the
+  // value belongs to the pid namespace of the writer, init here, and is
+  // inherited by namespaces created below it; it can only be raised): a
+  // memfd can never be made executable, so a program written into memory
+  // cannot be run (execveat(fd, "", AT_EMPTY_PATH), execve of
+  // /proc/self/fd/N). Written now, before /proc/sys is made read-only.
+  // The kernel checks write permission with the host's root as owner of
+  // /proc/sys, so only a launch as root can set it; rootless launches and
+  // older kernels go without (`check` says so, see plan_exec.cc).
+  void memfd_noexec(const std::string& proc) {
+    if (!plan_.id.root_mode) return;
+    UniqueFd f(::open((proc + "/sys/vm/memfd_noexec").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!f) {
+      if (errno == ENOENT) return;  // kernel older than 6.3
+      fail("open /proc/sys/vm/memfd_noexec", errno);
+    }
+    if (::write(f.get(), "2", 1) != 1) fail("set vm.memfd_noexec = 2 in the jail's pid namespace", errno);
+  }
+
   // A minimal /dev: a few harmless device nodes bound from the host, a
   // private devpts and shm, the usual symlinks; read-only afterwards.
   void dev(const MountStep& s) {
@@ -390,7 +415,7 @@ class RootBuilder {
       if (::fstat(src.get(), &st) != 0 || !S_ISCHR(st.st_mode)) fail(std::string("host /dev/") + node + " is not a character device");
       clone_to(src.get(), std::string("/dev/") + node, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, std::string("/dev/") + node);
     }
-    const std::uint64_t shm_size = plan_.limits.tmpfs_size ? plan_.limits.tmpfs_size : (64ULL << 20);
+    const std::uint64_t shm_size = plan_.limits.tmpfs_size ? plan_.limits.tmpfs_size : kDefaultTmpfsSize;
     auto shm = new_tmpfs("1777", shm_size, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "/dev/shm");
     auto shm_t = ensure_target("/dev/shm", true);
     attach(shm.get(), shm_t.get(), "/dev/shm");

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 
@@ -22,6 +24,18 @@ std::string join(const std::vector<std::string>& comps) {
   std::string out;
   for (const auto& c : comps) out += "/" + c;
   return out;
+}
+
+// "; list the real path P instead" when `root_fd` is the host's "/" and the
+// kernel resolves `path` (for the message only: nothing is opened through it).
+std::string real_path_hint(int root_fd, std::string_view path) {
+  struct stat a {}, b {};
+  if (::fstat(root_fd, &a) != 0 || ::stat("/", &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+    return "; list the real path instead";
+  char buf[PATH_MAX];
+  const std::string p(path);
+  if (!::realpath(p.c_str(), buf)) return "; list the real path instead";
+  return std::string("; if that is what you mean, list the real path ") + buf + " instead";
 }
 
 }  // namespace
@@ -156,14 +170,15 @@ WalkResult safe_walk(int root_fd, std::string_view path, const TrustPolicy& poli
         return r;
       }
       if (st.st_uid != 0 && st.st_uid != policy.trusted_uid) {
-        r.error = "refusing to follow symlink " + here + " owned by uid " + std::to_string(st.st_uid) +
-                  " (only links owned by root or uid " + std::to_string(policy.trusted_uid) + " are followed)";
+        r.error = "refusing to follow symlink " + here + " owned by uid " + std::to_string(st.st_uid) + " (only links owned by root" +
+                  (policy.trusted_uid ? " or uid " + std::to_string(policy.trusted_uid) : std::string()) +
+                  " are followed: a jail running as that uid could have planted it)" + real_path_hint(root_fd, path);
         return r;
       }
       for (const auto& t : policy.untrusted_trees) {
         if (path_is_under(here, t) && here != t) {
           r.error = "refusing to follow symlink " + here + " inside the writable path " + t +
-                    " (the jail could have planted it); list the real path instead";
+                    " (the jail could have planted it)" + real_path_hint(root_fd, path);
           return r;
         }
       }

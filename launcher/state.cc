@@ -72,6 +72,19 @@ UniqueFd ensure_dir(int parent, const std::string& name, const std::string& path
 
 }  // namespace
 
+std::string xdg_state_home(const std::map<std::string, std::string>& env) {
+  // XDG base directories: a relative value is invalid and ignored.
+  const auto it = env.find("XDG_STATE_HOME");
+  if (it == env.end() || !it->second.starts_with("/")) return "";
+  return normalize_absolute(it->second, nullptr).value_or("");
+}
+
+std::string state_home(const LoadOptions& load) {
+  if (!load.state_home.empty()) return load.state_home;
+  if (load.home.empty()) return "";
+  return (load.home == "/" ? "" : load.home) + "/.local/state";
+}
+
 void prepare_state(const Plan& plan) {
   const StatePlan& st = plan.state;
   if (st.dir.empty()) return;

@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -24,6 +23,8 @@
 #include <optional>
 #include <string_view>
 
+#include "mcpjail/channel.hpp"
+#include "mcpjail/host_checks.hpp"
 #include "mcpjail/jail.hpp"
 #include "mcpjail/limits.hpp"
 #include "mcpjail/netfilter.hpp"
@@ -40,11 +41,13 @@ constexpr int kSupervisedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
 
 std::string clone_failure(int err, bool rootless) {
   std::string msg = errno_text("clone() of the jail's namespaces failed", err);
-  if (rootless && (err == EPERM || err == ENOSPC || err == EACCES))
-    msg += ". Unprivileged user namespaces are not available here: check `sysctl user.max_user_namespaces` "
-           "(must be > 0), `kernel.unprivileged_userns_clone` (Debian, must be 1) and AppArmor's "
-           "`kernel.apparmor_restrict_unprivileged_userns`; or run mcp-jail as root";
-  return msg;
+  if (!rootless || (err != EPERM && err != ENOSPC && err != EACCES)) return msg;
+  // The setting that forbids it, when one does (host_checks.hpp; `mcp-jail doctor` probes as well).
+  if (const host::Check c = host::check_userns(host::read_userns_inputs(false)); !c.ok)
+    return msg + ": " + c.found + ". Fix: " + c.fix;
+  return msg + ". Unprivileged user namespaces are not available here: check `sysctl user.max_user_namespaces` "
+               "(must be > 0), `kernel.unprivileged_userns_clone` (Debian, must be 1) and AppArmor's "
+               "`kernel.apparmor_restrict_unprivileged_userns`; `mcp-jail doctor` probes them; or run mcp-jail as root";
 }
 
 // Drops this process's page-table entries for the code it ran only to start
@@ -120,15 +123,7 @@ class Supervisor {
 
   int run() {
     start_ = std::chrono::steady_clock::now();
-    // "go" is a socket rather than a pipe so that telling a jail that has
-    // already ended gives EPIPE, not SIGPIPE.
-    int go[2], rep[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) != 0)
-      throw LaunchError("supervisor", errno_text("socketpair", errno));
-    UniqueFd go_r(go[0]), go_w(go[1]);
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rep) != 0)
-      throw LaunchError("supervisor", errno_text("socketpair", errno));
-    UniqueFd rep_parent(rep[0]), rep_child(rep[1]);
+    channel::Ends ch = channel::open();
 
     const bool limits_best_effort =
         std::find(plan_.best_effort.begin(), plan_.best_effort.end(), "limits") != plan_.best_effort.end();
@@ -156,14 +151,15 @@ class Supervisor {
     const long pid = ::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
     if (pid < 0) throw LaunchError("namespaces", clone_failure(errno, !plan_.id.root_mode));
     if (pid == 0) {
-      go_w.reset();
-      rep_parent.reset();
-      jail::init_main(plan_, jail::Channels{go_r.get(), rep_child.get()});
+      ch.go_supervisor.reset();
+      ch.report_supervisor.reset();
+      jail::init_main(plan_, ch.jail());
     }
     child_ = static_cast<pid_t>(pid);
+    server_shares_stderr();  // from now on a launcher line may follow a partial line of the server
     phase("cloned");
-    go_r.reset();
-    rep_child.reset();
+    ch.go_jail.reset();
+    ch.report_jail.reset();
     // Start-up, while the jail waits for "go" bytes. A step that fails kills
     // the jail. A jail that has ended meanwhile (a layer failed in it) is
     // not an error here: the loop below reads its report and status.
@@ -173,9 +169,9 @@ class Supervisor {
       if (plan_.network.mode == NetMode::Allowlist) {
         egress_ = std::make_unique<netfilter::Egress>(
             plan_.network, [this](const std::string& type, nlohmann::json f) { audit_.event(type, std::move(f)); });
-        egress_->set_suppressed_counter([this](const std::string& type, nlohmann::json f) { audit_.count(type, f); });
+        egress_->set_suppressed_counter([this](const std::string& type, nlohmann::json f) { audit_.hold_back(type, f); });
       }
-      bool alive = send_go(go_w.get());
+      bool alive = channel::send_go(ch.go_supervisor.get());
       phase("go");
       // network = allowlist: pasta starts while the jail builds its root
       // (and the filter below is compiled).
@@ -183,12 +179,12 @@ class Supervisor {
       // The seccomp program (prebuilt for the built-in bases; for a base the
       // profile changes, libseccomp takes a few ms to build it, here in
       // parallel with the jail building its root); the server loads it last.
-      if (alive) alive = seccomp::send_program(rep_parent.get(), seccomp::compile(plan_.seccomp));
+      if (alive) alive = seccomp::send_program(ch.report_supervisor.get(), seccomp::compile(plan_.seccomp));
       phase("sc-sent");
       // A second byte lets the jail configure its network once the uplink is up.
       if (alive && egress_) {
         egress_->uplink_ready();
-        send_go(go_w.get());
+        channel::send_go(ch.go_supervisor.get());
         phase("uplink");
       }
     } catch (const LaunchError&) {
@@ -196,15 +192,15 @@ class Supervisor {
       ::waitpid(child_, nullptr, 0);
       // The jail may have failed first (and this step only because of it,
       // e.g. its namespaces were gone): its own report names the cause.
-      if (auto r = pending_error(rep_parent.get())) throw LaunchError(r->layer, r->text, r->code);
+      if (auto r = pending_error(ch.report_supervisor.get())) throw LaunchError(r->layer, r->text, r->code);
       throw;
     } catch (...) {
       ::kill(child_, SIGKILL);
       ::waitpid(child_, nullptr, 0);
       throw;
     }
-    go_w.reset();
-    report_ = std::move(rep_parent);
+    ch.go_supervisor.reset();
+    report_ = std::move(ch.report_supervisor);
 
     if (plan_.limits.wall_time.count() > 0) {
       timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -271,8 +267,8 @@ class Supervisor {
       }
       if (tim_i >= 0 && fds[tim_i].revents) {
         audit_.event("limit", {{"which", "wall_time"}, {"ms", plan_.limits.wall_time.count()}});
-        std::fprintf(stderr, "mcp-jail: limits: wall_time of %lld ms reached; the jail was killed\n",
-                     static_cast<long long>(plan_.limits.wall_time.count()));
+        stderr_line("mcp-jail: limits: wall_time of " + std::to_string(plan_.limits.wall_time.count()) +
+                    " ms reached; the jail was killed");
         ::kill(child_, SIGKILL);
         wall_time_hit_ = true;
         timer_.reset();
@@ -283,7 +279,7 @@ class Supervisor {
     while (report_) read_report();
     if (egress_) egress_->finish();  // drops logged just before the end; pasta goes
     if (error_) {
-      std::fprintf(stderr, "mcp-jail: %s: %s\n", error_->layer, error_->text);
+      stderr_line(std::string("mcp-jail: ") + error_->layer + ": " + error_->text);
       audit_.event("error", {{"layer", error_->layer}, {"message", error_->text}, {"status", error_->code}});
       exit_status = error_->code;
     } else if (wall_time_hit_) {
@@ -297,7 +293,7 @@ class Supervisor {
   // Writes an event unless `limit` holds it back (then it is only counted).
   void limited_event(watch::RateLimit& limit, const std::string& key, const std::string& type, nlohmann::json f) {
     if (!limit.admit(key)) {
-      audit_.count(type, f);
+      audit_.hold_back(type, f);
       return;
     }
     if (auto n = limit.take_suppressed()) f["suppressed"] = n;
@@ -311,15 +307,22 @@ class Supervisor {
     if (n.kind == K::Deny) {
       nlohmann::json f = {{"syscall", n.syscall}, {"pid", n.pid}, {"allowed", n.allowed}};
       if (n.exec && !n.paths.empty() && !n.paths[0].empty()) f["path"] = n.paths[0];
+      if (n.setid) f["reason"] = "setuid/setgid mode";
       limited_event(deny_limit_, n.syscall, "deny", std::move(f));
       return;
     }
     if (n.exec) {
       if (n.paths.empty() || n.paths[0].empty()) return;
       const auto allowed = execs_.allowed(n.paths[0], n.root.get());
-      if (!allowed) return;  // no such file: the exec fails with ENOENT (a PATH search)
+      // A program run through a descriptor - a file without a name (a memfd,
+      // a deleted or O_TMPFILE file) by execveat(fd, "", AT_EMPTY_PATH), or
+      // /proc/self/fd/N, /dev/fd/N - is never in the allowed set.
+      const std::string& p = n.paths[0];
+      const bool anonymous = p.starts_with("/memfd:") || p.ends_with(" (deleted)") || p.starts_with("/dev/fd/") ||
+                             (p.starts_with("/proc/") && p.find("/fd/") != std::string::npos);
+      if (!allowed && !anonymous) return;  // no such file: the exec fails with ENOENT (a PATH search)
       limited_event(exec_limit_, n.paths[0], "exec",
-                    {{"path", n.paths[0]}, {"allowed", *allowed}, {"syscall", n.syscall}, {"pid", n.pid}});
+                    {{"path", n.paths[0]}, {"allowed", allowed.value_or(false)}, {"syscall", n.syscall}, {"pid", n.pid}});
       return;
     }
     for (const auto& p : n.paths) {
@@ -331,80 +334,60 @@ class Supervisor {
   }
 
   void read_report() {
-    jail::Report r;
-    iovec iov{&r, sizeof r};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-    msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof cbuf;
-    const ssize_t n = ::recvmsg(report_.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-      if (errno == EAGAIN && child_exited_) report_.reset();
-      return;
+    channel::Report r;
+    UniqueFd received;
+    switch (channel::read_report(report_.get(), &r, &received)) {
+      case channel::Read::Report: break;
+      case channel::Read::Malformed: return;
+      case channel::Read::Empty:
+        if (child_exited_) report_.reset();
+        return;
+      // The jail ended with something unread (the filter, when it failed
+      // before reaching it): the error is reported once, and what the jail
+      // sent before it is still queued. Not the end of the reports.
+      case channel::Read::Reset: return;
+      case channel::Read::End:
+        // Every jail process closed its end: init gave up its privileges and
+        // the server's execve succeeded (the socket is close-on-exec).
+        report_.reset();
+        if (!error_ && !started_) {
+          started_ = true;
+          nlohmann::json skipped = skipped_;
+          audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers_of(plan_, skipped_, has_cgroup_)},
+                                 {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"},
+                                 {"env_dropped", plan_.env_dropped}});
+          release_due_ = std::chrono::steady_clock::now() + kReleaseAfter;
+        }
+        return;
     }
-    // The jail ended with something unread (the filter, when it failed
-    // before reaching it): the error is reported once, and what the jail
-    // sent before it is still queued. Not the end of the reports.
-    if (n < 0 && errno == ECONNRESET) return;
-    if (n <= 0) {
-      // Every jail process closed its end: init gave up its privileges and
-      // the server's execve succeeded (the socket is close-on-exec).
-      report_.reset();
-      if (!error_ && !started_) {
-        started_ = true;
-        nlohmann::json skipped = skipped_;
-        audit_.event("start", {{"command", plan_.argv}, {"exe", plan_.exe}, {"layers", layers_of(plan_, skipped_, has_cgroup_)},
-                               {"skipped", skipped}, {"uid", plan_.id.uid}, {"mode", plan_.id.root_mode ? "root" : "rootless"},
-                               {"env_dropped", plan_.env_dropped}});
-        release_due_ = std::chrono::steady_clock::now() + kReleaseAfter;
-      }
-      return;
-    }
-    int fd = -1;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    UniqueFd received(fd);
-    if (static_cast<std::size_t>(n) != sizeof r) return;
-    r.layer[sizeof r.layer - 1] = r.text[sizeof r.text - 1] = '\0';
     switch (r.kind) {
-      case jail::ReportKind::Error:
-        if (!error_) error_ = std::make_unique<jail::Report>(r);
+      case channel::ReportKind::Error:
+        if (!error_) error_ = std::make_unique<channel::Report>(r);
         break;
-      case jail::ReportKind::Listener: listener_ = std::move(received); break;
-      case jail::ReportKind::NetSocket:
+      case channel::ReportKind::Listener: listener_ = std::move(received); break;
+      case channel::ReportKind::NetSocket:
         if (egress_) egress_->adopt(r.code, std::move(received));
         break;
-      case jail::ReportKind::Skipped:
+      case channel::ReportKind::Skipped:
         skipped_.push_back(std::string(r.layer) + ": " + r.text);
-        std::fprintf(stderr, "mcp-jail: %s skipped (best_effort): %s\n", r.layer, r.text);
+        stderr_line(std::string("mcp-jail: ") + r.layer + " skipped (best_effort): " + r.text);
         break;
     }
   }
 
   // The first error report the (ended) jail left on `sock`, if any.
-  static std::unique_ptr<jail::Report> pending_error(int sock) {
+  static std::unique_ptr<channel::Report> pending_error(int sock) {
     for (;;) {
-      auto r = std::make_unique<jail::Report>();
-      const ssize_t n = ::recv(sock, r.get(), sizeof *r, MSG_DONTWAIT);
-      if (n < 0 && (errno == EINTR || errno == ECONNRESET)) continue;  // ECONNRESET: once, see read_report()
-      if (n != static_cast<ssize_t>(sizeof *r)) return nullptr;
-      if (r->kind != jail::ReportKind::Error) continue;
-      r->layer[sizeof r->layer - 1] = r->text[sizeof r->text - 1] = '\0';
-      return r;
+      auto r = std::make_unique<channel::Report>();
+      UniqueFd fd;
+      switch (channel::read_report(sock, r.get(), &fd)) {
+        case channel::Read::Report:
+          if (r->kind == channel::ReportKind::Error) return r;
+          continue;
+        case channel::Read::Reset: continue;  // once, see read_report()
+        default: return nullptr;
+      }
     }
-  }
-
-  // One "go" byte to the jail's init; false when it has already ended.
-  static bool send_go(int fd) {
-    const char byte = 'g';
-    ssize_t n;
-    while ((n = ::send(fd, &byte, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-    }
-    if (n == 1) return true;
-    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return false;
-    throw LaunchError("supervisor", errno_text("start the jail", n < 0 ? errno : EIO));
   }
 
   // Returns the exit status once the jail's init has ended, else -1.
@@ -440,7 +423,7 @@ class Supervisor {
   bool wall_time_hit_ = false;
   bool has_cgroup_ = false;
   UniqueFd sigfd_, report_, listener_, timer_;
-  std::unique_ptr<jail::Report> error_;
+  std::unique_ptr<channel::Report> error_;
   std::vector<std::string> skipped_;
   std::chrono::steady_clock::time_point start_;
   // When start-up memory is released (set once the server runs).

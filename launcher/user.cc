@@ -1,11 +1,11 @@
-// Two modes (DESIGN.md "Both modes work"):
+// Two modes (docs/ARCHITECTURE.md, "The layers", step 2):
 //  - rootless: a user namespace in which the invoking uid/gid map to
 //    themselves. The jail's processes have the same ids inside and on the
 //    host; capabilities they hold inside are dropped before exec.
 //  - root: NO user namespace. Mapping an unprivileged host uid into a fresh
 //    user namespace would leave its creator unable to create the jail's files
 //    (unmapped fsuid: EOVERFLOW) or reach root-only bind sources, and mapping
-//    host uid 0 is exactly the hole DESIGN.md records (a jail that could
+//    host uid 0 is exactly the hole docs/ARCHITECTURE.md records (a jail that could
 //    write /proc/sys/kernel/core_pattern). So real root builds the jail in
 //    host-owned namespaces and then becomes an unprivileged uid (default
 //    "nobody") with an empty capability set - the state of a systemd service

@@ -11,7 +11,8 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "mcpjail/landlock.hpp"
+#include "mcpjail/exec_resolve.hpp"
+#include "mcpjail/mounts.hpp"
 #include "mcpjail/paths.hpp"
 #include "mcpjail/unique_fd.hpp"
 
@@ -50,9 +51,9 @@ Verdict WriteMap::judge(const std::string& path) const {
         continue;
       }
       case MountKind::Dev:
-        // Landlock leaves exactly these writable in /dev (plan.cc).
-        for (const char* w : {"/dev/null", "/dev/zero", "/dev/full", "/dev/shm", "/dev/pts", "/dev/ptmx"})
-          if (path_is_under(p, w)) return Verdict::Writable;
+        // Landlock leaves exactly these writable in /dev.
+        for (const auto& w : mnt::kDevWritable)
+          if (path_is_under(p, w.path)) return Verdict::Writable;
         return Verdict::NotWritable;
       case MountKind::Mask:
       case MountKind::File:
@@ -70,7 +71,7 @@ void ExecSet::load() {
   loaded_ = true;
   std::vector<std::string> files = exec_allow_;
   try {
-    for (const auto& f : landlock::exec_closure(exec_allow_, path_env_)) files.push_back(f.path);
+    for (const auto& f : exec::closure(exec_allow_, path_env_)) files.push_back(f.path);
   } catch (const std::exception&) {
     // Landlock refused the plan at launch already, or a file went away since;
     // the listed paths remain.
@@ -96,29 +97,6 @@ std::optional<bool> ExecSet::allowed(const std::string& path, int root) {
     if (!fd && (errno == ENOENT || errno == ENOTDIR)) return std::nullopt;
   }
   return paths_.count(path) > 0;
-}
-
-RateLimit::RateLimit(double per_second, double burst, Clock::duration fold)
-    : per_second_(per_second), burst_(burst), tokens_(burst), fold_(fold), refill_(Clock::now()) {}
-
-bool RateLimit::admit(const std::string& key, Clock::time_point now) {
-  std::erase_if(recent_, [&](const auto& r) { return now - r.second > fold_; });
-  for (const auto& r : recent_)
-    if (r.first == key) {
-      ++suppressed_;
-      return false;
-    }
-  if (now > refill_) {
-    tokens_ = std::min(burst_, tokens_ + std::chrono::duration<double>(now - refill_).count() * per_second_);
-    refill_ = now;
-  }
-  if (tokens_ < 1) {
-    ++suppressed_;
-    return false;
-  }
-  tokens_ -= 1;
-  if (recent_.size() < 64) recent_.emplace_back(key, now);
-  return true;
 }
 
 }  // namespace mcpjail::watch

@@ -21,6 +21,9 @@ namespace {
 constexpr std::size_t kMaxTcpQuery = 4096;        // a query is small; more is abuse
 constexpr std::size_t kMaxConnOut = 256 * 1024;   // unread replies per TCP client
 constexpr int kUdpBatch = 64;                      // datagrams per wake-up
+constexpr double kErrorLinesPerSecond = 1.0 / 60;  // stderr lines about failed set updates
+constexpr std::size_t kMaxCachedRecords = 512;     // over all cached answers
+constexpr std::size_t kMaxRecordsPerEntry = 64;    // a larger answer is not cached
 
 std::uint16_t random16() {
   static std::uint16_t pool[128];
@@ -73,8 +76,12 @@ DnsFilter::DnsFilter(std::vector<AllowRule> rules, std::vector<Resolver> upstrea
       install_(std::move(install)),
       audit_(std::move(audit)),
       limits_(limits),
-      tokens_(limits.refused_burst),
-      refill_(Clock::now()) {}
+      closed_([](const Cidr& c) { return answer_closed(c, {}); }),
+      budget_(limits.upstream_per_second, limits.upstream_burst),
+      refused_limit_(limits.refused_per_second, limits.refused_burst, Clock::duration::zero()),
+      budget_events_(limits.limit_events_per_second, 1, Clock::duration::zero()),
+      full_events_(limits.limit_events_per_second, 1, Clock::duration::zero()),
+      error_lines_(kErrorLinesPerSecond, 3, std::chrono::minutes(1)) {}
 
 DnsFilter::~DnsFilter() = default;
 
@@ -235,21 +242,95 @@ void DnsFilter::reply(const Client& client, const std::vector<std::uint8_t>& msg
 
 void DnsFilter::refused_event(const dns::Query& q) {
   ++stats_.refused;
-  const auto now = Clock::now();
-  tokens_ = std::min(limits_.refused_burst,
-                     tokens_ + std::chrono::duration<double>(now - refill_).count() * limits_.refused_per_second);
-  refill_ = now;
   nlohmann::json f = {{"name", q.question.name.empty() ? "." : q.question.name},
                       {"type", dns::type_name(q.question.qtype)}};
-  if (tokens_ < 1) {
-    ++suppressed_;
+  if (!refused_limit_.admit("")) {
     if (count_) count_("dns_refused", std::move(f));
     return;
   }
-  tokens_ -= 1;
   if (q.question.qclass != dns::kClassIn) f["class"] = q.question.qclass;
-  if (suppressed_) f["suppressed"] = std::exchange(suppressed_, 0);
+  if (auto n = refused_limit_.take_suppressed()) f["suppressed"] = n;
   audit_("dns_refused", std::move(f));
+}
+
+void DnsFilter::limit_event(RateLimit& limit, const std::string& which, nlohmann::json fields) {
+  if (!limit.admit(which)) return;  // counted in the next event's "suppressed"
+  fields["which"] = which;
+  if (auto n = limit.take_suppressed()) fields["suppressed"] = n;
+  audit_("limit", std::move(fields));
+}
+
+bool DnsFilter::allow(const std::vector<SetElement>& elements, const std::string& name) {
+  if (elements.empty()) return true;
+  std::string err;
+  switch (install_(elements, &err)) {
+    case InstallResult::Ok: return true;
+    case InstallResult::Full:
+      limit_event(full_events_, "allowed_addresses", {{"name", name}, {"size", kNamesSetSize}});
+      return false;
+    case InstallResult::Failed:
+      if (error_lines_.admit(err)) {
+        const auto held = error_lines_.take_suppressed();
+        std::fprintf(stderr, "mcp-jail: network: the answer for %s could not be allowed: %s%s\n", name.c_str(),
+                     err.c_str(), held ? (" (" + std::to_string(held) + " more failures not shown)").c_str() : "");
+      }
+      return false;
+  }
+  return false;
+}
+
+// ---- cache ------------------------------------------------------------------------
+
+bool DnsFilter::from_cache(const Client& client, const dns::Query& q, std::size_t limit) {
+  auto it = cache_.find({q.question.name, q.question.qtype});
+  if (it == cache_.end()) return false;
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(it->second.expires - Clock::now()).count();
+  if (left < 1) {
+    cached_records_ -= it->second.records.size();
+    cache_.erase(it);
+    return false;
+  }
+  // Another answer may have shortened the timeout of a shared address
+  // since: the hit refreshes its elements with the answer's own timeout.
+  if (!allow(it->second.elements, q.question.name)) {
+    cached_records_ -= it->second.records.size();
+    cache_.erase(it);
+    ++stats_.servfail;
+    reply(client, dns::build_reply(q, dns::Rcode::ServFail, {}, limit));
+    return true;
+  }
+  std::vector<dns::Record> records = it->second.records;
+  for (auto& r : records) r.ttl = std::min(r.ttl, static_cast<std::uint32_t>(left));
+  ++stats_.cached;
+  ++stats_.answered;
+  reply(client, dns::build_reply(q, it->second.rcode, records, limit));
+  return true;
+}
+
+void DnsFilter::store(const dns::Query& q, dns::Rcode rcode, const std::vector<dns::Record>& records,
+                      const std::vector<SetElement>& elements, std::uint32_t lifetime_s) {
+  // The entry ends a second before the set elements of its addresses do.
+  if (limits_.cache_entries == 0 || lifetime_s < 2 || records.size() > kMaxRecordsPerEntry) return;
+  const auto now = Clock::now();
+  const std::pair<std::string, std::uint16_t> key{q.question.name, q.question.qtype};
+  if (auto old = cache_.find(key); old != cache_.end()) {
+    cached_records_ -= old->second.records.size();
+    cache_.erase(old);
+  }
+  std::erase_if(cache_, [&](const auto& e) {
+    if (e.second.expires > now) return false;
+    cached_records_ -= e.second.records.size();
+    return true;
+  });
+  while (!cache_.empty() &&
+         (cache_.size() >= limits_.cache_entries || cached_records_ + records.size() > kMaxCachedRecords)) {
+    auto first = std::min_element(cache_.begin(), cache_.end(),
+                                  [](const auto& a, const auto& b) { return a.second.expires < b.second.expires; });
+    cached_records_ -= first->second.records.size();
+    cache_.erase(first);
+  }
+  cache_[key] = CacheEntry{rcode, records, elements, now + std::chrono::seconds(lifetime_s - 1)};
+  cached_records_ += records.size();
 }
 
 void DnsFilter::handle_query(std::span<const std::uint8_t> msg, const Client& client) {
@@ -276,8 +357,16 @@ void DnsFilter::handle_query(std::span<const std::uint8_t> msg, const Client& cl
     if (it == conns_.end()) return;
     conn = &it->second;
   }
+  if (from_cache(client, q, limit)) return;
   if (upstreams_.empty() || pending_.size() >= limits_.max_pending) {
     ++stats_.servfail;
+    return reply(client, dns::build_reply(q, dns::Rcode::ServFail, {}, limit));
+  }
+  if (!budget_.take()) {
+    ++stats_.over_budget;
+    ++stats_.servfail;
+    limit_event(budget_events_, "dns_queries",
+                {{"name", q.question.name}, {"per_second", budget_.per_second()}, {"burst", budget_.burst()}});
     return reply(client, dns::build_reply(q, dns::Rcode::ServFail, {}, limit));
   }
   const std::uint64_t id = next_id_++;
@@ -393,15 +482,16 @@ void DnsFilter::finish(Pending& p, const dns::Response& r) {
     c.family = a.size() == 4 ? kFamily4 : kFamily6;
     c.prefix = c.bits();
     std::copy(a.begin(), a.end(), c.addr.begin());
+    // Passed on to the client, but never allowed: the table denies it too.
+    if (closed_ && closed_(c)) {
+      ++stats_.closed;
+      continue;
+    }
     for (std::uint16_t port : p.ports) elements.push_back({c, port, timeout});
   }
-  std::string err;
-  if (!install_(elements, &err)) {
-    std::fprintf(stderr, "mcp-jail: network: the answer for %s could not be allowed: %s\n", p.query.question.name.c_str(),
-                 err.c_str());
-    return fail(p);
-  }
+  if (!allow(elements, p.query.question.name)) return fail(p);
   for (auto& rec : chain.records) rec.ttl = std::min(rec.ttl, kMaxTtl);
+  store(p.query, r.rcode, chain.records, elements, chain.addresses.empty() ? kMinTtl : timeout);
   ++stats_.answered;
   const Client client = p.client;
   const auto msg = dns::build_reply(p.query, r.rcode, chain.records, limit);

@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -14,31 +15,43 @@
 namespace mcpjail::netfilter {
 
 namespace {
-constexpr std::uint8_t kTagNflog = 100, kTagTimer = 101;
+constexpr std::uint8_t kTagNflog = 100, kTagTimer = 101, kTagHost = 102;
 constexpr double kBlockPerSecond = 10, kBlockBurst = 30;  // net_block audit events
 constexpr auto kFoldWindow = std::chrono::seconds(2);      // repeats of one destination fold into one event
+
+void watch_fd(int epoll, int fd, std::uint8_t tag) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = static_cast<std::uint64_t>(tag) << 56;
+  ::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev);
+}
 }  // namespace
 
 Egress::Egress(const NetworkPlan& plan, AuditFn audit)
-    : audit_(std::move(audit)), tokens_(kBlockBurst), refill_(std::chrono::steady_clock::now()) {
+    : audit_(std::move(audit)), private_allowed_(plan.private_allowed), block_limit_(kBlockPerSecond, kBlockBurst, kFoldWindow) {
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!epoll_ || !timer_) throw LaunchError("network", errno_text("epoll for the DNS filter", errno));
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = static_cast<std::uint64_t>(kTagTimer) << 56;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, timer_.get(), &ev);
+  watch_fd(epoll_.get(), timer_.get(), kTagTimer);
+  // The host's addresses, followed from now on: the jail's table gets them
+  // when its socket arrives (adopt()), before anything leaves the jail.
+  hosts_ = std::make_unique<HostAddresses>();
+  watch_fd(epoll_.get(), hosts_->fd(), kTagHost);
   dns_ = std::make_unique<DnsFilter>(
       plan.rules, plan.resolvers, epoll_.get(),
       [this](const std::vector<SetElement>& e, std::string* err) {
-        if (e.empty()) return true;
         if (!sets_) {
           *err = "the jail did not hand over its nftables socket";
-          return false;
+          return SetWriter::Result::Failed;
         }
         return sets_->add(e, err);
       },
       [this](const std::string& type, nlohmann::json f) { audit_(type, std::move(f)); });
+  dns_->set_closed([this](const Cidr& c) {
+    if (answer_closed(c, private_allowed_)) return true;
+    const auto& host = hosts_->addresses();
+    return std::find(host.begin(), host.end(), c) != host.end() && !host_address_opened(c, private_allowed_);
+  });
 }
 
 Egress::~Egress() = default;
@@ -54,15 +67,17 @@ void Egress::adopt(int which, UniqueFd fd) {
   switch (static_cast<JailSocket>(which)) {
     case JailSocket::DnsUdp: dns_->set_udp(std::move(fd)); break;
     case JailSocket::DnsTcp: dns_->set_tcp(std::move(fd)); break;
-    case JailSocket::NftSet: sets_ = std::make_unique<SetWriter>(std::move(fd)); break;
-    case JailSocket::Nflog: {
-      nflog_ = std::move(fd);
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = static_cast<std::uint64_t>(kTagNflog) << 56;
-      ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, nflog_.get(), &ev);
+    case JailSocket::NftSet: {
+      sets_ = std::make_unique<SetWriter>(std::move(fd));
+      std::string err;
+      if (!sync_host_addresses(&err))
+        throw LaunchError("network", "cannot put this host's own addresses into the jail's nftables table: " + err);
       break;
     }
+    case JailSocket::Nflog:
+      nflog_ = std::move(fd);
+      watch_fd(epoll_.get(), nflog_.get(), kTagNflog);
+      break;
   }
   arm_timer();
 }
@@ -79,6 +94,21 @@ void Egress::process() {
       }
     } else if (tag == kTagNflog) {
       read_nflog();
+    } else if (tag == kTagHost) {
+      if (hosts_->update() && sets_) {
+        std::string err;
+        if (!sync_host_addresses(&err)) {
+          // Fail closed: a host address the table may not deny shuts the
+          // gate, until a later change brings the sets in line again.
+          std::string gate_err;
+          const bool shut = sets_->close_gate(&gate_err);
+          if (shut) gate_open_ = false;
+          std::fprintf(stderr, "mcp-jail: network: cannot follow a change of this host's addresses in the jail's "
+                               "table (%s); %s\n",
+                       err.c_str(), shut ? "nothing but loopback leaves the jail from now on"
+                                         : ("shutting the jail's egress failed as well: " + gate_err).c_str());
+        }
+      }
     } else {
       dns_->on_event(tag, id, events[i].events);
     }
@@ -112,24 +142,32 @@ void Egress::read_nflog() {
   for (const auto& p : netfilter::read_nflog(nflog_.get(), 256)) report_block(p);
 }
 
+bool Egress::sync_host_addresses(std::string* err) {
+  std::vector<Cidr> want;
+  for (const auto& c : hosts_->addresses())
+    if (!host_address_opened(c, private_allowed_)) want.push_back(c);
+  std::vector<Cidr> add, remove;
+  for (const auto& c : want)
+    if (std::find(host_denied_.begin(), host_denied_.end(), c) == host_denied_.end()) add.push_back(c);
+  for (const auto& c : host_denied_)
+    if (std::find(want.begin(), want.end(), c) == want.end()) remove.push_back(c);
+  const bool open = !gate_open_;
+  if (add.empty() && remove.empty() && !open) return true;
+  if (!sets_->update_host(add, remove, open, err)) return false;
+  host_denied_ = std::move(want);
+  gate_open_ = true;
+  return true;
+}
+
 void Egress::report_block(const BlockedPacket& p) {
-  const auto now = std::chrono::steady_clock::now();
   const std::string key = p.protocol + " " + p.address + " " + std::to_string(p.port);
   nlohmann::json f = {{"address", p.address}, {"protocol", p.protocol}};
   if (p.protocol == "tcp" || p.protocol == "udp") f["port"] = p.port;
-  auto suppress = [&] {
-    ++suppressed_;
+  if (!block_limit_.admit(key)) {
     if (count_) count_("net_block", std::move(f));
-  };
-  std::erase_if(recent_, [&](const auto& r) { return now - r.second > kFoldWindow; });
-  for (const auto& r : recent_)
-    if (r.first == key) return suppress();
-  tokens_ = std::min(kBlockBurst, tokens_ + std::chrono::duration<double>(now - refill_).count() * kBlockPerSecond);
-  refill_ = now;
-  if (tokens_ < 1) return suppress();
-  tokens_ -= 1;
-  if (recent_.size() < 64) recent_.emplace_back(key, now);
-  if (suppressed_) f["suppressed"] = std::exchange(suppressed_, 0);
+    return;
+  }
+  if (auto n = block_limit_.take_suppressed()) f["suppressed"] = n;
   audit_("net_block", std::move(f));
 }
 

@@ -10,12 +10,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 
+#include "mcpjail/channel.hpp"
 #include "mcpjail/errors.hpp"
-#include "mcpjail/jail.hpp"
 #include "mcpjail/net.hpp"
 #include "mcpjail/netfilter.hpp"
 #include "mcpjail/netfilter_internal.hpp"
@@ -48,11 +47,7 @@ UniqueFd dns_socket(int type) {
 }
 
 void hand_over(int report_sock, JailSocket which, const UniqueFd& fd) {
-  jail::Report r;
-  r.kind = jail::ReportKind::NetSocket;
-  r.code = static_cast<int>(which);
-  std::snprintf(r.layer, sizeof r.layer, "network");
-  jail::send_report(report_sock, r, fd.get());
+  channel::send_report(report_sock, channel::ReportKind::NetSocket, static_cast<int>(which), "network", "", fd.get());
 }
 
 }  // namespace

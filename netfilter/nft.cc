@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <sstream>
 
 #include "mcpjail/errors.hpp"
@@ -46,18 +47,31 @@ std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, 
   o << "table inet " << kTable << " {\n";
   o << "\t# addresses of allowed host names: the DNS filter adds them as it answers, for the answer's TTL\n";
   for (int i = 0; i < 2; ++i)
-    o << "\tset names" << (i ? "6" : "4") << " {\n"
+    o << "\tset " << kNamesSet[i] << " {\n"
       << "\t\ttype " << (i ? "ipv6_addr" : "ipv4_addr") << " . inet_service\n"
       << "\t\tflags timeout\n"
-      << "\t\tsize 65536\n"
+      << "\t\tsize " << kNamesSetSize << "\n"
       << "\t}\n";
+  o << "\t# this host's own addresses (the uplink would reach them from the host itself): the supervisor\n"
+    << "\t# reads them at launch and follows their changes while the jail runs\n";
+  for (int i = 0; i < 2; ++i)
+    o << "\tset " << kHostSet[i] << " {\n"
+      << "\t\ttype " << (i ? "ipv6_addr" : "ipv4_addr") << "\n"
+      << "\t}\n";
+  o << "\t# empty until the supervisor has filled " << kHostSet[0] << " and " << kHostSet[1]
+    << " (it adds mark 0 in the same transaction)\n"
+    << "\tset " << kReadySet << " {\n"
+    << "\t\ttype mark\n"
+    << "\t}\n";
   o << "\tchain output {\n"
     << "\t\ttype filter hook output priority filter; policy drop;\n"
     << "\t\toif \"lo\" accept\n"
     << "\t\tct state established,related accept\n"
     << "\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } ip6 hoplimit 255 accept\n"
     << "\t\t# the kernel's own multicast listener reports: dropped, not logged\n"
-    << "\t\tip6 daddr ff02::/16 icmpv6 type { mld-listener-report, mld2-listener-report } drop\n";
+    << "\t\tip6 daddr ff02::/16 icmpv6 type { mld-listener-report, mld2-listener-report } drop\n"
+    << "\t\t# nothing leaves before the host's own addresses are in place\n"
+    << "\t\tmeta mark != @" << kReadySet << " goto blocked\n";
   if (placeholder) {
     o << "\t\tip daddr <the uplink's IPv4 gateway> goto blocked\n"
       << "\t\tip6 daddr <the uplink's IPv6 gateway> goto blocked\n";
@@ -66,6 +80,10 @@ std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, 
     auto gw = of_family(gateways, fams[i]);
     if (!gw.empty()) o << "\t\t" << fam[i] << " daddr " << set_text(gw) << " goto blocked\n";
   }
+  // allow_private entries that contain a host address are left out of the
+  // host sets by the supervisor (host_address_opened()).
+  o << "\t\tip daddr @" << kHostSet[0] << " goto blocked\n"
+    << "\t\tip6 daddr @" << kHostSet[1] << " goto blocked\n";
   // Metadata endpoints: closed unless allow_private names the exact address.
   for (const auto& m : metadata_addresses()) {
     bool opened = false;
@@ -202,84 +220,161 @@ struct SetFree {
   void operator()(nftnl_set* s) const { nftnl_set_free(s); }
 };
 
-bool build_set(nftnl_set* s, const char* name, const std::vector<SetElement>& elements, int family) {
-  nftnl_set_set_str(s, NFTNL_SET_TABLE, kTable);
-  nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-  bool any = false;
-  for (const auto& e : elements) {
-    if (e.addr.family != family) continue;
-    // The key of an "addr . inet_service" element: each field padded to 4 bytes.
-    std::uint8_t key[20] = {};
-    const std::size_t alen = e.addr.bytes();
-    std::memcpy(key, e.addr.addr.data(), alen);
-    const std::uint16_t port = htons(e.port);
-    std::memcpy(key + alen, &port, 2);
-    nftnl_set_elem* el = nftnl_set_elem_alloc();
-    if (!el) return false;
-    nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, static_cast<std::uint32_t>(alen + 4));
-    nftnl_set_elem_set_u64(el, NFTNL_SET_ELEM_TIMEOUT, static_cast<std::uint64_t>(e.timeout_s) * 1000);
-    nftnl_set_elem_add(s, el);
-    any = true;
+// One message of a transaction: elements added to or deleted from one set.
+struct SetOp {
+  int type = NFT_MSG_NEWSETELEM;  // or NFT_MSG_DELSETELEM
+  const char* set = nullptr;
+  struct Key {
+    std::uint8_t bytes[20] = {};
+    std::uint32_t len = 0;
+    std::uint64_t timeout_ms = 0;  // 0: none (a set without timeouts)
+  };
+  std::vector<Key> keys;
+};
+
+// The key of an element: the address, and for the name sets the port (each
+// field of an "addr . inet_service" key padded to 4 bytes).
+SetOp::Key key_of(const Cidr& addr, std::optional<std::uint16_t> port, std::uint64_t timeout_ms) {
+  SetOp::Key k;
+  const std::size_t alen = addr.bytes();
+  std::memcpy(k.bytes, addr.addr.data(), alen);
+  k.len = static_cast<std::uint32_t>(alen);
+  if (port) {
+    const std::uint16_t p = htons(*port);
+    std::memcpy(k.bytes + alen, &p, 2);
+    k.len += 4;
   }
-  return any;
+  k.timeout_ms = timeout_ms;
+  return k;
 }
 
-}  // namespace
-
-bool SetWriter::add(const std::vector<SetElement>& elements, std::string* err) {
-  if (elements.empty()) return true;
+// Sends `ops` as one nf_tables transaction (all or nothing) and reads the
+// acknowledgements. 0, or the kernel's errno (*err says what).
+int run_transaction(SetWriter::Impl& impl, const std::vector<SetOp>& ops, std::string* err) {
+  std::size_t keys = 0;
+  for (const auto& op : ops) keys += op.keys.size();
+  if (keys == 0) return 0;
   // Room for the batch markers and every element (key, timeout, attribute headers).
-  std::vector<char> buf(1024 + elements.size() * 128);
+  std::vector<char> buf(1024 + ops.size() * 256 + keys * 128);
   mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buf.data(), buf.size());
-  std::uint32_t& seq = impl_->seq;
+  std::uint32_t& seq = impl.seq;
   nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq++);
   mnl_nlmsg_batch_next(batch);
   std::vector<std::uint32_t> expect;
-  for (int fam : {kFamily4, kFamily6}) {
+  for (const auto& op : ops) {
+    if (op.keys.empty()) continue;
     std::unique_ptr<nftnl_set, SetFree> set(nftnl_set_alloc());
     if (!set) {
       mnl_nlmsg_batch_stop(batch);
       *err = "out of memory";
-      return false;
+      return ENOMEM;
     }
-    if (!build_set(set.get(), fam == kFamily4 ? "names4" : "names6", elements, fam)) continue;
-    // No NLM_F_EXCL: an element already there gets the new timeout.
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)), NFT_MSG_NEWSETELEM,
-                                          NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
+    nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, kTable);
+    nftnl_set_set_str(set.get(), NFTNL_SET_NAME, op.set);
+    for (const auto& k : op.keys) {
+      nftnl_set_elem* el = nftnl_set_elem_alloc();
+      if (!el) {
+        mnl_nlmsg_batch_stop(batch);
+        *err = "out of memory";
+        return ENOMEM;
+      }
+      nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, k.bytes, k.len);
+      if (k.timeout_ms) nftnl_set_elem_set_u64(el, NFTNL_SET_ELEM_TIMEOUT, k.timeout_ms);
+      nftnl_set_elem_add(set.get(), el);
+    }
+    // No NLM_F_EXCL: an element already there is no error (and gets the new timeout).
+    const std::uint16_t flags = op.type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK;
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)),
+                                          static_cast<std::uint16_t>(op.type), NFPROTO_INET, flags, seq);
     nftnl_set_elems_nlmsg_build_payload(nlh, set.get());
     expect.push_back(seq++);
     mnl_nlmsg_batch_next(batch);
   }
   nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch)), seq++);
   mnl_nlmsg_batch_next(batch);
-  const ssize_t sent = mnl_socket_sendto(impl_->nl, mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch));
+  const ssize_t sent = mnl_socket_sendto(impl.nl, mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch));
   mnl_nlmsg_batch_stop(batch);
   if (sent < 0) {
-    *err = errno_text("send to nf_tables", errno);
-    return false;
+    const int e = errno;
+    *err = errno_text("send to nf_tables", e);
+    return e;
   }
   // nf_tables handles a batch inside sendmsg(): the acknowledgements are
-  // queued by now, so reading them never waits.
+  // queued by now, so reading them never waits. An error aborts the whole
+  // transaction; read on to the last acknowledgement all the same, so that
+  // none is left for the next one.
   char ack[8192];
   std::size_t acked = 0;
+  int failed = 0;
   while (acked < expect.size()) {
-    const ssize_t n = ::recv(impl_->fd, ack, sizeof ack, MSG_DONTWAIT);
+    const ssize_t n = ::recv(impl.fd, ack, sizeof ack, MSG_DONTWAIT);
     if (n < 0) {
-      *err = errno == EAGAIN ? "nf_tables did not acknowledge the update" : errno_text("receive from nf_tables", errno);
-      return false;
+      if (failed) break;  // after an error the kernel may not acknowledge the rest
+      const int e = errno;
+      *err = e == EAGAIN ? "nf_tables did not acknowledge the update" : errno_text("receive from nf_tables", e);
+      return e == EAGAIN ? EIO : e;
     }
     int len = static_cast<int>(n);
     for (auto* nlh = reinterpret_cast<nlmsghdr*>(ack); mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
       if (nlh->nlmsg_type != NLMSG_ERROR) continue;
       const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-      if (e->error != 0) {
-        *err = "nf_tables refused the set update: " + std::string(std::strerror(-e->error));
-        return false;
+      if (e->error != 0 && !failed) {
+        failed = -e->error;
+        *err = "nf_tables refused the set update: " + std::string(std::strerror(failed));
       }
       ++acked;
     }
   }
-  return true;
+  return failed;
+}
+
+}  // namespace
+
+SetWriter::Result SetWriter::add(const std::vector<SetElement>& elements, std::string* err) {
+  std::vector<SetOp> ops(2);
+  for (int i = 0; i < 2; ++i) ops[static_cast<std::size_t>(i)].set = kNamesSet[i];
+  for (const auto& e : elements)
+    ops[e.addr.family == kFamily4 ? 0 : 1].keys.push_back(
+        key_of(e.addr, e.port, static_cast<std::uint64_t>(e.timeout_s) * 1000));
+  const int rc = run_transaction(*impl_, ops, err);
+  if (rc == 0) return Result::Ok;
+  // nft_add_set_elem(): a set at its size refuses another element with ENFILE.
+  return rc == ENFILE ? Result::Full : Result::Failed;
+}
+
+bool SetWriter::update_host(const std::vector<Cidr>& add, const std::vector<Cidr>& remove, bool open,
+                            std::string* err) {
+  std::vector<SetOp> ops;
+  for (int i = 0; i < 2; ++i) {
+    SetOp del;
+    del.type = NFT_MSG_DELSETELEM;
+    del.set = kHostSet[i];
+    for (const auto& c : remove)
+      if ((c.family == kFamily4) == (i == 0)) del.keys.push_back(key_of(c, std::nullopt, 0));
+    ops.push_back(std::move(del));
+  }
+  for (int i = 0; i < 2; ++i) {
+    SetOp ins;
+    ins.set = kHostSet[i];
+    for (const auto& c : add)
+      if ((c.family == kFamily4) == (i == 0)) ins.keys.push_back(key_of(c, std::nullopt, 0));
+    ops.push_back(std::move(ins));
+  }
+  if (open) {
+    SetOp gate;
+    gate.set = kReadySet;
+    gate.keys.push_back(SetOp::Key{{}, 4, 0});  // mark 0: every packet of the jail
+    ops.push_back(std::move(gate));
+  }
+  return run_transaction(*impl_, ops, err) == 0;
+}
+
+bool SetWriter::close_gate(std::string* err) {
+  SetOp gate;
+  gate.type = NFT_MSG_DELSETELEM;
+  gate.set = kReadySet;
+  gate.keys.push_back(SetOp::Key{{}, 4, 0});
+  return run_transaction(*impl_, {gate}, err) == 0;
 }
 
 }  // namespace mcpjail::netfilter

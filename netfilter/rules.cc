@@ -298,14 +298,49 @@ std::vector<Resolver> resolvers_from_resolv_conf(std::string_view text) {
 }
 
 const std::vector<Cidr>& denied_ranges() {
+  // From IANA's IPv4 and IPv6 Special-Purpose Address Registries (checked
+  // against their 2025 editions), with the multicast blocks and the old
+  // site-local one. Denied: every block the registries mark as not globally
+  // reachable, whole (the few globally reachable anycast addresses inside
+  // 192.0.0.0/24 and 2001::/23 included), and the prefixes that carry an
+  // IPv4 address a translator on the way may turn into a private one (NAT64,
+  // 6to4 and its relay anycast, Teredo inside 2001::/23, IPv4-mapped and
+  // IPv4-compatible). Left open on purpose: the documentation blocks
+  // (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32,
+  // 3fff::/20) and 198.18.0.0/15 (benchmarking): nothing of a host's own
+  // network lives there by their definition, examples and test networks use
+  // them, and DNS proxies that answer with "fake" addresses (198.18.0.0/15)
+  // must keep working. The globally reachable blocks outside those two
+  // (AS112, AMT) are ordinary public addresses. mcp-jail-profile(5) lists
+  // the same.
   static const std::vector<Cidr> ranges = [] {
     std::vector<Cidr> v;
-    for (const char* s : {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-                          "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "192.0.0.0/24", "::/127", "::ffff:0:0/96",
-                          // IPv6 forms that carry an IPv4 address a gateway may
-                          // translate: NAT64 (well-known and local-use) and 6to4.
-                          "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16",
-                          "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8"})
+    for (const char* s : {// IPv4
+                          "0.0.0.0/8",        // "this network" (0.0.0.0/32 included)
+                          "10.0.0.0/8",       // private
+                          "100.64.0.0/10",    // shared address space (CGNAT)
+                          "127.0.0.0/8",      // loopback
+                          "169.254.0.0/16",   // link-local (cloud metadata)
+                          "172.16.0.0/12",    // private
+                          "192.0.0.0/24",     // IETF protocol assignments (DS-Lite, NAT64 discovery, ...)
+                          "192.88.99.0/24",   // 6to4 relay anycast (deprecated)
+                          "192.168.0.0/16",   // private
+                          "224.0.0.0/4",      // multicast
+                          "240.0.0.0/4",      // reserved, and the limited broadcast 255.255.255.255
+                          // IPv6
+                          "::/96",            // unspecified, loopback, IPv4-compatible (deprecated)
+                          "::ffff:0:0/96",    // IPv4-mapped
+                          "64:ff9b::/96",     // NAT64, well-known prefix
+                          "64:ff9b:1::/48",   // NAT64, local use
+                          "100::/64",         // discard-only
+                          "100:0:0:1::/64",   // dummy prefix
+                          "2001::/23",        // IETF protocol assignments (Teredo 2001::/32, benchmarking, ORCHID, ...)
+                          "2002::/16",        // 6to4
+                          "5f00::/16",        // SRv6 segment identifiers
+                          "fc00::/7",         // unique local
+                          "fe80::/10",        // link-local
+                          "fec0::/10",        // site-local (deprecated)
+                          "ff00::/8"})        // multicast
       v.push_back(cidr_of(s));
     return v;
   }();
@@ -315,6 +350,20 @@ const std::vector<Cidr>& denied_ranges() {
 const std::vector<Cidr>& metadata_addresses() {
   static const std::vector<Cidr> addrs = {cidr_of("169.254.169.254"), cidr_of("fd00:ec2::254")};
   return addrs;
+}
+
+bool answer_closed(const Cidr& addr, const std::vector<Cidr>& private_allowed) {
+  const auto d = denied_range_of(addr);
+  if (!d) return false;
+  for (const auto& p : private_allowed)
+    if (d->host() ? p == *d : p.contains(addr)) return false;  // a metadata address: named exactly
+  return true;
+}
+
+bool host_address_opened(const Cidr& addr, const std::vector<Cidr>& private_allowed) {
+  for (const auto& p : private_allowed)
+    if (p.contains(addr)) return true;
+  return false;
 }
 
 std::optional<Cidr> denied_range_of(const Cidr& net) {

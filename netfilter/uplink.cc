@@ -38,6 +38,7 @@
 #include <linux/close_range.h>
 
 #include "mcpjail/errors.hpp"
+#include "mcpjail/host_checks.hpp"
 #include "mcpjail/netfilter.hpp"
 
 namespace mcpjail::netfilter {
@@ -202,8 +203,12 @@ void Uplink::wait_ready(std::chrono::milliseconds timeout) {
     int status = 0;
     ::waitpid(keeper_, &status, 0);
     keeper_ = -1;
-    throw LaunchError("network", "pasta could not set up the jail's uplink (exit status " +
-                                     std::to_string(decode(status)) + "; its messages are above)");
+    const std::string exit_text = "pasta's exit status " + std::to_string(decode(status)) + "; its messages are above";
+    // The usual cause: a tun device this user may not open (host_checks.hpp).
+    if (const host::Check tun = host::check_tun(host::read_tun_inputs(false)); !tun.ok)
+      throw LaunchError("network", "pasta could not set up the jail's uplink: " + tun.found + ". Fix: " + tun.fix +
+                                       " (" + exit_text + ")");
+    throw LaunchError("network", "pasta could not set up the jail's uplink (" + exit_text + ")");
   }
   ready_.reset();
   pasta_ = static_cast<pid_t>(std::strtol(got.c_str(), nullptr, 10));

@@ -3,6 +3,9 @@
 #   1. launch time of `mcp-jail run` with network "allowlist" vs "none" (root and rootless)
 #   2. TCP connection setup from inside the jail vs the same connects without a jail
 #   3. bulk TCP throughput (one stream, 1 GiB) through the jail's uplink vs without a jail
+#   4. resident memory of the supervisor and of the jail's init with network "allowlist":
+#      SCALE jails idling (bench/scale.mjs --allowlist), and one supervisor after
+#      a DNS flood has gone through its filter (cache, budget)
 #
 #   sudo bench/network/run.sh [BUILD_DIR]
 #
@@ -17,6 +20,7 @@ JAIL=$B/mcp-jail
 NETPROBE=$B/tests/network/netprobe
 NETWORLD=$B/tests/network/networld
 RUNS=${RUNS:-30}
+SCALE=${SCALE:-10}
 CONNECTS=${CONNECTS:-500}
 MB=${MB:-1024}
 for f in "$JAIL" "$NETPROBE" "$NETWORLD"; do
@@ -53,7 +57,7 @@ name = "bench-allowlist"
 extends = "base"
 [network]
 mode = "allowlist"
-allow = ["api.test:8443", "api.test:9000"]
+allow = ["api.test:8443", "api.test:9000", "*.flood.test:8443"]
 dns = ["198.18.1.53"]
 EOP
 chmod 644 "$T"/*.toml
@@ -91,3 +95,19 @@ done
 for i in 1 2 3; do
   printf "  jail, rootless      "; $HOSTNS $ASUSER "$T/mcp-jail" run "$T/allow.toml" --audit-log none -- "$T/netprobe" download api.test 9000 | sed 's/.* ok //'
 done
+
+echo "== resident memory, network allowlist"
+$HOSTNS env MCPJAIL_BIN="$T/mcp-jail" node "$ROOT/bench/scale.mjs" --allowlist "$SCALE" | sed 's/^/  /'
+# One jail whose server floods the DNS filter with new names (each one a
+# query upstream until the budget is spent), then idles: the supervisor's
+# memory then, and its jail's init.
+$HOSTNS "$T/mcp-jail" run "$T/allow.toml" --audit-log none -- "$T/netprobe" connect api.test 8443 \; \
+  dnsflood 127.0.0.1 flood.test 1000 \; sleep 3000 >"$T/flood.out" &
+SUP=$!
+sleep 2
+INIT=$(for c in $(cat /proc/$SUP/task/$SUP/children 2>/dev/null); do
+  grep -Eq '^NSpid:[[:space:]]+[0-9]+[[:space:]]+[0-9]+' /proc/$c/status 2>/dev/null && echo "$c"; done | head -n1)
+printf "  after a DNS flood: supervisor VmRSS %s kB, jail init VmRSS %s kB\n" \
+  "$(awk '/^VmRSS/ {print $2}' /proc/$SUP/status)" "$(awk '/^VmRSS/ {print $2}' /proc/${INIT:-0}/status 2>/dev/null)"
+wait $SUP
+sed 's/^/  /' "$T/flood.out"

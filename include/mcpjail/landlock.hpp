@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mcpjail/exec_resolve.hpp"
 #include "mcpjail/plan.hpp"
 
 namespace mcpjail::landlock {
@@ -28,19 +29,17 @@ std::string describe(const LandlockPlan& plan);
 // ---- Building blocks, exposed for `check` and for tests -------------------
 
 // One file that gets the execute right, and why.
-struct ExecFile {
-  std::string path;  // as found (absolute; symlinks are followed when the rule is added)
-  std::string why;   // "allowed", "ELF interpreter of /usr/bin/node", ...
-};
+using ExecFile = exec::ExecFile;
 
 // The files that must be executable for `exec_allow` to run, resolved in the
-// current mount namespace: each executable, the ELF interpreter (PT_INTERP)
-// of every dynamically linked ELF, and for `#!` scripts the interpreter and,
-// for `#!/usr/bin/env [-S] PROG`, PROG looked up in `path_env` (":"-separated;
-// relative PATH entries are ignored). Nested interpreters are followed up to
-// the kernel's own depth. Throws LaunchError("landlock", ...) for a missing
-// file or an unsupported format (only ELF and `#!` are supported; binfmt_misc
-// handlers are not).
+// current mount namespace (exec::closure): each executable, the ELF
+// interpreter (PT_INTERP) of every dynamically linked ELF, and for `#!`
+// scripts the interpreter and, for `#!/usr/bin/env ... PROG`, PROG looked up
+// in `path_env` (the server's PATH, LandlockPlan::path_env; relative entries
+// are ignored; "" stands for exec::kDefaultSearchPath). Nested interpreters
+// are followed up to the kernel's own depth. Throws LaunchError("landlock",
+// ...) for a missing file or an unsupported format (only ELF and `#!` are
+// supported; binfmt_misc handlers are not).
 std::vector<ExecFile> exec_closure(const std::vector<std::string>& exec_allow, const std::string& path_env);
 
 // The features `plan` needs from the kernel that Landlock ABI `abi` lacks,

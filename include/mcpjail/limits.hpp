@@ -45,7 +45,7 @@ std::unique_ptr<Cgroup> create_cgroup(const LimitsPlan& plan, const std::string&
 
 // The per-launch directory is named "<launch id>.<pid ns>.<pid>.<start time>":
 // the launcher that owns it, so that a later launch can remove it when that
-// launcher was killed before it could (see cgroup.cc).
+// launcher was killed before it could (see launcher/cgroup/stale.cc).
 struct LeafOwner {
   std::uint64_t pid_ns = 0;      // inode of the launcher's pid namespace
   pid_t pid = 0;                 // its pid there

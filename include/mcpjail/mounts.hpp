@@ -15,6 +15,20 @@ namespace mcpjail::mnt {
 // Throws LaunchError("mounts", ...).
 void build_root(const Plan& plan);
 
+// What the server may write in /dev (the rest of it is read-only): Landlock
+// gives each entry without `link` a write rule; the watch counts all of them
+// writable. An entry with `link` is a symlink into another one (/dev/ptmx ->
+// pts/ptmx, writable through /dev/pts), listed for the watch, which judges
+// paths without following links.
+struct DevWritable {
+  const char* path;
+  const char* link;  // nullptr, or the symlink's target
+};
+inline constexpr DevWritable kDevWritable[] = {
+    {"/dev/null", nullptr}, {"/dev/zero", nullptr}, {"/dev/full", nullptr},
+    {"/dev/shm", nullptr},  {"/dev/pts", nullptr},  {"/dev/ptmx", "pts/ptmx"},
+};
+
 // /proc entries made read-only, and those masked, inside the jail.
 extern const char* const kProcReadOnly[];
 extern const char* const kProcMasked[];

@@ -28,6 +28,7 @@
 
 #include "mcpjail/netfilter_rules.hpp"
 #include "mcpjail/plan.hpp"
+#include "mcpjail/rate_limit.hpp"
 #include "mcpjail/unique_fd.hpp"
 
 namespace mcpjail::netfilter {
@@ -41,7 +42,15 @@ inline constexpr const char* kUplinkName = "uplink0";
 inline constexpr std::uint32_t kMinTtl = 30;
 inline constexpr std::uint32_t kMaxTtl = 3600;
 
-// Sockets the jail's init hands to the supervisor (jail::Report::code).
+// The table's sets: addresses . ports of allowed names (IPv4, IPv6), at most
+// kNamesSetSize elements each; the host's own addresses; and the gate, empty
+// until the host's addresses are in place.
+inline constexpr const char* kNamesSet[2] = {"names4", "names6"};
+inline constexpr std::uint32_t kNamesSetSize = 65536;
+inline constexpr const char* kHostSet[2] = {"host4", "host6"};
+inline constexpr const char* kReadySet = "ready";
+
+// Sockets the jail's init hands to the supervisor (channel::Report::code).
 enum class JailSocket : int { DnsUdp = 1, DnsTcp = 2, NftSet = 3, Nflog = 4 };
 
 // ---- nftables -------------------------------------------------------------
@@ -82,21 +91,60 @@ struct SetElement {
   std::uint32_t timeout_s = 0;
 };
 
-// Adds elements to the name sets over a netlink socket the jail opened in
-// its namespace (the supervisor is outside it). Refreshes the timeout of an
-// element that is already there.
+// Updates the table's sets over a netlink socket the jail opened in its
+// namespace (the supervisor is outside it). Each call is one nf_tables
+// transaction: all of it or nothing.
 class SetWriter {
  public:
   explicit SetWriter(UniqueFd netlink);
   ~SetWriter();
   SetWriter(const SetWriter&) = delete;
   SetWriter& operator=(const SetWriter&) = delete;
-  // False, with `err`, when the kernel did not acknowledge the update.
-  bool add(const std::vector<SetElement>& elements, std::string* err);
+
+  enum class Result { Ok, Full, Failed };
+  // Adds elements to the name sets; refreshes the timeout of an element
+  // that is already there. Full: a set is at kNamesSetSize. Failed: any
+  // other refusal (`err` says which).
+  Result add(const std::vector<SetElement>& elements, std::string* err);
+  // The host's own addresses: `remove` out of, `add` into the host sets, and
+  // with `open` the gate opened, in one transaction. False, with `err`, when
+  // the kernel refused it.
+  bool update_host(const std::vector<Cidr>& add, const std::vector<Cidr>& remove, bool open, std::string* err);
+  // Shuts the gate again: nothing but loopback leaves the jail.
+  bool close_gate(std::string* err);
+
+  struct Impl;  // nft.cc
 
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// ---- the host's own addresses ------------------------------------------------
+
+// Every address of the calling process's network namespace (the
+// supervisor's, which is where pasta opens the jail's connections), all
+// interfaces, IPv4 and IPv6, loopback included; sorted, each once.
+// Throws LaunchError("network", ...) when rtnetlink cannot be read.
+std::vector<Cidr> host_addresses();
+
+// The same, followed: an rtnetlink socket subscribed to address changes
+// (opened before the first read, so that no change in between is lost).
+class HostAddresses {
+ public:
+  HostAddresses();  // throws LaunchError("network", ...)
+  // Readable when changes are queued; poll it with POLLIN.
+  int fd() const { return events_.get(); }
+  const std::vector<Cidr>& addresses() const { return addrs_; }
+  // Reads the queued changes (never blocks); true when addresses() changed.
+  // When the kernel dropped notices (the socket overran), reads them all anew.
+  bool update();
+
+ private:
+  void reload();
+  void rebuild();
+  UniqueFd events_;
+  std::vector<std::pair<int, Cidr>> entries_;  // (interface index, address)
+  std::vector<Cidr> addrs_;
 };
 
 // ---- drop logging -----------------------------------------------------------
@@ -173,7 +221,7 @@ class Egress {
   // configured.
   void start_uplink(pid_t child, bool rootless);
   void uplink_ready();
-  // A socket from the jail (jail::ReportKind::NetSocket, code = JailSocket).
+  // A socket from the jail (channel::ReportKind::NetSocket, code = JailSocket).
   void adopt(int which, UniqueFd fd);
   // Readable when process() has work; poll it with POLLIN.
   int fd() const { return epoll_.get(); }
@@ -189,17 +237,20 @@ class Egress {
   void arm_timer();
   void read_nflog();
   void report_block(const BlockedPacket& p);
+  // Brings the table's host sets in line with the host's addresses (less
+  // those allow_private opens), and opens the gate the first time.
+  bool sync_host_addresses(std::string* err);
 
   AuditFn audit_, count_;
+  std::vector<Cidr> private_allowed_;
   UniqueFd epoll_, timer_, nflog_;
   std::unique_ptr<Uplink> uplink_;
   std::unique_ptr<SetWriter> sets_;
+  std::unique_ptr<HostAddresses> hosts_;
+  std::vector<Cidr> host_denied_;  // what the host sets hold
+  bool gate_open_ = false;
   std::unique_ptr<DnsFilter> dns_;
-  // net_block rate limit: a token bucket, and repeats of one destination folded
-  double tokens_ = 0;
-  std::chrono::steady_clock::time_point refill_;
-  std::uint64_t suppressed_ = 0;
-  std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> recent_;
+  RateLimit block_limit_;  // net_block events; repeats of one destination folded
 };
 
 }  // namespace mcpjail::netfilter

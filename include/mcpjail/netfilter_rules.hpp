@@ -75,12 +75,25 @@ std::vector<Resolver> resolvers_from_resolv_conf(std::string_view text);
 
 // Ranges the jail never reaches unless `allow_private` lists them: private
 // (RFC 1918, ULA), loopback, link-local, CGNAT, multicast, "this network",
-// reserved. The metadata addresses are kept apart: only an allow_private
-// entry naming that exact address opens them.
+// reserved, and the special-purpose blocks of IANA's registries that are not
+// globally reachable or carry an IPv4 address (rules.cc says which and why).
+// The metadata addresses are kept apart: only an allow_private entry naming
+// that exact address opens them.
 const std::vector<Cidr>& denied_ranges();
 const std::vector<Cidr>& metadata_addresses();  // 169.254.169.254, fd00:ec2::254
 
-// The denied range (or metadata address) that `net` falls in or overlaps, if any.
+// The denied range (or metadata address) that `net` falls inside, if any.
 std::optional<Cidr> denied_range_of(const Cidr& net);
+
+// True when a DNS answer's address `addr` (a single address) stays closed
+// whatever the answer says: inside a denied range that no `allow_private`
+// entry opens (a metadata address only when named exactly). Such addresses
+// never enter the jail's sets of allowed addresses.
+bool answer_closed(const Cidr& addr, const std::vector<Cidr>& private_allowed);
+
+// The host's own addresses are closed as well (the uplink would carry the
+// jail's traffic to them from the host itself), unless an `allow_private`
+// entry contains the address: then this is true.
+bool host_address_opened(const Cidr& addr, const std::vector<Cidr>& private_allowed);
 
 }  // namespace mcpjail::netfilter

@@ -1,9 +1,13 @@
 // Pinning: sha256 of the files that make up a server (its entry point, its
 // lockfiles, its project tree), recorded by `mcp-jail pin` in the profile's
-// [pin] section and checked by `run` before anything starts. The tree hash
-// and its manifest format are specified in mcp-jail-profile(5).
+// [pin] section and checked before anything starts (launch(), `check`). The
+// tree hash and its manifest format are specified in mcp-jail-profile(5).
+// Here: the hashes and the check; recording them is the `pin` front-end's
+// (frontends/pin).
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,21 +55,15 @@ FileDigest hash_file(const std::string& path);
 // Throws HashError.
 TreeDigest hash_tree(const std::string& path, const std::vector<std::string>& exclude = {}, unsigned threads = 0);
 
+// sha256 of `data`, lowercase hex.
+std::string sha256_hex(std::string_view data);
+
 // The first entry (relative path, unescaped) where two manifests differ, and
 // how: "modified", "added" (only in `now`) or "removed". Empty when equal.
 struct Difference {
   std::string path, change;
 };
 Difference first_difference(std::string_view pinned, std::string_view now);
-
-// The [pin] section text for `pins`; `comment` becomes a comment line below
-// the header.
-std::string render_section(const Pins& pins, const std::string& comment);
-
-// `text` with every [pin] / [pin.*] / [[pin.*]] table replaced by `section`
-// (at the place of the first), or `section` appended. Everything else stays
-// byte-identical.
-std::string replace_section(std::string_view text, std::string_view section);
 
 // A pin that does not hold.
 struct Mismatch {
@@ -83,15 +81,21 @@ struct Mismatch {
 // the first differing file of a tree); empty: none.
 std::vector<Mismatch> verify(const Pins& pins, const std::string& state_dir);
 
+// Manifests larger than this are not read back.
+inline constexpr std::size_t kMaxManifestBytes = 512ULL << 20;
+
+// Where `mcp-jail pin` keeps the manifest of the tree with hash `sha`, in the
+// state directory `state`: <state>/.pin-manifests/<sha>.
+std::string manifest_path(const std::string& state, const std::string& sha);
+
+// That manifest, when it is there and its content has that hash.
+std::optional<std::string> load_manifest(const std::string& state, const std::string& sha);
+
 // The invoking user's state directory: $XDG_STATE_HOME/mcp-jail or
 // ~/.local/state/mcp-jail (may not exist yet).
 std::string state_dir(const Invocation& inv);
 
-// `mcp-jail pin`: plans inv.command under inv.profile, hashes its files and
-// rewrites the profile's [pin] section (or prints it). Returns the exit status.
-int pin_command(const Invocation& inv, bool print);
-
-// Before a launch (`run`, `probe`): verifies the pins; on a mismatch prints
+// Before a launch (launch(), `check`): verifies the pins; on a mismatch prints
 // what changed and the fix, writes a pin_mismatch audit event per mismatch
 // (when `audit` is given) and returns false: nothing may be started.
 bool verify_before_launch(const Pins& pins, const Invocation& inv, Audit* audit);

@@ -33,6 +33,9 @@ struct MountStep {
   std::string target;   // path inside the jail
   std::string source;   // canonical host path (Bind) or link target (Symlink)
   bool writable = false;
+  // Bind/Tmpfs: files beneath may be executed or mapped executable. Writable
+  // mounts are noexec unless this is set (filesystem.exec, the npx cache).
+  bool exec = false;
   bool is_dir = true;   // Bind/Mask: directory or file
   std::uint64_t size = 0;
   std::string content;  // File
@@ -57,6 +60,10 @@ struct NetworkPlan {
   std::vector<netfilter::Resolver> resolvers;      // upstream of the DNS filter
   std::string resolvers_from;                      // "profile" or the host file they were read from
 };
+
+// The size of every tmpfs the plan mounts (filesystem.tmpfs, /dev/shm) when
+// the profile sets no limits.tmpfs_size.
+inline constexpr std::uint64_t kDefaultTmpfsSize = 64ULL << 20;
 
 struct LimitsPlan {
   std::optional<std::uint64_t> memory, pids;
@@ -88,7 +95,9 @@ struct LandlockPlan {
   std::vector<LandlockRule> rules;
   std::vector<std::string> exec_allow;  // executables (inside the jail) that may be run
   bool best_effort = false;
-  std::string path_env;                 // the server's PATH, for #!/usr/bin/env lookups
+  // The server's PATH as its execvp() searches it (exec::jail_search_path):
+  // where #!/usr/bin/env finds its program; "" stands for /bin:/usr/bin.
+  std::string path_env;
   bool restrict_tcp = false;            // TCP connect/bind only to these ports (ABI >= 4)
   std::vector<std::uint16_t> connect_ports, bind_ports;
 };
@@ -111,6 +120,7 @@ struct Plan {
   Identity id;
   std::vector<MountStep> mounts;          // in the order they are applied
   std::vector<std::string> hide_skipped;  // hide paths with nothing to hide, and why
+  std::vector<std::string> mounts_merged; // a path listed more than once the same way, kept once: each, and where from
   NetworkPlan network;
   std::string hostname = "mcp-jail";
   std::vector<std::string> env;           // "NAME=value", exactly what the server gets

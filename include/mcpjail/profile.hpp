@@ -1,5 +1,7 @@
 // Profile: the parsed, validated and variable-expanded contents of a profile
 // file and everything it extends. Loading is pure apart from reading files.
+// Which key fills which member, and how `extends` combines it, is the schema's
+// (mcpjail/profile_schema.hpp).
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -68,6 +70,9 @@ struct Profile {
 
   struct Filesystem {
     std::vector<PathRule> read, write, tmpfs, hide;
+    // Trees whose files may be executed or mapped executable although they
+    // are inside a writable mount (writable mounts are noexec otherwise).
+    std::vector<PathRule> exec;
   } filesystem;
 
   struct Network {

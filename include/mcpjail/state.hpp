@@ -1,9 +1,23 @@
 // The profile's private state directory (${PROFILE_STATE}): created by `run`
 // and `probe` before the jail is built, checked every time.
 #pragma once
+#include <map>
+#include <string>
+
 #include "mcpjail/plan.hpp"
 
 namespace mcpjail {
+
+// $XDG_STATE_HOME as the state home takes it from `env`: its value when it
+// is an absolute path (normalised), else "" (unset or invalid: ignored).
+std::string xdg_state_home(const std::map<std::string, std::string>& env);
+
+// The invoking user's state home, the one place it is worked out:
+// load.state_home ($XDG_STATE_HOME, see xdg_state_home) when set, else
+// ${HOME}/.local/state; "" when neither is known. Profiles keep their state
+// in <state home>/mcp-jail/<name> (${PROFILE_STATE}), `pin` its manifests
+// in <state home>/mcp-jail.
+std::string state_home(const LoadOptions& load);
 
 // Creates what `plan.state` lists as missing and checks what exists:
 //   - the state home (mkdir -p, mode 0700) must be a directory owned by root

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "mcpjail/plan.hpp"
+#include "mcpjail/rate_limit.hpp"
 
 namespace mcpjail::watch {
 
@@ -37,8 +38,9 @@ class WriteMap {
   std::vector<MountStep> mounts_;
 };
 
-// The programs the plan lets the server execute: Landlock's exec closure of
-// exec.allow (or of the command), compared by file identity.
+// The programs the plan lets the server execute: the exec closure of
+// exec.allow (or of the command) that Landlock allows (exec::closure, with
+// the server's PATH), compared by file identity.
 class ExecSet {
  public:
   explicit ExecSet(const Plan& plan);
@@ -57,23 +59,7 @@ class ExecSet {
   std::set<std::pair<dev_t, ino_t>> ids_;
 };
 
-// Rate limit for one kind of audit event: a token bucket, and repeats of one
-// key inside a short window folded into the first (as net_block does).
-class RateLimit {
- public:
-  using Clock = std::chrono::steady_clock;
-  RateLimit(double per_second, double burst, Clock::duration fold = std::chrono::seconds(2));
-  // True: write the event. False: suppressed (count it, do not write it).
-  bool admit(const std::string& key, Clock::time_point now = Clock::now());
-  // Suppressed since the last call; written with the next event that passes.
-  std::uint64_t take_suppressed() { return std::exchange(suppressed_, 0); }
-
- private:
-  double per_second_, burst_, tokens_;
-  Clock::duration fold_;
-  Clock::time_point refill_;
-  std::uint64_t suppressed_ = 0;
-  std::vector<std::pair<std::string, Clock::time_point>> recent_;
-};
+// Rate limit for the watch's audit events (rate_limit.hpp).
+using RateLimit = mcpjail::RateLimit;
 
 }  // namespace mcpjail::watch

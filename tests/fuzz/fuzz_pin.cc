@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "mcpjail/pin.hpp"
+#include "mcpjail/frontends/pin.hpp"
 #include "mcpjail/profile.hpp"
 
 using namespace mcpjail;

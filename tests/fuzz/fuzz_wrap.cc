@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "mcpjail/wrap.hpp"
+#include "mcpjail/frontends/wrap.hpp"
 
 namespace {
 

@@ -8,6 +8,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -66,6 +69,118 @@ std::vector<std::string> dir_entries(const char* path) {
     if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) out.push_back(e->d_name);
   ::closedir(d);
   return out;
+}
+
+// ---- exec of what the server writes (noexec mounts, memfd) ----------------
+
+// Copies `from` to `to` with mode 0755 (a fresh file the server "wrote").
+bool copy_file(const char* from, const char* to) {
+  const std::string data = read_all(from);
+  const int fd = ::open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+  if (fd < 0 || data.empty()) return false;
+  const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  ::close(fd);
+  return ok;
+}
+
+// Runs argv (execv, or execveat(fd, "", AT_EMPTY_PATH) when fd >= 0) in a
+// child; its exit status, 128+N for a signal, or -errno when exec failed.
+int run_child(const std::vector<std::string>& args, int fd = -1) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return -EIO;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> av;
+    for (const auto& x : args) av.push_back(const_cast<char*>(x.c_str()));
+    av.push_back(nullptr);
+    char* envp[] = {nullptr};
+    if (fd >= 0) ::syscall(SYS_execveat, fd, "", av.data(), envp, AT_EMPTY_PATH);
+    else ::execve(args[0].c_str(), av.data(), envp);
+    const int e = errno;
+    (void)!::write(pipefd[1], &e, sizeof e);
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  int e = 0;
+  const bool exec_failed = ::read(pipefd[0], &e, sizeof e) == sizeof e;
+  ::close(pipefd[0]);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  if (exec_failed) return -e;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// "mmap-exec PATH yes|no": a file written at PATH can (not) be mapped
+// PROT_EXEC; mapping it PROT_READ always works (the control).
+int check_mmap_exec(const char* path, const std::string& want) {
+  if (!copy_file("/usr/bin/true", path)) return fail(std::string("cannot write ") + path + ": " + std::strerror(errno));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(std::string("open ") + path + ": " + std::strerror(errno));
+  void* r = ::mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (r == MAP_FAILED) return fail(std::string("mmap PROT_READ ") + path + ": " + std::strerror(errno));
+  ::munmap(r, 4096);
+  void* x = ::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+  const int err = errno;
+  ::close(fd);
+  if (x != MAP_FAILED) ::munmap(x, 4096);
+  if (want == "yes") return x != MAP_FAILED ? 0 : fail(std::string("mmap PROT_EXEC ") + path + ": " + std::strerror(err));
+  if (x != MAP_FAILED) return fail(std::string(path) + " was mapped PROT_EXEC");
+  return err == EPERM || err == EACCES ? 0 : fail(std::string("mmap PROT_EXEC: unexpected ") + std::strerror(err));
+}
+
+// "ldso-run LDSO PATH yes|no": the dynamic loader runs a copy of
+// /usr/bin/true written at PATH (exit 0), or cannot map it. PATH
+// /usr/bin/true itself is run as it is (the control).
+int check_ldso_run(const char* ldso, const char* path, const std::string& want) {
+  if (std::strcmp(path, "/usr/bin/true") != 0 && !copy_file("/usr/bin/true", path)) return fail(std::string("cannot write ") + path + ": " + std::strerror(errno));
+  const int rc = run_child({ldso, path});
+  if (want == "yes") return rc == 0 ? 0 : fail("ld.so " + std::string(path) + " gave " + std::to_string(rc));
+  return rc != 0 ? 0 : fail(std::string("ld.so ran ") + path);
+}
+
+// "memfd-exec yes|no": a copy of /usr/bin/true written into a memfd runs
+// (or not) through execveat(fd, "", AT_EMPTY_PATH) and through execve of
+// /proc/self/fd/N.
+int check_memfd_exec(const std::string& want) {
+  const int fd = static_cast<int>(::syscall(SYS_memfd_create, "payload", 0));
+  if (fd < 0) return want == "no" ? 0 : fail(std::string("memfd_create: ") + std::strerror(errno));
+  const std::string data = read_all("/usr/bin/true");
+  if (data.empty() || ::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+    return fail("write the memfd");
+  ::fchmod(fd, 0755);  // refused under vm.memfd_noexec = 2 (F_SEAL_EXEC); harmless otherwise
+  const int by_fd = run_child({"payload"}, fd);
+  const int by_path = run_child({"/proc/self/fd/" + std::to_string(fd)});
+  ::close(fd);
+  if (want == "yes")
+    return by_fd == 0 && by_path == 0 ? 0 : fail("memfd exec gave " + std::to_string(by_fd) + " / " + std::to_string(by_path));
+  if (by_fd == 0) return fail("execveat(memfd, AT_EMPTY_PATH) ran the program");
+  if (by_path == 0) return fail("execve(/proc/self/fd/N) ran the program");
+  return 0;
+}
+
+// "rw-noexec [EXEC_MOUNT...]": every writable mount is noexec, except the
+// mount points listed.
+int check_rw_noexec(int argc, char** argv) {
+  std::set<std::string> except;
+  for (int i = 2; i < argc; ++i) except.insert(argv[i]);
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  int rw = 0;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string id, parent, devno, root, mnt, opts;
+    ls >> id >> parent >> devno >> root >> mnt >> opts;
+    if (opts.rfind("rw", 0) != 0 || (mnt.rfind("/dev/", 0) == 0 && mnt != "/dev/shm")) continue;
+    if (mnt == "/dev/pts") continue;
+    ++rw;
+    const bool noexec = opts.find("noexec") != std::string::npos;
+    if (except.count(mnt)) {
+      if (noexec) return fail(mnt + " is noexec but should allow exec: " + opts);
+    } else if (!noexec) {
+      return fail(mnt + " is writable and not noexec: " + opts);
+    }
+  }
+  return rw > 0 ? 0 : fail("no writable mount found");
 }
 
 }  // namespace
@@ -215,6 +330,10 @@ int main(int argc, char** argv) {
     if (::unshare(CLONE_NEWUSER) == 0) return fail("unshare(CLONE_NEWUSER) succeeded");
     return errno == EPERM ? 0 : fail(std::string("unshare: ") + std::strerror(errno));
   }
+  if (check == "mmap-exec") return check_mmap_exec(a, b);
+  if (check == "ldso-run") return check_ldso_run(a, b, argc > 4 ? argv[4] : "");
+  if (check == "memfd-exec") return check_memfd_exec(a);
+  if (check == "rw-noexec") return check_rw_noexec(argc, argv);
   if (check == "exit") return std::atoi(a);
   if (check == "kill-self") {
     ::kill(::getpid(), std::atoi(a));
@@ -243,6 +362,94 @@ int main(int argc, char** argv) {
     while ((n = ::read(0, buf, sizeof buf)) > 0)
       if (::write(1, buf, static_cast<size_t>(n)) != n) return fail("write");
     return n == 0 ? 0 : fail("read");
+  }
+  // Hostile acts for the trust tests, in order: steps OP ARGS... [OP ARGS...]
+  if (check == "steps") {
+    for (int i = 2; i < argc;) {
+      const std::string op = argv[i];
+      auto arg = [&](int k) -> const char* { return i + k < argc ? argv[i + k] : ""; };
+      if (op == "symlink") {  // TARGET LINK (LINK replaced if present)
+        ::unlink(arg(2));
+        if (::symlink(arg(1), arg(2)) != 0) return fail(std::string("symlink ") + arg(2) + ": " + std::strerror(errno));
+        i += 3;
+      } else if (op == "fifo") {
+        ::unlink(arg(1));
+        if (::mkfifo(arg(1), 0666) != 0) return fail(std::string("mkfifo ") + arg(1) + ": " + std::strerror(errno));
+        i += 2;
+      } else if (op == "rename") {
+        if (::rename(arg(1), arg(2)) != 0) return fail(std::string("rename ") + arg(1) + ": " + std::strerror(errno));
+        i += 3;
+      } else if (op == "rename-fails") {
+        if (::rename(arg(1), arg(2)) == 0) return fail(std::string("renamed ") + arg(1));
+        i += 3;
+      } else if (op == "mkdir") {
+        if (::mkdir(arg(1), 0755) != 0) return fail(std::string("mkdir ") + arg(1) + ": " + std::strerror(errno));
+        i += 2;
+      } else if (op == "write") {  // PATH TEXT
+        const int fd = ::open(arg(1), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) return fail(std::string("open ") + arg(1) + ": " + std::strerror(errno));
+        const ssize_t n = ::write(fd, arg(2), std::strlen(arg(2)));
+        ::close(fd);
+        if (n != static_cast<ssize_t>(std::strlen(arg(2)))) return fail("short write");
+        i += 3;
+      } else if (op == "create-fails") {
+        const int fd = ::open(arg(1), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) return fail(std::string("created ") + arg(1));
+        i += 2;
+      } else if (op == "stderr") {  // TEXT written as is, no newline added
+        if (::write(2, arg(1), std::strlen(arg(1))) < 0) return fail("write stderr");
+        i += 2;
+      } else if (op == "unshare-user") {
+        if (::unshare(CLONE_NEWUSER) == 0) return fail("unshare(CLONE_NEWUSER) succeeded");
+        i += 1;
+      } else if (op == "setid-refused") {  // PATH: an existing file of the jail's user
+        const std::string p = arg(1);
+        auto want_eperm = [&](const std::string& what, int rc) {
+          if (rc >= 0) return fail(what + " succeeded");
+          if (errno != EPERM) return fail(what + ": " + std::strerror(errno) + " (want EPERM)");
+          return 0;
+        };
+        if (want_eperm("chmod 4755", ::chmod(p.c_str(), 04755))) return 1;
+        if (want_eperm("chmod 2755", ::chmod(p.c_str(), 02755))) return 1;
+        if (want_eperm("fchmodat 6755", ::fchmodat(AT_FDCWD, p.c_str(), 06755, 0))) return 1;
+        const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return fail("open " + p + ": " + std::strerror(errno));
+        const int r1 = ::fchmod(fd, 04711);
+        const int e1 = errno;
+        ::close(fd);
+        errno = e1;
+        if (want_eperm("fchmod 4711", r1)) return 1;
+        if (want_eperm("open O_CREAT 4755", ::open((p + ".suid").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 04755))) return 1;
+        if (want_eperm("openat O_CREAT 2755",
+                       ::openat(AT_FDCWD, (p + ".sgid").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 02755)))
+          return 1;
+        if (want_eperm("creat 4755", ::creat((p + ".creat").c_str(), 04755))) return 1;
+        if (want_eperm("mkdir 2755", ::mkdir((p + ".dir").c_str(), 02755))) return 1;
+        if (want_eperm("mknod S_IFREG|4755", ::mknod((p + ".node").c_str(), S_IFREG | 04755, 0))) return 1;
+        // Positive controls: the same calls without the bits work.
+        if (::chmod(p.c_str(), 0755) != 0) return fail("chmod 0755: " + std::string(std::strerror(errno)));
+        const int ok = ::open((p + ".plain").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+        if (ok < 0) return fail("open O_CREAT 0755: " + std::string(std::strerror(errno)));
+        ::close(ok);
+        if (::mkdir((p + ".plaindir").c_str(), 0755) != 0) return fail("mkdir 0755: " + std::string(std::strerror(errno)));
+        i += 2;
+      } else if (op == "unreadable-step") {  // PATH
+        int err = 0;
+        if (!open_fails(arg(1), O_RDONLY, &err)) return fail(std::string(arg(1)) + " is readable");
+        i += 2;
+      } else if (op == "mode-is") {  // PATH OCTAL
+        struct stat st {};
+        if (::stat(arg(1), &st) != 0) return fail(std::string("stat ") + arg(1));
+        if ((st.st_mode & 07777) != std::strtoul(arg(2), nullptr, 8)) return fail("mode " + std::to_string(st.st_mode & 07777));
+        i += 3;
+      } else if (op == "content-is") {  // PATH TEXT
+        if (read_all(arg(1)) != arg(2)) return fail(std::string(arg(1)) + " holds \"" + read_all(arg(1)) + "\"");
+        i += 3;
+      } else {
+        return fail("unknown step " + op);
+      }
+    }
+    return 0;
   }
   if (check == "echo") {
     std::fputs(a, stdout);

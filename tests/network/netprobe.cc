@@ -12,6 +12,8 @@
 //   sleep MS                     (prints nothing)
 //   connects HOST PORT N         N sequential TCP connects (each read to EOF)  -> "connects ... ok N us_per_connect=X"
 //   download HOST PORT           read one TCP stream to its end                -> "download ... ok BYTES mb_per_s=X"
+//   dnsflood SERVER SUFFIX N     N A queries over UDP, one after the other, for f0.SUFFIX ... f(N-1).SUFFIX
+//                                -> "dnsflood ... noerror=A nxdomain=B servfail=C refused=D fail=E ms=F"
 //
 //   netprobe OP ARGS [; OP ARGS]...   (";" as its own argument separates operations)
 #include <arpa/inet.h>
@@ -245,6 +247,41 @@ void dns(const std::string& server, const std::string& name, const std::string& 
               (reply[6] << 8) | reply[7], (reply[2] & 0x02) ? 1 : 0);
 }
 
+// One UDP query; the reply's rcode, or -1 (no reply in 2 s, or an error).
+int one_query(const sockaddr_storage& ss, socklen_t len, const std::string& name) {
+  const int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const auto q = query(name, 1);
+  int rc = -1;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0 && ::send(fd, q.data(), q.size(), 0) >= 0) {
+    pollfd p{fd, POLLIN, 0};
+    std::uint8_t buf[4096];
+    if (::poll(&p, 1, 2000) > 0) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n >= 12) rc = buf[3] & 0x0F;
+    }
+  }
+  ::close(fd);
+  return rc;
+}
+
+void dnsflood(const std::string& server, const std::string& suffix, int n) {
+  sockaddr_storage ss;
+  socklen_t len;
+  if (!parse_sockaddr(server, 53, &ss, &len)) {
+    std::printf("dnsflood %s %s %d fail address\n", server.c_str(), suffix.c_str(), n);
+    return;
+  }
+  int counts[6] = {};  // noerror, nxdomain, servfail, refused, fail, other
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    const int rc = one_query(ss, len, "f" + std::to_string(i) + "." + suffix);
+    ++counts[rc == 0 ? 0 : rc == 3 ? 1 : rc == 2 ? 2 : rc == 5 ? 3 : rc < 0 ? 4 : 5];
+  }
+  const long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("dnsflood %s %s %d noerror=%d nxdomain=%d servfail=%d refused=%d fail=%d ms=%lld\n", server.c_str(),
+              suffix.c_str(), n, counts[0], counts[1], counts[2], counts[3], counts[4], ms);
+}
+
 void raw() {
   int fd = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
   std::string r = fd >= 0 ? "ok" : "fail " + err_name(errno);
@@ -405,6 +442,7 @@ int main(int argc, char** argv) {
     else if (o == "nft") nft();
     else if (o == "connects" && op.size() == 4) connects(op[1], op[2], std::stoi(op[3]));
     else if (o == "download" && op.size() == 3) download(op[1], op[2]);
+    else if (o == "dnsflood" && op.size() == 4) dnsflood(op[1], op[2], std::stoi(op[3]));
     else if (o == "unshare") unshare_ns();
     else if (o == "sleep" && op.size() == 2) ::usleep(static_cast<useconds_t>(std::stoi(op[1])) * 1000);
     else std::printf("%s usage\n", o.c_str());

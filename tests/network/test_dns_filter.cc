@@ -172,7 +172,7 @@ struct Rig {
   std::uint16_t port = 0;
   std::vector<SetElement> installed;
   std::vector<nlohmann::json> events;
-  bool install_ok = true;
+  DnsFilter::InstallResult install_result = DnsFilter::InstallResult::Ok;
   std::unique_ptr<DnsFilter> filter;
 
   Rig(std::vector<std::string> allow, std::vector<std::uint16_t> upstream_ports, DnsFilter::Limits limits = {}) {
@@ -183,12 +183,12 @@ struct Rig {
     filter = std::make_unique<DnsFilter>(
         rules, ups, epoll,
         [this](const std::vector<SetElement>& e, std::string* err) {
-          if (!install_ok) {
+          if (install_result != DnsFilter::InstallResult::Ok) {
             *err = "refused by the test";
-            return false;
+            return install_result;
           }
           installed.insert(installed.end(), e.begin(), e.end());
-          return true;
+          return DnsFilter::InstallResult::Ok;
         },
         [this](const std::string& type, nlohmann::json f) {
           f["event"] = type;
@@ -342,11 +342,13 @@ TEST_CASE("dns filter: with *:PORT every name is forwarded and its addresses all
   CHECK(rig.installed[0].addr.str() == "203.0.113.7");
   CHECK(rig.installed[0].port == 80);
   CHECK(rig.installed[1].port == 443);
-  // A private answer is passed on and installed like any other: the table's
-  // private-range deny, ahead of the set, keeps it closed (tests/network).
+  // A private answer is passed on, but never enters the set (the table's
+  // private-range deny, ahead of the set, keeps it closed as well).
   parsed = dns::parse_response(rig.ask(query(0x2223, "intranet", dns::kTypeA)));
   REQUIRE(parsed);
   CHECK(parsed->answers.size() == 1);
+  CHECK(rig.installed.size() == 2);
+  CHECK(rig.filter->stats().closed == 1);
   // Only A and AAAA leave the jail: other types get no data and are not forwarded.
   auto r = rig.ask(query(0x2224, "tunnel.example.org", 16 /* TXT */));
   CHECK(rcode(r) == 0);
@@ -401,7 +403,7 @@ TEST_CASE("dns filter: upstream failures end in SERVFAIL in bounded time") {
 
   // The set cannot be updated: the client must not get the address.
   Rig rig3({"api.example.com:443"}, {good.port()}, l);
-  rig3.install_ok = false;
+  rig3.install_result = DnsFilter::InstallResult::Failed;
   r = rig3.ask(query(12, "api.example.com", 1));
   CHECK(rcode(r) == 2);
   CHECK(ancount(r) == 0);
@@ -442,4 +444,141 @@ TEST_CASE("dns filter: TCP clients with several queries on one connection") {
   REQUIRE(r.size() > 12);
   CHECK(rig.installed.size() == 1);
   CHECK(rig.events.size() == 1);
+}
+
+TEST_CASE("dns filter: closed answers never enter the sets, the host's own addresses included") {
+  Answer a;
+  a.a = {{"mixed.example.com", {203, 0, 113, 10}},
+         {"mixed.example.com", {10, 1, 2, 3}},
+         {"mixed.example.com", {169, 254, 169, 254}},
+         {"mixed.example.com", {198, 18, 3, 2}},
+         {"mixed.example.com", Bytes{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 5}},        // ::10.0.0.5
+         {"mixed.example.com", Bytes{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 5}},  // ::ffff:10.0.0.5
+         {"mixed.example.com", Bytes{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7}}};
+  Upstream up(a);
+  Rig rig({"*.example.com:443"}, {up.port()});
+  const Cidr host = *parse_cidr("198.18.3.2");
+  rig.filter->set_closed([&](const Cidr& c) { return answer_closed(c, {}) || c == host; });
+  auto r4 = dns::parse_response(rig.ask(query(0x3001, "mixed.example.com", dns::kTypeA)));
+  REQUIRE(r4);
+  CHECK(r4->answers.size() == 4);  // the client sees what was answered
+  auto r6 = dns::parse_response(rig.ask(query(0x3002, "mixed.example.com", dns::kTypeAaaa)));
+  REQUIRE(r6);
+  CHECK(r6->answers.size() == 3);
+  REQUIRE(rig.installed.size() == 2);  // only the public ones
+  CHECK(rig.installed[0].addr.str() == "203.0.113.10");
+  CHECK(rig.installed[1].addr.str() == "2001:db8::7");
+  CHECK(rig.filter->stats().closed == 5);
+}
+
+TEST_CASE("dns filter: the cache answers repeats without asking upstream, for the bounded TTL") {
+  Answer a;
+  a.a = {{"api.example.com", {203, 0, 113, 11}}};
+  a.ttl = 120;
+  Upstream up(a);
+  Rig rig({"api.example.com:443", "*.example.net:443"}, {up.port()});
+  auto first = dns::parse_response(rig.ask(query(0x4001, "api.example.com", dns::kTypeA)));
+  REQUIRE(first);
+  REQUIRE(first->answers.size() == 1);
+  CHECK(first->answers[0].ttl == 120);
+  for (std::uint16_t id = 0x4002; id < 0x4007; ++id) {
+    auto again = dns::parse_response(rig.ask(query(id, id % 2 ? "API.example.com" : "api.example.com", dns::kTypeA)));
+    REQUIRE(again);
+    CHECK(again->id == id);
+    REQUIRE(again->answers.size() == 1);
+    CHECK(again->answers[0].rdata == Bytes({203, 0, 113, 11}));
+    CHECK(again->answers[0].ttl <= 120);
+  }
+  // over TCP too
+  auto tcp = dns::parse_response(rig.ask_tcp({query(0x4008, "api.example.com", dns::kTypeA)}));
+  REQUIRE(tcp);
+  CHECK(tcp->answers.size() == 1);
+  CHECK(up.udp_queries == 1);
+  CHECK(up.tcp_queries == 0);
+  CHECK(rig.filter->stats().cached == 6);
+  // each hit puts the answer's address into the set again, with the answer's own timeout
+  REQUIRE(rig.installed.size() == 7);
+  for (const auto& e : rig.installed) {
+    CHECK(e.addr.str() == "203.0.113.11");
+    CHECK(e.timeout_s == 120);
+  }
+  // another type is another question
+  rig.ask(query(0x4009, "api.example.com", dns::kTypeAaaa));
+  CHECK(up.udp_queries == 2);
+  // an answer with no address is kept as well (the fake upstream has records for one name only)
+  CHECK(rcode(rig.ask(query(0x400a, "gone.example.net", dns::kTypeA))) == 0);
+  CHECK(rcode(rig.ask(query(0x400b, "gone.example.net", dns::kTypeA))) == 0);
+  CHECK(up.udp_queries == 3);
+  // A hit whose addresses cannot be put back into the set fails, and is forgotten.
+  rig.install_result = DnsFilter::InstallResult::Failed;
+  CHECK(rcode(rig.ask(query(0x400c, "api.example.com", dns::kTypeA))) == 2);
+  rig.install_result = DnsFilter::InstallResult::Ok;
+  CHECK(rcode(rig.ask(query(0x400d, "api.example.com", dns::kTypeA))) == 0);
+  CHECK(up.udp_queries == 4);
+
+  // A cache of one entry keeps the latest answer only.
+  DnsFilter::Limits small;
+  small.cache_entries = 1;
+  Rig rig2({"*.example.com:443"}, {up.port()}, small);
+  rig2.ask(query(1, "api.example.com", dns::kTypeA));
+  rig2.ask(query(2, "b.example.com", dns::kTypeA));
+  rig2.ask(query(3, "api.example.com", dns::kTypeA));
+  CHECK(up.udp_queries == 7);
+}
+
+TEST_CASE("dns filter: the upstream budget holds a flood, says so once, and cached names still resolve") {
+  Answer a;
+  a.a = {{"api.example.com", {203, 0, 113, 12}}};
+  Upstream up(a);
+  DnsFilter::Limits l;
+  l.upstream_burst = 5;
+  l.upstream_per_second = 0.01;
+  Rig rig({"*.example.com:443"}, {up.port()}, l);
+  CHECK(rcode(rig.ask(query(1, "api.example.com", dns::kTypeA))) == 0);
+  int servfail = 0;
+  for (int i = 0; i < 30; ++i) {
+    const auto r = rig.ask(query(static_cast<std::uint16_t>(100 + i), "x" + std::to_string(i) + ".example.com", 1));
+    servfail += rcode(r) == 2;
+  }
+  CHECK(up.udp_queries == 5);  // the burst, nothing more
+  CHECK(servfail == 26);
+  CHECK(rig.filter->stats().over_budget == 26);
+  // the name already answered still resolves, from the cache
+  auto cached = dns::parse_response(rig.ask(query(2, "api.example.com", dns::kTypeA)));
+  REQUIRE(cached);
+  CHECK(cached->answers.size() == 1);
+  CHECK(up.udp_queries == 5);
+  // one audit event, not one per query
+  int limits = 0;
+  for (const auto& e : rig.events)
+    if (e["event"] == "limit") {
+      ++limits;
+      CHECK(e["which"] == "dns_queries");
+      CHECK(e["name"] == "x4.example.com");
+      CHECK(e["burst"] == 5.0);
+    }
+  CHECK(limits == 1);
+}
+
+TEST_CASE("dns filter: a full set fails the query with one rate-limited limit event") {
+  Answer a;
+  for (int i = 1; i <= 3; ++i) a.a.push_back({"api.example.com", {203, 0, 113, static_cast<std::uint8_t>(i)}});
+  Upstream up(a);
+  Rig rig({"*.example.com:443"}, {up.port()});
+  rig.install_result = DnsFilter::InstallResult::Full;
+  for (int i = 0; i < 20; ++i) {
+    const auto r = rig.ask(query(static_cast<std::uint16_t>(i), "api.example.com", 1));
+    CHECK(rcode(r) == 2);
+    CHECK(ancount(r) == 0);
+  }
+  CHECK(up.udp_queries == 20);
+  REQUIRE(rig.events.size() == 1);
+  CHECK(rig.events[0]["event"] == "limit");
+  CHECK(rig.events[0]["which"] == "allowed_addresses");
+  CHECK(rig.events[0]["size"] == kNamesSetSize);
+  // nothing of a failed answer was cached
+  rig.install_result = DnsFilter::InstallResult::Ok;
+  CHECK(ancount(rig.ask(query(99, "api.example.com", 1))) == 3);
+  CHECK(rig.installed.size() == 3);
+  CHECK(up.udp_queries == 21);
 }

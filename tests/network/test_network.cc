@@ -7,14 +7,19 @@
 // (exit 77) otherwise.
 #include <dlfcn.h>
 #include <link.h>
+#include <nftables/libnftables.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -26,6 +31,7 @@
 #include "../support/files.hpp"
 #include "../support/process.hpp"
 #include "../support/skip.hpp"
+#include "mcpjail/netfilter.hpp"
 
 using namespace it;
 using namespace std::chrono_literals;
@@ -75,8 +81,14 @@ class World {
                     "cname:alias.svc.test=api.test",
                     // for the built-in fetch profile and `mcp-jail probe`
                     "tcp:198.18.1.10:80", "tcp:198.18.1.10:443", "tcp:198.18.1.66:443", "tcp:10.18.1.10:443",
-                    "tcp:192.0.2.1:443", "tcp:198.18.0.1:22", "rr:www.test=198.18.1.10", "rr:intranet.test=10.18.1.10"});
-    host_ = serve(name_ + "-h", dir_ + "/host.log", {"tcp:127.0.0.1:8443", "tcp:[::1]:8443", "tcp:198.18.0.2:8443"});
+                    "tcp:192.0.2.1:443", "tcp:198.18.0.1:22", "rr:www.test=198.18.1.10", "rr:intranet.test=10.18.1.10",
+                    // the host's own addresses (world.sh) behind allowed names, and answers in closed ranges
+                    "tcp:198.18.1.10:8444", "tcp:[2001:db8:18:1::10]:8444", "tcp:198.18.3.10:8444",
+                    "rr:self.test=198.18.3.2", "rr:self.test=2001:db8:18:3::2", "rr:compat.svc.test=::10.0.0.5",
+                    "rr:intranet.svc.test=10.18.1.10"});
+    // The host's services: on its loopback, on its first address, and on every address (0.0.0.0 and ::).
+    host_ = serve(name_ + "-h", dir_ + "/host.log",
+                  {"tcp:127.0.0.1:8443", "tcp:[::1]:8443", "tcp:198.18.0.2:8443", "tcp:0.0.0.0:8444", "tcp:[::]:8444"});
     // Positive controls, from the host namespace without a jail: the world answers.
     const auto c = control({"connect", "198.18.1.10", "8443", ";", "dns", "198.18.1.53", "api.test", "A", ";",
                             "connect", "127.0.0.1", "8443", ";", "connect", "198.18.1.66", "8443"});
@@ -103,6 +115,16 @@ class World {
   }
   const std::string& netprobe() const { return netprobe_; }
   std::string host_ns() const { return "/run/netns/" + name_ + "-h"; }
+  // ip addr add|del ADDR dev lo in the host namespace.
+  int host_address(const std::string& verb, const std::string& addr) const {
+    const char* ip = ::access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip" : ::access("/sbin/ip", X_OK) == 0 ? "/sbin/ip" : "/usr/bin/ip";
+    return start({ip, "-n", name_ + "-h", "addr", verb, addr, "dev", "lo"}, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, false)
+        .wait(10s)
+        .status;
+  }
+  std::size_t world_log_size() const { return world_log().size(); }
+  // Forget what the host's listeners logged so far.
+  void reset_host_log() { baseline_host_ = lines(slurp(dir_ + "/host.log")).size(); }
   // Log lines written since the controls.
   std::vector<std::string> world_log() const {
     auto l = lines(slurp(dir_ + "/world.log"));
@@ -344,7 +366,7 @@ TEST_CASE("allowlist: pasta lives exactly as long as the jail") {
     std::vector<pid_t> out;
     struct stat ns{};
     if (::stat(w.host_ns().c_str(), &ns) != 0) return out;
-    for (pid_t p : processes_matching("--ns-ifname uplink0")) {
+    for (pid_t p : support::processes_matching("--ns-ifname uplink0")) {
       struct stat s{};
       if (::stat(("/proc/" + std::to_string(p) + "/ns/net").c_str(), &s) == 0 && s.st_dev == ns.st_dev &&
           s.st_ino == ns.st_ino)
@@ -550,4 +572,375 @@ dns = []
     CHECK(err.find("libnftables") != std::string::npos);
     CHECK(err.find("apt-get install libnftables1") != std::string::npos);
   }
+}
+
+// ---- the host's own addresses, closed answers, the DNS cache and budget ------------
+
+namespace {
+
+// Reads stdout until a line starting with `prefix` arrived (or EOF, or the
+// deadline); true when it did.
+bool read_until(Child& pr, std::string* out, const std::string& prefix, std::chrono::seconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  for (const auto& l : lines(*out))
+    if (l.rfind(prefix, 0) == 0) return true;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    const auto line = pr.read_line(left);
+    if (!line) return false;
+    *out += *line + "\n";
+    if (line->rfind(prefix, 0) == 0) return true;
+  }
+}
+
+Child start_launch(const World& w, Mode m, const TempDir& td, const std::string& profile,
+                   const std::vector<std::vector<std::string>>& ops) {
+  std::vector<std::string> args = {"run", profile, "--audit-log", td.path() + "/audit.jsonl", "--", w.netprobe()};
+  for (const auto& op : ops) {
+    args.insert(args.end(), op.begin(), op.end());
+    args.push_back(";");
+  }
+  return start(jail_argv(w, m, args), Harness::get().launcher_env(m, {}), true);
+}
+
+std::vector<nlohmann::json> audit_of(const TempDir& td) {
+  std::vector<nlohmann::json> out;
+  for (const auto& line : lines(slurp(td.path() + "/audit.jsonl"))) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// The netprobe process running inside a jail (its command line starts with
+// the world's netprobe, and it is not pid 1 of its namespace's init), or -1.
+pid_t jailed_netprobe(const World& w) {
+  for (pid_t p : support::processes_matching(w.netprobe())) {
+    const std::string cmd = slurp("/proc/" + std::to_string(p) + "/cmdline");
+    const std::string status = slurp("/proc/" + std::to_string(p) + "/status");
+    const auto ns = status.find("NSpid:");
+    if (cmd.rfind(w.netprobe() + '\0', 0) != 0 || ns == std::string::npos) continue;
+    std::istringstream ids(status.substr(ns + 6, status.find('\n', ns) - ns - 6));
+    int levels = 0;
+    for (std::string id; ids >> id;) ++levels;
+    if (levels >= 2) return p;
+  }
+  return -1;
+}
+
+// `nft list set inet mcpjail NAME` in the network namespace of `pid`, read
+// from outside the jail with libnftables (as root). "" when it failed.
+std::string list_set(pid_t pid, const std::string& set) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return "";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int ns = ::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(2);
+    void* lib = ::dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) ::_exit(3);
+    auto ctx_new = reinterpret_cast<nft_ctx* (*)(std::uint32_t)>(::dlsym(lib, "nft_ctx_new"));
+    auto buffer_output = reinterpret_cast<int (*)(nft_ctx*)>(::dlsym(lib, "nft_ctx_buffer_output"));
+    auto get_output = reinterpret_cast<const char* (*)(nft_ctx*)>(::dlsym(lib, "nft_ctx_get_output_buffer"));
+    auto run = reinterpret_cast<int (*)(nft_ctx*, const char*)>(::dlsym(lib, "nft_run_cmd_from_buffer"));
+    if (!ctx_new || !buffer_output || !get_output || !run) ::_exit(4);
+    nft_ctx* ctx = ctx_new(NFT_CTX_DEFAULT);
+    buffer_output(ctx);
+    if (run(ctx, ("list set inet mcpjail " + set).c_str()) != 0) ::_exit(5);
+    const std::string out = get_output(ctx);
+    if (::write(p[1], out.data(), out.size()) != static_cast<ssize_t>(out.size())) ::_exit(6);
+    ::_exit(0);
+  }
+  ::close(p[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(p[0]);
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? out : "";
+}
+
+}  // namespace
+
+TEST_CASE("allowlist: the host's own addresses are closed, also behind an allowed name, unless allow_private names them") {
+  REQUIRE_NETWORK_WORLD();
+  World w;
+  for (Mode m : modes()) {
+    INFO("mode: " << mode_name(m));
+    TempDir td(m);
+    const std::string profile = td.file("net.toml", R"(version = 1
+name = "net-self"
+extends = "base"
+[network]
+mode = "allowlist"
+allow = ["api.test:8444", "self.test:8444", "*.svc.test:8444", "198.18.3.0/24:8444", "[2001:db8:18:3::]/64:8444"]
+dns = ["198.18.1.53"]
+)");
+    // The host's second addresses are inside ranges allowed by address, and
+    // answered for allowed names: only the host deny stands in the way.
+    const auto l = launch(w, m, td, profile,
+                          {{"connect", "api.test", "8444"},
+                           {"connect", "198.18.1.10", "8444"},
+                           {"connect", "198.18.3.10", "8444"},
+                           // blocked from here on
+                           {"resolve", "self.test"},
+                           {"connect", "self.test", "8444"},
+                           {"connect", "198.18.3.2", "8444"},
+                           {"connect", "2001:db8:18:3::2", "8444"},
+                           {"resolve", "compat.svc.test"},
+                           {"connect", "compat.svc.test", "8444"},
+                           {"connect", "::10.0.0.5", "8444"}});
+    INFO("output:\n" << l.raw);
+    REQUIRE(l.status == 0);
+    const auto& r = l.results;
+    // the positive control: an allowed test host on the same port
+    REQUIRE(starts(r, "connect api.test 8444", "ok hello "));
+    REQUIRE(r.at("connect 198.18.1.10 8444") == "ok hello 198.18.1.10:8444");
+    REQUIRE(r.at("connect 198.18.3.10 8444") == "ok hello 198.18.3.10:8444");
+    // the name resolves (the answer is passed on) but none of its addresses opens
+    CHECK(r.at("resolve self.test") == "ok 2001:db8:18:3::2,198.18.3.2");
+    for (const char* k : {"connect self.test 8444", "connect 198.18.3.2 8444", "connect 2001:db8:18:3::2 8444",
+                          "connect compat.svc.test 8444", "connect ::10.0.0.5 8444"})
+      CHECK(starts(r, k, "fail ECONNREFUSED"));  // the table's reset, not a timeout somewhere
+    CHECK(r.at("resolve compat.svc.test") == "ok ::10.0.0.5");
+    CHECK(has_block(l, "198.18.3.2", 8444, "tcp"));
+    CHECK(has_block(l, "2001:db8:18:3::2", 8444, "tcp"));
+    CHECK(has_block(l, "::10.0.0.5", 8444, "tcp"));
+    CHECK(w.host_log().empty());  // the host's listeners on 0.0.0.0 and :: saw nothing
+
+    // allow_private naming the address opens it (and only it: the IPv6 one stays closed).
+    TempDir td2(m);
+    const std::string opened = td2.file("net.toml", R"(version = 1
+name = "net-self-opened"
+extends = "base"
+[network]
+mode = "allowlist"
+allow = ["self.test:8444"]
+allow_private = ["198.18.3.2"]
+dns = ["198.18.1.53"]
+)");
+    const auto l2 = launch(w, m, td2, opened, {{"connect", "self.test", "8444"}, {"connect", "2001:db8:18:3::2", "8444"}});
+    INFO("output:\n" << l2.raw);
+    REQUIRE(l2.status == 0);
+    CHECK(l2.results.at("connect self.test 8444") == "ok hello 0.0.0.0:8444");
+    CHECK(starts(l2.results, "connect 2001:db8:18:3::2 8444", "fail ECONNREFUSED"));
+    CHECK(has_block(l2, "2001:db8:18:3::2", 8444, "tcp"));
+    const auto host = w.host_log();
+    REQUIRE(host.size() == 1);
+    CHECK(host[0].rfind("tcp 0.0.0.0:8444 ", 0) == 0);
+    w.reset_host_log();
+  }
+}
+
+TEST_CASE("allowlist: an address the host gains while the jail runs is closed at once") {
+  REQUIRE_NETWORK_WORLD();
+  World w;
+  for (Mode m : modes()) {
+    INFO("mode: " << mode_name(m));
+    TempDir td(m);
+    const std::string profile = td.file("net.toml", R"(version = 1
+name = "net-late"
+extends = "base"
+[network]
+mode = "allowlist"
+allow = ["198.18.3.0/24:8444"]
+dns = []
+)");
+    Child p = start_launch(w, m, td, profile,
+                          {{"connect", "198.18.3.10", "8444"}, {"sleep", "1500"}, {"connect", "198.18.3.3", "8444"},
+                           {"connect", "198.18.3.10", "8444"}});
+    std::string out;
+    const bool control = read_until(p, &out, "connect 198.18.3.10 8444 ", 60s);
+    // The host gains an address inside the allowed range while the jail sleeps.
+    const int added = w.host_address("add", "198.18.3.3/32");
+    const auto rest = p.wait(60s);
+    out += rest.out;
+    const int status = rest.status;
+    w.host_address("del", "198.18.3.3/32");
+    INFO("output:\n" << out);
+    REQUIRE(control);
+    REQUIRE(added == 0);
+    REQUIRE(status == 0);
+    const auto got = lines(out);
+    REQUIRE(got.size() == 3);
+    CHECK(got[0] == "connect 198.18.3.10 8444 ok hello 198.18.3.10:8444");  // before
+    CHECK(got[1] == "connect 198.18.3.3 8444 fail ECONNREFUSED");
+    CHECK(got[2] == "connect 198.18.3.10 8444 ok hello 198.18.3.10:8444");  // after: the rest still open
+    Launch l;
+    l.audit = audit_of(td);
+    CHECK(has_block(l, "198.18.3.3", 8444, "tcp"));
+    CHECK(w.host_log().empty());
+  }
+}
+
+TEST_CASE("allowlist: closed answers never enter the sets, repeats come from the cache, a flood meets the budget") {
+  REQUIRE_NETWORK_WORLD();
+  World w;
+  for (Mode m : modes()) {
+    INFO("mode: " << mode_name(m));
+    TempDir td(m);
+    const std::string profile = td.file("net.toml", R"(version = 1
+name = "net-cache"
+extends = "base"
+[network]
+mode = "allowlist"
+allow = ["api.test:8443", "*.svc.test:8443", "self.test:8443"]
+dns = ["198.18.1.53"]
+)");
+    const auto world_before = w.world_log_size();
+    Child p = start_launch(w, m, td, profile,
+                          {{"connect", "api.test", "8443"},
+                           {"resolve", "rebind.svc.test"},
+                           {"resolve", "intranet.svc.test"},
+                           {"resolve", "compat.svc.test"},
+                           {"resolve", "self.test"},
+                           {"dns", "127.0.0.1", "api.test", "A"},
+                           {"dns", "127.0.0.1", "api.test", "A", "tcp"},
+                           {"dnsflood", "127.0.0.1", "svc.test", "300"},
+                           {"dns", "127.0.0.1", "api.test", "AAAA"},
+                           {"resolve", "api.test"},
+                           {"sleep", "5000"}});
+    std::string out;
+    const bool ready = read_until(p, &out, "resolve api.test ", 90s);
+    std::map<std::string, std::string> sets;
+    const pid_t probe = ready ? jailed_netprobe(w) : -1;
+    if (probe > 0)
+      for (const char* s : {"names4", "names6", "host4", "host6", "ready"}) sets[s] = list_set(probe, s);
+    const auto rest = p.wait(60s);
+    out += rest.out;
+    const int status = rest.status;
+    INFO("output:\n" << out);
+    REQUIRE(ready);
+    REQUIRE(status == 0);
+    std::map<std::string, std::string> r;
+    for (const auto& line : lines(out)) {
+      for (const char* k : {"connect api.test 8443", "resolve rebind.svc.test", "resolve intranet.svc.test",
+                            "resolve compat.svc.test", "resolve self.test", "dns 127.0.0.1 api.test A tcp",
+                            "dns 127.0.0.1 api.test A", "dnsflood 127.0.0.1 svc.test 300", "dns 127.0.0.1 api.test AAAA",
+                            "resolve api.test"})
+        if (line.rfind(std::string(k) + " ", 0) == 0 && !r.count(k)) {
+          r[k] = line.substr(std::strlen(k) + 1);
+          break;
+        }
+    }
+    REQUIRE(starts(r, "connect api.test 8443", "ok hello "));
+    CHECK(r["resolve rebind.svc.test"] == "ok 169.254.169.254");
+    CHECK(r["resolve intranet.svc.test"] == "ok 10.18.1.10");
+    CHECK(r["resolve compat.svc.test"] == "ok ::10.0.0.5");
+    CHECK(r["resolve self.test"] == "ok 2001:db8:18:3::2,198.18.3.2");
+    CHECK(r["dns 127.0.0.1 api.test A"] == "rcode=0 answers=1 tc=0");
+    CHECK(r["dns 127.0.0.1 api.test A tcp"] == "rcode=0 answers=1 tc=0");
+    // after the flood: the budget is spent, and allowed names in the cache still resolve
+    CHECK(r["dns 127.0.0.1 api.test AAAA"] == "rcode=0 answers=1 tc=0");
+    CHECK(r["resolve api.test"] == "ok 2001:db8:18:1::10,198.18.1.10");
+
+    // The sets, read from outside the jail while it ran.
+    INFO("names4: " << sets["names4"] << "\nnames6: " << sets["names6"] << "\nhost4: " << sets["host4"]
+                    << "\nhost6: " << sets["host6"] << "\nready: " << sets["ready"]);
+    REQUIRE(probe > 0);
+    CHECK_THAT(sets["names4"], Catch::Contains("198.18.1.10 . 8443"));  // the positive control
+    CHECK_THAT(sets["names6"], Catch::Contains("2001:db8:18:1::10 . 8443"));
+    for (const char* closed : {"169.254.169.254", "10.18.1.10", "198.18.3.2"})
+      CHECK_THAT(sets["names4"], !Catch::Contains(closed));
+    for (const char* closed : {"::a00:5", "::10.0.0.5", "2001:db8:18:3::2"}) CHECK_THAT(sets["names6"], !Catch::Contains(closed));
+    CHECK_THAT(sets["host4"], Catch::Contains("198.18.3.2") && Catch::Contains("198.18.0.2"));
+    CHECK_THAT(sets["host6"], Catch::Contains("2001:db8:18:3::2") && Catch::Contains("2001:db8:18::2"));
+    CHECK_THAT(sets["ready"], Catch::Contains("elements = { 0x00000000 }"));
+
+    // What the world's resolver was asked: each question about api.test once
+    // (the cache answered the repeats), and the flood no further than the budget.
+    const auto log = w.world_log();
+    std::size_t api_a = 0, api_aaaa = 0, flood = 0;
+    for (std::size_t i = world_before; i < log.size(); ++i) {
+      api_a += log[i].rfind("dns api.test 1 ", 0) == 0;
+      api_aaaa += log[i].rfind("dns api.test 28 ", 0) == 0;
+      flood += log[i].rfind("dns f", 0) == 0 && log[i].find(".svc.test 1 ") != std::string::npos;
+    }
+    CHECK(api_a == 1);
+    CHECK(api_aaaa == 1);
+    const std::string f = r["dnsflood 127.0.0.1 svc.test 300"];
+    INFO("flood: " << f << "; upstream queries of the flood: " << flood);
+    long ms = 0;
+    int servfail = 0, nxdomain = 0;
+    REQUIRE(std::sscanf(f.c_str(), "noerror=%*d nxdomain=%d servfail=%d refused=%*d fail=%*d ms=%ld", &nxdomain,
+                        &servfail, &ms) == 3);
+    CHECK(nxdomain > 0);
+    CHECK(servfail > 0);
+    CHECK(static_cast<std::size_t>(nxdomain) == flood);  // what was forwarded, and nothing else
+    // the default budget: a burst of 100 (less what the names above took), then 10 a second
+    CHECK(flood <= 100 + static_cast<std::size_t>(ms / 100) + 1);
+    int budget_events = 0;
+    for (const auto& e : audit_of(td))
+      if (e.value("event", "") == "limit" && e.value("which", "") == "dns_queries") ++budget_events;
+    CHECK(budget_events >= 1);
+    CHECK(budget_events <= 1 + ms / 10000 + 1);
+  }
+}
+
+TEST_CASE("host addresses: read at once, and followed as they come and go") {
+  REQUIRE_NETWORK_WORLD();
+  // In a network namespace of its own (nothing of the machine's is touched).
+  int p[2];
+  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::string report;
+    auto done = [&](int code) {
+      (void)!::write(p[1], report.data(), report.size());
+      ::_exit(code);
+    };
+    if (::unshare(CLONE_NEWNET) != 0) done(2);
+    const char* ip = ::access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip" : "/sbin/ip";
+    auto run_ip = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), ip);
+      return start(args, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, false).wait(10s).status;
+    };
+    auto has = [](const std::vector<mcpjail::netfilter::Cidr>& v, const char* a) {
+      return std::find(v.begin(), v.end(), *mcpjail::netfilter::parse_cidr(a)) != v.end();
+    };
+    auto wait_change = [](mcpjail::netfilter::HostAddresses& h) {
+      pollfd pf{h.fd(), POLLIN, 0};
+      for (int i = 0; i < 20; ++i) {
+        if (::poll(&pf, 1, 100) > 0 && h.update()) return true;
+      }
+      return false;
+    };
+    if (run_ip({"link", "set", "lo", "up"}) != 0) done(3);
+    mcpjail::netfilter::HostAddresses h;
+    report += "start:";
+    for (const auto& c : h.addresses()) report += " " + c.str();
+    if (!has(h.addresses(), "127.0.0.1") || !has(mcpjail::netfilter::host_addresses(), "127.0.0.1")) done(4);
+    if (run_ip({"link", "add", "mjt-dummy", "type", "veth", "peer", "name", "mjt-peer"}) != 0 ||
+        run_ip({"link", "set", "mjt-dummy", "up"}) != 0 ||
+        run_ip({"addr", "add", "198.18.9.9/24", "dev", "mjt-dummy"}) != 0 ||
+        run_ip({"addr", "add", "2001:db8:18:9::9/64", "dev", "mjt-dummy", "nodad"}) != 0)
+      done(5);
+    bool both = false;
+    for (int i = 0; i < 3 && !both; ++i) {
+      wait_change(h);
+      both = has(h.addresses(), "198.18.9.9") && has(h.addresses(), "2001:db8:18:9::9");
+    }
+    if (!both) done(6);
+    // The same address on a second interface: one entry; gone from one, still there.
+    if (run_ip({"addr", "add", "198.18.9.9/32", "dev", "lo"}) != 0) done(7);
+    wait_change(h);
+    if (run_ip({"addr", "del", "198.18.9.9/24", "dev", "mjt-dummy"}) != 0) done(8);
+    wait_change(h);
+    if (!has(h.addresses(), "198.18.9.9")) done(9);
+    if (run_ip({"addr", "del", "198.18.9.9/32", "dev", "lo"}) != 0) done(10);
+    if (!wait_change(h) || has(h.addresses(), "198.18.9.9")) done(11);
+    done(0);
+  }
+  ::close(p[1]);
+  std::string out;
+  char buf[1024];
+  ssize_t n;
+  while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(p[0]);
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  INFO(out);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
 }

@@ -176,11 +176,44 @@ TEST_CASE("private and local ranges with metadata addresses opened only when nam
   CHECK_FALSE(denied_range_of(*parse_cidr("2001:db8::1")));
   CHECK(denied_range_of(*parse_cidr("fd00:ec2::254"))->str() == "fd00:ec2::254");
   CHECK(denied_range_of(*parse_cidr("fe80::1"))->str() == "fe80::/10");
-  CHECK(denied_range_of(*parse_cidr("::1"))->str() == "::/127");
+  CHECK(denied_range_of(*parse_cidr("::1"))->str() == "::/96");
+  CHECK(denied_range_of(*parse_cidr("::"))->str() == "::/96");
+  CHECK(denied_range_of(*parse_cidr("::10.0.0.5"))->str() == "::/96");  // IPv4-compatible
+  CHECK(denied_range_of(*parse_cidr("::ffff:10.0.0.5"))->str() == "::ffff:0.0.0.0/96");
   CHECK(denied_range_of(*parse_cidr("224.0.0.251")));
   CHECK_FALSE(denied_range_of(*parse_cidr("198.18.1.10")));
   CHECK_FALSE(denied_range_of(*parse_cidr("2001:db8::1")));
   CHECK_FALSE(denied_range_of(*parse_cidr("0.0.0.0/0")));  // spans them, but is not inside one
+}
+
+TEST_CASE("the denied list follows IANA's special-purpose registries, documentation and benchmarking left open") {
+  // not globally reachable, or carrying an IPv4 address for a translator
+  for (const char* a : {"0.0.0.0", "192.0.0.9", "192.88.99.1", "255.255.255.255", "240.0.0.1", "100::1",
+                        "100:0:0:1::1", "2001::1" /* Teredo */, "2001:2::1", "2001:10::1", "5f00::1", "fec0::1",
+                        "ff02::1", "fc00::1"})
+    CHECK(denied_range_of(*parse_cidr(a)));
+  // documentation and IPv4 benchmarking, and ordinary public addresses
+  for (const char* a : {"192.0.2.1", "198.51.100.1", "203.0.113.1", "198.18.0.1", "198.19.255.255", "3fff::1",
+                        "2001:db8:18::1", "2620:4f:8000::1", "192.31.196.1", "8.8.8.8", "2a00:1450::1", "2001:200::1"})
+    CHECK_FALSE(denied_range_of(*parse_cidr(a)));
+}
+
+TEST_CASE("answers that stay closed and host addresses that allow_private opens") {
+  const std::vector<Cidr> none;
+  CHECK(answer_closed(*parse_cidr("10.18.1.10"), none));
+  CHECK(answer_closed(*parse_cidr("::10.0.0.5"), none));
+  CHECK(answer_closed(*parse_cidr("169.254.169.254"), none));
+  CHECK_FALSE(answer_closed(*parse_cidr("198.18.1.10"), none));
+  const std::vector<Cidr> opened = {*parse_cidr("10.18.0.0/16"), *parse_cidr("169.254.0.0/16"),
+                                    *parse_cidr("198.18.3.2")};
+  CHECK_FALSE(answer_closed(*parse_cidr("10.18.1.10"), opened));
+  CHECK(answer_closed(*parse_cidr("10.19.1.10"), opened));
+  CHECK(answer_closed(*parse_cidr("169.254.169.254"), opened));  // the metadata address: only when named exactly
+  CHECK_FALSE(answer_closed(*parse_cidr("169.254.1.1"), opened));
+  CHECK(host_address_opened(*parse_cidr("198.18.3.2"), opened));
+  CHECK(host_address_opened(*parse_cidr("10.18.0.7"), opened));
+  CHECK_FALSE(host_address_opened(*parse_cidr("198.18.3.3"), opened));
+  CHECK_FALSE(host_address_opened(*parse_cidr("198.18.3.2"), none));
 }
 
 TEST_CASE("the nftables table: policy drop with gateway and metadata closed and allow entries open") {
@@ -203,6 +236,14 @@ TEST_CASE("the nftables table: policy drop with gateway and metadata closed and 
   CHECK_THAT(text, !Catch::Contains("goto permit\n\t\tip daddr 10.0.0.0"));
   // The gateway comes before anything that could open it.
   CHECK(text.find("198.18.0.1 goto blocked") < text.find("goto permit"));
+  // The host's own addresses (sets the supervisor fills), and nothing leaves
+  // before they are in place.
+  CHECK_THAT(text, Catch::Contains("set host4 {\n\t\ttype ipv4_addr\n"));
+  CHECK_THAT(text, Catch::Contains("set host6 {\n\t\ttype ipv6_addr\n"));
+  CHECK_THAT(text, Catch::Contains("set ready {\n\t\ttype mark\n"));
+  CHECK(text.find("meta mark != @ready goto blocked") < text.find("ip daddr 198.18.0.1 goto blocked"));
+  CHECK(text.find("ip daddr @host4 goto blocked") < text.find("goto permit"));
+  CHECK(text.find("ip6 daddr @host6 goto blocked") < text.find("goto permit"));
 
   n.private_allowed = {*parse_cidr("10.1.0.0/16"), *parse_cidr("169.254.169.254")};
   const auto opened = ruleset(n, {});
@@ -262,9 +303,12 @@ TEST_CASE("planning the allowlist: parsed rules and resolvers and checks with lo
   REQUIRE(d.size() == 1);
   CHECK_THAT(d[0].message, Catch::Contains("port 53"));
 
-  d = diags_of("allow_private = [\"8.8.8.0/24\"]\n");
+  // Outside the private ranges an allow_private entry opens only this host's
+  // own addresses inside it; one that spans private ranges is refused.
+  CHECK(diags_of("allow_private = [\"203.0.113.7\", \"2001:db8:18::/64\"]\n").empty());
+  d = diags_of("allow_private = [\"0.0.0.0/0\"]\n");
   REQUIRE(d.size() == 1);
-  CHECK_THAT(d[0].message, Catch::Contains("not inside a private or local range"));
+  CHECK_THAT(d[0].message, Catch::Contains("spans private and local ranges") && Catch::Contains("10.0.0.0/8"));
 
   // Syntax errors come from the loader, with their location.
   try {

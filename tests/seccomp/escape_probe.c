@@ -533,15 +533,19 @@ static void case_watch(void) {
   close(fd);
   expect_ok("renameat(b, c)", renameat(dfd, "b", AT_FDCWD, "c"));
   expect_ok("symlink", symlink("/etc/passwd", "l"));
+  /* The bases answer ENOSYS for openat2 (its mode is out of the filter's
+     reach); a profile that allows it gets it watched. */
   struct open_how how = {0};
   how.flags = O_RDONLY | O_CLOEXEC;
   fd = (int)syscall(SYS_openat2, dfd, "c", &how, sizeof how);
-  expect_ok("openat2(c, O_RDONLY)", fd);
-  close(fd);
-  how.flags = O_WRONLY | O_CLOEXEC;
-  fd = (int)syscall(SYS_openat2, dfd, "c", &how, sizeof how);
-  expect_ok("openat2(c, O_WRONLY)", fd);
-  close(fd);
+  if (!(fd < 0 && errno == ENOSYS)) {
+    expect_ok("openat2(c, O_RDONLY)", fd);
+    close(fd);
+    how.flags = O_WRONLY | O_CLOEXEC;
+    fd = (int)syscall(SYS_openat2, dfd, "c", &how, sizeof how);
+    expect_ok("openat2(c, O_WRONLY)", fd);
+    close(fd);
+  }
   expect_ok("truncate(c)", truncate("c", 0));
   expect_ok("chmod(c)", chmod("c", 0644));
   expect_ok("unlinkat(l)", unlinkat(dfd, "l", 0));

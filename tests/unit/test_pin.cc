@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "mcpjail/pin.hpp"
+#include "mcpjail/frontends/pin.hpp"
 #include "mcpjail/plan.hpp"
 
 using namespace mcpjail;

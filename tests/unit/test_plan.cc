@@ -9,6 +9,7 @@
 
 #include "../support/plan_world.hpp"
 #include "mcpjail/plan.hpp"
+#include "mcpjail/state.hpp"
 
 using namespace mcpjail;
 namespace fs = std::filesystem;
@@ -300,7 +301,11 @@ TEST_CASE("plan: npx gets a package cache private to the profile, offline withou
   CHECK(std::any_of(ll.rules.begin(), ll.rules.end(), [&](const LandlockRule& r) {
     return r.path == state + "/npm/_npx" && r.exec && !r.write;
   }));
-  CHECK(std::count_if(ll.rules.begin(), ll.rules.end(), [](const LandlockRule& r) { return r.exec; }) == 1);
+  // one tree only (the noexec-exempt bind of _npx adds a second rule for the same path)
+  CHECK(std::all_of(ll.rules.begin(), ll.rules.end(), [&](const LandlockRule& r) { return !r.exec || r.path == state + "/npm/_npx"; }));
+  CHECK(find(plan, state + "/npm/_npx"));
+  CHECK(find(plan, state + "/npm/_npx")->exec);
+  CHECK_FALSE(cache->exec);
   CHECK(std::any_of(plan.notes.begin(), plan.notes.end(), [&](const std::string& n) {
     return n.find("npm exec --yes --ignore-scripts --package=@scope/server@1.2.3 -- true") != std::string::npos;
   }));
@@ -368,4 +373,31 @@ TEST_CASE("plan: the rendered plan names every mount and why") {
   CHECK_THAT(text, Catch::Contains("t.toml:"));
   CHECK_THAT(text, Catch::Contains("pivot_root"));
   CHECK_THAT(text, Catch::Contains("seccomp"));
+}
+
+TEST_CASE("plan: the state home is worked out in one place") {
+  LoadOptions o;
+  o.home = "/home/alice";
+  CHECK(state_home(o) == "/home/alice/.local/state");
+  o.state_home = "/var/lib/alice";
+  CHECK(state_home(o) == "/var/lib/alice");
+  o = {};
+  CHECK(state_home(o).empty());
+  o.home = "/";
+  CHECK(state_home(o) == "/.local/state");
+  CHECK(xdg_state_home({{"XDG_STATE_HOME", "/x//y/"}}) == "/x/y");
+  CHECK(xdg_state_home({{"XDG_STATE_HOME", "relative"}}).empty());
+  CHECK(xdg_state_home({}).empty());
+  // the profile's ${PROFILE_STATE} and the plan's state directory are below it
+  World w;
+  const Invocation i = w.inv();
+  const auto plan = w.plan(std::string(kBase) + "[filesystem]\nwrite = [\"${PROFILE_STATE}\"]\n", i);
+  CHECK(plan.state.dir == state_home(i.load) + "/mcp-jail/t");
+  CHECK(plan.state.home_canonical == state_home(i.load));
+  // a profile loaded for another state home is not planned with this one
+  const Profile pr = load_profile_text(std::string(kBase) + "[filesystem]\nwrite = [\"${PROFILE_STATE}\"]\n", "t.toml",
+                                       w.d.string(), i.load);
+  Invocation other = i;
+  other.load.home = w.p("home/bob");
+  CHECK_THROWS_WITH(make_plan(pr, other), Catch::Contains("not in the state home of this launch"));
 }

@@ -147,16 +147,25 @@ TEST_CASE("summary: nothing when nothing was blocked, else counts and the first 
   CHECK(a.summary() ==
         "mcp-jail: fs: blocked 2 syscalls (unshare, ptrace), 6 writes (/etc/cron.d/x, /usr/local/bin/x, /a, ...), "
         "1 exec (/bin/sh), 5 connections (198.18.1.66:8080, [2001:db8::1]:443, 198.18.1.67), 1 DNS query (c2.test), "
-        "1 limit reached (memory)");
+        "1 limit reached (memory) [launch " + a.launch_id() + "]");
 
   // What the jail named cannot put control bytes on the operator's terminal.
   Audit esc("none", "e");
   esc.event("fs_denied", {{"path", "/x\n\x1b]0;owned\x07mcp-jail: ok"}, {"access", "write"}});
-  CHECK(esc.summary() == "mcp-jail: e: blocked 1 write (/x??]0;owned?mcp-jail: ok)");
+  CHECK(esc.summary() == "mcp-jail: e: blocked 1 write (/x\\u000a\\u001b]0;owned\\u0007mcp-jail: ok) [launch " +
+                             esc.launch_id() + "]");
+  // Nor bidi or invisible format characters, nor bytes that are not UTF-8;
+  // other characters pass unchanged.
+  Audit bidi("none", "b");
+  bidi.event("fs_denied", {{"path", "/etc/x\u202egnp.exe\u200b\u2066\xff\xc3\xa9\\"}, {"access", "write"}});
+  CHECK(bidi.summary() == "mcp-jail: b: blocked 1 write (/etc/x\\u202egnp.exe\\u200b\\u2066\\xff\xc3\xa9\\\\) [launch " +
+                              bidi.launch_id() + "]");
+  CHECK(escape_for_terminal("\u200e\u200f\u202a\u2069\xc2\x85\x7f") == "\\u200e\\u200f\\u202a\\u2069\\u0085\\u007f");
 
   Audit l("none", "lg");
   l.event("deny", {{"syscall", "personality"}, {"allowed", true}});
-  CHECK(l.summary() == "mcp-jail: lg: let through by seccomp action \"log\": 1 syscall (personality)");
+  CHECK(l.summary() == "mcp-jail: lg: let through by seccomp action \"log\": 1 syscall (personality) [launch " +
+                           l.launch_id() + "]");
 }
 
 TEST_CASE("plan: env_dropped names the launcher's variables the server does not get") {

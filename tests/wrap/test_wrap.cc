@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "mcpjail/profile.hpp"
-#include "mcpjail/wrap.hpp"
+#include "mcpjail/frontends/wrap.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;

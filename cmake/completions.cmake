@@ -1,0 +1,12 @@
+# cmake -DBIN=path/to/mcp-jail -DOUT=dir -P completions.cmake
+file(MAKE_DIRECTORY ${OUT})
+foreach(pair "bash|mcp-jail" "zsh|_mcp-jail")
+  string(REPLACE "|" ";" pair "${pair}")
+  list(GET pair 0 shell)
+  list(GET pair 1 name)
+  execute_process(COMMAND ${BIN} completion ${shell} OUTPUT_FILE ${OUT}/${name}.tmp RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${BIN} completion ${shell} failed: ${rc}")
+  endif()
+  file(RENAME ${OUT}/${name}.tmp ${OUT}/${name})
+endforeach()

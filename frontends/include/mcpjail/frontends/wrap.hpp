@@ -1,0 +1,136 @@
+// `mcp-jail wrap`: route the stdio servers of an MCP host configuration
+// (Claude Desktop, Cursor, VS Code) through `mcp-jail run`.
+//
+// Shapes recognised (all that are present are rewritten):
+//   {"mcpServers": {NAME: ENTRY}}            Claude Desktop, Cursor, Claude Code .mcp.json
+//   {"servers": {NAME: ENTRY}, "inputs": []} VS Code .vscode/mcp.json
+//   {"mcp": {"servers": {NAME: ENTRY}}}      VS Code settings.json
+// The file may be JSONC (// and /* */ comments, trailing commas), as VS Code
+// writes it. Only the "command" and "args" of a rewritten entry change; every
+// other byte of the file (comments, key order, indentation, line ends, env,
+// cwd, keys wrap does not know) is kept, so the diff is one or two lines per
+// server; a comment inside a rewritten "args" array goes with the array.
+//
+// A stdio ENTRY {command, args?, env?, cwd?, ...} becomes
+//   "command": "<this mcp-jail binary>",
+//   "args": ["run", PROFILE, [--var NAME=VALUE | --write DIR]..., [--env NAME]..., "--", <command>, <args>...]
+// ("--" is written although `run` does not need it: it keeps a command whose
+// name starts with "-" the server's, and shows where mcp-jail's part ends)
+// with one `--env NAME` per key of "env", in file order: the host puts the
+// block's variables in mcp-jail's environment, and mcp-jail passes exactly
+// those names on (the jail's environment is an allowlist). "env" itself is
+// kept as it is; its values never appear in the arguments. A key that is not
+// a variable name (letters, digits, _) is left out, with a remark.
+//
+// An entry is stdio when its "type" (or Cline's "transportType") is "stdio",
+// or when it has neither of those and no "url"/"serverUrl" but a "command".
+// Left untouched, and reported:
+//   - not stdio: "type" http, sse, streamable-http, ..., or a "url";
+//   - already wrapped: the command's file name is "mcp-jail" (any mcp-jail
+//     binary) and the first argument is "run" - so wrapping twice changes nothing.
+//     The report names the "env" keys that neither an --env of the entry nor
+//     its profile's [env] pass passes on (an entry wrapped before wrap wrote
+//     --env, or by hand), when the profile can be inspected; the entry's
+//     arguments are read as `run` reads them (mcpjail/frontends/cli.hpp);
+//   - container launchers (command docker, podman, nerdctl): the server runs in
+//     the container runtime's sandbox, started through a daemon socket that a
+//     jail does not (and must not) reach;
+//   - entries wrap cannot read: not an object, no string "command", "args" not
+//     an array of strings.
+//
+// Profile choice, per server (unless --profile NAME is given for all):
+//   A built-in profile NAME (other than "base") matches a server whose command
+//   or arguments name the reference server package for it: the npm package
+//   "@modelcontextprotocol/server-NAME", its executable "mcp-server-NAME", the
+//   PyPI package "mcp-server-NAME" or its module "mcp_server_NAME" - as a whole
+//   word, with any version or path around it ("...@1.2.3", "...==0.6",
+//   "/x/node_modules/@modelcontextprotocol/server-NAME/dist/index.js").
+//   The first argument (in command-line order) that matches decides.
+//   No match: "base".
+// Variables: a profile that needs ${WORKSPACE} (filesystem does) gets the
+//   server's directories. For the filesystem server (matched as above) these
+//   are the arguments after the (last) one naming the package that do not start
+//   with "-": the first is `--var WORKSPACE=DIR`, each further one `--write DIR`.
+//   For any other server, its "cwd" when that is absolute.
+//   A leading "~" is expanded with HOME; a relative directory is taken
+//   relative to the entry's "cwd" when that is absolute; a value starting with
+//   "${" is left for the host to substitute (VS Code's ${workspaceFolder}).
+//   When the chosen profile still needs a variable wrap cannot tell, the
+//   server falls back to "base" (automatic choice) or is left untouched
+//   (--profile), and the report says which variable. (What a profile needs is
+//   found by loading it: without variables, then with WORKSPACE.)
+// Remarks in the report, for wrapped servers: "env" keys that cannot be
+//   passed (not variable names), an "envFile", and npx/uvx-style runners,
+//   which download the server at start-up and so cannot start under a profile
+//   with network "none".
+#pragma once
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcpjail {
+
+namespace cli {
+struct Arguments;
+}
+
+struct WrapOptions {
+  std::string jail_path;  // absolute path written as "command"
+  std::string profile;    // --profile: for every server; empty: choose per server
+  std::string home;       // expands a leading ~ in directory arguments; empty: none
+};
+
+enum class WrapAction {
+  Wrapped,         // now runs through mcp-jail
+  AlreadyWrapped,  // command is mcp-jail already
+  NotStdio,        // http / sse / url
+  Skipped,         // container launcher, malformed entry, or missing variable
+};
+
+struct ServerReport {
+  std::string section;  // "mcpServers", "servers" or "mcp.servers"
+  std::string name;
+  WrapAction action = WrapAction::Skipped;
+  std::string profile;                // Wrapped: the profile used
+  std::vector<std::string> jail_args; // Wrapped: the arguments between "run PROFILE" and "--"
+  std::string note;                   // why; for Wrapped, what to look at (one remark a line)
+};
+
+struct WrapResult {
+  std::string text;  // the rewritten configuration (== input when nothing changed)
+  bool changed = false;
+  std::vector<ServerReport> servers;
+};
+
+// A configuration wrap refuses. line/column are 1-based (column in characters)
+// for a syntax error, 0 otherwise.
+class WrapError : public std::runtime_error {
+ public:
+  WrapError(const std::string& message, std::size_t line = 0, std::size_t column = 0)
+      : std::runtime_error(message), line_(line), column_(column) {}
+  std::size_t line() const { return line_; }
+  std::size_t column() const { return column_; }
+
+ private:
+  std::size_t line_, column_;
+};
+
+// Configurations larger than this are refused before parsing.
+inline constexpr std::size_t kMaxConfigBytes = 8 << 20;
+
+// Rewrites a configuration held in memory. Pure apart from reading a profile
+// file named by options.profile. Throws WrapError.
+WrapResult wrap_config(std::string_view text, const WrapOptions& options);
+
+// A unified diff of two texts, line by line, with 3 lines of context;
+// empty when they are equal.
+std::string unified_diff(std::string_view before, std::string_view after, const std::string& from_name,
+                         const std::string& to_name);
+
+// `mcp-jail wrap CONFIG.json [--dry-run] [--profile NAME]`: rewrites the file
+// (a backup first) or prints the diff. Returns the exit status.
+int wrap_command(const cli::Arguments& args);
+
+}  // namespace mcpjail

@@ -1,0 +1,3 @@
+#include "mcpjail/frontends/cli.hpp"
+
+int main(int argc, char** argv) { return mcpjail::cli::main(argc, argv); }

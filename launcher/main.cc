@@ -1,3 +1,0 @@
-#include "mcpjail/cli.hpp"
-
-int main(int argc, char** argv) { return mcpjail::cli_main(argc, argv); }

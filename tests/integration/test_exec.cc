@@ -1,0 +1,118 @@
+// Integration tests: nothing the server writes can be run. Every writable
+// mount is noexec (a file written to /tmp or the workspace cannot be mapped
+// executable, so neither the dynamic loader nor dlopen() can run it), except
+// the trees a profile lists in [filesystem] exec; and, where the kernel lets
+// the launcher set vm.memfd_noexec, a program written into a memfd cannot be
+// executed. Each negative has a positive control: the same act in a tree
+// listed in filesystem.exec succeeds, which shows the check can fail.
+#include <catch2/catch.hpp>
+
+#include "harness.hpp"
+
+using namespace it;
+
+namespace {
+
+constexpr const char* kLdso = "/lib64/ld-linux-x86-64.so.2";
+
+struct ExecSetup {
+  Mode mode;
+  TempDir ws, prof;
+  std::string profile;
+  ExecSetup(Mode m, const std::string& extra) : mode(m), ws(m), prof(m) {
+    ws.dir("venv");
+    ws.dir("src");
+    profile = prof.file("exec.toml", "version = 1\nname = \"it-exec\"\nextends = \"base\"\n[filesystem]\n"
+                                     "write = [\"${WORKSPACE}\"]\n" + extra);
+  }
+  Result probe(const std::vector<std::string>& probe_args) const {
+    std::vector<std::string> a = {"run", profile, "--var", "WORKSPACE=" + ws.path(), "--audit-log", "none", "--",
+                                  Harness::get().probe()};
+    a.insert(a.end(), probe_args.begin(), probe_args.end());
+    return run(mode, a);
+  }
+};
+
+#define EXPECT_PROBE(setup, ...)                                                       \
+  do {                                                                                \
+    const auto r_ = (setup).probe({__VA_ARGS__});                                     \
+    INFO(mode_name((setup).mode) << ": " << #__VA_ARGS__ << "\nstderr: " << r_.err); \
+    CHECK(r_.status == 0);                                                            \
+  } while (0)
+
+}  // namespace
+
+TEST_CASE("noexec: every writable mount is noexec, a file written there cannot be mapped executable") {
+  for (Mode m : modes()) {
+    ExecSetup s(m, "");
+    EXPECT_PROBE(s, "rw-noexec");
+    EXPECT_PROBE(s, "mmap-exec", "/tmp/evil", "no");
+    EXPECT_PROBE(s, "mmap-exec", "/dev/shm/evil", "no");
+    EXPECT_PROBE(s, "mmap-exec", s.ws.path() + "/src/evil", "no");
+    EXPECT_PROBE(s, "ldso-run", kLdso, "/tmp/evil", "no");
+    EXPECT_PROBE(s, "ldso-run", kLdso, s.ws.path() + "/src/evil", "no");
+    // control: the loader itself works on a program that is already there
+    EXPECT_PROBE(s, "ldso-run", kLdso, "/usr/bin/true", "yes");
+  }
+}
+
+TEST_CASE("noexec: filesystem.exec trees may run what is written there, and only they") {
+  for (Mode m : modes()) {
+    ExecSetup s(m, "exec = [\"${WORKSPACE}/venv\", \"/tmp\"]\n");
+    const std::string venv = s.ws.path() + "/venv";
+    // the same acts that fail above succeed here: the checks can fail
+    EXPECT_PROBE(s, "rw-noexec", venv, "/tmp");
+    EXPECT_PROBE(s, "mmap-exec", venv + "/prog", "yes");
+    EXPECT_PROBE(s, "ldso-run", kLdso, venv + "/prog", "yes");
+    EXPECT_PROBE(s, "mmap-exec", "/tmp/prog", "yes");
+    // the rest of the workspace stays noexec, and stays writable
+    EXPECT_PROBE(s, "mmap-exec", s.ws.path() + "/src/evil", "no");
+    EXPECT_PROBE(s, "write-ok", s.ws.path() + "/src/new.txt", "x");
+    EXPECT_PROBE(s, "write-ok", venv + "/new.txt", "x");
+  }
+}
+
+TEST_CASE("noexec: check shows which writable mounts allow exec and why") {
+  for (Mode m : modes()) {
+    ExecSetup s(m, "exec = [\"${WORKSPACE}/venv\"]\n");
+    auto r = run(m, {"check", s.profile, "--var", "WORKSPACE=" + s.ws.path(), "--", "/usr/bin/true"});
+    INFO(r.out << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("rw    " + s.ws.path() + "  noexec") != std::string::npos);
+    CHECK(r.out.find("rw    " + s.ws.path() + "/venv  exec") != std::string::npos);
+    CHECK(r.out.find("filesystem.exec (") != std::string::npos);
+    CHECK(r.out.find("tmpfs /tmp  size") != std::string::npos);
+  }
+}
+
+TEST_CASE("memfd: a program written into memory cannot be executed (vm.memfd_noexec = 2)") {
+  for (Mode m : modes()) {
+    ExecSetup s(m, "");
+    if (m == Mode::Rootless) {
+      // The kernel checks write access to /proc/sys/vm/memfd_noexec against
+      // the host's root: a rootless launcher cannot set it.
+      WARN("rootless: vm.memfd_noexec cannot be set; not checked (see `check` notes)");
+      auto r = run(m, {"check", s.profile, "--var", "WORKSPACE=" + s.ws.path(), "--", "/usr/bin/true"});
+      CHECK(r.out.find("memfd: a rootless launch cannot set vm.memfd_noexec") != std::string::npos);
+      // the hole the note describes is real: this proves the probe can see it
+      EXPECT_PROBE(s, "memfd-exec", "yes");
+      continue;
+    }
+    EXPECT_PROBE(s, "memfd-exec", "no");
+  }
+}
+
+TEST_CASE("memfd: executing a program through a descriptor is an exec event of the audit log") {
+  for (Mode m : modes()) {
+    ExecSetup s(m, "");
+    std::vector<std::string> a = {"run", s.profile, "--var", "WORKSPACE=" + s.ws.path(), "--audit-log", "stderr",
+                                  "--", Harness::get().probe(), "memfd-exec", m == Mode::Root ? "no" : "yes"};
+    auto r = run(m, a);
+    INFO(mode_name(m) << "\n" << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.err.find("\"event\":\"exec\"") != std::string::npos);
+    CHECK(r.err.find("/memfd:payload") != std::string::npos);  // execveat(fd, "", AT_EMPTY_PATH)
+    CHECK(r.err.find("\"path\":\"/proc/self/fd/") != std::string::npos);  // execve("/proc/self/fd/N")
+    CHECK(r.err.find("\"held_back\":{") != std::string::npos);  // the exit event counts what it held back
+  }
+}
