@@ -28,7 +28,8 @@ struct Handler {
 };
 constexpr Handler kHandlers[] = {
     {"run", run_command},       {"check", check_command},    {"probe", probe::probe_command},
-    {"pin", pin::pin_command},  {"wrap", wrap_command},      {"profiles", profiles_command},
+    {"pin", pin::pin_command},  {"wrap", wrap_command},      {"unwrap", unwrap_command},
+    {"profiles", profiles_command},
     {"doctor", doctor_command}, {"export", exporter::export_command},
 };
 

@@ -41,6 +41,7 @@ constexpr const OptionSpec* kRunOptions[] = {&kVar, &kRead, &kWrite, &kEnv, &kAu
 constexpr const OptionSpec* kProbeOptions[] = {&kVar, &kRead, &kWrite, &kEnv};
 constexpr const OptionSpec* kPinOptions[] = {&kVar, &kRead, &kWrite, &kEnv, &kPrint};
 constexpr const OptionSpec* kWrapOptions[] = {&kDryRun, &kProfile};
+constexpr const OptionSpec* kUnwrapOptions[] = {&kDryRun};
 constexpr const OptionSpec* kDoctorOptions[] = {&kJson, &kVar, &kDoctorWrite};
 constexpr const OptionSpec* kExportOptions[] = {&kVar, &kRead, &kWrite, &kEnv, &kOutput, &kImage, &kName, &kReplicas};
 
@@ -79,6 +80,15 @@ constexpr CommandSpec kCommands[] = {
      "get the built-in profile NAME when there is one (mcp-fetch-server gets fetch), others\n"
      "get base; --profile NAME (a built-in name or a .toml path) is used for every server\n"
      "instead."},
+    {"unwrap", "CONFIG.json", ValueKind::File, ServerCommand::None, kUnwrapOptions,
+     "put the servers wrap routed through mcp-jail back as they were",
+     "Puts each entry of CONFIG.json that starts `mcp-jail run ... COMMAND ARGS...` back to\n"
+     "COMMAND ARGS...; nothing else in the file changes, so edits made since wrap stay. When a\n"
+     "backup wrap wrote beside the file (CONFIG.json.mcp-jail[.STAMP].bak) holds the same entry\n"
+     "unwrapped, its own text is put back: unwrap after wrap gives the file back byte for\n"
+     "byte. A backup is written first; --dry-run prints the change as a diff and writes\n"
+     "nothing. An entry edited so that its arguments are no `run` command line is refused,\n"
+     "naming it (exit status 125; nothing is written)."},
     {"profiles", "", ValueKind::None, ServerCommand::None, {}, "list the built-in profiles",
      "Lists the built-in profiles, one a line: the name and the description."},
     {"doctor", "PROFILE", ValueKind::Profile, ServerCommand::None, kDoctorOptions,

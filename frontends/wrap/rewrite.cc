@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "config.hpp"
 #include "jsonc.hpp"
 #include "match.hpp"
 #include "mcpjail/frontends/cli.hpp"
@@ -27,14 +28,6 @@ namespace {
 using nlohmann::json;
 using namespace jsonc;
 using namespace wrap;
-
-std::string quote(const std::string& s) {
-  try {
-    return json(s).dump();
-  } catch (const json::exception&) {
-    throw WrapError("\"" + s + "\" is not valid UTF-8");
-  }
-}
 
 // What a profile asks for, found by loading it (built-ins load from memory).
 struct ProfileInfo {
@@ -84,26 +77,6 @@ bool env_passes(const ProfileInfo& info, const std::string& name) {
   return false;
 }
 
-// Leading spaces and tabs of the line holding `pos`.
-std::string line_indent(const std::string& s, std::size_t pos) {
-  std::size_t start = s.rfind('\n', pos == 0 ? 0 : pos - 1);
-  start = start == std::string::npos ? 0 : start + 1;
-  std::size_t e = start;
-  while (e < s.size() && (s[e] == ' ' || s[e] == '\t')) ++e;
-  return s.substr(start, e - start);
-}
-
-bool has_newline(const std::string& s, Span sp) {
-  return std::find(s.begin() + static_cast<std::ptrdiff_t>(sp.b), s.begin() + static_cast<std::ptrdiff_t>(sp.e),
-                   '\n') != s.begin() + static_cast<std::ptrdiff_t>(sp.e);
-}
-
-std::string inline_array(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + quote(items[i]);
-  return out + "]";
-}
-
 struct Edit {
   std::size_t b, e;
   std::string text;
@@ -117,7 +90,6 @@ class Wrapper {
   }
 
   WrapResult run() {
-    if (original_.size() > kMaxConfigBytes) throw WrapError("the file is larger than 8 MiB; refusing to parse it");
     if (opts_.jail_path.empty() || !opts_.jail_path.starts_with("/"))
       throw WrapError("the path of mcp-jail must be absolute, not \"" + opts_.jail_path + "\"");
     quote(opts_.jail_path);
@@ -126,33 +98,11 @@ class Wrapper {
       const ProfileInfo& info = profile_info(opts_.profile);
       if (!info.loadable) throw WrapError("--profile " + opts_.profile + ": " + info.error);
     }
-    s_ = blank(original_);
-    validate(original_, s_);
-    if (const auto first_nl = s_.find('\n'); first_nl != std::string::npos && first_nl > 0 && s_[first_nl - 1] == '\r')
-      nl_ = "\r\n";  // a file written on Windows keeps its line ends
-
-    std::size_t root = skip_ws(s_, s_.starts_with("\xEF\xBB\xBF") ? 3 : 0);
-    if (root >= s_.size() || s_[root] != '{')
-      throw WrapError(std::string("the top level is ") + kind(root < s_.size() ? s_[root] : 'n') +
-                      ", not an object with \"mcpServers\" or \"servers\"");
-    const auto top = members(s_, {root, skip_value(s_, root)});
-    bool any = false;
-    auto found = [&](const std::string& name, Span v) {
-      section(name, v);
-      any = true;
-    };
-    if (const Member* m = find(top, "mcpServers")) found("mcpServers", m->value);
-    if (const Member* m = find(top, "servers")) found("servers", m->value);
-    if (const Member* m = find(top, "mcp")) {
-      if (s_[m->value.b] != '{')
-        throw WrapError(std::string("\"mcp\" is ") + kind(s_[m->value.b]) + ", not an object");
-      const auto inner = members(s_, m->value);
-      if (const Member* srv = find(inner, "servers")) found("mcp.servers", srv->value);
-    }
-    if (!any)
-      throw WrapError(
-          "no MCP servers in this file: expected \"mcpServers\" (Claude Desktop, Cursor), \"servers\" "
-          "(VS Code mcp.json) or \"mcp\": {\"servers\"} (VS Code settings.json)");
+    HostConfig config = read_host_config(original_);
+    s_ = std::move(config.blanked);
+    nl_ = config.nl;
+    for (const auto& sec : config.sections)
+      for (const auto& m : members(s_, sec.value)) server(sec.name, m);
 
     std::sort(edits_.begin(), edits_.end(), [](const Edit& a, const Edit& b) { return a.b > b.b; });
     result_.text.assign(original_);
@@ -162,11 +112,6 @@ class Wrapper {
   }
 
  private:
-  void section(const std::string& name, Span v) {
-    if (s_[v.b] != '{') throw WrapError("\"" + name + "\" is " + kind(s_[v.b]) + ", not an object");
-    for (const auto& m : members(s_, v)) server(name, m);
-  }
-
   const ProfileInfo& profile_info(const std::string& spec) {
     auto it = profiles_.find(spec);
     if (it != profiles_.end()) return it->second;
@@ -256,12 +201,10 @@ class Wrapper {
     const Member* args_m = find(ms, "args");
     std::vector<std::string> args;
     if (args_m) {
-      const json av = value_of(s_, args_m->value);
-      if (!av.is_array()) return done(WrapAction::Skipped, "\"args\" is not an array");
-      for (const auto& a : av) {
-        if (!a.is_string()) return done(WrapAction::Skipped, "\"args\" holds something other than strings");
-        args.push_back(a.get<std::string>());
-      }
+      if (s_[args_m->value.b] != '[') return done(WrapAction::Skipped, "\"args\" is not an array");
+      auto a = string_array(s_, args_m->value);
+      if (!a) return done(WrapAction::Skipped, "\"args\" holds something other than strings");
+      args = std::move(*a);
     }
     std::optional<std::string> cwd;
     if (const Member* c = find(ms, "cwd")) {
@@ -381,24 +324,7 @@ class Wrapper {
 
     edits_.push_back({cmd_m->value.b, cmd_m->value.e, quote(opts_.jail_path)});
     if (args_m) {
-      std::string text;
-      const Span av = args_m->value;
-      if (has_newline(s_, av)) {
-        const std::string key_indent = line_indent(s_, args_m->key_span.b);
-        std::string elem_indent = key_indent + (key_indent.find('\t') != std::string::npos ? "\t" : "  ");
-        const std::size_t first = skip_ws(s_, av.b + 1);
-        if (first < av.e && s_[first] != ']' &&
-            std::find(s_.begin() + static_cast<std::ptrdiff_t>(av.b), s_.begin() + static_cast<std::ptrdiff_t>(first),
-                      '\n') != s_.begin() + static_cast<std::ptrdiff_t>(first))
-          elem_indent = line_indent(s_, first);
-        text = "[" + nl_;
-        for (std::size_t i = 0; i < new_args.size(); ++i)
-          text += elem_indent + quote(new_args[i]) + (i + 1 < new_args.size() ? "," : "") + nl_;
-        text += key_indent + "]";
-      } else {
-        text = inline_array(new_args);
-      }
-      edits_.push_back({av.b, av.e, std::move(text)});
+      edits_.push_back({args_m->value.b, args_m->value.e, array_text(s_, nl_, *args_m, new_args)});
     } else {
       const std::string sep =
           has_newline(s_, m.value) ? "," + nl_ + line_indent(s_, cmd_m->key_span.b) : std::string(", ");

@@ -1,7 +1,11 @@
-// `mcp-jail wrap CONFIG.json`: reads the host configuration, rewrites it
-// (wrap_config), reports each server, and replaces the file (a backup first)
-// or prints the diff (--dry-run).
+// `mcp-jail wrap CONFIG.json` and `mcp-jail unwrap CONFIG.json`: read the
+// host configuration, rewrite it (wrap_config, unwrap_config), report each
+// server, and replace the file (a backup first) or print the diff (--dry-run).
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstdio>
@@ -18,9 +22,71 @@ namespace mcpjail {
 
 namespace {
 
-int wrap_fail(const std::string& msg) {
-  std::fprintf(stderr, "mcp-jail: wrap: %s\nmcp-jail: wrap: nothing was changed\n", msg.c_str());
+int fail(const char* cmd, const std::string& msg) {
+  std::fprintf(stderr, "mcp-jail: %s: %s\nmcp-jail: %s: nothing was changed\n", cmd, msg.c_str(), cmd);
   return kExitLauncherError;
+}
+
+int wrap_fail(const std::string& msg) { return fail("wrap", msg); }
+
+std::string located(const std::string& config, const WrapError& e) {
+  std::string where = config;
+  if (e.line()) where += ":" + std::to_string(e.line()) + ":" + std::to_string(e.column());
+  return where + ": error: " + e.what();
+}
+
+// Prints the diff (dry run) or replaces the file with a backup first.
+int write_result(const char* cmd, const UserFile& file, const std::string& config, const std::string& text, bool changed,
+                 bool dry_run) {
+  if (dry_run) {
+    std::fputs(unified_diff(file.text, text, config, config).c_str(), stdout);
+    std::fflush(stdout);
+    std::fprintf(stderr, "mcp-jail: %s: dry run: %s\n", cmd, changed ? "nothing was written" : "nothing to change");
+    return 0;
+  }
+  if (!changed) {
+    std::fprintf(stderr, "mcp-jail: %s: nothing to change in %s\n", cmd, config.c_str());
+    return 0;
+  }
+  std::string backup;
+  try {
+    backup = replace_user_file(file, text, {.backup = true});
+  } catch (const UserFileError& e) {
+    return fail(cmd, e.what());
+  }
+  std::fprintf(stderr, "mcp-jail: %s: wrote %s (backup: %s)\n", cmd, config.c_str(), backup.c_str());
+  return 0;
+}
+
+// The backups beside `real` (REAL.mcp-jail.bak, REAL.mcp-jail.STAMP.bak),
+// newest first; unreadable ones are left out.
+std::vector<std::string> backups_of(const std::string& real) {
+  const auto slash = real.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : real.substr(0, slash));
+  const std::string prefix = real.substr(slash == std::string::npos ? 0 : slash + 1) + ".mcp-jail.";
+  std::vector<std::pair<timespec, std::string>> found;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* ent = ::readdir(d)) {
+      const std::string name = ent->d_name;
+      if (!name.starts_with(prefix) || !name.ends_with(".bak")) continue;
+      struct stat st {};
+      const std::string path = dir + "/" + name;
+      if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) found.emplace_back(st.st_mtim, path);
+    }
+    ::closedir(d);
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    return a.first.tv_sec != b.first.tv_sec ? a.first.tv_sec > b.first.tv_sec : a.first.tv_nsec > b.first.tv_nsec;
+  });
+  std::vector<std::string> texts;
+  for (const auto& [when, path] : found) {
+    if (texts.size() == 20) break;  // the newest are the ones that matter
+    try {
+      texts.push_back(read_user_file(path, kMaxConfigBytes).text);
+    } catch (const UserFileError&) {
+    }
+  }
+  return texts;
 }
 
 const char* action_text(WrapAction a) {
@@ -81,30 +147,33 @@ int wrap_command(const cli::Arguments& args) {
   try {
     res = wrap_config(file.text, opts);
   } catch (const WrapError& e) {
-    std::string where = config;
-    if (e.line()) where += ":" + std::to_string(e.line()) + ":" + std::to_string(e.column());
-    return wrap_fail(where + ": error: " + e.what());
+    return wrap_fail(located(config, e));
   }
   for (const auto& s : res.servers) report(s);
+  return write_result("wrap", file, config, res.text, res.changed, dry_run);
+}
 
-  if (dry_run) {
-    std::fputs(unified_diff(file.text, res.text, config, config).c_str(), stdout);
-    std::fflush(stdout);
-    std::fprintf(stderr, "mcp-jail: wrap: dry run: %s\n", res.changed ? "nothing was written" : "nothing to change");
-    return 0;
-  }
-  if (!res.changed) {
-    std::fprintf(stderr, "mcp-jail: wrap: nothing to change in %s\n", config.c_str());
-    return 0;
-  }
-  std::string backup;
+int unwrap_command(const cli::Arguments& args) {
+  const std::string& config = args.operand;
+  UserFile file;
   try {
-    backup = replace_user_file(file, res.text, {.backup = true});
+    file = read_user_file(config, kMaxConfigBytes);
   } catch (const UserFileError& e) {
-    return wrap_fail(e.what());
+    return fail("unwrap", e.what());
   }
-  std::fprintf(stderr, "mcp-jail: wrap: wrote %s (backup: %s)\n", config.c_str(), backup.c_str());
-  return 0;
+  UnwrapResult res;
+  try {
+    res = unwrap_config(file.text, backups_of(file.real));
+  } catch (const WrapError& e) {
+    return fail("unwrap", located(config, e));
+  }
+  for (const auto& s : res.servers) {
+    std::string line = "  " + s.section + "." + s.name + ": ";
+    line += s.action == UnwrapAction::Restored ? "unwrapped" : "left as is (not wrapped)";
+    if (!s.note.empty()) line += ": " + s.note;
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  return write_result("unwrap", file, config, res.text, res.changed, args.has("dry-run"));
 }
 
 }  // namespace mcpjail

@@ -2,9 +2,12 @@
 // refuse bad input with WrapError and nothing else, and whatever it accepts
 // it must turn into a configuration that wrap accepts again and leaves as it
 // is (valid output, idempotent), changing nothing when it reports no change.
+// unwrap, given the input as the earlier configuration, gives back what it
+// gives for the input itself: the wrapped entries exactly as they were.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +27,20 @@ void check(const std::string_view text, const mcpjail::WrapOptions& o) {
   const mcpjail::WrapResult second = mcpjail::wrap_config(first.text, o);
   if (second.changed || second.text != first.text) std::abort();
   if (first.changed == mcpjail::unified_diff(text, first.text, "a", "b").empty()) std::abort();
+
+  std::optional<std::string> plain;
+  try {
+    plain = mcpjail::unwrap_config(text, {}).text;
+  } catch (const mcpjail::WrapError&) {
+  }
+  std::optional<std::string> back;
+  try {
+    back = mcpjail::unwrap_config(first.text, {std::string(text)}).text;
+  } catch (const mcpjail::WrapError&) {
+  }
+  if (plain != back) std::abort();
+  // Whatever unwrap writes, wrap reads.
+  if (back) (void)mcpjail::wrap_config(*back, o);
 }
 
 }  // namespace

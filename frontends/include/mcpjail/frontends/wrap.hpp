@@ -124,6 +124,38 @@ inline constexpr std::size_t kMaxConfigBytes = 8 << 20;
 // file named by options.profile. Throws WrapError.
 WrapResult wrap_config(std::string_view text, const WrapOptions& options);
 
+// `mcp-jail unwrap` puts each wrapped entry back: one whose command's file
+// name is "mcp-jail" and whose arguments are `run ...`. What it ran is read
+// as `run` reads its arguments: the server's command and arguments. Only its
+// "command" and "args" change; every other byte of the file (edits made since
+// wrap included) stays. `earlier` are configurations the file was before
+// (wrap's backups): when one holds the same entry (section, position, name)
+// running exactly that command line unwrapped, its own text of "command" and
+// "args" is put back byte for byte (so unwrap after wrap gives the file back
+// as it was, a missing "args" too); otherwise the values are written in the
+// entry's current layout. Entries not wrapped are left alone. Throws
+// WrapError for a file wrap would refuse, and for a wrapped entry edited by
+// hand so that its arguments are no `run` command line (naming the entry).
+enum class UnwrapAction {
+  Restored,    // runs its own command again
+  NotWrapped,  // left as it is
+};
+
+struct UnwrapReport {
+  std::string section;
+  std::string name;
+  UnwrapAction action = UnwrapAction::NotWrapped;
+  std::string note;
+};
+
+struct UnwrapResult {
+  std::string text;
+  bool changed = false;
+  std::vector<UnwrapReport> servers;
+};
+
+UnwrapResult unwrap_config(std::string_view text, const std::vector<std::string>& earlier);
+
 // A unified diff of two texts, line by line, with 3 lines of context;
 // empty when they are equal.
 std::string unified_diff(std::string_view before, std::string_view after, const std::string& from_name,
@@ -132,5 +164,10 @@ std::string unified_diff(std::string_view before, std::string_view after, const 
 // `mcp-jail wrap CONFIG.json [--dry-run] [--profile NAME]`: rewrites the file
 // (a backup first) or prints the diff. Returns the exit status.
 int wrap_command(const cli::Arguments& args);
+
+// `mcp-jail unwrap CONFIG.json [--dry-run]`: the backups wrap wrote beside the
+// file (REAL.mcp-jail[.STAMP].bak) are the earlier configurations; the file is
+// rewritten (a backup first) or the diff printed. Returns the exit status.
+int unwrap_command(const cli::Arguments& args);
 
 }  // namespace mcpjail

@@ -1,0 +1,102 @@
+// The shape of an MCP host configuration (config.hpp).
+#include "config.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "mcpjail/frontends/wrap.hpp"
+
+namespace mcpjail::wrap {
+
+using nlohmann::json;
+using namespace jsonc;
+
+HostConfig read_host_config(std::string_view text) {
+  if (text.size() > kMaxConfigBytes) throw WrapError("the file is larger than 8 MiB; refusing to parse it");
+  HostConfig c;
+  c.blanked = blank(text);
+  const std::string& s = c.blanked;
+  validate(text, s);
+  if (const auto first_nl = s.find('\n'); first_nl != std::string::npos && first_nl > 0 && s[first_nl - 1] == '\r')
+    c.nl = "\r\n";  // a file written on Windows keeps its line ends
+
+  const std::size_t root = skip_ws(s, s.starts_with("\xEF\xBB\xBF") ? 3 : 0);
+  if (root >= s.size() || s[root] != '{')
+    throw WrapError(std::string("the top level is ") + kind(root < s.size() ? s[root] : 'n') +
+                    ", not an object with \"mcpServers\" or \"servers\"");
+  const auto top = members(s, {root, skip_value(s, root)});
+  auto found = [&](const std::string& name, Span v) {
+    if (s[v.b] != '{') throw WrapError("\"" + name + "\" is " + kind(s[v.b]) + ", not an object");
+    c.sections.push_back({name, v});
+  };
+  if (const Member* m = find(top, "mcpServers")) found("mcpServers", m->value);
+  if (const Member* m = find(top, "servers")) found("servers", m->value);
+  if (const Member* m = find(top, "mcp")) {
+    if (s[m->value.b] != '{') throw WrapError(std::string("\"mcp\" is ") + kind(s[m->value.b]) + ", not an object");
+    const auto inner = members(s, m->value);
+    if (const Member* srv = find(inner, "servers")) found("mcp.servers", srv->value);
+  }
+  if (c.sections.empty())
+    throw WrapError(
+        "no MCP servers in this file: expected \"mcpServers\" (Claude Desktop, Cursor), \"servers\" "
+        "(VS Code mcp.json) or \"mcp\": {\"servers\"} (VS Code settings.json)");
+  return c;
+}
+
+std::optional<std::vector<std::string>> string_array(const std::string& blanked, Span v) {
+  const json av = value_of(blanked, v);
+  if (!av.is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& a : av) {
+    if (!a.is_string()) return std::nullopt;
+    out.push_back(a.get<std::string>());
+  }
+  return out;
+}
+
+std::string quote(const std::string& s) {
+  try {
+    return json(s).dump();
+  } catch (const json::exception&) {
+    throw WrapError("\"" + s + "\" is not valid UTF-8");
+  }
+}
+
+std::string line_indent(const std::string& s, std::size_t pos) {
+  std::size_t start = s.rfind('\n', pos == 0 ? 0 : pos - 1);
+  start = start == std::string::npos ? 0 : start + 1;
+  std::size_t e = start;
+  while (e < s.size() && (s[e] == ' ' || s[e] == '\t')) ++e;
+  return s.substr(start, e - start);
+}
+
+bool has_newline(const std::string& s, Span sp) {
+  return std::find(s.begin() + static_cast<std::ptrdiff_t>(sp.b), s.begin() + static_cast<std::ptrdiff_t>(sp.e),
+                   '\n') != s.begin() + static_cast<std::ptrdiff_t>(sp.e);
+}
+
+std::string inline_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + quote(items[i]);
+  return out + "]";
+}
+
+std::string array_text(const std::string& s, const std::string& nl, const Member& member,
+                       const std::vector<std::string>& items) {
+  const Span av = member.value;
+  if (!has_newline(s, av)) return inline_array(items);
+  const std::string key_indent = line_indent(s, member.key_span.b);
+  std::string elem_indent = key_indent + (key_indent.find('\t') != std::string::npos ? "\t" : "  ");
+  const std::size_t first = skip_ws(s, av.b + 1);
+  if (first < av.e && s[first] != ']' &&
+      std::find(s.begin() + static_cast<std::ptrdiff_t>(av.b), s.begin() + static_cast<std::ptrdiff_t>(first), '\n') !=
+          s.begin() + static_cast<std::ptrdiff_t>(first))
+    elem_indent = line_indent(s, first);
+  if (items.empty()) return "[]";
+  std::string text = "[" + nl;
+  for (std::size_t i = 0; i < items.size(); ++i)
+    text += elem_indent + quote(items[i]) + (i + 1 < items.size() ? "," : "") + nl;
+  return text + key_indent + "]";
+}
+
+}  // namespace mcpjail::wrap
