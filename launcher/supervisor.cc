@@ -129,7 +129,11 @@ class Supervisor {
         std::find(plan_.best_effort.begin(), plan_.best_effort.end(), "limits") != plan_.best_effort.end();
     std::string skipped;
     auto cgroup = limits::create_cgroup(plan_.limits, audit_.launch_id(), limits_best_effort, &skipped);
-    if (!skipped.empty()) skipped_.push_back("limits: " + skipped);
+    if (!skipped.empty()) {
+      skipped_.push_back("limits: " + skipped);
+      // As for the layers the jail skips (below): one line, whatever the audit log.
+      stderr_line("mcp-jail: limits skipped (best_effort): " + skipped);
+    }
     has_cgroup_ = cgroup != nullptr;
 
     // Signals are taken through a signalfd; block them before the clone so

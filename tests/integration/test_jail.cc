@@ -766,3 +766,48 @@ TEST_CASE("a jail that fails before it loads its filter reports its own error, n
     CHECK_THAT(ok.err, Catch::Contains("\"event\":\"start\""));
   }
 }
+
+TEST_CASE("best_effort: a layer left out is named on stderr at start, with the audit log off too") {
+  bool seen_skip = false;
+  for (Mode m : modes()) {
+    INFO(mode_name(m));
+    TempDir prof(m);
+    const std::string profile = prof.file("be.toml", R"(version = 1
+name = "be"
+extends = "base"
+best_effort = ["limits"]
+[limits]
+memory = "256M"
+)");
+    const std::string log = prof.file("audit.jsonl", "", 0600);
+    const auto r = run(m, {"run", profile, "--audit-log", log, "--", Harness::get().probe(), "uid-not-root"});
+    INFO(r.err);
+    REQUIRE(r.status == 0);  // the server ran
+    std::string skipped_limits;
+    for (const auto& line : support::lines(support::slurp(log))) {
+      const auto ev = nlohmann::json::parse(line);
+      if (ev.value("event", "") != "start") continue;
+      for (const auto& sk : ev.at("skipped"))
+        if (sk.get<std::string>().starts_with("limits: ")) skipped_limits = sk.get<std::string>().substr(8);
+    }
+    // The line on stderr is there exactly when the start event lists the layer.
+    const std::string line = "mcp-jail: limits skipped (best_effort): " + skipped_limits;
+    CHECK((r.err.find(line) != std::string::npos) == !skipped_limits.empty());
+    // As root the limits apply here.
+    if (m == Mode::Root) CHECK(skipped_limits.empty());
+    if (skipped_limits.empty()) continue;
+    seen_skip = true;
+    // With the audit log off, the line is still printed.
+    const auto quiet = run(m, {"run", profile, "--audit-log", "none", "--", Harness::get().probe(), "uid-not-root"});
+    CHECK(quiet.status == 0);
+    CHECK(quiet.err.find("mcp-jail: limits skipped (best_effort): ") != std::string::npos);
+    // Without best_effort the same launch is refused, naming the layer.
+    const std::string strict = prof.file("strict.toml", "version = 1\nname = \"st\"\nextends = \"base\"\n[limits]\nmemory = \"256M\"\n");
+    const auto refused = run(m, {"run", strict, "--audit-log", "none", "--", Harness::get().probe(), "uid-not-root"});
+    CHECK(refused.status == 125);
+    CHECK(refused.err.find("limits") != std::string::npos);
+  }
+  // Rootless, this machine's cgroups are not delegated to the test user: the
+  // skip must have been seen (else the test proved nothing).
+  if (::geteuid() == 0) CHECK(seen_skip);
+}
