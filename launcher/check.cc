@@ -65,10 +65,56 @@ void render_allowlist(std::ostringstream& o, const Plan& p) {
   }
 }
 
+// The few lines that matter most, before the full plan: who the server runs
+// as, what it can write, run and reach, and what may be left out.
+void render_summary(std::ostringstream& o, const Plan& p) {
+  o << "summary      (the full plan follows)\n";
+  o << "  runs as    uid " << p.id.uid << " gid " << p.id.gid;
+  if (p.id.root_mode) o << " (" << p.id.user_name << "), root launch";
+  else o << ", rootless (a user namespace mapping only that uid)";
+  o << "; no capabilities, no_new_privs\n";
+  std::vector<std::string> writes;
+  for (const auto& m : p.mounts) {
+    if (m.kind == MountKind::Bind && m.writable)
+      writes.push_back(m.target + (m.exec ? " (exec)" : ""));
+    else if (m.kind == MountKind::Tmpfs)
+      writes.push_back(m.target + " (tmpfs " + format_size(m.size) + ", gone at exit" + (m.exec ? ", exec" : "") + ")");
+    else if (m.kind == MountKind::Dev)
+      writes.push_back("/dev/shm (tmpfs " + format_size(p.limits.tmpfs_size ? p.limits.tmpfs_size : kDefaultTmpfsSize) +
+                       ", gone at exit)");
+  }
+  o << "  can write  " << (writes.empty() ? std::string("nothing") : join(writes, ", ")) << "\n";
+  std::vector<std::string> runs = p.landlock.exec_allow;
+  for (const auto& r : p.landlock.rules)
+    if (r.exec) runs.push_back("what lies beneath " + r.path);
+  o << "  can run    "
+    << (runs.empty() ? std::string(p.exe.empty() ? "the command (none given) and its runtime's programs" : "nothing")
+                     : join(runs, ", ") + " (+ the ELF and #! interpreters these need)")
+    << "; nothing else, nothing written in the jail\n";
+  o << "  network    ";
+  switch (p.network.mode) {
+    case NetMode::None: o << "none (loopback only)\n"; break;
+    case NetMode::Host: o << "the host's (allow_host_network)\n"; break;
+    case NetMode::Allowlist: {
+      std::vector<std::string> allowed;
+      for (const auto& r : p.network.rules) allowed.push_back(r.str());
+      o << "allowlist: " << (allowed.empty() ? std::string("nothing but loopback") : join(allowed, ", "))
+        << "; private ranges and this host's own addresses closed\n";
+      break;
+    }
+  }
+  if (p.best_effort.empty())
+    o << "  may skip   nothing: a layer that cannot be applied stops the launch\n";
+  else
+    o << "  may skip   " << join(p.best_effort, ", ") << " (best_effort: named on stderr at start when left out)\n";
+  o << "\n";
+}
+
 }  // namespace
 
 std::string render_plan(const Plan& p) {
   std::ostringstream o;
+  render_summary(o, p);
   o << "profile      " << p.profile_name << "\n";
   for (const auto& s : p.profile_sources) o << "  from       " << s << "\n";
   o << "identity     ";

@@ -56,7 +56,8 @@ constexpr CommandSpec kCommands[] = {
      "was started), 126 when COMMAND cannot be executed, 127 when it is not found."},
     {"check", "PROFILE", ValueKind::Profile, ServerCommand::Optional, kRunOptions,
      "validate a profile and print the plan",
-     "Validates PROFILE and prints the plan on stdout: every mount and why, the network, the\n"
+     "Validates PROFILE and prints the plan on stdout: first a summary (who the server runs as,\n"
+     "what it can write, run and reach, what may be skipped), then every mount and why, the network, the\n"
      "environment, the privileges, the limits, Landlock, seccomp, the pins. With a COMMAND,\n"
      "its own files are planned as run would plan them. Starts nothing, changes nothing."},
     {"probe", "PROFILE", ValueKind::Profile, ServerCommand::None, kProbeOptions,

@@ -401,3 +401,27 @@ TEST_CASE("plan: the state home is worked out in one place") {
   other.load.home = w.p("home/bob");
   CHECK_THROWS_WITH(make_plan(pr, other), Catch::Contains("not in the state home of this launch"));
 }
+
+TEST_CASE("check: a summary comes first: identity, what can be written, run and reached, what may be skipped") {
+  World w;
+  const auto plan = w.plan(std::string(kBase) + "[filesystem]\nwrite = [\"${WORKSPACE}\"]\n");
+  const std::string text = render_plan(plan);
+  REQUIRE(text.starts_with("summary      (the full plan follows)\n  runs as    uid " + std::to_string(plan.id.uid)));
+  const std::string summary = text.substr(0, text.find("\n\n"));
+  CHECK_THAT(summary, Catch::Contains(", " + w.p("ws") + ", "));
+  CHECK_THAT(summary, Catch::Contains("/dev/shm (tmpfs "));
+  CHECK_THAT(summary, Catch::Contains("  can run    /usr/bin/true (+ the ELF and #! interpreters these need); nothing else, "
+                                      "nothing written in the jail"));
+  CHECK_THAT(summary, Catch::Contains("  network    none (loopback only)"));
+  CHECK_THAT(summary, Catch::Contains("  may skip   nothing"));
+  CHECK_THAT(summary, !Catch::Contains(w.p("ws/sub")));  // read-only paths are not "can write"
+
+  const auto narrow = w.plan(std::string(kBase) +
+                             "best_effort = [\"limits\"]\n[exec]\nallow = [\"/usr/bin/env\"]\n[network]\nmode = \"allowlist\"\n"
+                             "allow = [\"api.example.test:443\"]\ndns = [\"198.18.0.53\"]\n");
+  const std::string s2 = render_plan(narrow);
+  const std::string sum2 = s2.substr(0, s2.find("\n\n"));
+  CHECK_THAT(sum2, Catch::Contains("  can run    /usr/bin/env (+ the ELF and #! interpreters these need)"));
+  CHECK_THAT(sum2, Catch::Contains("  network    allowlist: api.example.test:443;"));
+  CHECK_THAT(sum2, Catch::Contains("  may skip   limits (best_effort"));
+}
