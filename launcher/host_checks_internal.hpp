@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "mcpjail/text.hpp"
+
 namespace mcpjail::host::detail {
 
 // The whitespace-separated words of `s`.
@@ -19,13 +21,6 @@ inline std::vector<std::string> words(const std::string& s) {
   return out;
 }
 
-// `s` without trailing newlines, blanks and NULs (as /proc and /sys files
-// end) and without leading blanks.
-inline std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t' || s.back() == '\0')) s.pop_back();
-  std::size_t b = 0;
-  while (b < s.size() && (s[b] == ' ' || s[b] == '\t')) ++b;
-  return s.substr(b);
-}
+using mcpjail::trim;
 
 }  // namespace mcpjail::host::detail

@@ -23,8 +23,8 @@ constexpr OptionSpec kAuditLog{"audit-log", 0, "TARGET", false, ValueKind::Audit
 constexpr OptionSpec kPrint{"print", 0, "", false, ValueKind::None,
                             "print the [pin] section on stdout and write nothing"};
 constexpr OptionSpec kDryRun{"dry-run", 0, "", false, ValueKind::None, "print the change as a diff and write nothing"};
-constexpr OptionSpec kProfile{"profile", 0, "NAME", false, ValueKind::Profile,
-                              "this profile (a built-in name or a .toml file) for every server"};
+constexpr OptionSpec kProfile{"profile", 0, "[SERVER=]NAME", true, ValueKind::Profile,
+                              "this profile (a built-in name or a .toml file) for every server, or for SERVER only"};
 
 constexpr OptionSpec kJson{"json", 0, "", false, ValueKind::None, "print the checks as one JSON object"};
 constexpr OptionSpec kDoctorWrite{"write", 0, "PATH", true, ValueKind::Path,
@@ -80,7 +80,8 @@ constexpr CommandSpec kCommands[] = {
      "Servers of the reference packages (@modelcontextprotocol/server-NAME, mcp-server-NAME)\n"
      "get the built-in profile NAME when there is one (mcp-fetch-server gets fetch), others\n"
      "get base; --profile NAME (a built-in name or a .toml path) is used for every server\n"
-     "instead."},
+     "instead, --profile SERVER=NAME for the server of that name (repeatable; it wins over\n"
+     "--profile NAME). The keys of an entry's \"envFile\" (Cursor) are passed like \"env\"."},
     {"unwrap", "CONFIG.json", ValueKind::File, ServerCommand::None, kUnwrapOptions,
      "put the servers wrap routed through mcp-jail back as they were",
      "Puts each entry of CONFIG.json that starts `mcp-jail run ... COMMAND ARGS...` back to\n"

@@ -1,10 +1,16 @@
 // The shape of an MCP host configuration (config.hpp).
 #include "config.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "mcpjail/frontends/wrap.hpp"
+#include "mcpjail/text.hpp"
+#include "mcpjail/unique_fd.hpp"
 
 namespace mcpjail::wrap {
 
@@ -97,6 +103,47 @@ std::string array_text(const std::string& s, const std::string& nl, const Member
   for (std::size_t i = 0; i < items.size(); ++i)
     text += elem_indent + quote(items[i]) + (i + 1 < items.size() ? "," : "") + nl;
   return text + key_indent + "]";
+}
+
+std::optional<std::vector<std::string>> env_file_names(const std::string& path, const std::string& dir,
+                                                       const std::string& home, std::string* why) {
+  const std::string shown = "\"envFile\" " + path;
+  if (path.find("${") != std::string::npos) {
+    *why = shown + " holds a variable of the host's";
+    return std::nullopt;
+  }
+  std::string full = path;
+  if (full.starts_with("~/") && !home.empty()) full = home + full.substr(1);
+  if (!full.starts_with("/")) full = dir + "/" + full;
+  mcpjail::UniqueFd fd(::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+    *why = shown + " could not be read as a file of at most 1 MiB";
+    return std::nullopt;
+  }
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  std::vector<std::string> names;
+  std::size_t from = 0;
+  while (from < text.size()) {
+    std::size_t nl = text.find('\n', from);
+    if (nl == std::string::npos) nl = text.size();
+    std::string line(trim(std::string_view(text).substr(from, nl - from)));
+    from = nl + 1;
+    if (line.empty() || line[0] == '#') continue;
+    if (line.starts_with("export ")) line = std::string(trim(std::string_view(line).substr(7)));
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name(trim(std::string_view(line).substr(0, eq)));
+    if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
+  }
+  return names;
 }
 
 }  // namespace mcpjail::wrap

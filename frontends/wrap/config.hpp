@@ -46,6 +46,14 @@ std::string inline_array(const std::vector<std::string>& items);
 // Leading spaces and tabs of the line holding `pos`.
 std::string line_indent(const std::string& s, std::size_t pos);
 
+// The names an "envFile" (dotenv: NAME=VALUE lines, # comments, "export
+// NAME=VALUE") defines, in file order; `path` relative to `dir`, a leading
+// "~/" from `home`. nullopt with *why set when it cannot be read (a host
+// variable such as ${workspaceFolder} in it, missing, not a regular file,
+// larger than 1 MiB). Values are never kept.
+std::optional<std::vector<std::string>> env_file_names(const std::string& path, const std::string& dir,
+                                                       const std::string& home, std::string* why);
+
 // Whether [sp.b, sp.e) of `s` holds a newline.
 bool has_newline(const std::string& s, jsonc::Span sp);
 

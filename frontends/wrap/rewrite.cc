@@ -98,11 +98,23 @@ class Wrapper {
       const ProfileInfo& info = profile_info(opts_.profile);
       if (!info.loadable) throw WrapError("--profile " + opts_.profile + ": " + info.error);
     }
+    for (const auto& [server, profile] : opts_.server_profiles) {
+      quote(profile);
+      const ProfileInfo& info = profile_info(profile);
+      if (!info.loadable) throw WrapError("--profile " + server + "=" + profile + ": " + info.error);
+    }
     HostConfig config = read_host_config(original_);
     s_ = std::move(config.blanked);
     nl_ = config.nl;
+    std::vector<std::string> names;
     for (const auto& sec : config.sections)
-      for (const auto& m : members(s_, sec.value)) server(sec.name, m);
+      for (const auto& m : members(s_, sec.value)) {
+        names.push_back(m.key);
+        server(sec.name, m);
+      }
+    for (const auto& [server, profile] : opts_.server_profiles)
+      if (std::find(names.begin(), names.end(), server) == names.end())
+        throw WrapError("--profile " + server + "=" + profile + ": no server called \"" + server + "\" in this file");
 
     std::sort(edits_.begin(), edits_.end(), [](const Edit& a, const Edit& b) { return a.b > b.b; });
     result_.text.assign(original_);
@@ -218,7 +230,9 @@ class Wrapper {
     }
     if (container_launcher(command))
       return done(WrapAction::Skipped, "runs in a container (" + base_name(command) +
-                                           "); its runtime isolates it, and a jail would cut it off from the daemon");
+                                           "); its runtime isolates it, and a jail would cut it off from the daemon. "
+                                           "`mcp-jail export oci|k8s PROFILE` writes a profile's jail for a container "
+                                           "runtime instead");
 
     // Which reference server is this?
     std::vector<std::string> tokens{command};
@@ -251,7 +265,9 @@ class Wrapper {
       dirs.push_back(*cwd);
     }
 
-    std::string profile = opts_.profile.empty() ? (matched.empty() ? "base" : matched) : opts_.profile;
+    const auto per_server = opts_.server_profiles.find(m.key);
+    const std::string forced = per_server != opts_.server_profiles.end() ? per_server->second : opts_.profile;
+    std::string profile = forced.empty() ? (matched.empty() ? "base" : matched) : forced;
     std::string fallback_note;
     const ProfileInfo* info = &profile_info(profile);
     auto cannot = [&]() -> std::string {
@@ -263,7 +279,7 @@ class Wrapper {
       return {};
     };
     if (std::string why = cannot(); !why.empty()) {
-      if (!opts_.profile.empty()) return done(WrapAction::Skipped, why);
+      if (!forced.empty()) return done(WrapAction::Skipped, why);
       fallback_note = why + "; using base";
       profile = "base";
       info = &profile_info(profile);
@@ -285,7 +301,22 @@ class Wrapper {
     // passes exactly those names on (the jail's environment is an allowlist).
     // The block itself stays as it is.
     std::string unpassable, replaced;
-    for (const auto& name : env_keys(ms)) {
+    std::vector<std::string> env_names = env_keys(ms);
+    std::string env_file_note;
+    if (const Member* ef = find(ms, "envFile")) {
+      const json v = value_of(s_, ef->value);
+      std::string why;
+      if (!v.is_string())
+        why = "\"envFile\" is not a string";
+      else if (opts_.env_file_dir.empty())
+        why = "\"envFile\" was not read";
+      else if (auto names_in = env_file_names(v.get<std::string>(), opts_.env_file_dir, opts_.home, &why))
+        for (auto& n : *names_in)
+          if (std::find(env_names.begin(), env_names.end(), n) == env_names.end()) env_names.push_back(std::move(n));
+      if (!why.empty())
+        env_file_note = why + ": its variables reach the server only if profile " + profile + " passes them";
+    }
+    for (const auto& name : env_names) {
       if (info->env_set.count(name)) {
         // The profile's own value wins: --env would override it (the memory
         // profile's MEMORY_FILE_PATH points into the only writable place).
@@ -313,8 +344,7 @@ class Wrapper {
     else if (base_name(command) != "npx" && fetches_at_start(command, args))
       notes.push_back(base_name(command) + " keeps the server it fetches in a cache of its own, writable in the jail only if "
                       "profile " + profile + " lists it: install the package and start it with node or python instead");
-    if (find(ms, "envFile"))
-      notes.push_back("variables from \"envFile\" reach the server only if profile " + profile + " passes them");
+    if (!env_file_note.empty()) notes.push_back(env_file_note);
 
     // The new "args": run PROFILE [jail args] -- COMMAND ARGS...
     std::vector<std::string> new_args{"run", profile};

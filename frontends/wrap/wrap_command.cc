@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "mcpjail/errors.hpp"
 #include "mcpjail/frontends/cli.hpp"
@@ -119,9 +120,24 @@ void report(const ServerReport& s) {
 
 int wrap_command(const cli::Arguments& args) {
   const std::string& config = args.operand;
-  std::string profile = args.value("profile");
-  if (args.has("profile") && profile.empty()) throw cli::UsageError("--profile needs a NAME");
   const bool dry_run = args.has("dry-run");
+  // --profile NAME (once) for every server, --profile SERVER=NAME for one. A
+  // profile file's path holds a "/" or ends in .toml, and no built-in name
+  // holds "=": what stands before an "=" without a "/" is a server's name.
+  std::string profile;
+  std::map<std::string, std::string> server_profiles;
+  for (const auto& v : args.values("profile")) {
+    const auto eq = v.find('=');
+    if (eq != std::string::npos && v.substr(0, eq).find('/') == std::string::npos) {
+      if (eq == 0 || eq + 1 == v.size()) throw cli::UsageError("--profile " + v + ": give SERVER=NAME");
+      if (!server_profiles.emplace(v.substr(0, eq), v.substr(eq + 1)).second)
+        throw cli::UsageError("--profile names a profile for " + v.substr(0, eq) + " twice");
+      continue;
+    }
+    if (v.empty()) throw cli::UsageError("--profile needs a NAME");
+    if (!profile.empty()) throw cli::UsageError("--profile NAME given twice (" + profile + ", " + v + ")");
+    profile = v;
+  }
 
   WrapOptions opts;
   char self[4096];
@@ -135,6 +151,13 @@ int wrap_command(const cli::Arguments& args) {
     profile = std::filesystem::absolute(profile, ec).lexically_normal().string();
   }
   opts.profile = profile;
+  for (auto& [server, p] : server_profiles) {
+    if (is_profile_path(p)) {
+      std::error_code ec;
+      p = std::filesystem::absolute(p, ec).lexically_normal().string();
+    }
+  }
+  opts.server_profiles = std::move(server_profiles);
 
   UserFile file;  // through a symlink: the target is what gets rewritten
   try {
@@ -143,6 +166,8 @@ int wrap_command(const cli::Arguments& args) {
     return wrap_fail(e.what());
   }
 
+  // A relative "envFile" is the configuration's neighbour.
+  opts.env_file_dir = std::filesystem::path(file.real).parent_path().string();
   WrapResult res;
   try {
     res = wrap_config(file.text, opts);

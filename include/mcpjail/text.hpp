@@ -31,4 +31,8 @@ std::string one_line(std::string s);
 // `s` up to its first newline.
 std::string first_line(std::string_view s);
 
+// `s` without trailing newlines, carriage returns, blanks and NULs (as /proc
+// and /sys files end) and without leading blanks.
+std::string trim(std::string_view s);
+
 }  // namespace mcpjail

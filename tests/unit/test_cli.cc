@@ -115,7 +115,7 @@ TEST_CASE("usage errors name what is wrong") {
   CHECK(usage_error("probe", {"base", "--", "cmd"}) == "unexpected argument 'cmd'");
   CHECK(usage_error("wrap", {}) == "no CONFIG.json given");
   CHECK(usage_error("wrap", {"a.json", "b.json"}) == "unexpected argument 'b.json'");
-  CHECK(usage_error("wrap", {"a.json", "--profile"}) == "--profile needs a NAME");
+  CHECK(usage_error("wrap", {"a.json", "--profile"}) == "--profile needs a [SERVER=]NAME");
   CHECK(usage_error("wrap", {"a.json", "--dry-run=yes"}) == "--dry-run takes no value");
   CHECK(usage_error("profiles", {"x"}) == "unexpected argument 'x'");
 }

@@ -105,3 +105,10 @@ TEST_CASE("join, one_line, first_line") {
   CHECK(first_line("one\ntwo") == "one");
   CHECK(first_line("one") == "one");
 }
+
+TEST_CASE("trim") {
+  CHECK(trim("  a b \t\r\n") == "a b");
+  CHECK(trim(std::string("x\n\0", 3)) == "x");
+  CHECK(trim("").empty());
+  CHECK(trim(" \t\n").empty());
+}

@@ -242,3 +242,23 @@ TEST_CASE("mcp-jail unwrap refuses a hand-broken entry, exit 125, and writes not
   CHECK(jail({"unwrap", "--help"}).status == 0);
   CHECK(jail({"unwrap"}).status == 125);
 }
+
+TEST_CASE("mcp-jail wrap --profile SERVER=NAME, and an envFile beside the configuration", "[cli]") {
+  Dir d;
+  const std::string cfg = d.path + "/mcp.json";
+  spit(d.path + "/api.env", "API_TOKEN=x\n");
+  spit(cfg, R"({"mcpServers": {"a": {"command": "node", "args": ["a.js"], "envFile": "api.env"},
+  "b": {"command": "node", "args": ["b.js"]}}})");
+  auto r = jail({"wrap", cfg, "--profile", "b=memory", "--profile", "base"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto doc = nlohmann::json::parse(slurp(cfg));
+  CHECK(doc["mcpServers"]["a"]["args"] == nlohmann::json({"run", "base", "--env", "API_TOKEN", "--", "node", "a.js"}));
+  CHECK(doc["mcpServers"]["b"]["args"] == nlohmann::json({"run", "memory", "--", "node", "b.js"}));
+  // Usage errors: exit 125, nothing written.
+  const std::string wrapped = slurp(cfg);
+  CHECK(jail({"wrap", cfg, "--profile", "base", "--profile", "memory"}).status == 125);
+  CHECK(jail({"wrap", cfg, "--profile", "=memory"}).status == 125);
+  CHECK(jail({"wrap", cfg, "--profile", "zz=memory"}).status == 125);
+  CHECK(slurp(cfg) == wrapped);
+}

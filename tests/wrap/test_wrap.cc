@@ -483,6 +483,61 @@ TEST_CASE("a forced profile (--profile) applies to every stdio server", "[lib]")
   }
 }
 
+TEST_CASE("--profile SERVER=NAME chooses the profile of one server, over --profile NAME", "[lib]") {
+  const std::string cfg =
+      R"({"mcpServers": {"a": {"command": "node", "args": ["a.js"]}, "b": {"command": "node", "args": ["b.js"]},)"
+      R"( "mem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}}})";
+  WrapOptions o = opts();
+  o.server_profiles = {{"b", "memory"}};
+  WrapResult r = mcpjail::wrap_config(cfg, o);
+  CHECK(report_for(r, "mcpServers", "a").profile == "base");
+  CHECK(report_for(r, "mcpServers", "b").profile == "memory");
+  CHECK(report_for(r, "mcpServers", "mem").profile == "memory");
+  o.profile = "base";
+  o.server_profiles = {{"mem", "memory"}};
+  r = mcpjail::wrap_config(cfg, o);
+  CHECK(report_for(r, "mcpServers", "a").profile == "base");
+  CHECK(report_for(r, "mcpServers", "b").profile == "base");
+  CHECK(report_for(r, "mcpServers", "mem").profile == "memory");
+  // A server the file does not have, or a profile that does not load: the whole file is refused.
+  o.server_profiles = {{"nope", "memory"}};
+  CHECK(std::string(wrap_error(cfg, o).what()).find("no server called \"nope\"") != std::string::npos);
+  o.server_profiles = {{"a", "no-such-profile"}};
+  CHECK(std::string(wrap_error(cfg, o).what()).find("--profile a=no-such-profile") != std::string::npos);
+}
+
+TEST_CASE("envFile (Cursor): its names are passed with --env like env keys, its values never appear", "[lib]") {
+  char dir[] = "/tmp/wrap-envfile-XXXXXX";
+  REQUIRE(::mkdtemp(dir));
+  spit(std::string(dir) + "/.env.mcp", "# tokens\nAPI_TOKEN=s3cret\nexport REGION = eu\n\nAPI_TOKEN=again\nnot a line\n");
+  const std::string cfg = R"({"mcpServers": {"api": {"command": "node", "args": ["s.js"], "env": {"LANG": "C"}, "envFile": ".env.mcp"},)"
+                          R"( "far": {"command": "node", "args": ["s.js"], "envFile": "${workspaceFolder}/.env"},)"
+                          R"( "gone": {"command": "node", "args": ["s.js"], "envFile": "missing.env"}}})";
+  WrapOptions o = opts();
+  o.env_file_dir = dir;
+  const WrapResult r = mcpjail::wrap_config(cfg, o);
+  CHECK(report_for(r, "mcpServers", "api").jail_args ==
+        std::vector<std::string>{"--env", "LANG", "--env", "API_TOKEN", "--env", "REGION"});
+  CHECK(report_for(r, "mcpServers", "api").note.find("envFile") == std::string::npos);
+  CHECK(r.text.find("s3cret") == std::string::npos);
+  CHECK(report_for(r, "mcpServers", "far").note.find("variable of the host's") != std::string::npos);
+  CHECK(report_for(r, "mcpServers", "gone").note.find("could not be read") != std::string::npos);
+  // Not asked to read files (the library's default): only a remark.
+  const WrapResult quiet = mcpjail::wrap_config(cfg, opts());
+  CHECK(report_for(quiet, "mcpServers", "api").jail_args == std::vector<std::string>{"--env", "LANG"});
+  CHECK(report_for(quiet, "mcpServers", "api").note.find("was not read") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a container server is left alone, pointing to mcp-jail export", "[lib]") {
+  const WrapResult r = mcpjail::wrap_config(
+      R"({"mcpServers": {"d": {"command": "docker", "args": ["run", "-i", "--rm", "mcp/fetch"]}}})", opts());
+  REQUIRE(r.servers.size() == 1);
+  CHECK(r.servers[0].action == WrapAction::Skipped);
+  CHECK(r.servers[0].note.find("mcp-jail export") != std::string::npos);
+  CHECK_FALSE(r.changed);
+}
+
 TEST_CASE("each key of env becomes --env NAME, in file order, and the env block stays", "[lib]") {
   const std::string original =
       R"({"mcpServers": {"gh": {"command": "npx", "args": ["x"], "env": {"GITHUB_TOKEN": "t", "LANG": "C", "A_1": ""}}}})";

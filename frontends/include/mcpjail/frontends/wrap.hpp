@@ -59,12 +59,18 @@
 //   server falls back to "base" (automatic choice) or is left untouched
 //   (--profile), and the report says which variable. (What a profile needs is
 //   found by loading it: without variables, then with WORKSPACE.)
+// "envFile" (Cursor): a file of NAME=VALUE lines (dotenv: # comments,
+//   "export NAME=...") the host loads into the server's environment; its
+//   names get `--env NAME` like "env" keys (values are never read into the
+//   arguments). A relative path is taken from the configuration's directory;
+//   one wrap cannot read (a host variable in it, missing) is remarked on.
 // Remarks in the report, for wrapped servers: "env" keys that cannot be
-//   passed (not variable names), an "envFile", and npx/uvx-style runners,
+//   passed (not variable names), an unreadable "envFile", and npx/uvx-style runners,
 //   which download the server at start-up and so cannot start under a profile
 //   with network "none".
 #pragma once
 #include <cstddef>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -78,7 +84,13 @@ struct Arguments;
 
 struct WrapOptions {
   std::string jail_path;  // absolute path written as "command"
-  std::string profile;    // --profile: for every server; empty: choose per server
+  std::string profile;    // --profile NAME: for every server; empty: choose per server
+  // --profile SERVER=NAME: for the entries called SERVER (in any section);
+  // wins over `profile`. A SERVER that names no entry is a WrapError.
+  std::map<std::string, std::string> server_profiles;
+  // Where an entry's relative "envFile" is found (the configuration's
+  // directory); empty: "envFile" is not read, only remarked on.
+  std::string env_file_dir;
   std::string home;       // expands a leading ~ in directory arguments; empty: none
 };
 
