@@ -7,6 +7,8 @@
 // servers' "command" and "args" values, and only those spans are replaced.
 // Comments, key order, spacing and unknown keys survive, and the diff shows
 // exactly what changed.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -136,6 +138,35 @@ class Wrapper {
     auto b = builtin.find(key);
     if (b == builtin.end()) b = builtin.emplace(key, inspect_profile(spec, opts_.home)).first;
     return profiles_.emplace(spec, b->second).first->second;
+  }
+
+  // For a variable the profile sets to a path, the entry's own value when it
+  // is a path too and wrap may look at the host (env_file_dir set): the
+  // directory to make writable (the server replaces the file by renaming a
+  // new one over it, so the file alone would not do) unless that is /, a
+  // top-level directory, or the home directory or above it; and the path as
+  // written. nullopt: the profile's value stays.
+  std::optional<std::pair<std::string, std::string>> own_path(const std::vector<Member>& ms, const std::string& name,
+                                                              const std::string& profile_value) const {
+    if (opts_.env_file_dir.empty() || !profile_value.starts_with("/")) return std::nullopt;
+    const Member* e = find(ms, "env");
+    if (!e || s_[e->value.b] != '{') return std::nullopt;
+    const Member* v = find(members(s_, e->value), name);
+    if (!v) return std::nullopt;
+    const json val = value_of(s_, v->value);
+    if (!val.is_string()) return std::nullopt;
+    const std::string written = val.get<std::string>();
+    std::string host = written;
+    if (host.starts_with("~/") && opts_.home.starts_with("/")) host = opts_.home + host.substr(1);
+    if (!host.starts_with("/") || host.find("/../") != std::string::npos || host.ends_with("/..")) return std::nullopt;
+    struct stat st {};
+    if (::stat(host.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return std::nullopt;
+    const std::string dir = host.substr(0, host.rfind('/'));
+    const auto depth = std::count(dir.begin(), dir.end(), '/');
+    const std::string home = opts_.home.ends_with("/") ? opts_.home.substr(0, opts_.home.size() - 1) : opts_.home;
+    const bool home_or_above = !home.empty() && (home == dir || home.starts_with(dir + "/"));
+    if (depth < 2 || home_or_above || ::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+    return std::make_pair(dir, written);
   }
 
   // The names in an entry's "env" object, in file order, each once.
@@ -318,8 +349,16 @@ class Wrapper {
     }
     for (const auto& name : env_names) {
       if (info->env_set.count(name)) {
-        // The profile's own value wins: --env would override it (the memory
-        // profile's MEMORY_FILE_PATH points into the only writable place).
+        // A file the profile places in its state (the memory profile's
+        // MEMORY_FILE_PATH), which the entry places somewhere of its own: the
+        // user's file is kept and made writable. Otherwise the profile's own
+        // value wins (--env would override it).
+        if (auto kept = own_path(ms, name, info->env_set.at(name))) {
+          jail_args.insert(jail_args.end(), {"--write", kept->first, "--env", name});
+          notes.push_back("env " + name + ": the server keeps using " + kept->second + "; " + kept->first +
+                          " is writable in the jail (--write)");
+          continue;
+        }
         replaced += (replaced.empty() ? "" : ", ") + name;
       } else if (is_env_name(name)) {
         jail_args.push_back("--env");

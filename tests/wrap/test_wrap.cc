@@ -529,6 +529,47 @@ TEST_CASE("envFile (Cursor): its names are passed with --env like env keys, its 
   fs::remove_all(dir);
 }
 
+TEST_CASE("memory with MEMORY_FILE_PATH in env: the user's graph stays where it is, made writable", "[lib]") {
+  char dir[] = "/tmp/wrap-memfile-XXXXXX";
+  REQUIRE(::mkdtemp(dir));
+  const std::string d = dir;
+  fs::create_directories(d + "/data");
+  spit(d + "/data/graph.jsonl", "");
+  auto cfg = [](const std::string& path) {
+    return R"({"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"],)"
+           R"( "env": {"MEMORY_FILE_PATH": ")" + path + R"("}}}})";
+  };
+  WrapOptions o = opts("", d + "/home");
+  o.env_file_dir = d;
+  // Its directory (the server renames a new file over the old one).
+  auto r = mcpjail::wrap_config(cfg(d + "/data/graph.jsonl"), o);
+  CHECK(only(r).jail_args == std::vector<std::string>{"--write", d + "/data", "--env", "MEMORY_FILE_PATH"});
+  CHECK(only(r).note.find("keeps using " + d + "/data/graph.jsonl") != std::string::npos);
+  // Not there yet: the same.
+  r = mcpjail::wrap_config(cfg(d + "/data/new.jsonl"), o);
+  CHECK(only(r).jail_args == std::vector<std::string>{"--write", d + "/data", "--env", "MEMORY_FILE_PATH"});
+  // Not there, and its directory is the home directory, a top-level one or /: the profile's value stays.
+  fs::create_directories(d + "/home");
+  for (const std::string& p : {d + "/home/memory.jsonl", d + "/memory.jsonl", std::string("/memory.jsonl"),
+                               std::string("/tmp/x/../m.jsonl")}) {
+    INFO(p);
+    r = mcpjail::wrap_config(cfg(p), o);
+    CHECK(only(r).jail_args.empty());
+    CHECK(only(r).note.find("sets its own value") != std::string::npos);
+  }
+  // "~" is the home directory.
+  fs::create_directories(d + "/home/.memory");
+  r = mcpjail::wrap_config(cfg("~/.memory/g.jsonl"), o);
+  CHECK(only(r).jail_args == std::vector<std::string>{"--write", d + "/home/.memory", "--env", "MEMORY_FILE_PATH"});
+  // A directory where the file should be: not followed.
+  r = mcpjail::wrap_config(cfg(d + "/data"), o);
+  CHECK(only(r).jail_args.empty());
+  // Without looking at the host (the library's default), nothing is followed.
+  r = mcpjail::wrap_config(cfg(d + "/data/graph.jsonl"), opts());
+  CHECK(only(r).jail_args.empty());
+  fs::remove_all(d);
+}
+
 TEST_CASE("a container server is left alone, pointing to mcp-jail export", "[lib]") {
   const WrapResult r = mcpjail::wrap_config(
       R"({"mcpServers": {"d": {"command": "docker", "args": ["run", "-i", "--rm", "mcp/fetch"]}}})", opts());

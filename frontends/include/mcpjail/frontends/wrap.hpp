@@ -64,6 +64,12 @@
 //   names get `--env NAME` like "env" keys (values are never read into the
 //   arguments). A relative path is taken from the configuration's directory;
 //   one wrap cannot read (a host variable in it, missing) is remarked on.
+// A variable the profile sets to a path (memory: MEMORY_FILE_PATH, into its
+//   state directory) that the entry's "env" sets to a path of its own: the
+//   entry's file is kept, `--write DIR --env NAME` with DIR the file's
+//   directory (servers replace such files by renaming a new one over them),
+//   unless DIR is /, a top-level directory, or the home directory or above
+//   it; then the profile's value stays, remarked on.
 // Remarks in the report, for wrapped servers: "env" keys that cannot be
 //   passed (not variable names), an unreadable "envFile", and npx/uvx-style runners,
 //   which download the server at start-up and so cannot start under a profile
@@ -89,7 +95,8 @@ struct WrapOptions {
   // wins over `profile`. A SERVER that names no entry is a WrapError.
   std::map<std::string, std::string> server_profiles;
   // Where an entry's relative "envFile" is found (the configuration's
-  // directory); empty: "envFile" is not read, only remarked on.
+  // directory). Empty: wrap looks at no file of the host's ("envFile" is
+  // only remarked on, path-valued env entries are not followed).
   std::string env_file_dir;
   std::string home;       // expands a leading ~ in directory arguments; empty: none
 };
