@@ -157,6 +157,9 @@ std::string render_plan(const Plan& p) {
         if (m.source != m.target) o << "  <- " << m.source;
         if (!m.is_dir) o << "  (file)";
         if (m.writable) o << (m.exec ? "  exec" : "  noexec");
+        if (m.idmap_owner)
+          o << "  idmapped: files of uid " << m.idmap_owner->first << " gid " << m.idmap_owner->second
+            << " appear as the jail's " << p.id.uid << ":" << p.id.gid << ", what it creates is theirs on the host";
         break;
       case MountKind::Tmpfs: o << "tmpfs " << m.target << "  size " << format_size(m.size) << (m.exec ? "  exec" : "  noexec"); break;
       case MountKind::Mask: o << "hide  " << m.target << (m.is_dir ? "  (empty dir, mode 000)" : "  (mode 000 file)"); break;

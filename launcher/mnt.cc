@@ -3,13 +3,17 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <map>
 #include <set>
 
+#include "mcpjail/idmap.hpp"
 #include "mcpjail/mounts.hpp"
 
 namespace mcpjail::mnt {
@@ -42,11 +46,40 @@ void set_attr(int fd, const char* path, unsigned flags, std::uint64_t set, std::
   if (::mount_setattr(fd, path, flags, &attr, sizeof attr) != 0) fail("mount_setattr " + what, errno);
 }
 
+// The name of a file system type, for messages.
+std::string fs_type_name(int fd) {
+  struct statfs sf {};
+  if (::fstatfs(fd, &sf) != 0) return "unknown";
+  switch (static_cast<unsigned long>(sf.f_type)) {
+    case 0xEF53: return "ext4";
+    case 0x58465342: return "xfs";
+    case 0x9123683E: return "btrfs";
+    case 0x01021994: return "tmpfs";
+    case 0x794C7630: return "overlayfs";
+    case 0x6969: return "nfs";
+    case 0xFF534D42: return "cifs";
+    case 0x65735546: return "fuse";
+    case 0x2FC12FC1: return "zfs";
+    case 0x9FA0: return "proc";
+    default: {
+      char hex[32];
+      std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(sf.f_type));
+      return std::string("type ") + hex;
+    }
+  }
+}
+
 class RootBuilder {
  public:
   explicit RootBuilder(const Plan& plan) : plan_(plan) {}
 
   void build() {
+    // The user namespaces of idmapped write paths (root launches), made while
+    // /proc still shows this process's children (idmap.cc).
+    for (const auto& step : plan_.mounts)
+      if (step.idmap_owner && !idmaps_.count(*step.idmap_owner))
+        idmaps_.emplace(*step.idmap_owner, idmap::userns(step.idmap_owner->first, step.idmap_owner->second,
+                                                         plan_.id.uid, plan_.id.gid));
     // Nothing we mount from here on propagates back to the host, while host
     // unmounts still reach us (so the jail never pins a host mount busy).
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) fail("make / a slave mount", errno);
@@ -193,7 +226,29 @@ class RootBuilder {
     // exec (filesystem.exec, npx's package tree).
     const std::uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                 (s.writable ? (s.exec ? 0 : MOUNT_ATTR_NOEXEC) : MOUNT_ATTR_RDONLY);
-    clone_to(w.fd.get(), s.target, s.is_dir, attrs, (s.writable ? "read-write bind " : "read-only bind ") + s.target);
+    const std::string what = (s.writable ? "read-write bind " : "read-only bind ") + s.target;
+    if (!s.idmap_owner) return clone_to(w.fd.get(), s.target, s.is_dir, attrs, what);
+
+    // Idmapped (idmap.hpp): the owner's files appear as the jail's. Only the
+    // bind itself; a mount below it in the host's tree comes along without
+    // the mapping (its files keep their owners: no wider than without it).
+    UniqueFd tree(::open_tree(w.fd.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH));
+    if (!tree) fail("clone " + what, errno);
+    set_attr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, attrs, 0, what);
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = static_cast<std::uint64_t>(idmaps_.at(*s.idmap_owner).get());
+    if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+      const int err = errno;
+      fail("the write path " + s.source + " (owned by uid " + std::to_string(s.idmap_owner->first) + ", not by the " +
+           "jail's uid " + std::to_string(plan_.id.uid) + ") cannot be idmapped on its file system (" +
+           fs_type_name(w.fd.get()) + "): " + std::strerror(err) + ". Fixes: give the path to uid " +
+           std::to_string(plan_.id.uid) + " (chown -R " + std::to_string(plan_.id.uid) + " PATH), or run mcp-jail " +
+           "as the path's owner without root (a rootless launch), or keep it on a file system with idmapped mounts " +
+           "(ext4, xfs, btrfs; tmpfs on Linux 6.3+)");
+    }
+    auto t = ensure_target(s.target, s.is_dir);
+    attach(tree.get(), t.get(), what);
   }
 
   UniqueFd new_tmpfs(const std::string& mode, std::uint64_t size, std::uint64_t attrs, const std::string& what) {
@@ -435,6 +490,7 @@ class RootBuilder {
   }
 
   const Plan& plan_;
+  std::map<std::pair<uid_t, gid_t>, UniqueFd> idmaps_;
   UniqueFd newroot_, oldroot_;
   dev_t newroot_dev_ = 0;
   std::set<dev_t> own_devs_;  // the jail's root and the tmpfs mounted by the profile

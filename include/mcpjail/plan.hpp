@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mcpjail/netfilter_rules.hpp"
@@ -40,6 +41,9 @@ struct MountStep {
   std::uint64_t size = 0;
   std::string content;  // File
   std::string why;      // where it comes from, for `check`
+  // Root launches: a writable bind whose owner is not the jail's user is
+  // idmapped (idmap.hpp): files of this uid and gid appear as the jail's.
+  std::optional<std::pair<uid_t, gid_t>> idmap_owner;
 };
 
 // Who the server runs as.

@@ -64,6 +64,7 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
   plan.mounts_merged = std::move(ordered.merged);
   plan.mounts = std::move(ordered.mounts);
   for (auto& m : generated_mounts(c, plan.id)) plan.mounts.push_back(std::move(m));
+  plan_idmaps(plan);
   {
     // Trees of [filesystem] exec (and npx's package directory) may run
     // although they lie in a writable, noexec mount (plan_exec.hpp).

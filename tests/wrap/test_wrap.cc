@@ -483,7 +483,7 @@ TEST_CASE("a forced profile (--profile) applies to every stdio server", "[lib]")
   }
 }
 
-TEST_CASE("--profile SERVER=NAME chooses the profile of one server, over --profile NAME", "[lib]") {
+TEST_CASE("a profile for one server (--profile SERVER=NAME) wins over --profile NAME", "[lib]") {
   const std::string cfg =
       R"({"mcpServers": {"a": {"command": "node", "args": ["a.js"]}, "b": {"command": "node", "args": ["b.js"]},)"
       R"( "mem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}}})";

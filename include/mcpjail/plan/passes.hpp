@@ -102,6 +102,10 @@ void add_auto_binds(Context& c, std::vector<MountCandidate>& candidates, const s
 // ---- mounts.cc ----
 // /proc, /dev and the generated files of /etc, after the ordered binds.
 std::vector<MountStep> generated_mounts(Context& c, const Identity& id);
+
+// Root launches: marks each writable bind whose owner is not the jail's user
+// to be idmapped, that owner's files appearing as the jail's (idmap.hpp).
+void plan_idmaps(Plan& plan);
 // Appends a Mask for each filesystem.hide path with something to hide;
 // returns the others, and why (Plan::hide_skipped).
 std::vector<std::string> plan_hides(Context& c, std::vector<MountStep>& mounts);
