@@ -353,6 +353,13 @@ class Builder {
                  "root launches set vm.memfd_noexec = 2 in the jail's pid namespace: a program the server writes into "
                  "memory (memfd_create, then execveat or /proc/self/fd) cannot be run",
                  "runc 1.1.5 accepts only the sysctls it knows to be namespaced (net.*, kernel IPC, fs.mqueue) and refuses vm.memfd_noexec: a program written into a memfd can run; writable mounts stay noexec"});
+    for (const auto& m : plan_.mounts)
+      if (m.idmap_owner)
+        g.push_back({"idmap",
+                     "the write path " + m.target + " is idmapped: files of uid " + std::to_string(m.idmap_owner->first) +
+                         " appear as the server's, and what it creates is theirs on the host",
+                     "runc 1.1.5 has no idmapped bind mounts (an OCI mount's uidMappings): the bind keeps its owners, so "
+                     "the server's user can write there only what the host's permissions let it"});
     g.push_back({"supervisor",
                  "the supervisor outside the jail: the audit log (start, deny, fs_denied, exec, net_block, dns_refused, "
                  "limit, exit events) and the watch, which reports writes outside the write paths and every exec",
