@@ -17,6 +17,7 @@
 #include "match.hpp"
 #include "mcpjail/frontends/cli.hpp"
 #include "mcpjail/frontends/wrap.hpp"
+#include "mcpjail/plan/runtime_python.hpp"
 #include "mcpjail/profile.hpp"
 #include "mcpjail/text.hpp"
 
@@ -370,6 +371,9 @@ class Wrapper {
     else if (base_name(command) != "npx" && fetches_at_start(command, args))
       notes.push_back(base_name(command) + " keeps the server it fetches in a cache of its own, writable in the jail only if "
                       "profile " + profile + " lists it: install the package and start it with node or python instead");
+    // uvx and `uv run` download at start, and mcp-jail refuses them: what to do instead.
+    if (auto advice = planning::python::uv_advice(tokens))
+      notes.push_back("mcp-jail run refuses this command until it is changed: " + *advice);
     if (find(ms, "envFile"))
       notes.push_back("variables from \"envFile\" reach the server only if profile " + profile + " passes them");
 

@@ -177,7 +177,7 @@ TEST_CASE("python: byte-code is not written for a Python command, whatever its f
   CHECK_THAT(r->notes.at(0), Catch::Contains("-E or -I"));
 }
 
-TEST_CASE("python: a venv's console script binds the venv and its installation; its interpreter may run") {
+TEST_CASE("python: a venv's console script binds the venv and its installation, and its interpreter may run") {
   World w;
   const std::string script = w.p("venv/bin/mcp-server-x");
   const Invocation i = w.inv({script, "/ws"});
@@ -226,7 +226,7 @@ TEST_CASE("python: a venv reached through a symlink (pipx's ~/.local/bin/NAME) i
   CHECK(bind_of(cmd, w.p("py")));
 }
 
-TEST_CASE("python: home through a trusted symlink is reproduced in the jail; through another it is refused") {
+TEST_CASE("python: home through a trusted symlink is reproduced in the jail, through another it is refused") {
   World w;
   fs::create_directories(w.d / "links");
   fs::create_symlink(w.p("py"), w.d / "links/current");
