@@ -342,9 +342,11 @@ VenvPlan plan_venv(Context& c, const TrustPolicy& trust, const std::string& venv
     // Followed here only when every link is root's: then its target, when
     // outside the installation, is bound as well (a Python installation
     // reached through links). Otherwise only the jail follows it.
+    // Only an ELF executable is bound so (never any file a link names).
     auto iw = safe_walk(c.root(), out.interpreter, trust);
     if (iw.error.empty() && iw.type == ObjType::File && !path_is_under(iw.canonical, prefix) &&
-        !path_is_under(iw.canonical, v.canonical))
+        !path_is_under(iw.canonical, v.canonical) && ::access(iw.canonical.c_str(), X_OK) == 0 &&
+        exec::read_head(iw.canonical).starts_with("\x7f" "ELF"))
       out.binds.push_back({iw.canonical, false, "interpreter of the virtual environment " + v.canonical + " (bin/" + name +
                                                     " -> " + iw.canonical + ")"});
   } else if (!S_ISREG(st.st_mode)) {

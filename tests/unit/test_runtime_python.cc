@@ -358,3 +358,24 @@ TEST_CASE("python: the plan of a venv's console script shows the venv rule with 
                         Catch::Contains("why: Python virtual environment (pyvenv.cfg) of the console script") &&
                         Catch::Contains("python: PYTHONDONTWRITEBYTECODE=1"));
 }
+
+TEST_CASE("python: an interpreter outside the installation, through trusted links, is bound only when it is an executable ELF") {
+  World w;
+  const std::string elf = w.write("elsewhere/bin/python3.11", "\x7f" "ELF stand-in\n", 0755);
+  const std::string secret = w.write("home/alice/.ssh/id_rsa", "KEY", 0600);
+  w.venv("v", w.p("py/bin"));
+  const TrustPolicy trust{::getuid(), {}};
+  auto plan_with = [&](const std::string& target) {
+    fs::remove(w.d / "v/bin/python3");
+    fs::create_symlink(target, w.d / "v/bin/python3");
+    const Invocation i = w.inv({w.p("v/bin/mcp-server-x")});
+    Pass ps(w.profile(i), i);
+    return resolve_command(ps.c, trust, "/usr/bin:/bin");
+  };
+  const CommandPlan to_elf = plan_with(elf);
+  const AutoBind* b = bind_of(to_elf, elf);
+  REQUIRE(b);
+  CHECK_FALSE(b->is_dir);
+  CHECK_THAT(b->why, Catch::Contains("interpreter of the virtual environment " + w.p("v")));
+  CHECK_FALSE(bind_of(plan_with(secret), secret));
+}
