@@ -205,6 +205,9 @@ function checkSession(ctx, s, { venv, basePrefix }) {
   assert.ok(['FileNotFoundError', 'PermissionError'].includes(s.node.exception), JSON.stringify(s.node));
   // no byte-code write reported: not in the audit log, not in the summary
   assert.ok(s.events.some((e) => e.event === 'start'), `no start event in ${s.audit}`);
+  // the only program refused is node: the venv's interpreter and script ran as allowed
+  const execDenied = s.events.filter((e) => e.event === 'exec' && !e.allowed).map((e) => e.path);
+  assert.ok(execDenied.every((p) => p.endsWith('/node')), `refused execs: ${JSON.stringify(execDenied)}`);
   const denied = s.events.filter((e) => e.event === 'fs_denied');
   assert.deepEqual(denied, [], `blocked writes: ${JSON.stringify(denied)}`);
   assert.doesNotMatch(s.stderr, /blocked [^\n]*\bwrites?\b/);
