@@ -349,6 +349,9 @@ VenvPlan plan_venv(Context& c, const TrustPolicy& trust, const std::string& venv
         exec::read_head(iw.canonical).starts_with("\x7f" "ELF"))
       out.binds.push_back({iw.canonical, false, "interpreter of the virtual environment " + v.canonical + " (bin/" + name +
                                                     " -> " + iw.canonical + ")"});
+    if (!iw.error.empty())
+      c.note(out.interpreter + ": not followed on the host (" + iw.error.substr(0, iw.error.find(';')) +
+             "); the jail follows it, and it was checked to lead to a file the jail sees");
   } else if (!S_ISREG(st.st_mode)) {
     throw fail(out.interpreter + " is not a file");
   }
