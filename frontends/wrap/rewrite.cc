@@ -20,6 +20,7 @@
 #include "match.hpp"
 #include "mcpjail/frontends/cli.hpp"
 #include "mcpjail/frontends/wrap.hpp"
+#include "mcpjail/plan/runtime_python.hpp"
 #include "mcpjail/profile.hpp"
 #include "mcpjail/text.hpp"
 
@@ -384,6 +385,9 @@ class Wrapper {
       notes.push_back(base_name(command) + " keeps the server it fetches in a cache of its own, writable in the jail only if "
                       "profile " + profile + " lists it: install the package and start it with node or python instead");
     if (!env_file_note.empty()) notes.push_back(env_file_note);
+    // uvx and `uv run` download at start, and mcp-jail refuses them: what to do instead.
+    if (auto advice = planning::python::uv_advice(tokens))
+      notes.push_back("mcp-jail run refuses this command until it is changed: " + *advice);
 
     // The new "args": run PROFILE [jail args] -- COMMAND ARGS...
     std::vector<std::string> new_args{"run", profile};

@@ -1,7 +1,9 @@
 // Command pass: the command's own files. The executable; for a `#!` script
 // its interpreter and the program a `#!/usr/bin/env` line names (found by
 // the exec resolver on the server's PATH, as env will find it in the jail);
-// for an interpreter followed by a script, the script's project. Returned as
+// for an interpreter followed by a script, the script's project; for a
+// Python virtual environment's console script or interpreter, the venv and
+// its Python installation (runtime_python.cc). Returned as
 // binds for the filesystem (add_auto_binds) and files for Landlock.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,6 +11,7 @@
 
 #include "mcpjail/exec_resolve.hpp"
 #include "mcpjail/plan/passes.hpp"
+#include "mcpjail/plan/runtime_python.hpp"
 
 namespace mcpjail::planning {
 
@@ -48,33 +51,52 @@ class Resolver {
     const std::string& cmd = command[0];
     if (cmd.empty()) throw LaunchError("command", "the command after -- is an empty string");
     const std::string found = cmd.find('/') != std::string::npos ? absolute(cmd) : in_launcher_path(cmd);
-    auto exe = resolve_file(found, "command", kExitNotFound);
-    if (exe.type != ObjType::File) throw LaunchError("command", found + " is not a regular file", kExitCannotExecute);
-    if (::faccessat(exe.fd.get(), "", X_OK, AT_EMPTY_PATH) != 0 && ::access(exe.canonical.c_str(), X_OK) != 0)
-      throw LaunchError("command", found + ": not executable", kExitCannotExecute);
-    out_.exe = exe.canonical;
     out_.argv = command;
-    add(exe.canonical, false, "command executable");
-    out_.exec_files.push_back(exe.canonical);
+    std::string exe_canonical;
+    if (const std::string venv = venv_interpreter(found); !venv.empty()) {
+      // A venv's interpreter (VENV/bin/python -m MODULE, VENV/bin/python
+      // script.py): run through the venv's link, which the jail follows.
+      exe_canonical = add_venv(venv, found, "the command " + found);
+      out_.exe = exe_canonical;
+    } else {
+      auto exe = resolve_file(found, "command", kExitNotFound);
+      if (exe.type != ObjType::File) throw LaunchError("command", found + " is not a regular file", kExitCannotExecute);
+      if (::faccessat(exe.fd.get(), "", X_OK, AT_EMPTY_PATH) != 0 && ::access(exe.canonical.c_str(), X_OK) != 0)
+        throw LaunchError("command", found + ": not executable", kExitCannotExecute);
+      exe_canonical = exe.canonical;
+      out_.exe = exe.canonical;
+      add(exe.canonical, false, "command executable");
+      out_.exec_files.push_back(exe.canonical);
+    }
 
     // A script with a #! line: its interpreter, and the script's project.
-    if (auto sb = exec::parse_shebang(exec::read_head(exe.canonical)); sb && !sb->interpreter.empty()) {
-      const std::string of = "interpreter of " + exe.canonical;
-      auto interp = resolve_file(sb->interpreter, of, kExitCannotExecute);
-      add(interp.canonical, false, of);
-      out_.exec_files.push_back(interp.canonical);
-      if (base_of(sb->interpreter) == "env" || base_of(interp.canonical) == "env") {
-        const std::string prog = env_program(exe.canonical, *sb, jail_path);
-        if (!prog.empty()) {
-          auto real = resolve_file(prog, of, kExitCannotExecute);
-          add(real.canonical, false, of);
-          out_.exec_files.push_back(real.canonical);
+    if (auto sb = exec::parse_shebang(exec::read_head(exe_canonical)); sb && !sb->interpreter.empty()) {
+      const std::string of = "interpreter of " + exe_canonical;
+      if (const std::string venv = venv_interpreter(sb->interpreter); !venv.empty()) {
+        // A venv's console script (#!VENV/bin/python): the venv is its project.
+        add_venv(venv, sb->interpreter, "the console script " + exe_canonical);
+      } else {
+        auto interp = resolve_file(sb->interpreter, of, kExitCannotExecute);
+        add(interp.canonical, false, of);
+        out_.exec_files.push_back(interp.canonical);
+        if (base_of(sb->interpreter) == "env" || base_of(interp.canonical) == "env") {
+          const std::string prog = env_program(exe_canonical, *sb, jail_path);
+          if (!prog.empty()) {
+            auto real = resolve_file(prog, of, kExitCannotExecute);
+            add(real.canonical, false, of);
+            out_.exec_files.push_back(real.canonical);
+          }
         }
+        // A script in a venv's bin that starts its Python some other way
+        // (pip's "#!/bin/sh" form for long paths).
+        if (const std::string venv = python::venv_of_bin(exe_canonical); !venv.empty())
+          add_venv(venv, "", "the console script " + exe_canonical);
+        else
+          add_script_project(exe_canonical);
       }
-      add_script_project(exe.canonical);
     }
     // An interpreter followed by a script path.
-    if (is_interpreter(base_of(cmd)) || is_interpreter(base_of(exe.canonical))) {
+    if (is_interpreter(base_of(cmd)) || is_interpreter(base_of(exe_canonical))) {
       for (std::size_t i = 1; i < command.size(); ++i) {
         const std::string& a = command[i];
         if (a.starts_with("-")) {
@@ -103,6 +125,22 @@ class Resolver {
  private:
   void add(const std::string& canonical, bool is_dir, std::string why) {
     out_.binds.push_back({canonical, is_dir, std::move(why)});
+  }
+
+  // VENV when `path` is a Python interpreter in a venv's bin, else "".
+  static std::string venv_interpreter(const std::string& path) {
+    return python::is_python_name(base_of(path)) ? python::venv_of_bin(path) : std::string();
+  }
+
+  // The venv rule (runtime_python.hpp): the venv and its installation,
+  // read-only; its interpreter may run. Returns that interpreter.
+  std::string add_venv(const std::string& venv, const std::string& interpreter, const std::string& role) {
+    python::VenvPlan v = python::plan_venv(c_, trust_, venv, interpreter, role);
+    for (auto& b : v.binds) out_.binds.push_back(std::move(b));
+    out_.exec_files.push_back(v.interpreter);
+    out_.followed_in_jail.push_back(v.interpreter);
+    out_.project = v.venv;
+    return v.interpreter;
   }
 
   // COMMAND without a slash: the launcher's PATH, as execvp does.

@@ -157,10 +157,11 @@ void add_auto_binds(Context& c, std::vector<MountCandidate>& candidates, const s
     MountStep s;
     s.kind = MountKind::Bind;
     s.target = a.path;
-    s.source = a.path;
+    s.source = a.source.empty() ? a.path : a.source;
     s.is_dir = a.is_dir;
     s.why = a.why;
-    candidates.push_back({std::move(s), false});
+    const bool listed_symlink = s.source != s.target && is_symlink(s.target);
+    candidates.push_back({std::move(s), listed_symlink});
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "mcpjail/exec_resolve.hpp"
 #include "mcpjail/plan/passes.hpp"
+#include "mcpjail/plan/runtime_python.hpp"
 #include "mcpjail/plan_exec.hpp"
 #include "mcpjail/trust.hpp"
 
@@ -83,6 +84,9 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
     for (auto& d : diags) c.error(d.loc, std::move(d.message));
   }
   plan.hide_skipped = plan_hides(c, plan.mounts);
+  // A venv's interpreter is a symlink the jail follows: it must lead to a
+  // file the jail sees.
+  python::check_followed_in_jail(plan.mounts, cmd.followed_in_jail);
   // Directories between a write root and a path narrowed inside it become
   // mount points, so the jail cannot rename them away (trust.hpp).
   pin_narrowed_ancestors(plan);

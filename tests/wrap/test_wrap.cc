@@ -664,6 +664,14 @@ TEST_CASE("package runners that download at start-up are pointed out under netwo
     const auto s = only(mcpjail::wrap_config(std::string("{\"mcpServers\": {\"s\": ") + entry + "}}", opts("base")));
     CHECK(s.note.find("fetches the server when it starts") != std::string::npos);
   }
+  // uvx is refused by run: the note says what to use instead
+  const auto uvx_time =
+      only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "/usr/local/bin/uvx", "args": ["mcp-server-time"]}}})", opts("base")));
+  CHECK(uvx_time.note.find("mcp-jail run refuses this command until it is changed: uvx downloads") != std::string::npos);
+  CHECK(uvx_time.note.find("uv tool install mcp-server-time`") != std::string::npos);
+  CHECK(uvx_time.note.find("~/.local/share/uv/tools/mcp-server-time/bin/SCRIPT") != std::string::npos);
+  const auto pnpm = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "pnpm", "args": ["dlx", "x"]}}})", opts("base")));
+  CHECK(pnpm.note.find("refuses") == std::string::npos);
   // With a network the runner could fetch, but its own cache is not in the jail.
   if (builtin("fetch")) {
     const auto uvx = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "uvx", "args": ["mcp-server-fetch"]}}})", opts()));

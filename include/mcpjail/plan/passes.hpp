@@ -83,6 +83,10 @@ struct AutoBind {
   std::string path;  // canonical
   bool is_dir = false;
   std::string why;
+  // When set: `path` is the way the command names it, through a trusted
+  // symlink, and this its canonical source (a symlink in the jail when the
+  // source is visible there).
+  std::string source = {};
 };
 struct CommandPlan {
   std::string exe;  // Plan::exe, argv, script, project
@@ -90,6 +94,9 @@ struct CommandPlan {
   std::string script, project;
   std::vector<AutoBind> binds;            // the executable, its interpreters, the script's project
   std::vector<std::string> exec_files;    // what Landlock lets run when exec.allow is empty
+  // Files the jail runs through symlinks that only the jail follows (a
+  // venv's bin/python): checked against the mounts (runtime_python.hpp).
+  std::vector<std::string> followed_in_jail = {};
 };
 // Resolves the command: the executable (the launcher's PATH, as documented
 // for COMMAND), the interpreter of a `#!` script and the program its

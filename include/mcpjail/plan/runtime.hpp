@@ -1,7 +1,7 @@
 // Runtime adapters: what a package runner or language runtime named by the
 // command needs in the jail beyond the profile (a package cache private to
 // the profile, its settings, the programs it runs). One adapter per runtime,
-// each in its own file (runtime_npx.cc); runtimes() lists them. The planner
+// each in its own file (runtime_npx.cc, runtime_python.cc); runtimes() lists them. The planner
 // asks each one about the command and folds what it returns into its passes:
 //   binds, state_dirs     -> the filesystem pass (below ${PROFILE_STATE})
 //   env_drop_prefixes, env -> the env pass (over [env] pass, under [env] set and --env)
@@ -25,6 +25,9 @@ struct RuntimeQuery {
   // (then a runtime that needs it stops the launch before anything is used).
   const std::string& state_dir;
   const Identity& id;
+  // The whole invocation (PATH, working directory), for adapters that look
+  // at the command's file; null in tests that give none.
+  const Invocation* inv = nullptr;
 };
 
 struct RuntimeBinds {
@@ -59,7 +62,7 @@ class Runtime {
 // Every adapter, in the order they are asked.
 const std::vector<const Runtime*>& runtimes();
 
-// The adapters.
+// The adapters (Python's and uv's: runtime_python.hpp).
 const Runtime& npx_runtime();
 
 }  // namespace mcpjail::planning

@@ -1,0 +1,1 @@
+"""A stdlib-only MCP server for the mcp-jail end-to-end tests."""
