@@ -17,6 +17,7 @@
 #include "mcpjail/mounts.hpp"
 #include "mcpjail/netfilter.hpp"
 #include "mcpjail/plan.hpp"
+#include "support/scratch.hpp"
 
 using namespace mcpjail;
 using nlohmann::json;
@@ -25,27 +26,17 @@ namespace ex = mcpjail::exporter;
 
 namespace {
 
-struct World {
-  fs::path d;
-  World() {
-    char tmpl[] = "/tmp/mcpjail-export-XXXXXX";
-    d = ::mkdtemp(tmpl);
+struct World : support::ScratchDir {
+  World() : ScratchDir("export") {
     fs::create_directories(d / "home/alice");
     fs::create_directories(d / "ws/sub");
     std::ofstream(d / "ws/.env") << "SECRET=1";
     fs::create_directories(d / "ws/.ssh");
     fs::create_directories(d / "cache");
   }
-  ~World() { fs::remove_all(d); }
-  std::string p(const std::string& rel) const { return (d / rel).string(); }
 
   Invocation inv(std::vector<std::string> command = {"/bin/true", "--flag"}) const {
-    Invocation i;
-    i.uid = ::getuid();
-    i.euid = ::geteuid();
-    i.gid = ::getgid();
-    i.load.home = p("home/alice");
-    i.load.pwd = p("ws");
+    Invocation i = support::invocation_as_me(p("home/alice"), p("ws"));
     i.load.state_home = p("state");
     i.load.vars["WORKSPACE"] = p("ws");
     i.host_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", p("home/alice")}, {"LANG", "C.UTF-8"},

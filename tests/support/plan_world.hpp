@@ -12,13 +12,10 @@
 #include <vector>
 
 #include "mcpjail/plan.hpp"
+#include "scratch.hpp"
 
-struct World {
-  std::filesystem::path d;
-
-  World() {
-    char tmpl[] = "/tmp/mcpjail-plan-XXXXXX";
-    d = ::mkdtemp(tmpl);
+struct World : support::ScratchDir {
+  World() : ScratchDir("plan") {
     dir("home/alice/.ssh");
     file("home/alice/.ssh/id_rsa", "KEY");
     dir("ws/sub");
@@ -31,27 +28,12 @@ struct World {
     file("proj/src/deep/server.js", "");
     file("home/alice/loose.js", "");
   }
-  ~World() {
-    std::error_code ec;
-    std::filesystem::remove_all(d, ec);
-  }
-  World(const World&) = delete;
-  World& operator=(const World&) = delete;
-
-  // The absolute path of `rel` in the tree.
-  std::string p(const std::string& rel) const { return (d / rel).string(); }
-  void dir(const std::string& rel) const { std::filesystem::create_directories(d / rel); }
   void file(const std::string& rel, const std::string& content) const { std::ofstream(d / rel) << content; }
 
   // Alice running `command` from her workspace, ${WORKSPACE} set to it, with
   // secrets in her environment.
   mcpjail::Invocation inv(std::vector<std::string> command = {"/bin/true"}) const {
-    mcpjail::Invocation i;
-    i.uid = ::getuid();
-    i.euid = ::geteuid();
-    i.gid = ::getgid();
-    i.load.home = p("home/alice");
-    i.load.pwd = p("ws");
+    mcpjail::Invocation i = support::invocation_as_me(p("home/alice"), p("ws"));
     i.load.vars["WORKSPACE"] = p("ws");
     i.host_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", p("home/alice")}, {"LANG", "C.UTF-8"},
                   {"LC_ALL", "C"}, {"AWS_SECRET_ACCESS_KEY", "hunter2"}, {"GITHUB_TOKEN", "ghp_x"}};

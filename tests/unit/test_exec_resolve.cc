@@ -8,26 +8,15 @@
 #include <fstream>
 
 #include "mcpjail/exec_resolve.hpp"
+#include "../support/scratch.hpp"
 
 using namespace mcpjail;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Dir {
-  fs::path d;
-  Dir() {
-    char tmpl[] = "/tmp/mcpjail-exec-unit-XXXXXX";
-    d = ::mkdtemp(tmpl);
-  }
-  ~Dir() { fs::remove_all(d); }
-  std::string p(const std::string& rel) const { return (d / rel).string(); }
-  std::string write(const std::string& rel, const std::string& text, unsigned mode = 0755) const {
-    fs::create_directories((d / rel).parent_path());
-    std::ofstream(d / rel) << text;
-    ::chmod(p(rel).c_str(), mode);
-    return p(rel);
-  }
+struct Dir : support::ScratchDir {
+  Dir() : ScratchDir("exec-unit") {}
 };
 
 exec::EnvCommand env_line(const std::string& line) {

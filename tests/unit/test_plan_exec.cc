@@ -9,31 +9,22 @@
 #include "mcpjail/audit.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/profile.hpp"
+#include "../support/scratch.hpp"
 
 using namespace mcpjail;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct ExecWorld {
-  fs::path d;
-  ExecWorld() {
-    char tmpl[] = "/tmp/mcpjail-exec-XXXXXX";
-    d = ::mkdtemp(tmpl);
+struct ExecWorld : support::ScratchDir {
+  ExecWorld() : ScratchDir("exec") {
     fs::create_directories(d / "ws/venv/bin");
     fs::create_directories(d / "ws/src");
     fs::create_directories(d / "ro");
     fs::create_directory_symlink(d / "ws/src", d / "ws/link");
   }
-  ~ExecWorld() { fs::remove_all(d); }
-  std::string p(const std::string& rel) const { return (d / rel).string(); }
   Plan plan(const std::string& fs_extra) const {
-    Invocation i;
-    i.uid = ::getuid();
-    i.euid = ::geteuid();
-    i.gid = ::getgid();
-    i.load.home = p("home");
-    i.load.pwd = p("ws");
+    Invocation i = support::invocation_as_me(p("home"), p("ws"));
     i.load.vars["WORKSPACE"] = p("ws");
     i.load.vars["RO"] = p("ro");
     i.host_env = {{"PATH", "/usr/bin:/bin"}};

@@ -10,6 +10,7 @@
 
 #include "mcpjail/mounts.hpp"
 #include "mcpjail/plan/passes.hpp"
+#include "../support/scratch.hpp"
 
 using namespace mcpjail;
 using namespace mcpjail::planning;
@@ -17,29 +18,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct World {
-  fs::path d;
-  World() {
-    char tmpl[] = "/tmp/mcpjail-passes-XXXXXX";
-    d = ::mkdtemp(tmpl);
-    fs::create_directories(d / "home/alice");
-    fs::create_directories(d / "ws");
-  }
-  ~World() { fs::remove_all(d); }
-  std::string p(const std::string& rel) const { return (d / rel).string(); }
-  std::string write(const std::string& rel, const std::string& text, unsigned mode = 0755) const {
-    fs::create_directories((d / rel).parent_path());
-    std::ofstream(d / rel) << text;
-    ::chmod(p(rel).c_str(), mode);
-    return p(rel);
+struct World : support::ScratchDir {
+  World() : ScratchDir("passes") {
+    dir("home/alice");
+    dir("ws");
   }
   Invocation inv(std::vector<std::string> command = {"/bin/true"}) const {
-    Invocation i;
-    i.uid = ::getuid();
-    i.euid = ::geteuid();
-    i.gid = ::getgid();
-    i.load.home = p("home/alice");
-    i.load.pwd = p("ws");
+    Invocation i = support::invocation_as_me(p("home/alice"), p("ws"));
     i.host_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", p("home/alice")}, {"npm_config_registry", "https://x"},
                   {"NPM_CONFIG_CACHE", "/home/alice/.npm"}, {"LANG", "C"}};
     i.command = std::move(command);

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "mcpjail/plan/runtime_python.hpp"
+#include "../support/scratch.hpp"
 
 using namespace mcpjail;
 using namespace mcpjail::planning;
@@ -20,11 +21,8 @@ namespace {
 
 // A Python installation (py/), a venv made from it (venv/, its bin/python3
 // a symlink to py/bin/python3), a console script, and a user's home.
-struct World {
-  fs::path d;
-  World() {
-    char tmpl[] = "/tmp/mcpjail-python-XXXXXX";
-    d = ::mkdtemp(tmpl);
+struct World : support::ScratchDir {
+  World() : ScratchDir("python") {
     fs::create_directories(d / "home/alice");
     fs::create_directories(d / "ws");
     write("py/bin/python3.11", "\x7f" "ELF stand-in\n");
@@ -32,14 +30,6 @@ struct World {
     write("py/lib/python3.11/os.py", "");
     fs::create_directories(d / "py/lib/python3.11/site-packages");
     venv("venv", p("py/bin"));
-  }
-  ~World() { fs::remove_all(d); }
-  std::string p(const std::string& rel) const { return (d / rel).string(); }
-  std::string write(const std::string& rel, const std::string& text, unsigned mode = 0755) const {
-    fs::create_directories((d / rel).parent_path());
-    std::ofstream(d / rel) << text;
-    ::chmod(p(rel).c_str(), mode);
-    return p(rel);
   }
   // A venv at `rel` whose pyvenv.cfg names `home`, with a console script.
   void venv(const std::string& rel, const std::string& home, const std::string& extra = "") const {
