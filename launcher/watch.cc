@@ -102,13 +102,20 @@ UniqueFd open_in_root(int root, const std::string& path, bool follow) {
 }  // namespace
 
 // The directories of execute rules, identified inside the jail (a rule on a
-// tmpfs of the jail has no host path to compare with). Landlock opened them
+// tmpfs of the jail has no host path to compare with), and the allowed files. Landlock opened them
 // when the server started; the jail cannot mount, so they are the same
 // directories unless the server renamed one since (then a program in it is
 // refused here although Landlock would run it: stricter, never looser).
 void ExecSet::load_dirs(int root) {
   if (dirs_loaded_) return;
   dirs_loaded_ = true;
+  // The allowed files as the jail has them too (the same files for binds;
+  // a file of the jail's own tmpfs differs from the host's of that name).
+  for (const auto& f : paths_) {
+    UniqueFd fd = open_in_root(root, f, true);
+    struct stat st {};
+    if (fd && ::fstat(fd.get(), &st) == 0) ids_.insert({st.st_dev, st.st_ino});
+  }
   for (const auto& d : exec_dirs_) {
     UniqueFd fd = open_in_root(root, d, true);
     struct stat st {};
@@ -119,6 +126,7 @@ void ExecSet::load_dirs(int root) {
 ExecSet::Verdict ExecSet::judge(const std::string& path, int root) {
   load();
   if (root < 0 || path.empty() || path[0] != '/') return Verdict::Unknown;
+  load_dirs(root);
   // The file the kernel would open.
   struct stat file {};
   {
@@ -146,7 +154,6 @@ ExecSet::Verdict ExecSet::judge(const std::string& path, int root) {
     if (n <= 0 || n >= static_cast<ssize_t>(sizeof buf)) return Verdict::Unknown;
     p = lexical_path(p.substr(0, p.rfind('/') + 1), std::string_view(buf, static_cast<std::size_t>(n)));
   }
-  load_dirs(root);
   // Up from the file's directory to the jail's root, through mount points
   // as the kernel walks "..".
   struct stat top {};

@@ -150,7 +150,7 @@ FilesystemBinds plan_filesystem(Context& c, const TrustPolicy& trust, const Stat
   if (c.profile.env.set.count("HOME")) {
     // env.set chose the server's HOME itself.
   } else if (const MountStep* cov = covering(b.out.candidates, home); cov && home == kPrivateHome) {
-    c.error(SourceLoc{cov->why}, "the server's private HOME " + home + " cannot be made: " + cov->target +
+    c.error(SourceLoc{"env.home"}, "the server's private HOME " + home + " cannot be made: " + cov->target +
                                      " is bound from the host there (" + cov->why +
                                      "); set env.home = \"state\", or HOME in env.set");
   } else if (home == kPrivateHome) {
