@@ -2,6 +2,8 @@
 // process after pivot_root, so every path here is a path inside the jail.
 //
 // What a domain built from a LandlockPlan allows, and nothing else:
+//   - rule with list=true (the jail's root): list directories beneath, no
+//     more (the view is only what the plan mounts: names, not contents);
 //   - rule with write=false: read files, list directories (beneath the path);
 //   - rule with write=true: the same plus every write right the kernel knows
 //     (create, remove, rename/link across directories, truncate, device
@@ -192,6 +194,10 @@ std::vector<PathGrant> grants_for(const LandlockPlan& plan, const std::vector<Ex
   for (const auto& r : plan.rules) {
     std::uint64_t d = r.write ? kWriteDir : kReadDir;
     std::uint64_t f = r.write ? kWriteFile : kReadFile;
+    if (r.list) {
+      g.push_back({r.path, kFsReadDir, 0, r.optional, "list rule"});
+      continue;
+    }
     if (r.exec) {
       d |= kFsExecute;
       f |= kFsExecute;
@@ -356,11 +362,18 @@ std::string describe(const LandlockPlan& plan) {
     o << "Landlock ABI " << abi << " (" << join(f, ", ") << ")";
   }
   for (const auto& r : plan.rules) {
+    if (r.list) {
+      o << "\n  list       " << r.path << "  (directory names beneath, not file contents)";
+      continue;
+    }
     o << "\n  " << (r.write ? "read+write " : "read       ") << r.path;
     if (r.exec) o << "  (+ execute beneath)";
     if (r.optional) o << "  (if present)";
   }
-  for (const auto& e : plan.exec_allow) o << "\n  execute    " << e;
+  for (std::size_t i = 0; i < plan.exec_allow.size(); ++i) {
+    o << "\n  execute    " << plan.exec_allow[i];
+    if (i < plan.exec_why.size() && !plan.exec_why[i].empty()) o << "  (" << plan.exec_why[i] << ")";
+  }
   if (!plan.exec_allow.empty()) o << "\n             + the ELF and #! interpreters these need, resolved in the jail at launch";
   o << "\n  scoped     abstract unix sockets and signals: nothing outside the jail";
   if (plan.restrict_tcp) {

@@ -26,6 +26,7 @@
 #include "mcpjail/channel.hpp"
 #include "mcpjail/host_checks.hpp"
 #include "mcpjail/jail.hpp"
+#include "mcpjail/landlock.hpp"
 #include "mcpjail/limits.hpp"
 #include "mcpjail/netfilter.hpp"
 #include "mcpjail/seccomp.hpp"
@@ -119,7 +120,24 @@ class Supervisor {
         execs_(plan),
         deny_limit_(kDenyPerSecond, kDenyBurst),
         fs_limit_(kWatchPerSecond, kWatchBurst),
-        exec_limit_(kWatchPerSecond, kWatchBurst) {}
+        exec_limit_(kWatchPerSecond, kWatchBurst) {
+    // A program the plan does not let run looks absent: its exec fails with
+    // ENOENT, as on a system without it (a tool probing for an optional
+    // helper expects "not found", not "permission denied"). Only where
+    // Landlock holds the execute right (this kernel has it: the jail applied
+    // it or did not start); a program run through a descriptor is left to
+    // the kernel, which refuses it, and reported as before.
+    if (landlock::abi_version() > 0)
+      seccomp_.set_exec_judge([this](const seccomp::Notice& n) {
+        seccomp::ExecJudgement j;
+        if (n.paths.empty() || n.paths[0].empty()) return j;
+        const auto v = execs_.judge(n.paths[0], n.root.get());
+        if (v == watch::ExecSet::Verdict::Allowed) j.allowed = true;
+        if (v == watch::ExecSet::Verdict::NotAllowed) j.allowed = false;
+        j.refuse = v == watch::ExecSet::Verdict::NotAllowed && !by_descriptor(n.paths[0]);
+        return j;
+      });
+  }
 
   int run() {
     start_ = std::chrono::steady_clock::now();
@@ -317,14 +335,10 @@ class Supervisor {
     }
     if (n.exec) {
       if (n.paths.empty() || n.paths[0].empty()) return;
-      const auto allowed = execs_.allowed(n.paths[0], n.root.get());
-      // A program run through a descriptor - a file without a name (a memfd,
-      // a deleted or O_TMPFILE file) by execveat(fd, "", AT_EMPTY_PATH), or
-      // /proc/self/fd/N, /dev/fd/N - is never in the allowed set.
-      const std::string& p = n.paths[0];
-      const bool anonymous = p.starts_with("/memfd:") || p.ends_with(" (deleted)") || p.starts_with("/dev/fd/") ||
-                             (p.starts_with("/proc/") && p.find("/fd/") != std::string::npos);
-      if (!allowed && !anonymous) return;  // no such file: the exec fails with ENOENT (a PATH search)
+      const auto allowed = n.refused ? std::optional<bool>(false)
+                                     : n.judged && n.exec_allowed ? n.exec_allowed
+                                                                  : execs_.allowed(n.paths[0], n.root.get());
+      if (!allowed && !by_descriptor(n.paths[0])) return;  // no such file: the exec fails with ENOENT (a PATH search)
       limited_event(exec_limit_, n.paths[0], "exec",
                     {{"path", n.paths[0]}, {"allowed", allowed.value_or(false)}, {"syscall", n.syscall}, {"pid", n.pid}});
       return;
@@ -335,6 +349,14 @@ class Supervisor {
                     {{"syscall", n.syscall}, {"path", p}, {"access", "write"}, {"pid", n.pid}});
       return;  // one event per call
     }
+  }
+
+  // A program run through a descriptor - a file without a name (a memfd, a
+  // deleted or O_TMPFILE file) by execveat(fd, "", AT_EMPTY_PATH), or
+  // /proc/self/fd/N, /dev/fd/N - is never in the allowed set.
+  static bool by_descriptor(const std::string& p) {
+    return p.starts_with("/memfd:") || p.ends_with(" (deleted)") || p.starts_with("/dev/fd/") ||
+           (p.starts_with("/proc/") && p.find("/fd/") != std::string::npos);
   }
 
   void read_report() {

@@ -20,6 +20,7 @@
 #include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -128,13 +129,23 @@ class Battery {
     return {n == 0, "listed " + std::to_string(n) + " entries"};
   }
 
+  // try_list() of a directory of the host. A directory on the jail's own
+  // root (the tmpfs that holds the mount points) can be listed, but holds
+  // nothing but the names of what the plan mounts below it: no host content.
+  static Outcome try_list_host(const std::string& path) {
+    struct stat st {}, root {};
+    if (::stat(path.c_str(), &st) == 0 && ::stat("/", &root) == 0 && S_ISDIR(st.st_mode) && st.st_dev == root.st_dev)
+      return {true, "only the jail's own directory, holding the mount points of the plan"};
+    return try_list(path);
+  }
+
   void secrets(const std::string& home) {
     emit("secrets", "read a secret planted in the launching user's $HOME", try_open(cfg_.value("home_canary", ""), O_RDONLY));
-    if (!home.empty()) emit("secrets", "list $HOME (" + home + ")", try_list(home));
-    emit("secrets", "list ~/.ssh", try_list(home + "/.ssh"));
+    if (!home.empty()) emit("secrets", "list $HOME (" + home + ")", try_list_host(home));
+    emit("secrets", "list ~/.ssh", try_list_host(home + "/.ssh"));
     emit("secrets", "read ~/.aws/credentials", try_open(home + "/.aws/credentials", O_RDONLY));
     emit("secrets", "read /etc/shadow", try_open("/etc/shadow", O_RDONLY));
-    emit("secrets", "list /root", try_list("/root"));
+    emit("secrets", "list /root", try_list_host("/root"));
     const std::string var = cfg_.value("env_canary", "");
     emit("secrets", "read the launcher's environment (" + var + ")",
          std::getenv(var.c_str()) ? Outcome{false, "the variable is set"} : Outcome{true, "not in the environment"});

@@ -93,4 +93,10 @@ struct ExecFile {
 // `#!` are supported; binfmt_misc handlers are not).
 std::vector<ExecFile> closure(const std::vector<std::string>& files, const std::string& search_path);
 
+// The ELF interpreters (PT_INTERP) that the executable ELF files beneath
+// `dir` name, each once: what an exec.allow directory needs besides itself.
+// Links are not followed; at most `max_files` files are read (*truncated
+// then says so). Unreadable files are passed over.
+std::vector<std::string> elf_interpreters_beneath(const std::string& dir, std::size_t max_files, bool* truncated);
+
 }  // namespace mcpjail::exec

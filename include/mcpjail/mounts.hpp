@@ -27,6 +27,9 @@ struct DevWritable {
 inline constexpr DevWritable kDevWritable[] = {
     {"/dev/null", nullptr}, {"/dev/zero", nullptr}, {"/dev/full", nullptr},
     {"/dev/shm", nullptr},  {"/dev/pts", nullptr},  {"/dev/ptmx", "pts/ptmx"},
+    // The controlling terminal: the server runs in a session of its own with
+    // none (open fails with ENXIO), or one of its own ptys.
+    {"/dev/tty", nullptr},
 };
 
 // /proc entries made read-only, and those masked, inside the jail.

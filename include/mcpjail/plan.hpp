@@ -94,10 +94,15 @@ struct LandlockRule {
   bool write = false;
   bool exec = false;
   bool optional = false;  // skip the rule when the path is missing
+  // Only list directories beneath (names, not contents): the rule on the
+  // jail's root, so that "/" and every directory above a bound path can be
+  // listed. The jail's view holds only what the plan mounts.
+  bool list = false;
 };
 struct LandlockPlan {
   std::vector<LandlockRule> rules;
   std::vector<std::string> exec_allow;  // executables (inside the jail) that may be run
+  std::vector<std::string> exec_why;    // why each of exec_allow (same order; `check`)
   bool best_effort = false;
   // The server's PATH as its execvp() searches it (exec::jail_search_path):
   // where #!/usr/bin/env finds its program; "" stands for /bin:/usr/bin.

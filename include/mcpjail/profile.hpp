@@ -66,6 +66,10 @@ struct Profile {
   struct Env {
     std::vector<std::string> pass;  // names; a trailing '*' matches a prefix
     std::map<std::string, std::string> set;
+    // The server's HOME: a directory private to the launch, or kept in
+    // ${PROFILE_STATE}/home between launches. Never the launcher's HOME.
+    enum class Home { Private, State };
+    Home home = Home::Private;
   } env;
 
   struct Filesystem {

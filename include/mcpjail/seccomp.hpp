@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -114,8 +115,10 @@ UniqueFd install(const SeccompPlan& plan);
 //                 table) are answered ENOSYS, as an older kernel would.
 //   LauncherExec  the launcher's own execve of the server: continue.
 //   Watch         a call the policy allows and the watch observes
-//                 (policy::watched()): continue, always; the kernel decides.
-//                 `paths` holds the paths it names, for the caller to judge.
+//                 (policy::watched()): continue; the kernel decides. `paths`
+//                 holds the paths it names, for the caller to judge. The one
+//                 exception: an exec the exec judge (Handler::set_exec_judge)
+//                 refuses is answered ENOENT (`refused`), never continued.
 struct Notice {
   enum class Kind { Deny, LauncherExec, Watch } kind = Kind::Deny;
   pid_t pid = 0;          // thread id as seen from the supervisor
@@ -133,6 +136,23 @@ struct Notice {
   // O_PATH), opened while the caller was known to be the notifying task, so
   // that the program can be looked up as the jail sees it. May be empty.
   UniqueFd root;
+  // An observed exec, when the Handler has an exec judge: what it said.
+  bool judged = false;
+  std::optional<bool> exec_allowed;  // the plan allows the program; nullopt: no such file, or cannot tell
+  bool refused = false;              // answered ENOENT instead of continued
+};
+
+// What the supervisor makes of an exec the watch observes (before it is
+// answered): whether the plan allows the program, and whether to refuse it.
+//
+// Refusing is safe from here although the path was read from the caller's
+// memory: a refusal grants nothing, so a path changed after it was read can
+// only make a call fail that would otherwise have gone on to Landlock. What is
+// allowed is never decided here: that call continues and Landlock checks the
+// execute right on the file the kernel opens.
+struct ExecJudgement {
+  std::optional<bool> allowed;
+  bool refuse = false;  // answer ENOENT: the program looks absent
 };
 
 // Answers notifications for one plan (the policy's classification of each
@@ -152,7 +172,13 @@ class Handler {
   // has exited.
   std::optional<Notice> handle(int listener);
 
+  // Consulted for every exec the watch observes, while the call is pending
+  // (Notice::paths and Notice::root are set). Without one, every such exec
+  // continues.
+  void set_exec_judge(std::function<ExecJudgement(const Notice&)> judge) { exec_judge_ = std::move(judge); }
+
  private:
+  std::function<ExecJudgement(const Notice&)> exec_judge_;
   SeccompPlan plan_;
   std::vector<const policy::Watched*> watched_;  // by syscall number; null: not observed
   std::vector<int> exec_nrs_;

@@ -38,25 +38,39 @@ class WriteMap {
   std::vector<MountStep> mounts_;
 };
 
-// The programs the plan lets the server execute: the exec closure of
-// exec.allow (or of the command) that Landlock allows (exec::closure, with
-// the server's PATH), compared by file identity.
+// The programs the plan lets the server execute, as Landlock allows them: the
+// exec closure of exec.allow and the command (exec::closure, with the
+// server's PATH), compared by file identity, and whatever lies beneath a
+// directory of an execute rule (LandlockRule::exec), found by walking up
+// from the program's directory as Landlock does.
 class ExecSet {
  public:
   explicit ExecSet(const Plan& plan);
+
+  enum class Verdict {
+    Allowed,     // Landlock lets it run
+    NotAllowed,  // a file the jail has, which Landlock does not let run
+    Missing,     // no such file in the jail (the exec fails with ENOENT anyway)
+    Unknown,     // cannot be looked up (a /proc magic link, no root): only the path is known
+  };
   // Looks `path` up as the jail sees it, below `root` (the caller's root
-  // directory, O_PATH; -1 when unknown: then by path only). nullopt when
-  // there is no such file (the exec fails with ENOENT: a PATH search, not an
-  // attempt worth an event).
+  // directory, O_PATH; -1 when unknown: Unknown).
+  Verdict judge(const std::string& path, int root);
+
+  // judge() as the audit log needs it: true or false, and nullopt when there
+  // is no such file (a PATH search, not an attempt worth an event). Unknown:
+  // by path only.
   std::optional<bool> allowed(const std::string& path, int root);
 
  private:
   void load();
+  void load_dirs(int root);
   std::vector<std::string> exec_allow_;
+  std::vector<std::string> exec_dirs_;
   std::string path_env_;
-  bool loaded_ = false;
+  bool loaded_ = false, dirs_loaded_ = false;
   std::set<std::string> paths_;
-  std::set<std::pair<dev_t, ino_t>> ids_;
+  std::set<std::pair<dev_t, ino_t>> ids_, dir_ids_;
 };
 
 // Rate limit for the watch's audit events (rate_limit.hpp).

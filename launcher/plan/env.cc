@@ -1,6 +1,6 @@
 // Env pass: exactly what the server's environment holds. [env] pass from the
-// launcher's environment, then what runtime adapters set, then [env] set,
-// then --env (the launch's own choice, last).
+// launcher's environment, then the jail's HOME and PATH, then what runtime
+// adapters set, then [env] set, then --env (the launch's own choice, last).
 #include <cctype>
 
 #include "mcpjail/plan/passes.hpp"
@@ -16,6 +16,11 @@ std::string lower(std::string s) {
 
 }  // namespace
 
+std::string server_home(const Profile& profile) {
+  if (profile.env.home == Profile::Env::Home::State && !profile.state_dir.empty()) return profile.state_dir + "/home";
+  return kPrivateHome;
+}
+
 EnvPlan plan_env(Context& c, const std::vector<RuntimeBinds>& runtimes) {
   const Invocation& inv = c.inv;
   std::map<std::string, std::string> env;
@@ -28,6 +33,12 @@ EnvPlan plan_env(Context& c, const std::vector<RuntimeBinds>& runtimes) {
       env[name] = it->second;
     }
   }
+  // HOME is the jail's own (server_home()): the launcher's would name a
+  // directory the jail does not have, or root's. PATH: a root launch never
+  // hands the server root's PATH; a rootless one passes the user's when
+  // [env] pass lists it. Either way [env] set and --env may choose.
+  env["HOME"] = server_home(c.profile);
+  if (inv.euid == 0 || !env.count("PATH")) env["PATH"] = kServerPath;
   for (const auto& r : runtimes) {
     for (const auto& prefix : r.env_drop_prefixes)
       for (auto it = env.begin(); it != env.end();)

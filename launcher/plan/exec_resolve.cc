@@ -6,10 +6,12 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -425,6 +427,65 @@ std::vector<ExecFile> closure(const std::vector<std::string>& files, const std::
   std::vector<ExecFile> out;
   std::set<std::string> seen;
   for (const auto& f : files) add_exec(f, "allowed", search, 0, &out, &seen);
+  return out;
+}
+
+namespace {
+
+// The ELF interpreter the file `name` in `dir` names, if it is an
+// executable ELF file; "" otherwise (and for anything unreadable).
+std::string interpreter_of(int dir, const char* name) {
+  UniqueFd fd(::openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111)) return {};
+  unsigned char ident[EI_NIDENT] = {};
+  if (!pread_all(fd.get(), ident, sizeof ident, 0) || std::memcmp(ident, ELFMAG, SELFMAG) != 0) return {};
+  std::string err;
+  if (ident[EI_CLASS] == ELFCLASS64) return elf_interp<Elf64_Ehdr, Elf64_Phdr>(fd.get(), name, &err);
+  if (ident[EI_CLASS] == ELFCLASS32) return elf_interp<Elf32_Ehdr, Elf32_Phdr>(fd.get(), name, &err);
+  return {};
+}
+
+}  // namespace
+
+std::vector<std::string> elf_interpreters_beneath(const std::string& dir, std::size_t max_files, bool* truncated) {
+  std::vector<std::string> out;
+  std::size_t files = 0;
+  *truncated = false;
+  std::vector<std::pair<UniqueFd, int>> todo;  // directories still to read, with their depth
+  todo.emplace_back(UniqueFd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)), 0);
+  while (!todo.empty()) {
+    auto [fd, depth] = std::move(todo.back());
+    todo.pop_back();
+    if (!fd) continue;
+    DIR* d = ::fdopendir(fd.release());
+    if (!d) continue;
+    while (auto* e = ::readdir(d)) {
+      const std::string_view n = e->d_name;
+      if (n == "." || n == "..") continue;
+      unsigned char type = e->d_type;
+      if (type == DT_UNKNOWN) {
+        struct stat st {};
+        if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_LNK;
+      }
+      if (type == DT_DIR) {
+        if (depth < 16)
+          todo.emplace_back(UniqueFd(::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)),
+                            depth + 1);
+        continue;
+      }
+      if (type != DT_REG) continue;  // links lead to files of their own, allowed or not
+      if (++files > max_files) {
+        *truncated = true;
+        break;
+      }
+      std::string interp = interpreter_of(::dirfd(d), e->d_name);
+      if (!interp.empty() && std::find(out.begin(), out.end(), interp) == out.end()) out.push_back(std::move(interp));
+    }
+    ::closedir(d);
+    if (*truncated) break;
+  }
   return out;
 }
 

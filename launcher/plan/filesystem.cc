@@ -145,6 +145,25 @@ FilesystemBinds plan_filesystem(Context& c, const TrustPolicy& trust, const Stat
     for (const auto& d : rt.state_dirs) b.out.state_uses.push_back(state_use(c, trust, d));
   }
   for (const auto& r : fs.tmpfs) b.add_tmpfs(r);
+  // The server's HOME (env.cc): it exists and is writable.
+  const std::string home = server_home(c.profile);
+  if (c.profile.env.set.count("HOME")) {
+    // env.set chose the server's HOME itself.
+  } else if (const MountStep* cov = covering(b.out.candidates, home); cov && home == kPrivateHome) {
+    c.error(SourceLoc{"env.home"}, "the server's private HOME " + home + " cannot be made: " + cov->target +
+                                     " is bound from the host there (" + cov->why +
+                                     "); set env.home = \"state\", or HOME in env.set");
+  } else if (home == kPrivateHome) {
+    MountStep s;
+    s.kind = MountKind::Tmpfs;
+    s.target = home;
+    s.writable = true;
+    s.size = c.profile.limits.tmpfs_size.value_or(kDefaultTmpfsSize);
+    s.why = "the server's HOME, private to this launch (env.home)";
+    b.out.candidates.push_back({std::move(s), false});
+  } else {
+    b.add_state(PathRule{home, false, SourceLoc{"env.home"}}, true, "the server's HOME (env.home = \"state\")");
+  }
   return std::move(b.out);
 }
 

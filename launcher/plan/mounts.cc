@@ -51,12 +51,11 @@ std::vector<MountStep> generated_mounts(Context& c, const Identity& id) {
     file("/etc/resolv.conf", "# no resolver in this jail (network = none)\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
          "generated: no name resolution");
   }
-  const auto& host_env = c.inv.host_env;
   std::string passwd = "root:x:0:0:root:/root:/usr/sbin/nologin\n";
   std::string group = "root:x:0:\n";
   if (id.uid != 65534) {
     passwd += id.user_name + ":x:" + std::to_string(id.uid) + ":" + std::to_string(id.gid) + "::" +
-              (host_env.count("HOME") ? host_env.at("HOME") : std::string("/")) + ":/usr/sbin/nologin\n";
+              (pr.env.set.count("HOME") ? pr.env.set.at("HOME") : server_home(pr)) + ":/usr/sbin/nologin\n";
   }
   passwd += "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
   if (id.gid != 65534) group += id.user_name + ":x:" + std::to_string(id.gid) + ":\n";

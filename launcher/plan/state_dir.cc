@@ -15,6 +15,7 @@ StatePlan locate_state(Context& c, const std::vector<RuntimeBinds>& runtimes) {
   for (const auto& r : runtimes)
     if (!r.state_reason.empty() && reason.empty()) reason = r.state_reason;
   const Profile& pr = c.profile;
+  if (reason.empty() && pr.env.home == Profile::Env::Home::State) reason = "env.home = \"state\"";
   if (!pr.state_used && reason.empty()) return {};
   if (pr.state_dir.empty())
     throw LaunchError("state", (reason.empty() ? "" : reason + ", in ") + "${PROFILE_STATE}, which is undefined: " +

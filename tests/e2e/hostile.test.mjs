@@ -160,7 +160,7 @@ jailSuite('the seed scenario: a trojaned MCP server through the jail', () => {
         fs.chownSync(state, ctx.host.uid, ctx.host.gid);
         const server = serverFile(ctx, 'hostile-server.mjs');
         const launch = world.launcher(ctx, ['run', profile, '--var', `WORKSPACE=${ws}`, '--audit-log', audit, '--',
-          process.execPath, server, ws, tag]);
+          process.execPath, server, ws, tag, home]);
         // The fake home, and secrets in the launcher's environment.
         srv = await startServer({
           ...launch,
@@ -225,7 +225,7 @@ jailSuite('the seed scenario: a trojaned MCP server through the jail', () => {
         // Reads of files that are not in the jail, or hidden in it, fail (not
         // observable in the audit log: they are checked here only).
         for (const a of find('read')) assert.match(a.result, /^(ENOENT|EACCES)/, JSON.stringify(a));
-        assert.match(find('shell')[0].result, /EACCES/); // Landlock: /bin/sh is not the server's program
+        assert.match(find('shell')[0].result, /ENOENT/); // /bin/sh is not the server's program: it looks absent
         for (const a of find('beacon')) assert.match(a.result, /fetch failed/, JSON.stringify(a));
         for (const a of [...find('cron'), ...find('persist'), ...find('pivot')])
           assert.match(a.result, /^(EROFS|ENOENT|EACCES)/, JSON.stringify(a));

@@ -92,6 +92,38 @@ function suite() {
           assert.equal(r.code, 1, `${label}: expected the server's own status 1, got ${r.code}\n${r.stderr}`);
         }
       });
+
+      test('an npx launch that ran reports nothing blocked (no exec, no write)', async () => {
+        // stdin at its end: the server starts, serves nothing and exits; the
+        // launcher's summary line comes last on stderr.
+        const j = jailed(ctx, { profile: 'filesystem', form: 'npx', pkg: PKG, args: [ws], vars: { WORKSPACE: ws } });
+        const r = await runCollect(j.command, j.args, { env: { ...process.env, ...j.env } });
+        assert.match(r.stderr, /"event":"start"/, r.stderr);
+        assert.match(r.stderr, /running on stdio/, r.stderr); // control: the server itself ran
+        assert.doesNotMatch(r.stderr, /blocked/, r.stderr);
+        assert.doesNotMatch(r.stderr, /"allowed":false/, r.stderr);
+        assert.doesNotMatch(r.stderr, /"event":"fs_denied"/, r.stderr);
+      });
+
+      test('given / as its allowed directory, it lists every ancestor of the workspace and creates a file in it', async () => {
+        const s = await startServer(jailed(ctx, { profile: 'filesystem', form: 'npx', pkg: PKG, args: ['/'], vars: { WORKSPACE: ws } }));
+        try {
+          for (let d = ws; d !== '/'; d = path.dirname(d)) {
+            const parent = path.dirname(d);
+            const r = await callTool(s.client, 'list_directory', { path: parent });
+            assert.ok(r.ok && r.text.includes(path.basename(d)), `${parent}: ${r.text}`);
+          }
+          const p = path.join(ws, `from-root-${hex(4)}.txt`);
+          const r = await callTool(s.client, 'write_file', { path: p, content: 'listed from /\n' });
+          assert.ok(r.ok, r.text);
+          assert.equal(fs.readFileSync(p, 'utf8'), 'listed from /\n');
+          // names, not contents: a file outside the plan stays unreadable
+          const secret = await callTool(s.client, 'read_text_file', { path: '/etc/shadow' });
+          assert.ok(!secret.ok, secret.text);
+        } finally {
+          await s.close();
+        }
+      });
     });
   }
 }

@@ -358,7 +358,10 @@ TEST_CASE("k8s: least privilege, field by field", "[export][k8s]") {
   REQUIRE(mounts.count("/tmp"));
   const json& tmp = vols[mounts["/tmp"]["name"].get<std::string>()];
   CHECK(tmp["emptyDir"] == json({{"medium", "Memory"}, {"sizeLimit", "8Mi"}}));
-  CHECK(mounts.size() == 2);  // nothing of the host's read paths
+  // the server's HOME, private to the launch: in memory too
+  REQUIRE(mounts.count("/mcp-jail/home"));
+  CHECK(vols[mounts["/mcp-jail/home"]["name"].get<std::string>()]["emptyDir"]["medium"] == "Memory");
+  CHECK(mounts.size() == 3);  // nothing of the host's read paths
 
   // No ingress; no egress (network none).
   const json& np = files["networkpolicy.json"];

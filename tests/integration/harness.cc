@@ -67,7 +67,11 @@ std::vector<std::string> Harness::launcher_argv(Mode m, const std::vector<std::s
 std::vector<std::string> Harness::launcher_env(Mode m, const std::vector<std::string>& extra) const {
   std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home(m), "LANG=C.UTF-8",
                                   "MCPJAIL_TEST_SECRET=hunter2"};
-  env.insert(env.end(), extra.begin(), extra.end());
+  for (const auto& e : extra) {  // an extra NAME=value replaces the default of that name
+    const std::string name = e.substr(0, e.find('=') + 1);
+    std::erase_if(env, [&](const std::string& d) { return d.starts_with(name); });
+    env.push_back(e);
+  }
   return env;
 }
 

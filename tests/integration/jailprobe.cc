@@ -259,6 +259,41 @@ int main(int argc, char** argv) {
       if (fd > 2 && fd != self && fcntl(fd, F_GETFD) != -1) return fail("fd " + std::to_string(fd) + " is open");
     return 0;
   }
+  if (check == "list") {  // DIR [NAME]: DIR can be listed (and holds NAME)
+    DIR* d = ::opendir(a);
+    if (!d) return fail(std::string("opendir ") + a + ": " + std::strerror(errno));
+    bool found = !*b;
+    errno = 0;
+    while (auto* e = ::readdir(d))
+      if (*b && std::strcmp(e->d_name, b) == 0) found = true;
+    const int err = errno;
+    ::closedir(d);
+    if (err) return fail(std::string("readdir ") + a + ": " + std::strerror(err));
+    return found ? 0 : fail(std::string(a) + " has no entry " + b);
+  }
+  if (check == "exec-errno" || check == "exec-status") {
+    // PATH N: execve(PATH) fails with errno N (exec-errno), or PATH runs and
+    // exits with status N (exec-status).
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      char* const args[] = {const_cast<char*>(a), nullptr};
+      ::execve(a, args, environ);
+      _exit(100 + errno);  // the errno values checked here are small
+    }
+    int st = 0;
+    if (pid < 0 || ::waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) return fail("fork/wait");
+    const int code = WEXITSTATUS(st);
+    if (check == "exec-status")
+      return code == std::atoi(b) ? 0 : fail(std::string(a) + ": status " + std::to_string(code) +
+                                                 (code > 100 ? std::string(" (") + std::strerror(code - 100) + ")" : ""));
+    if (code < 100) return fail(std::string(a) + " ran (status " + std::to_string(code) + ")");
+    return code - 100 == std::atoi(b) ? 0 : fail(std::string("execve ") + a + ": " + std::strerror(code - 100));
+  }
+  if (check == "open-errno") {  // PATH N: open(PATH, O_WRONLY) fails with errno N
+    int err = 0;
+    if (!open_fails(a, O_WRONLY, &err)) return fail(std::string(a) + " opened");
+    return err == std::atoi(b) ? 0 : fail(std::string(a) + ": " + std::strerror(err));
+  }
   if (check == "env-absent") return std::getenv(a) ? fail(std::string(a) + " is set") : 0;
   if (check == "env-is") {
     const char* v = std::getenv(a);

@@ -7,9 +7,13 @@
 // listed in filesystem.exec succeeds, which shows the check can fail.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "harness.hpp"
+#include "../support/skip.hpp"
 
 using namespace it;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -114,5 +118,107 @@ TEST_CASE("memfd: executing a program through a descriptor is an exec event of t
     CHECK(r.err.find("/memfd:payload") != std::string::npos);  // execveat(fd, "", AT_EMPTY_PATH)
     CHECK(r.err.find("\"path\":\"/proc/self/fd/") != std::string::npos);  // execve("/proc/self/fd/N")
     CHECK(r.err.find("\"held_back\":{") != std::string::npos);  // the exit event counts what it held back
+  }
+}
+
+// What may run: a program outside the plan's set looks absent (ENOENT, as on
+// a system without it) and is still an exec event; exec.allow adds to what
+// the command needs and never takes the command away.
+
+namespace {
+
+constexpr const char* kEnoent = "2";
+
+// Runs the probe with `probe_args` under `profile` (no workspace), the audit
+// log on stderr.
+Result probe_under(Mode m, const std::string& profile, const std::vector<std::string>& probe_args) {
+  std::vector<std::string> a = {"run", profile, "--audit-log", "stderr", "--", Harness::get().probe()};
+  a.insert(a.end(), probe_args.begin(), probe_args.end());
+  return run(m, a);
+}
+
+}  // namespace
+
+TEST_CASE("exec: a program outside the allowlist fails with ENOENT and is an exec event that was not allowed") {
+  for (Mode m : modes()) {
+    TempDir d(m);
+    const std::string prof = d.file("p.toml", "version = 1\nname = \"it-absent\"\nextends = \"base\"\n"
+                                              "[exec]\nallow = [\"/usr/bin/false\"]\n");
+    auto r = probe_under(m, prof, {"exec-errno", "/usr/bin/id", kEnoent});
+    INFO(mode_name(m) << "\n" << r.err);
+    CHECK(r.status == 0);
+    CHECK_THAT(r.err, Catch::Contains(R"("allowed":false,"event":"exec")") && Catch::Contains(R"("path":"/usr/bin/id")"));
+    CHECK_THAT(r.err, Catch::Contains("mcp-jail: it-absent: blocked 1 exec (/usr/bin/id)"));
+    // control: the program the profile allows runs (false: status 1)
+    r = probe_under(m, prof, {"exec-status", "/usr/bin/false", "1"});
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK_THAT(r.err, !Catch::Contains("blocked"));
+  }
+}
+
+TEST_CASE("exec: a tool probing for an optional helper sees FileNotFoundError (python3 subprocess)") {
+  if (!fs::exists("/usr/bin/python3") || !fs::exists("/usr/bin/node")) SKIP_TEST("/usr/bin/python3 or /usr/bin/node missing");
+  const std::string py =
+      "import subprocess, sys\n"
+      "try:\n"
+      "    subprocess.run(['/usr/bin/node', '-v'], check=False)\n"
+      "except FileNotFoundError:\n"
+      "    sys.exit(0)\n"
+      "sys.exit(3)\n";
+  for (Mode m : modes()) {
+    TempDir d(m);
+    const std::string prof = d.file("py.toml", "version = 1\nextends = \"base\"\n");
+    auto r = run(m, {"run", prof, "--audit-log", "none", "--", "/usr/bin/python3", "-c", py});
+    INFO(mode_name(m) << "\n" << r.err);
+    CHECK(r.status == 0);
+    // control: allowed, node runs and the script takes the other way
+    const std::string with_node = d.file("node.toml", "version = 1\nextends = \"base\"\n[exec]\nallow = [\"/usr/bin/node\"]\n");
+    r = run(m, {"run", with_node, "--audit-log", "none", "--", "/usr/bin/python3", "-c", py});
+    INFO(r.err);
+    CHECK(r.status == 3);
+  }
+}
+
+TEST_CASE("exec.allow adds to the command: listing /usr/bin/git keeps the command and its interpreters") {
+  if (!fs::exists("/usr/bin/git")) SKIP_TEST("/usr/bin/git is not installed");
+  for (Mode m : modes()) {
+    TempDir d(m);
+    const std::string prof = d.file("git.toml", "version = 1\nextends = \"base\"\n[exec]\nallow = [\"/usr/bin/git\"]\n");
+    // the command (the probe, not listed) starts, and git runs (usage: status 1)
+    auto r = probe_under(m, prof, {"exec-status", "/usr/bin/git", "1"});
+    INFO(mode_name(m) << "\n" << r.err);
+    CHECK(r.status == 0);
+    // a #! script as the command: its interpreter comes along too
+    const std::string script = d.file("hello.sh", "#!/bin/sh\nexit 4\n", 0755);
+    r = run(m, {"run", prof, "--audit-log", "none", "--", script});
+    INFO(r.err);
+    CHECK(r.status == 4);
+    // what is in neither stays refused
+    r = probe_under(m, prof, {"exec-errno", "/usr/bin/id", kEnoent});
+    INFO(r.err);
+    CHECK(r.status == 0);
+    // check shows the set, with reasons
+    r = run(m, {"check", prof, "--", script});
+    INFO(r.out << r.err);
+    CHECK_THAT(r.out, Catch::Contains("(the command)") && Catch::Contains("(interpreter of the command)") &&
+                          Catch::Contains("/usr/bin/git  (exec.allow (" + prof + ":4:10))"));
+  }
+}
+
+TEST_CASE("exec.allow: a directory entry covers the ELF interpreter of the programs beneath it") {
+  for (Mode m : modes()) {
+    TempDir d(m);
+    const std::string prof = d.file("dir.toml", "version = 1\nextends = \"base\"\n[exec]\nallow = [\"/usr/bin\"]\n");
+    auto r = run(m, {"run", prof, "--audit-log", "none", "--", "/usr/bin/sh", "-c", "/usr/bin/true && exit 5"});
+    INFO(mode_name(m) << "\n" << r.err);
+    CHECK(r.status == 5);
+    // control: what lies outside the directory is still not run
+    r = run(m, {"run", prof, "--audit-log", "none", "--", "/usr/bin/sh", "-c", "/usr/sbin/nologin; exit $?"});
+    INFO(r.err);
+    CHECK(r.status == 127);
+    r = run(m, {"check", prof, "--", "/usr/bin/sh"});
+    INFO(r.out << r.err);
+    CHECK_THAT(r.out, Catch::Contains("ELF interpreter of programs in /usr/bin"));
   }
 }

@@ -151,7 +151,7 @@ TEST_CASE("inherited file descriptors and environment secrets do not reach the s
     INFO(r.err);
     CHECK(r.status == 0);
     EXPECT_PASS(s, "env-absent", "MCPJAIL_TEST_SECRET");
-    EXPECT_PASS(s, "env-is", "HOME", Harness::get().home(m));  // passed by base: control
+    EXPECT_PASS(s, "env-is", "HOME", "/mcp-jail/home");  // the jail's own, never the launcher's: control
     EXPECT_PASS(s, "env-is", "LANG", "C.UTF-8");
   }
 }
@@ -438,7 +438,7 @@ TEST_CASE("Landlock: with exec.allow = [/usr/bin/node] node runs but cannot star
     const std::string prof = d.file("node.toml", "version = 1\nextends = \"base\"\n[exec]\nallow = [\"/usr/bin/node\"]\n");
     const std::string js =
         "const r = require('child_process').spawnSync('/bin/sh', ['-c', 'true']);"
-        "if (r.error && r.error.code === 'EACCES') process.exit(0);"
+        "if (r.error && r.error.code === 'ENOENT') process.exit(0);"  // not allowed: looks absent
         "console.error(String(r.error || r.status)); process.exit(1);";
     auto r = run(m, {"run", prof, "--audit-log", "none", "--", "/usr/bin/node", "-e", js});
     INFO(mode_name(m) << ": " << r.err);
@@ -678,7 +678,7 @@ TEST_CASE("watch: a write outside the write paths fails and is logged as fs_deni
   }
 }
 
-TEST_CASE("watch: a shell under exec.allow = [/usr/bin/node] fails and is logged as an exec that is not allowed") {
+TEST_CASE("watch: a shell under exec.allow = [/usr/bin/node] fails (ENOENT) and is logged as an exec that is not allowed") {
   if (!fs::exists("/usr/bin/node")) SKIP_TEST("/usr/bin/node is not installed");
   for (Mode m : modes()) {
     TempDir d(m);
@@ -688,7 +688,7 @@ TEST_CASE("watch: a shell under exec.allow = [/usr/bin/node] fails and is logged
     const std::string js =
         "const cp = require('child_process');"
         "const sh = cp.spawnSync('/bin/sh', ['-c', 'true']);"
-        "if (!sh.error || sh.error.code !== 'EACCES') { console.error('sh: ' + (sh.error || sh.status)); process.exit(1); }"
+        "if (!sh.error || sh.error.code !== 'ENOENT') { console.error('sh: ' + (sh.error || sh.status)); process.exit(1); }"
         "const n = cp.spawnSync('/usr/bin/node', ['-e', 'process.exit(3)']);"  // allowed: the control
         "process.exit(n.status === 3 ? 0 : 2);";
     ::unlink(log.c_str());
@@ -810,4 +810,97 @@ memory = "256M"
   // Rootless, this machine's cgroups are not delegated to the test user: the
   // skip must have been seen (else the test proved nothing).
   if (::geteuid() == 0) CHECK(seen_skip);
+}
+
+TEST_CASE("view: / and every directory above a bound path can be listed, file contents stay limited") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    EXPECT_PASS(s, "list", "/", "usr");
+    EXPECT_PASS(s, "list", "/etc", "passwd");
+    // each ancestor of the workspace lists the next step down
+    const fs::path ws = s.ws.path();
+    for (fs::path p = ws; p != p.root_path(); p = p.parent_path())
+      EXPECT_PASS(s, "list", p.parent_path().string(), p.filename().string());
+    // names, not contents: what the plan does not read stays unreadable
+    EXPECT_PASS(s, "unreadable", "/etc/shadow");
+    EXPECT_PASS(s, "absent", "/root");
+    EXPECT_PASS(s, "unreadable", s.ws.path() + "/.env");  // a hide inside a listed tree
+    // control: a listed file is readable, a written one writable
+    EXPECT_PASS(s, "readable", s.ws.path() + "/ok.txt", "workspace file");
+    EXPECT_PASS(s, "write-ok", s.ws.path() + "/new.txt", "x");
+  }
+}
+
+TEST_CASE("env: HOME is the jail's own, existing and writable, and PATH is never root's") {
+  const std::string host_path = "/opt/mcpjail-host-only/bin:/usr/local/bin:/usr/bin:/bin";
+  for (Mode m : modes()) {
+    Setup s(m);
+    RunOptions o;
+    o.env = {"PATH=" + host_path};
+    auto probe = [&](const std::vector<std::string>& args) {
+      auto r = run(m, s.args(args), o);
+      INFO(mode_name(m) << ": " << args[0] << "\n" << r.err);
+      CHECK(r.status == 0);
+    };
+    probe({"env-is", "HOME", "/mcp-jail/home"});
+    probe({"write-ok", "/mcp-jail/home/.config", "x"});
+    probe({"absent", "/mcp-jail/home/.config"});  // private to each launch: the next one starts empty
+    // the launcher's HOME stays out of the jail
+    probe({"absent", Harness::get().home(m)});
+    if (m == Mode::Root) {
+      probe({"env-is", "PATH", "/usr/local/bin:/usr/bin:/bin"});  // not root's
+    } else {
+      probe({"env-is", "PATH", host_path});  // the user's own, passed by base
+    }
+    // control: the profile may set both
+    Setup set(m, "[env]\nset = { PATH = \"/usr/bin\", HOME = \"/tmp\" }\n");
+    auto r = run(m, set.args({"env-is", "PATH", "/usr/bin"}), o);
+    INFO(r.err);
+    CHECK(r.status == 0);
+    r = run(m, set.args({"env-is", "HOME", "/tmp"}), o);
+    CHECK(r.status == 0);
+  }
+}
+
+TEST_CASE("env: env.home = \"state\" keeps HOME in ${PROFILE_STATE}/home between launches") {
+  for (Mode m : modes()) {
+    INFO(mode_name(m));
+    StateHome home(m);
+    TempDir d(m);
+    const std::string prof = d.file("h.toml", "version = 1\nname = \"it-home\"\nextends = \"base\"\n[env]\nhome = \"state\"\n");
+    const std::string h = home.path + "/mcp-jail/it-home/home";
+    auto jail = [&](const std::vector<std::string>& probe_args) {
+      std::vector<std::string> a = {"run", prof, "--audit-log", "none", "--", Harness::get().probe()};
+      a.insert(a.end(), probe_args.begin(), probe_args.end());
+      return run(m, a, home.env());
+    };
+    auto r = jail({"env-is", "HOME", h});
+    INFO(r.err);
+    CHECK(r.status == 0);
+    r = jail({"write-ok", h + "/.gitconfig", "kept"});
+    INFO(r.err);
+    CHECK(r.status == 0);
+    r = jail({"readable", h + "/.gitconfig", "kept"});  // the next launch sees it
+    CHECK(r.status == 0);
+    CHECK(support::slurp(h + "/.gitconfig") == "kept");
+  }
+}
+
+TEST_CASE("watch: opening /dev/tty is no blocked write (the server has no terminal: ENXIO)") {
+  for (Mode m : modes()) {
+    Setup s(m);
+    auto a = s.args({"open-errno", "/dev/tty", std::to_string(ENXIO)});
+    a[7] = "stderr";
+    auto r = run(m, a);
+    INFO(mode_name(m) << ": " << r.err);
+    CHECK(r.status == 0);
+    CHECK_THAT(r.err, !Catch::Contains("fs_denied") && !Catch::Contains("blocked"));
+    // control: a write the plan does not allow is still reported
+    a = s.args({"write-fails", "/usr/mcpjail-not-writable"});
+    a[7] = "stderr";
+    r = run(m, a);
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK_THAT(r.err, Catch::Contains("\"event\":\"fs_denied\"") && Catch::Contains("blocked 1 write"));
+  }
 }

@@ -252,6 +252,27 @@ TEST_CASE("reads: outside the rules EACCES although plainly there, inside allowe
         }) == "");
 }
 
+TEST_CASE("list rule: directories beneath can be listed, their files still not read", "[landlock]") {
+  REQUIRE_ABI(1);
+  TempTree t;
+  LandlockPlan plan = base_plan(t);
+  plan.rules.push_back({t.root.string(), false, false, false, true});
+  const std::string secret = t / "outside/secret.txt";
+  // Negative without the rule: the directory cannot be listed (control of the rule).
+  LandlockPlan without = base_plan(t);
+  CHECK(in_domain(&without, [&](Probe& p) {
+          p.expect_errno(::open((t / "outside").c_str(), O_RDONLY | O_DIRECTORY), EACCES, "list outside dir");
+        }) == "");
+  CHECK(in_domain(&plan, [&](Probe& p) {
+          p.expect_ok(::open(t.root.c_str(), O_RDONLY | O_DIRECTORY), "list the tree");
+          p.expect_ok(::open((t / "outside").c_str(), O_RDONLY | O_DIRECTORY), "list beneath it");
+          p.expect_errno(::open(secret.c_str(), O_RDONLY), EACCES, "read a file beneath it");
+          p.expect_errno(::open((t / "outside/new.txt").c_str(), O_WRONLY | O_CREAT, 0644), EACCES, "create beneath it");
+          p.expect_ok(::open((t / "ro/file.txt").c_str(), O_RDONLY), "read inside a read rule");
+        }) == "");
+  CHECK_THAT(ll::describe(plan), Catch::Contains("list       " + t.root.string() + "  (directory names beneath, not file contents)"));
+}
+
 TEST_CASE("writes only where write=true", "[landlock]") {
   REQUIRE_ABI(2);  // rename across directories (refer); truncate needs ABI 3
   const bool has_truncate = ll::abi_version() >= 3;

@@ -178,7 +178,7 @@ TEST_CASE("plan: the command's own files - executable and script project") {
 TEST_CASE("plan: environment is pass + set only") {
   World w;
   const auto plan = w.plan("version = 1\n[env]\npass = [\"PATH\", \"LC_*\", \"UNSET_VAR\"]\nset = { NODE_ENV = \"production\", PATH = \"/usr/bin\" }\n");
-  CHECK(plan.env == std::vector<std::string>{"LC_ALL=C", "NODE_ENV=production", "PATH=/usr/bin"});
+  CHECK(plan.env == std::vector<std::string>{"HOME=/mcp-jail/home", "LC_ALL=C", "NODE_ENV=production", "PATH=/usr/bin"});
 }
 
 TEST_CASE("plan: --env passes a name from the launcher's environment or sets a value, after the profile") {
@@ -194,7 +194,8 @@ TEST_CASE("plan: --env passes a name from the launcher's environment or sets a v
   i.env_args = {arg("GITHUB_TOKEN"), arg("FOO=a=b"), arg("NODE_ENV"), arg("NOT_SET"), arg("PATH=/opt/bin")};
   const auto plan = w.plan("version = 1\n[env]\npass = [\"PATH\"]\nset = { NODE_ENV = \"production\" }\n", i);
   // NODE_ENV: --env NODE_ENV, but the launcher has none: the profile's value stays.
-  CHECK(plan.env == std::vector<std::string>{"FOO=a=b", "GITHUB_TOKEN=ghp_x", "NODE_ENV=production", "PATH=/opt/bin"});
+  CHECK(plan.env == std::vector<std::string>{"FOO=a=b", "GITHUB_TOKEN=ghp_x", "HOME=/mcp-jail/home", "NODE_ENV=production",
+                                             "PATH=/opt/bin"});
   CHECK(plan.env_cli == std::map<std::string, bool>{{"FOO", false}, {"GITHUB_TOKEN", true}, {"PATH", false}});
   CHECK(plan.env_cli_unset == std::vector<std::string>{"NODE_ENV", "NOT_SET"});
   const std::string text = render_plan(plan);
@@ -207,7 +208,8 @@ TEST_CASE("plan: --env passes a name from the launcher's environment or sets a v
   // The last --env of a name decides.
   i.env_args = {arg("FOO=1"), arg("FOO=2"), arg("GITHUB_TOKEN=set"), arg("GITHUB_TOKEN")};
   const auto again = w.plan("version = 1\n", i);
-  CHECK(again.env == std::vector<std::string>{"FOO=2", "GITHUB_TOKEN=ghp_x"});
+  CHECK(again.env == std::vector<std::string>{"FOO=2", "GITHUB_TOKEN=ghp_x", "HOME=/mcp-jail/home",
+                                              "PATH=/usr/local/bin:/usr/bin:/bin"});
 }
 
 TEST_CASE("plan: --env arguments that are not NAME or NAME=VALUE are refused") {
@@ -424,4 +426,51 @@ TEST_CASE("check: a summary comes first: identity, what can be written, run and 
   CHECK_THAT(sum2, Catch::Contains("  can run    /usr/bin/env (+ the ELF and #! interpreters these need)"));
   CHECK_THAT(sum2, Catch::Contains("  network    allowlist: api.example.test:443;"));
   CHECK_THAT(sum2, Catch::Contains("  may skip   limits (best_effort"));
+}
+
+TEST_CASE("plan: HOME is the jail's own and PATH never root's") {
+  World w;
+  Invocation i = w.inv();
+  auto plan = w.plan(kBase, i);
+  auto has_env = [&](const Plan& p, const std::string& kv) { return std::find(p.env.begin(), p.env.end(), kv) != p.env.end(); };
+  CHECK(has_env(plan, "HOME=/mcp-jail/home"));
+  const MountStep* home = find(plan, "/mcp-jail/home");
+  REQUIRE(home);
+  CHECK(home->kind == MountKind::Tmpfs);
+  CHECK_THAT(render_plan(plan), Catch::Contains("HOME, private to this launch"));
+  // root: the launcher's PATH (pass lists it) does not reach the server; rootless: it does
+  i.host_env["PATH"] = "/root/.cargo/bin:/usr/bin:/bin";
+  i.uid = i.euid = 0;
+  plan = w.plan(kBase, i);
+  CHECK(has_env(plan, "PATH=/usr/local/bin:/usr/bin:/bin"));
+  i.uid = i.euid = 1000;
+  i.gid = 1000;
+  plan = w.plan(kBase, i);
+  CHECK(has_env(plan, "PATH=/root/.cargo/bin:/usr/bin:/bin"));
+  CHECK(has_env(plan, "HOME=/mcp-jail/home"));
+  // the profile may set either; env.home = "state" puts HOME in ${PROFILE_STATE}
+  plan = w.plan(std::string(kBase) + "[env]\nset = { HOME = \"/tmp\" }\n", i);
+  CHECK(has_env(plan, "HOME=/tmp"));
+  CHECK_FALSE(find(plan, "/mcp-jail/home"));
+  plan = w.plan(std::string(kBase) + "[env]\nhome = \"state\"\n", i);
+  const std::string state = w.p("home/alice/.local/state/mcp-jail/t");
+  CHECK(has_env(plan, "HOME=" + state + "/home"));
+  REQUIRE(find(plan, state + "/home"));
+  CHECK(find(plan, state + "/home")->writable);
+}
+
+TEST_CASE("plan: exec.allow adds to what the command needs, and check says why") {
+  World w;
+  const auto plan = w.plan(std::string(kBase) + "[exec]\nallow = [\"/usr/bin/env\"]\n");
+  const auto& ll = plan.landlock;
+  CHECK(ll.exec_allow == std::vector<std::string>{"/usr/bin/true", "/usr/bin/env"});
+  REQUIRE(ll.exec_why.size() == 2);
+  CHECK(ll.exec_why[0] == "the command");
+  CHECK_THAT(ll.exec_why[1], Catch::Contains("exec.allow ("));
+  const std::string text = render_plan(plan);
+  CHECK_THAT(text, Catch::Contains("execute    /usr/bin/true  (the command)"));
+  CHECK_THAT(text, !Catch::Contains("Landlock will refuse"));
+  // the jail's root can be listed, and only listed
+  CHECK(std::any_of(ll.rules.begin(), ll.rules.end(),
+                    [](const LandlockRule& r) { return r.path == "/" && r.list && !r.write && !r.exec; }));
 }

@@ -93,8 +93,10 @@ TEST_CASE("passes: env takes pass, then runtime settings, then set, then --env")
   rt.env = {{"npm_config_cache", "/state/npm"}, {"npm_config_fund", "false"}, {"npm_config_yes", "true"}};
   const EnvPlan env = plan_env(ps.c, {rt});
   // the launcher's npm settings, in any case, are gone; the profile's set and --env win over the runtime's
-  CHECK(env.env == std::vector<std::string>{"PATH=/usr/bin:/bin", "npm_config_cache=/mine", "npm_config_fund=true",
-                                            "npm_config_yes=true"});
+  // HOME is the jail's own; PATH the launcher's only rootless (root gets a fixed one)
+  const std::string path = i.euid == 0 ? kServerPath : "/usr/bin:/bin";
+  CHECK(env.env == std::vector<std::string>{std::string("HOME=") + kPrivateHome, "PATH=" + path, "npm_config_cache=/mine",
+                                            "npm_config_fund=true", "npm_config_yes=true"});
   CHECK(env.cli == std::map<std::string, bool>{{"npm_config_cache", false}});
   CHECK(has(env.dropped, "NPM_CONFIG_CACHE"));
   CHECK(has(env.dropped, "npm_config_registry"));
@@ -274,7 +276,8 @@ TEST_CASE("passes: filesystem binds, the trust policy, state binds and their use
   std::vector<std::string> targets;
   for (const auto& c : fsb.candidates) targets.push_back(c.step.target);
   // read, --read, write, --write, runtime binds, tmpfs: in that order
-  CHECK(targets == std::vector<std::string>{w.p("linked"), w.p("ws"), st.dir + "/db", st.dir + "/cache", "/tmp/x"});
+  CHECK(targets == std::vector<std::string>{w.p("linked"), w.p("ws"), st.dir + "/db", st.dir + "/cache", "/tmp/x",
+                                            kPrivateHome});  // the server's HOME comes last
   CHECK(fsb.candidates[0].listed_symlink);  // recorded for mount ordering
   CHECK(fsb.candidates[0].step.source == w.p("ws/sub"));
   CHECK_FALSE(fsb.candidates[1].listed_symlink);
@@ -303,7 +306,7 @@ TEST_CASE("passes: generated mounts, hides and the working directory") {
   CHECK(targets == std::vector<std::string>{"/proc", "/dev", "/etc/hosts", "/etc/resolv.conf", "/etc/passwd", "/etc/group"});
   CHECK_THAT(gen[2].content, Catch::Contains("127.0.1.1\th1"));
   CHECK_THAT(gen[3].content, Catch::Contains("the jail's filtering resolver"));
-  CHECK_THAT(gen[4].content, Catch::Contains("srv:x:1234:1234::" + w.p("home/alice")));
+  CHECK_THAT(gen[4].content, Catch::Contains(std::string("srv:x:1234:1234::") + kPrivateHome));  // the jail's HOME
 
   std::vector<MountStep> mounts(1);
   mounts[0].kind = MountKind::Bind;

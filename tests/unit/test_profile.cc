@@ -380,3 +380,33 @@ TEST_CASE("profile: malformed UTF-8 is refused before parsing, with its position
     CHECK_THROWS_WITH(load(std::string("version = 1\nname = \"") + bad + "\"\n"), Catch::Contains("UTF-8"));
   CHECK(load("version = 1\nname = \"\xf0\x9f\x94\x92 \xe2\x82\xac\"\n").name == "\xf0\x9f\x94\x92 \xe2\x82\xac");
 }
+
+TEST_CASE("profile: loopback in network.allow or allow_private is refused where it is written, saying why") {
+  struct Case {
+    std::string text;
+    unsigned line, column;
+  };
+  const std::string head = "version = 1\n[network]\nmode = \"allowlist\"\n";
+  const std::vector<Case> cases = {
+      {head + "allow = [\"127.0.0.1:8765\"]\n", 4, 10},
+      {head + "allow = [\"api.test:443\", \"[::1]:8765\"]\n", 4, 26},
+      {head + "allow = [\"127.0.0.0/8:80\"]\n", 4, 10},
+      {head + "allow = [\"localhost:8765\"]\n", 4, 10},
+      {head + "allow = [\"app.localhost:80\"]\n", 4, 10},
+      {head + "allow = [\"[::ffff:127.0.0.1]:80\"]\n", 4, 10},
+      {head + "allow_private = [\"127.0.0.1/32\"]\n", 4, 18},
+      {head + "allow_private = [\"::1\"]\n", 4, 18},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    const auto d = first_error(c.text);
+    CHECK(d.loc.file == "t.toml");
+    CHECK(d.loc.line == c.line);
+    CHECK(d.loc.column == c.column);
+    CHECK_THAT(d.message, Catch::Contains("loopback") && Catch::Contains("the jail's own") &&
+                              Catch::Contains("host's loopback is not reachable"));
+  }
+  // control: other addresses and names load
+  const Profile p = load(head + "allow = [\"api.test:443\", \"198.18.0.1:80\", \"*:443\"]\nallow_private = [\"10.0.0.0/8\"]\n");
+  CHECK(p.network.allow.size() == 3);
+}

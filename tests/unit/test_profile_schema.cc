@@ -41,6 +41,7 @@ const std::map<std::string, std::pair<std::string, std::string>>& examples() {
       {"exec.hostname", {"\"one\"", "\"two.example\""}},
       {"env.pass", {"[\"PATH\", \"LC_*\"]", "[\"LC_*\", \"TOKEN\"]"}},
       {"env.set", {"{ A = \"1\", B = \"2\" }", "{ B = \"3\", C = \"${WORKSPACE}\" }"}},
+      {"env.home", {"\"state\"", "\"private\""}},
       {"filesystem.read", {"[\"/usr\", \"-/opt/a\"]", "[{ path = \"/opt/b\", optional = true }, \"/usr\"]"}},
       {"filesystem.write", {"[\"${WORKSPACE}\"]", "[\"~/data\"]"}},
       {"filesystem.tmpfs", {"[\"/tmp\"]", "[\"${HOME}/.cache\"]"}},

@@ -54,7 +54,8 @@ TEST_CASE("watch: the plan's mounts say where the server may write") {
   using V = watch::Verdict;
   // Writable: the write path, the tmpfs, the harmless /dev nodes.
   for (const std::string& p : {w.p("ws"), w.p("ws/new.txt"), w.p("ws/a/b/c"), std::string("/tmp/x"),
-                              std::string("/dev/null"), std::string("/dev/shm/x"), std::string("/dev/pts/0")}) {
+                              std::string("/dev/null"), std::string("/dev/shm/x"), std::string("/dev/pts/0"),
+                              std::string("/dev/tty"), std::string("/mcp-jail/home/.bashrc")}) {
     INFO(p);
     CHECK(map.judge(p) == V::Writable);
   }
@@ -65,7 +66,7 @@ TEST_CASE("watch: the plan's mounts say where the server may write") {
        {std::string("/etc/cron.d/x"), std::string("/usr/local/bin/x"), std::string("/var/spool/cron/crontabs/u"),
         std::string("/x"), std::string("/"), w.p("ws/build-scripts/pre-build.sh"), w.p("ws/build-scripts"),
         w.p("data/x"), w.p("ws/.env"), w.p("ws/secrets/key.pem"), std::string("/proc/sys/kernel/core_pattern"),
-        std::string("/dev/tty"), std::string("/dev/x"), std::string("/etc/passwd"), std::string("/etc/resolv.conf"),
+        std::string("/dev/x"), std::string("/etc/passwd"), std::string("/etc/resolv.conf"),
         std::string("/nonexistent-home/.bashrc")}) {
     INFO(p);
     CHECK(map.judge(p) == V::NotWritable);

@@ -69,6 +69,14 @@ FilesystemBinds plan_filesystem(Context& c, const TrustPolicy& trust, const Stat
                                 const std::vector<RuntimeBinds>& runtimes);
 
 // ---- env.cc ----
+// The server's HOME inside the jail: by default a tmpfs of its own, private
+// to the launch; with [env] home = "state", ${PROFILE_STATE}/home, kept
+// between launches. plan_filesystem() mounts it, plan_env() sets it.
+inline constexpr const char* kPrivateHome = "/mcp-jail/home";
+std::string server_home(const Profile& profile);
+// The server's PATH unless [env] set or --env gives one (and, rootless,
+// unless [env] pass passes the user's): never root's PATH.
+inline constexpr const char* kServerPath = "/usr/local/bin:/usr/bin:/bin";
 struct EnvPlan {
   std::vector<std::string> env;  // Plan::env
   std::map<std::string, bool> cli;
