@@ -25,7 +25,7 @@ Harness& Harness::get() {
   return h;
 }
 
-Harness::Harness() {
+Harness::Harness() : creator_(::getpid()) {
   char tmpl[] = "/tmp/mcpjail-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   ::chmod(dir_.c_str(), 0755);
@@ -46,6 +46,12 @@ Harness::Harness() {
     const char* h = std::getenv("HOME");
     test_home_ = h ? h : "/";
   }
+}
+
+Harness::~Harness() {
+  if (::getpid() != creator_ || dir_.empty()) return;
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
 }
 
 uid_t Harness::uid(Mode m) const { return m == Mode::Root ? 65534 : test_uid_; }

@@ -32,6 +32,11 @@ struct RunOptions {
 class Harness {
  public:
   static Harness& get();
+  // Removes the copies of the binaries (in the process that made them only:
+  // a forked child that exits normally must not take them away).
+  ~Harness();
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
   const std::string& jail() const { return jail_; }
   const std::string& probe() const { return probe_; }
   uid_t uid(Mode m) const;  // the uid the jail runs as
@@ -44,6 +49,7 @@ class Harness {
  private:
   Harness();
   std::string dir_, jail_, probe_;
+  pid_t creator_ = 0;
   uid_t test_uid_ = 0;
   gid_t test_gid_ = 0;
   std::string test_home_;

@@ -371,14 +371,16 @@ TEST_CASE("generated /etc/resolv.conf and /etc/hosts work when the host's are sy
   const Mode m = Mode::Root;
   TempDir prof(m);
   const std::string profile = prof.file("etc.toml", "version = 1\nextends = \"base\"\n[filesystem]\nread = [\"/etc\"]\n");
+  (void)Harness::get();  // its copies of the binaries belong to this process, not the child
+  char tmpl[] = "/tmp/mcpjail-etc-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string copy = tmpl;
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
     // A private mount namespace in which /etc is a copy whose resolv.conf and
     // hosts are symlinks into /run; the host's /etc is untouched.
     if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(90);
-    char tmpl[] = "/tmp/mcpjail-etc-XXXXXX";
-    const std::string copy = ::mkdtemp(tmpl);
     ::chmod(copy.c_str(), 0755);
     std::error_code ec;
     fs::copy("/etc", copy, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
@@ -403,6 +405,8 @@ TEST_CASE("generated /etc/resolv.conf and /etc/hosts work when the host's are sy
   }
   int st = 0;
   ::waitpid(pid, &st, 0);
+  std::error_code ec;
+  fs::remove_all(copy, ec);
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
 }
