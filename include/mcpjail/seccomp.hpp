@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -133,6 +134,17 @@ struct Notice {
   // O_PATH), opened while the caller was known to be the notifying task, so
   // that the program can be looked up as the jail sees it. May be empty.
   UniqueFd root;
+  // Watch: the protected name (mcpjail/protect.hpp) the call would have
+  // created; the call was refused with EACCES. Empty otherwise.
+  std::string protected_path;
+};
+
+// A creating call the watch observed, for the guard of protected names.
+struct Creation {
+  pid_t pid = 0;
+  std::string raw;      // the created path as passed
+  int dirfd = -100;     // AT_FDCWD or the caller's descriptor
+  std::string lexical;  // as Notice::paths holds it
 };
 
 // Answers notifications for one plan (the policy's classification of each
@@ -152,7 +164,13 @@ class Handler {
   // has exited.
   std::optional<Notice> handle(int listener);
 
+  // Asked about every observed call that creates a name; a non-empty answer
+  // (the protected path) refuses the call with EACCES instead of letting it
+  // continue.
+  void set_guard(std::function<std::string(const Creation&)> guard) { guard_ = std::move(guard); }
+
  private:
+  std::function<std::string(const Creation&)> guard_;
   SeccompPlan plan_;
   std::vector<const policy::Watched*> watched_;  // by syscall number; null: not observed
   std::vector<int> exec_nrs_;

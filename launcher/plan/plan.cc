@@ -81,6 +81,9 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
     plan.state.missing = missing;
     for (auto& d : diags) c.error(d.loc, std::move(d.message));
   }
+  // Names a host tool runs later (git hooks, .envrc, editor settings): read-only
+  // where they exist, refused where they do not (mcpjail/protect.hpp).
+  plan_protect(c, plan);
   plan.hide_skipped = plan_hides(c, plan.mounts);
   // Directories between a write root and a path narrowed inside it become
   // mount points, so the jail cannot rename them away (trust.hpp).

@@ -107,6 +107,13 @@ std::vector<MountStep> generated_mounts(Context& c, const Identity& id);
 std::vector<std::string> plan_hides(Context& c, std::vector<MountStep>& mounts);
 std::string plan_cwd(Context& c, const std::vector<MountStep>& mounts);
 
+// ---- protect.cc ----
+// The protected names of every write path: read-only binds appended to
+// `plan.mounts` for those that exist, Plan::protect for all of them (with
+// what the supervisor refuses to create). Runs after the binds and exec
+// trees, before the hides and the pinning of narrowed ancestors.
+void plan_protect(Context& c, Plan& plan);
+
 // ---- network.cc ----
 NetworkPlan plan_network(Context& c);
 
