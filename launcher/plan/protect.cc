@@ -158,6 +158,10 @@ class Planner {
     git_names_ = protect::git_dir_names(names_);
     for (const auto& m : plan.mounts)
       if (m.kind == MountKind::Bind && m.writable && m.is_dir) writable_.push_back({m.target, m.source});
+    // The profile's state directory is mcp-jail's own (created by run, private
+    // to the profile): no host tool runs in it, and it may not exist yet.
+    if (!plan.state.dir.empty())
+      std::erase_if(writable_, [&](const Root& w) { return path_is_under(w.target, plan.state.dir); });
     // Outermost write paths only: a write path inside another is walked with it.
     for (const auto& w : writable_) {
       const bool inner = std::any_of(writable_.begin(), writable_.end(), [&](const Root& o) {
