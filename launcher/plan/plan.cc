@@ -105,6 +105,7 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
   std::vector<LandlockRule> exec_rules = std::move(plan.landlock.rules);
   plan.landlock = std::move(ll.plan);
   plan.landlock.rules.insert(plan.landlock.rules.end(), exec_rules.begin(), exec_rules.end());
+  prune_protect_rules(plan);
   fs.state_uses.insert(fs.state_uses.end(), ll.state_uses.begin(), ll.state_uses.end());
   finish_state(plan.state, fs.state_uses);
   note_runtimes(c, runtimes);

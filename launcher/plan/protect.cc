@@ -446,5 +446,36 @@ class Planner {
 
 void plan_protect(Context& c, Plan& plan) { Planner(c, plan).run(); }
 
+void prune_protect_rules(Plan& plan) {
+  // The mounts protection added: the read-only binds (at Bound entries, or a
+  // link's target) and the directories pinned above them.
+  std::vector<std::string> ours;
+  for (const auto& m : plan.mounts)
+    if (m.kind == MountKind::Bind && m.why.starts_with("protected name ")) ours.push_back(m.target);
+  auto is_ours = [&](const LandlockRule& r) {
+    return std::any_of(ours.begin(), ours.end(), [&](const std::string& t) { return path_is_under(t, r.path); }) &&
+           std::any_of(plan.protect.begin(), plan.protect.end(),
+                       [&](const ProtectedPath& e) { return path_is_under(r.path, e.root); });
+  };
+  // Redundant below a write rule that grants at least as much: Landlock's
+  // rights on a path are the union of the rules on it and its ancestors.
+  // Left in, such a rule would also have to be opened as the jail's user,
+  // which a root launch with a write path it may not traverse cannot.
+  const auto& rules = plan.landlock.rules;
+  std::vector<LandlockRule> kept;
+  for (const auto& r : rules) {
+    // `a`: the rule of a writable bind strictly above (a write path, or a
+    // directory pinned in one), granting at least what `r` grants.
+    const bool redundant = !r.optional && is_ours(r) && std::any_of(rules.begin(), rules.end(), [&](const LandlockRule& a) {
+      return a.path != r.path && path_is_under(r.path, a.path) && a.write && (a.exec || !r.exec) &&
+             std::any_of(plan.mounts.begin(), plan.mounts.end(), [&](const MountStep& m) {
+               return m.kind == MountKind::Bind && m.writable && m.target == a.path;
+             });
+    });
+    if (!redundant) kept.push_back(r);
+  }
+  plan.landlock.rules = std::move(kept);
+}
+
 }  // namespace planning
 }  // namespace mcpjail

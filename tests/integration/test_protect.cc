@@ -158,7 +158,7 @@ std::vector<Act> acts(const World& w) {
 
 }  // namespace
 
-TEST_CASE("protect: present and absent names cannot be written or created; the host tree is unchanged",
+TEST_CASE("protect: present and absent names cannot be written or created, and the host tree is unchanged",
           "[protect]") {
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
@@ -212,7 +212,7 @@ TEST_CASE("protect: the server still writes, makes directories and renames every
   }
 }
 
-TEST_CASE("protect: git in the jail finds the repository; git on the host runs nothing planted", "[protect]") {
+TEST_CASE("protect: git in the jail finds the repository, and git on the host runs nothing planted", "[protect]") {
   if (::access(kGit, X_OK) != 0) SKIP_TEST("git is not installed");
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "../support/plan_world.hpp"
+#include "mcpjail/paths.hpp"
 #include "mcpjail/profile.hpp"
 
 using namespace mcpjail;
@@ -42,7 +43,7 @@ TEST_CASE("protect: names are relative paths without . or .. components") {
   }
 }
 
-TEST_CASE("protect: unprotect drops names, \"*\" all of them; .git/ names apply to nested repositories") {
+TEST_CASE("protect: unprotect drops names, \"*\" all of them, and .git/ names apply to nested repositories") {
   const std::vector<std::string> listed = {".git/hooks", ".git/config", ".envrc", ".envrc", ".vscode"};
   CHECK(protect::effective(listed, {}) == std::vector<std::string>{".git/hooks", ".git/config", ".envrc", ".vscode"});
   CHECK(protect::effective(listed, {".envrc", ".not-listed"}) ==
@@ -54,7 +55,7 @@ TEST_CASE("protect: unprotect drops names, \"*\" all of them; .git/ names apply 
   CHECK_FALSE(protect::skip_in_walk("src"));
 }
 
-TEST_CASE("protect: base lists the names; an extending profile adds and drops them") {
+TEST_CASE("protect: base lists the names, an extending profile adds and drops them") {
   LoadOptions o;
   o.home = "/home/alice";
   o.vars["WORKSPACE"] = "/home/alice/ws";
@@ -124,9 +125,17 @@ TEST_CASE("protect: the planner binds what exists read-only and refuses what doe
   CHECK_FALSE(find(p, ws + "/1/2/3/4/5/.git/config"));
   CHECK(p.protect_scan.repos == 1);
   CHECK(render_plan(p).find("refused   " + ws + "/.mcp.json") != std::string::npos);
+  // Landlock needs no rule of its own for them: the write rule above covers
+  // it (the mount makes it read-only).
+  for (const auto& r : p.landlock.rules) {
+    INFO(r.path);
+    CHECK_FALSE(path_is_under(r.path, ws + "/.git"));
+  }
+  CHECK(std::any_of(p.landlock.rules.begin(), p.landlock.rules.end(),
+                    [&](const LandlockRule& r) { return r.path == ws && r.write; }));
 }
 
-TEST_CASE("protect: a missing directory on the way is what is refused; a .git file is bound") {
+TEST_CASE("protect: a missing directory on the way is what is refused, a .git file is bound") {
   World w;
   w.dir("ws/sub/.git");  // nested repository without hooks
   w.dir("ws/lnk");
@@ -145,7 +154,7 @@ TEST_CASE("protect: a missing directory on the way is what is refused; a .git fi
   CHECK(file->state == ProtectedPath::State::Bound);
 }
 
-TEST_CASE("protect: home directories get the start-up files; unprotect \"*\" plans nothing") {
+TEST_CASE("protect: home directories get the start-up files, unprotect \"*\" plans nothing") {
   World w;
   w.file("home/alice/.bashrc", "");
   const Plan p = w.plan("version = 1\nextends = \"base\"\n[filesystem]\nwrite = [\"" + w.p("home/alice") + "\"]\n");

@@ -113,6 +113,9 @@ std::string plan_cwd(Context& c, const std::vector<MountStep>& mounts);
 // what the supervisor refuses to create). Runs after the binds and exec
 // trees, before the hides and the pinning of narrowed ancestors.
 void plan_protect(Context& c, Plan& plan);
+// After the Landlock pass: drops the rules of those binds (and of the
+// directories pinned above them) that a write rule above already covers.
+void prune_protect_rules(Plan& plan);
 
 // ---- network.cc ----
 NetworkPlan plan_network(Context& c);
