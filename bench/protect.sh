@@ -32,9 +32,9 @@ for d in $(seq 1 1000); do
   for f in $(seq 1 10); do echo "file $d $f" >"$dir/f$f.txt"; done
 done
 for r in $(seq 1 50); do
-  depth=$((r % 4 + 1))
-  repo="$ws/vendor"
-  for l in $(seq 2 "$depth"); do repo="$repo/l$l"; done
+  depth=$((r % 4 + 1))   # the repository's directory is 1 to 4 levels below the workspace
+  repo="$ws"
+  for l in $(seq 2 "$depth"); do repo="$repo/v$l"; done
   repo="$repo/r$r"
   mkdir -p "$repo"
   git init -q "$repo"

@@ -73,7 +73,8 @@ void render_protect(std::ostringstream& o, const Plan& p) {
   o << "\nprotected    names a host tool runs or loads later, in the write paths ([filesystem] protect, "
        "protect_home; nested repositories to depth "
     << p.protect_scan.depth << ": " << p.protect_scan.repos << " found, " << p.protect_scan.entries
-    << " entries read" << (p.protect_scan.truncated ? ", stopped at the budget" : "") << ")\n";
+    << " entries read in " << static_cast<long>(p.protect_scan.ms + 0.5) << " ms"
+    << (p.protect_scan.truncated ? ", stopped at the budget" : "") << ")\n";
   for (const auto& e : p.protect) {
     const char* state = "";
     switch (e.state) {

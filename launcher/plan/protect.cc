@@ -353,6 +353,19 @@ class Planner {
       Item it = std::move(queue.front());
       queue.pop_front();
       if (!it.fd) continue;
+      // A directory whose link count is 2 has no subdirectory (ext4, xfs,
+      // tmpfs; btrfs says 1, and is read): only a .git file can be there.
+      struct stat dst {};
+      if (it.depth > 0 && ::fstat(it.fd.get(), &dst) == 0 && dst.st_nlink == 2) {
+        struct stat gst {};
+        if (::fstatat(it.fd.get(), ".git", &gst, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(gst.st_mode)) {
+          ++scan.repos;
+          const std::string jail_repo = join_path(r.target, it.rel);
+          add(it.fd.get(), join_path(r.source, it.rel), jail_repo, ".git",
+              "repository " + jail_repo + " (nested, found at launch): a link to its git directory");
+        }
+        continue;
+      }
       UniqueFd readfd(::dup(it.fd.get()));
       DIR* d = ::fdopendir(readfd.get());
       if (!d) continue;
