@@ -154,6 +154,22 @@ TEST_CASE("protect: a missing directory on the way is what is refused, a .git fi
   CHECK(file->state == ProtectedPath::State::Bound);
 }
 
+TEST_CASE("protect: the git directories of submodules are protected too") {
+  World w;
+  w.dir("ws/.git/modules/lib/hooks");
+  w.file("ws/.git/modules/lib/HEAD", "ref: refs/heads/main\n");
+  w.file("ws/.git/modules/lib/config", "");
+  w.dir("ws/lib");
+  w.file("ws/lib/.git", "gitdir: ../.git/modules/lib\n");
+  const Plan p = w.plan(kProfile);
+  const std::string ws = w.p("ws");
+  const auto* hooks = find(p, ws + "/.git/modules/lib/hooks");
+  REQUIRE(hooks);
+  CHECK(hooks->state == ProtectedPath::State::Bound);
+  CHECK(bind_at(p, ws + "/.git/modules/lib/config"));
+  CHECK(bind_at(p, ws + "/lib/.git"));
+}
+
 TEST_CASE("protect: home directories get the start-up files, unprotect \"*\" plans nothing") {
   World w;
   w.file("home/alice/.bashrc", "");
