@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -78,6 +79,17 @@ std::string Guard::refuses(const CreateCall& call) const {
   for (const auto& r : refuse_)
     if (r.name == name && r.dev == st.st_dev && r.ino == st.st_ino) return r.path;
   return {};
+}
+
+std::vector<std::string> appeared(const Plan& plan) {
+  std::vector<std::string> out;
+  for (const auto& p : plan.protect) {
+    if (p.state != ProtectedPath::State::Absent || p.refuse_host.empty()) continue;
+    struct stat st {};
+    if (::lstat(p.refuse_host.c_str(), &st) == 0 && std::find(out.begin(), out.end(), p.refuse_host) == out.end())
+      out.push_back(p.refuse_host);
+  }
+  return out;
 }
 
 }  // namespace mcpjail::protect

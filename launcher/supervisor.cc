@@ -293,6 +293,14 @@ class Supervisor {
     } else if (wall_time_hit_) {
       exit_status = kExitWallTime;
     }
+    // Protected names that were missing and exist now: the refusal can be
+    // raced by a server running its own code (protect.hpp). Said, not undone.
+    for (const auto& p : protect::appeared(plan_)) {
+      audit_.event("protect_created", {{"path", p}});
+      stderr_line("mcp-jail: " + plan_.profile_name + ": the protected name " + p +
+                  " did not exist at launch and exists now (created by the server, or on the host meanwhile); "
+                  "check it before git, direnv or an editor runs it");
+    }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
     audit_.event("exit", {{"status", exit_status}, {"duration_ms", ms.count()}});
     return exit_status;

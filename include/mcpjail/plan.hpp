@@ -132,6 +132,7 @@ struct ProtectedPath {
   // Absent and Link: the first component of `path` that does not exist (or
   // is the link), and the identity of the directory that holds it.
   std::string refuse;
+  std::string refuse_host;  // the same on the host
   dev_t parent_dev = 0;
   ino_t parent_ino = 0;
 };

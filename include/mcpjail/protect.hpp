@@ -88,4 +88,10 @@ class Guard {
   std::vector<Refuse> refuse_;
 };
 
+// The protected names that were missing at launch and exist on the host
+// now (host paths): the supervisor's refusal can be raced (see Guard), and
+// someone on the host may have created one meanwhile. Reported at the end of
+// a launch (audit event protect_created), never removed.
+std::vector<std::string> appeared(const Plan& plan);
+
 }  // namespace mcpjail::protect

@@ -313,6 +313,7 @@ class Planner {
       return;
     }
     e.refuse = jail_at;
+    e.refuse_host = host_at;
     e.parent_dev = p.pdev;
     e.parent_ino = p.pino;
     if (p.kind == Probe::Missing) {

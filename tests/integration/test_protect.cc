@@ -208,6 +208,29 @@ TEST_CASE("protect: the server still writes, makes directories and renames every
       CHECK(support::slurp(w.p("newdir/g")) == "c");
       CHECK(support::slurp(w.p("src/deep/x")) == "d");
       CHECK(w.events("fs_denied").empty());
+      CHECK(w.events("protect_created").empty());
+    }
+  }
+}
+
+TEST_CASE("protect: a missing name that appears during the launch is reported at its end", "[protect]") {
+  for (Mode m : modes()) {
+    SECTION(mode_name(m)) {
+      World w(m);
+      Running r(m, {"run", w.profile(), "--var", "WORKSPACE=" + w.ws_path, "--audit-log", w.audit, "--",
+                    Harness::get().probe(), "sleep", "2"});
+      const auto ready = r.read_line(std::chrono::seconds(30));
+      REQUIRE(ready);
+      // What a server that wins the race, or someone on the host, leaves.
+      std::ofstream(w.p(".mcp.json")) << "{}";
+      const Result res = r.wait(std::chrono::seconds(30));
+      INFO(res.err);
+      CHECK(res.status == 0);
+      const auto ev = w.events("protect_created");
+      REQUIRE(ev.size() == 1);
+      CHECK(ev[0].value("path", "") == w.p(".mcp.json"));
+      CHECK(res.err.find("the protected name " + w.p(".mcp.json") + " did not exist at launch") != std::string::npos);
+      CHECK(fs::exists(w.p(".mcp.json")));  // reported, never removed
     }
   }
 }
