@@ -287,6 +287,32 @@ TEST_CASE("protect: git in the jail finds the repository, and git on the host ru
   }
 }
 
+TEST_CASE("protect: a workspace inside a repository gets no .git, and git on the host still finds the parent", "[protect]") {
+  if (::access(kGit, X_OK) != 0) SKIP_TEST("git is not installed");
+  for (Mode m : modes()) {
+    SECTION(mode_name(m)) {
+      TempDir parent(m), prof(m);
+      git_init(parent.path());
+      const std::string ws = parent.dir("pkg");
+      std::ofstream(ws + "/index.js") << "1\n";
+      chown_tree(parent.path(), Harness::get().uid(m), Harness::get().gid(m));
+      const std::string before = tree_state(parent.path());
+      const std::string profile = prof.file("p.toml", "version = 1\nextends = \"base\"\n[filesystem]\nwrite = [\"${WORKSPACE}\"]\n");
+      const std::vector<std::string> env = {"PATH=/usr/bin:/bin", "HOME=/nonexistent"};
+      const std::vector<std::string> toplevel = {kGit, "-c", "safe.directory=*", "-C", ws, "rev-parse", "--show-toplevel"};
+      REQUIRE(support::run(toplevel, env).out == parent.path() + "\n");
+      const Result r = run(m, {"run", profile, "--var", "WORKSPACE=" + ws, "--audit-log", "none", "--",
+                               Harness::get().probe(), "steps", "mkdir-fails", ws + "/.git", "create-fails",
+                               ws + "/.git/config", "write", ws + "/new.js", "2"});
+      INFO(r.err);
+      CHECK(r.status == 0);
+      fs::remove(ws + "/new.js");
+      CHECK(tree_state(parent.path()) == before);  // nothing created for the refusal
+      CHECK(support::run(toplevel, env).out == parent.path() + "\n");
+    }
+  }
+}
+
 TEST_CASE("protect: a home directory's start-up files", "[protect]") {
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
