@@ -318,7 +318,9 @@ class Planner {
     e.parent_ino = p.pino;
     if (p.kind == Probe::Missing) {
       e.state = PP::State::Absent;
-      e.how = "missing: the supervisor refuses to create " + jail_at + " (seccomp watch, by path and directory identity)";
+      e.how = "missing: the supervisor refuses to create " + jail_at +
+              " (seccomp watch, by path and directory identity; a server running its own code can race it, and "
+              "a name that exists when the launch ends is reported)";
     } else {
       e.state = PP::State::Link;
       e.how = "symbolic link at " + jail_at + ": the supervisor refuses to create it again once removed";
