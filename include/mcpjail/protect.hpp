@@ -3,7 +3,8 @@
 // .envrc, editor and agent settings, shell start-up files). A server that
 // can write the workspace must not be able to plant them.
 //
-//   profile    [filesystem] protect, protect_home, unprotect (schema.cc)
+//   profile    [filesystem] protect, protect_home, unprotect (schema.cc; the
+//              names' rules: launcher/protect_names.cc)
 //   planning   plan_protect() (launcher/plan/protect.cc): what each write
 //              path holds, read-only binds for what exists, the identities
 //              the supervisor refuses creation at for what does not
