@@ -103,11 +103,39 @@ void render_summary(std::ostringstream& o, const Plan& p) {
       break;
     }
   }
+  if (!p.protect.empty()) {
+    std::size_t bound = 0;
+    for (const auto& e : p.protect) bound += e.state == ProtectedPath::State::Bound;
+    o << "  protected  " << p.protect.size() << " names in the write paths (" << bound
+      << " present: read-only; the others: their creation refused by the watch): see \"protected\" below\n";
+  }
   if (p.best_effort.empty())
     o << "  may skip   nothing: a layer that cannot be applied stops the launch\n";
   else
     o << "  may skip   " << join(p.best_effort, ", ") << " (best_effort: named on stderr at start when left out)\n";
   o << "\n";
+}
+
+void render_protect(std::ostringstream& o, const Plan& p) {
+  if (p.protect.empty()) {
+    o << "\nprotected    none (no write path, or [filesystem] unprotect drops every name)\n";
+    return;
+  }
+  o << "\nprotected    names a host tool runs or loads later, in the write paths ([filesystem] protect, "
+       "protect_home; nested repositories to depth "
+    << p.protect_scan.depth << ": " << p.protect_scan.repos << " found, " << p.protect_scan.entries
+    << " entries read in " << static_cast<long>(p.protect_scan.ms + 0.5) << " ms"
+    << (p.protect_scan.truncated ? ", stopped at the budget" : "") << ")\n";
+  for (const auto& e : p.protect) {
+    const char* state = "";
+    switch (e.state) {
+      case ProtectedPath::State::Bound: state = "read-only"; break;
+      case ProtectedPath::State::Absent: state = "refused  "; break;
+      case ProtectedPath::State::Link: state = "link     "; break;
+      case ProtectedPath::State::Covered: state = "covered  "; break;
+    }
+    o << "  " << state << " " << e.path << "\n        why: " << e.name << " in the " << e.why << "; " << e.how << "\n";
+  }
 }
 
 }  // namespace
@@ -178,6 +206,7 @@ std::string render_plan(const Plan& p) {
   }
   o << "    then pivot_root into it, detach the old root, remount / read-only\n";
   for (const auto& h : p.hide_skipped) o << "  hide skipped: " << h << "\n";
+  render_protect(o, p);
   if (!p.state.dir.empty()) {
     o << "\nstate        " << p.state.dir;
     if (p.state.canonical != p.state.dir) o << "  (on the host: " << p.state.canonical << ")";

@@ -29,6 +29,8 @@
 #include "mcpjail/landlock.hpp"
 #include "mcpjail/limits.hpp"
 #include "mcpjail/netfilter.hpp"
+#include "mcpjail/paths.hpp"
+#include "mcpjail/protect.hpp"
 #include "mcpjail/seccomp.hpp"
 #include "mcpjail/user.hpp"
 #include "mcpjail/watch.hpp"
@@ -120,7 +122,12 @@ class Supervisor {
         execs_(plan),
         deny_limit_(kDenyPerSecond, kDenyBurst),
         fs_limit_(kWatchPerSecond, kWatchBurst),
-        exec_limit_(kWatchPerSecond, kWatchBurst) {
+        exec_limit_(kWatchPerSecond, kWatchBurst),
+        guard_(plan) {
+    if (guard_.active())
+      seccomp_.set_guard([this](const seccomp::Creation& c) {
+        return guard_.refuses({c.pid, c.raw, c.dirfd, c.lexical});
+      });
     // A program the plan does not let run looks absent: its exec fails with
     // ENOENT, as on a system without it (a tool probing for an optional
     // helper expects "not found", not "permission denied"). Only where
@@ -307,6 +314,14 @@ class Supervisor {
     } else if (wall_time_hit_) {
       exit_status = kExitWallTime;
     }
+    // Protected names that were missing and exist now: the refusal can be
+    // raced by a server running its own code (protect.hpp). Said, not undone.
+    for (const auto& p : protect::appeared(plan_)) {
+      audit_.event("protect_created", {{"path", p}});
+      stderr_line("mcp-jail: " + plan_.profile_name + ": the protected name " + p +
+                  " did not exist at launch and exists now (created by the server, or on the host meanwhile); "
+                  "check it before git, direnv or an editor runs it");
+    }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
     audit_.event("exit", {{"status", exit_status}, {"duration_ms", ms.count()}});
     return exit_status;
@@ -343,10 +358,24 @@ class Supervisor {
                     {{"path", n.paths[0]}, {"allowed", allowed.value_or(false)}, {"syscall", n.syscall}, {"pid", n.pid}});
       return;
     }
+    if (!n.protected_path.empty()) {
+      // Refused by the guard of protected names (protect.hpp).
+      const std::string p = n.paths.empty() ? n.protected_path : n.paths.back();
+      limited_event(fs_limit_, p, "fs_denied",
+                    {{"syscall", n.syscall}, {"path", p}, {"access", "create"}, {"pid", n.pid},
+                     {"reason", "protected name"}, {"protected", n.protected_path}});
+      return;
+    }
     for (const auto& p : n.paths) {
       if (p.empty() || writes_.judge(p) != watch::Verdict::NotWritable) continue;
-      limited_event(fs_limit_, p, "fs_denied",
-                    {{"syscall", n.syscall}, {"path", p}, {"access", "write"}, {"pid", n.pid}});
+      nlohmann::json f = {{"syscall", n.syscall}, {"path", p}, {"access", "write"}, {"pid", n.pid}};
+      for (const auto& e : plan_.protect)
+        if (e.state == ProtectedPath::State::Bound && path_is_under(p, e.path)) {
+          f["reason"] = "protected name";
+          f["protected"] = e.path;
+          break;
+        }
+      limited_event(fs_limit_, p, "fs_denied", std::move(f));
       return;  // one event per call
     }
   }
@@ -443,6 +472,7 @@ class Supervisor {
   watch::WriteMap writes_;
   watch::ExecSet execs_;
   watch::RateLimit deny_limit_, fs_limit_, exec_limit_;
+  protect::Guard guard_;
   pid_t child_ = -1;
   bool child_exited_ = false;
   bool started_ = false;

@@ -448,6 +448,13 @@ class Builder {
                  "the supervisor: the audit log (start, deny, fs_denied, exec, net_block, dns_refused, limit, exit) and "
                  "the watch (writes outside the write paths, every exec)",
                  "nothing observes the server: denied calls fail unreported; the cluster's own logs and events only"});
+    if (std::any_of(plan_.protect.begin(), plan_.protect.end(),
+                    [](const ProtectedPath& e) { return e.state == ProtectedPath::State::Absent; }))
+      g.push_back({"protect",
+                   "protected names missing from a write path at launch (.mcp.json, .vscode, ...) cannot be created: "
+                   "the supervisor refuses them",
+                   "nothing refuses them: the server can create them in the write path; those that exist stay "
+                   "read-only binds"});
     if (!plan_.pins.empty())
       g.push_back({"pin", "[pin]: run checks the sha256 of the server's files before anything starts",
                    "pin the image by digest (IMAGE@sha256:...) instead"});

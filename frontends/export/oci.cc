@@ -364,6 +364,13 @@ class Builder {
                  "the supervisor outside the jail: the audit log (start, deny, fs_denied, exec, net_block, dns_refused, "
                  "limit, exit events) and the watch, which reports writes outside the write paths and every exec",
                  "nothing observes the server: no audit events; the runtime's and the kernel's own logs only"});
+    if (std::any_of(plan_.protect.begin(), plan_.protect.end(),
+                    [](const ProtectedPath& e) { return e.state == ProtectedPath::State::Absent; }))
+      g.push_back({"protect",
+                   "protected names missing from a write path at launch (.mcp.json, .vscode, ...) cannot be created: "
+                   "the supervisor refuses them",
+                   "nothing refuses them: the server can create them in the write path; those that exist stay "
+                   "read-only binds"});
     g.push_back({"process",
                  "the jail's init (pid 1) forwards signals to the server and reaps orphans; securebits NOROOT and "
                  "NO_SETUID_FIXUP, locked",

@@ -123,6 +123,37 @@ struct StatePlan {
   std::vector<std::string> missing;  // what does not exist yet (absolute, lexical): created as directories
 };
 
+// A protected name in a write path ([filesystem] protect, protect_home,
+// nested repositories; launcher/plan/protect.cc, mcpjail/protect.hpp).
+struct ProtectedPath {
+  enum class State {
+    Bound,    // exists: bound read-only over itself (a mount point: no rename, no unlink)
+    Absent,   // missing: the supervisor refuses to create `refuse`
+    Link,     // `refuse` is a symbolic link: its target, when writable in the jail, is bound read-only
+    Covered,  // already read-only or hidden by the profile's own mounts
+  };
+  State state = State::Absent;
+  std::string path;    // inside the jail
+  std::string name;    // as the profile lists it
+  std::string root;    // the write path, home directory or repository it is relative to
+  std::string why;     // why it is protected
+  std::string how;     // how it is enforced, for `check`
+  // Absent and Link: the first component of `path` that does not exist (or
+  // is the link), and the identity of the directory that holds it.
+  std::string refuse;
+  std::string refuse_host;  // the same on the host
+  dev_t parent_dev = 0;
+  ino_t parent_ino = 0;
+};
+// What the launch-time walk for nested repositories read.
+struct ProtectScan {
+  std::size_t entries = 0;   // directory entries read
+  std::size_t repos = 0;     // nested repositories found
+  bool truncated = false;    // the entry budget ran out
+  int depth = 0;
+  double ms = 0;
+};
+
 struct Plan {
   std::string profile_name;
   std::vector<std::string> profile_sources;
@@ -151,6 +182,8 @@ struct Plan {
   std::string audit_log = "stderr";
   std::vector<std::string> best_effort;
   StatePlan state;
+  std::vector<ProtectedPath> protect;     // protected names in the write paths, in order
+  ProtectScan protect_scan;
   std::vector<std::string> notes;         // explanations shown by `check`
 };
 

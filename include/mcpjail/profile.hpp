@@ -77,6 +77,11 @@ struct Profile {
     // Trees whose files may be executed or mapped executable although they
     // are inside a writable mount (writable mounts are noexec otherwise).
     std::vector<PathRule> exec;
+    // Protected names (launcher/plan/protect.cc): relative paths that stay
+    // read-only inside every write path, or cannot be created there;
+    // protect_home only in write paths that are home directories. unprotect
+    // drops names of both ("*": all of them, and the nested repositories).
+    std::vector<std::string> protect, protect_home, unprotect;
   } filesystem;
 
   struct Network {

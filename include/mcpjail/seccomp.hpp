@@ -140,6 +140,9 @@ struct Notice {
   bool judged = false;
   std::optional<bool> exec_allowed;  // the plan allows the program; nullopt: no such file, or cannot tell
   bool refused = false;              // answered ENOENT instead of continued
+  // Watch: the protected name (mcpjail/protect.hpp) the call would have
+  // created; the call was refused with EACCES. Empty otherwise.
+  std::string protected_path;
 };
 
 // What the supervisor makes of an exec the watch observes (before it is
@@ -153,6 +156,14 @@ struct Notice {
 struct ExecJudgement {
   std::optional<bool> allowed;
   bool refuse = false;  // answer ENOENT: the program looks absent
+};
+
+// A creating call the watch observed, for the guard of protected names.
+struct Creation {
+  pid_t pid = 0;
+  std::string raw;      // the created path as passed
+  int dirfd = -100;     // AT_FDCWD or the caller's descriptor
+  std::string lexical;  // as Notice::paths holds it
 };
 
 // Answers notifications for one plan (the policy's classification of each
@@ -176,9 +187,14 @@ class Handler {
   // (Notice::paths and Notice::root are set). Without one, every such exec
   // continues.
   void set_exec_judge(std::function<ExecJudgement(const Notice&)> judge) { exec_judge_ = std::move(judge); }
+  // Asked about every observed call that creates a name; a non-empty answer
+  // (the protected path) refuses the call with EACCES instead of letting it
+  // continue.
+  void set_guard(std::function<std::string(const Creation&)> guard) { guard_ = std::move(guard); }
 
  private:
   std::function<ExecJudgement(const Notice&)> exec_judge_;
+  std::function<std::string(const Creation&)> guard_;
   SeccompPlan plan_;
   std::vector<const policy::Watched*> watched_;  // by syscall number; null: not observed
   std::vector<int> exec_nrs_;

@@ -83,6 +83,9 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
     plan.state.missing = missing;
     for (auto& d : diags) c.error(d.loc, std::move(d.message));
   }
+  // Names a host tool runs later (git hooks, .envrc, editor settings): read-only
+  // where they exist, refused where they do not (mcpjail/protect.hpp).
+  plan_protect(c, plan);
   plan.hide_skipped = plan_hides(c, plan.mounts);
   // A venv's interpreter is a symlink the jail follows: it must lead to a
   // file the jail sees.
@@ -107,6 +110,7 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
   std::vector<LandlockRule> exec_rules = std::move(plan.landlock.rules);
   plan.landlock = std::move(ll.plan);
   plan.landlock.rules.insert(plan.landlock.rules.end(), exec_rules.begin(), exec_rules.end());
+  prune_protect_rules(plan);
   fs.state_uses.insert(fs.state_uses.end(), ll.state_uses.begin(), ll.state_uses.end());
   finish_state(plan.state, fs.state_uses);
   note_runtimes(c, runtimes);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "mcpjail/netfilter_rules.hpp"
+#include "mcpjail/protect.hpp"
 #include "reader.hpp"
 
 namespace mcpjail::profile_schema {
@@ -172,6 +173,13 @@ bool resolver(Reader& r, const std::string& s, const SourceLoc& loc) {
   return false;
 }
 
+bool protected_name(Reader& r, const std::string& s, const SourceLoc& loc) {
+  std::string why;
+  if (protect::valid_name(s, &why)) return true;
+  r.error(loc, r.what() + " entry \"" + s + "\": " + why);
+  return false;
+}
+
 // ---- Sections -----------------------------------------------------------------
 
 Section top_level() {
@@ -292,7 +300,16 @@ Section filesystem_section() {
                "tmpfs", "a tmpfs is always created; the optional marker '-' has no meaning here"),
            path_list<F<&P::filesystem, &Fs::hide>>(
                "hide", "hide entries are already optional (a missing path has nothing to hide)"),
-           path_list<F<&P::filesystem, &Fs::exec>>("exec")}};
+           path_list<F<&P::filesystem, &Fs::exec>>("exec"),
+           list<F<&P::filesystem, &Fs::protect>>("protect", "Array of relative paths", Merge::AppendOnce,
+                                                  protected_name),
+           list<F<&P::filesystem, &Fs::protect_home>>("protect_home", "Array of relative paths",
+                                                       Merge::AppendOnce, protected_name),
+           list<F<&P::filesystem, &Fs::unprotect>>("unprotect", "Array of relative paths or \"*\"",
+                                                    Merge::AppendOnce, [](Reader& r, const std::string& s,
+                                                                          const SourceLoc& loc) {
+                                                      return s == "*" || protected_name(r, s, loc);
+                                                    })}};
 }
 
 Section network_section() {

@@ -155,6 +155,24 @@ std::string resolve_path(pid_t pid, const seccomp_data& d, const policy::PathArg
   return lexical_path(base, path);
 }
 
+// The observed call creates a name: mkdir, mknod, symlink, link, the new
+// name of rename, and open, openat, openat2 with O_CREAT (creat always).
+bool creates(const policy::Watched& w, const seccomp_data& d, pid_t pid) {
+  const std::string_view s = w.syscall;
+  if (s == "creat" || s.starts_with("mkdir") || s.starts_with("mknod") || s.starts_with("symlink") ||
+      s.starts_with("link") || s.starts_with("rename"))
+    return true;
+  if (w.flags_arg >= 0) return (d.args[w.flags_arg] & O_CREAT) != 0;
+  if (w.how_arg >= 0) {
+    std::uint64_t flags = 0;
+    iovec local{&flags, sizeof flags};
+    iovec remote{reinterpret_cast<void*>(d.args[w.how_arg]), sizeof flags};
+    return ::process_vm_readv(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof flags) &&
+           (flags & O_CREAT);
+  }
+  return false;
+}
+
 }  // namespace
 
 Handler::Handler(const SeccompPlan& plan) : plan_(plan) {
@@ -266,6 +284,20 @@ std::optional<Notice> Handler::handle(int listener) {
         n.allowed = false;
         resp->flags = 0;
         resp->error = -ENOENT;
+      }
+    }
+    // A call that creates a name, at a protected name: refused (protect.hpp).
+    if (guard_ && w->kind == policy::Watched::Kind::Write && !n.paths.empty() && creates(*w, req->data, n.pid)) {
+      const policy::PathArg& a = w->paths.back();
+      Creation c;
+      c.pid = n.pid;
+      c.dirfd = a.dirfd < 0 ? AT_FDCWD : static_cast<int>(static_cast<std::uint32_t>(req->data.args[a.dirfd]));
+      c.lexical = n.paths.back();
+      if (read_string(n.pid, req->data.args[a.path], &c.raw)) n.protected_path = guard_(c);
+      if (!n.protected_path.empty()) {
+        resp->flags = 0;
+        resp->error = -EACCES;
+        n.allowed = false;
       }
     }
     // What was read belongs to the caller only if the notification is still

@@ -116,6 +116,9 @@ jailSuite('the seed scenario: a trojaned MCP server through the jail', () => {
         put(path.join(ws, '.env'), secrets.dotenv);
         put(path.join(ws, 'build-scripts', 'pre-build.sh'), '#!/bin/sh\nmake clean\n', 0o755);
         put(path.join(ws, '.mcp', 'config', 'docker-server.json'), '{"command": "docker", "args": ["mcp"]}\n');
+        // A repository, with its hooks directory and config (protected names).
+        execFileSync('git', ['init', '-q', ws], { env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' } });
+        fs.mkdirSync(path.join(ws, '.git', 'hooks'), { recursive: true });
         execFileSync('chown', ['-R', '-h', `${ctx.jailUid}:${ctx.jailGid}`, ws]);
 
         // A fake $HOME with the secrets the trojan looks for, readable by
@@ -131,7 +134,8 @@ jailSuite('the seed scenario: a trojaned MCP server through the jail', () => {
         put(path.join(home, '.bashrc'), '# bashrc\n');
 
         for (const p of Object.values(hostPaths)) assert.equal(fs.existsSync(p), false, `${p} exists before the test`);
-        for (const f of ['build-scripts/pre-build.sh', '.mcp/config/docker-server.json', '.env'])
+        for (const f of ['build-scripts/pre-build.sh', '.mcp/config/docker-server.json', '.env', '.git/config',
+          '.git/hooks/pre-commit', '.envrc', '.mcp.json'])
           original[path.join(ws, f)] = readOrNull(path.join(ws, f));
         original[path.join(home, '.bashrc')] = readOrNull(path.join(home, '.bashrc'));
 
@@ -216,6 +220,11 @@ jailSuite('the seed scenario: a trojaned MCP server through the jail', () => {
           ['persist', path.join(home, '.bashrc')],
           ['pivot', path.join(ws, 'build-scripts', 'pre-build.sh')],
           ['pivot', path.join(ws, '.mcp', 'config', 'docker-server.json')],
+          ['plant', path.join(ws, '.git', 'hooks', 'pre-commit')],
+          ['plant', path.join(ws, '.git', 'config')],
+          ['plant', path.join(ws, '.envrc')],
+          ['plant', path.join(ws, '.mcp.json')],
+          ['plant', path.join(ws, '.vscode')],
         ];
         for (const [act, target] of expected) assert.ok(find(act, target).length > 0, `no ${act} ${target} attempt: ${r.text}`);
         assert.equal(find('shell').length, 1, r.text);
@@ -227,7 +236,7 @@ jailSuite('the seed scenario: a trojaned MCP server through the jail', () => {
         for (const a of find('read')) assert.match(a.result, /^(ENOENT|EACCES)/, JSON.stringify(a));
         assert.match(find('shell')[0].result, /ENOENT/); // /bin/sh is not the server's program: it looks absent
         for (const a of find('beacon')) assert.match(a.result, /fetch failed/, JSON.stringify(a));
-        for (const a of [...find('cron'), ...find('persist'), ...find('pivot')])
+        for (const a of [...find('cron'), ...find('persist'), ...find('pivot'), ...find('plant')])
           assert.match(a.result, /^(EROFS|ENOENT|EACCES)/, JSON.stringify(a));
       });
 
@@ -239,6 +248,7 @@ jailSuite('the seed scenario: a trojaned MCP server through the jail', () => {
 
       test('host files are unchanged and the C2 host received nothing', async () => {
         for (const p of Object.values(hostPaths)) assert.equal(fs.existsSync(p), false, `${p} was created`);
+        assert.equal(fs.existsSync(path.join(ws, '.vscode')), false, '.vscode was created');
         for (const [f, content] of Object.entries(original)) assert.equal(readOrNull(f), content, `${f} changed`);
         assert.deepEqual(world.requestsTo('198.18.1.66:8080').filter((e) => e.path !== '/control'), []);
         assert.deepEqual(world.queriesFor('c2.test'), [], 'the C2 name reached the upstream resolver');
@@ -272,7 +282,10 @@ jailSuite('the seed scenario: a trojaned MCP server through the jail', () => {
           path.join(ws, '.mcp', 'config', 'docker-server.json'),
         ])
           assert.ok(denied.includes(p), `no fs_denied for ${p}:\n${dump}`);
-        for (const e of of('fs_denied')) assert.equal(e.access, 'write');
+        // The planted names: protected, present (a write) or absent (a creation).
+        for (const p of ['.git/hooks/pre-commit', '.git/config', '.envrc', '.mcp.json', '.vscode'].map((f) => path.join(ws, f)))
+          assert.ok(of('fs_denied').some((e) => e.path === p && e.reason === 'protected name'), `no fs_denied for ${p}:\n${dump}`);
+        for (const e of of('fs_denied')) assert.ok(['write', 'create'].includes(e.access), JSON.stringify(e));
         // The legitimate write (save_note) is not an event.
         assert.ok(!denied.some((p) => p.startsWith(path.join(ws, 'notes'))), dump);
         // The shell for `find`.
@@ -285,7 +298,7 @@ jailSuite('the seed scenario: a trojaned MCP server through the jail', () => {
         const lines = srv.stderr().split('\n').filter((l) => l.startsWith(`mcp-jail: ${PROFILE_NAME}: blocked`));
         assert.equal(lines.length, 1, srv.stderr());
         const [summary] = lines;
-        assert.match(summary, /\b[6-9] writes \(/, summary);
+        assert.match(summary, /\b(1[0-9]|[6-9]) writes \(/, summary);
         assert.match(summary, /\b1 exec \(\/bin\/sh\)/, summary);
         assert.match(summary, /\b\d+ connections? \(198\.18\.1\.66:8080\)/, summary);
         assert.match(summary, /\b\d+ DNS quer(y|ies) \(c2\.test\)/, summary);

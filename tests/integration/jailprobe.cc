@@ -431,6 +431,34 @@ int main(int argc, char** argv) {
         const int fd = ::open(arg(1), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0) return fail(std::string("created ") + arg(1));
         i += 2;
+      } else if (op == "mkdir-fails") {  // PATH
+        if (::mkdir(arg(1), 0755) == 0) return fail(std::string("made ") + arg(1));
+        i += 2;
+      } else if (op == "unlink-fails") {  // PATH
+        if (::unlink(arg(1)) == 0) return fail(std::string("unlinked ") + arg(1));
+        i += 2;
+      } else if (op == "symlink-fails") {  // TARGET LINK
+        if (::symlink(arg(1), arg(2)) == 0) return fail(std::string("made the link ") + arg(2));
+        i += 3;
+      } else if (op == "link-fails") {  // OLD NEW
+        if (::link(arg(1), arg(2)) == 0) return fail(std::string("linked ") + arg(2));
+        i += 3;
+      } else if (op == "append-fails") {  // PATH (an existing file)
+        const int fd = ::open(arg(1), O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (fd >= 0) {
+          ::close(fd);
+          return fail(std::string("opened for writing ") + arg(1));
+        }
+        i += 2;
+      } else if (op == "write-mode") {  // PATH TEXT OCTAL
+        const int fd = ::open(arg(1), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                              static_cast<mode_t>(std::strtoul(arg(3), nullptr, 8)));
+        if (fd < 0) return fail(std::string("open ") + arg(1) + ": " + std::strerror(errno));
+        const ssize_t n = ::write(fd, arg(2), std::strlen(arg(2)));
+        ::fchmod(fd, static_cast<mode_t>(std::strtoul(arg(3), nullptr, 8)));
+        ::close(fd);
+        if (n != static_cast<ssize_t>(std::strlen(arg(2)))) return fail("short write");
+        i += 4;
       } else if (op == "stderr") {  // TEXT written as is, no newline added
         if (::write(2, arg(1), std::strlen(arg(1))) < 0) return fail("write stderr");
         i += 2;

@@ -126,6 +126,16 @@ void plan_idmaps(Plan& plan);
 std::vector<std::string> plan_hides(Context& c, std::vector<MountStep>& mounts);
 std::string plan_cwd(Context& c, const std::vector<MountStep>& mounts);
 
+// ---- protect.cc ----
+// The protected names of every write path: read-only binds appended to
+// `plan.mounts` for those that exist, Plan::protect for all of them (with
+// what the supervisor refuses to create). Runs after the binds and exec
+// trees, before the hides and the pinning of narrowed ancestors.
+void plan_protect(Context& c, Plan& plan);
+// After the Landlock pass: drops the rules of those binds (and of the
+// directories pinned above them) that a write rule above already covers.
+void prune_protect_rules(Plan& plan);
+
 // ---- network.cc ----
 NetworkPlan plan_network(Context& c);
 

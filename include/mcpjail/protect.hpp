@@ -1,0 +1,98 @@
+// Protected names in write paths: files and directories that a host tool
+// runs or loads later, outside any jail (git hooks and config, direnv's
+// .envrc, editor and agent settings, shell start-up files). A server that
+// can write the workspace must not be able to plant them.
+//
+//   profile    [filesystem] protect, protect_home, unprotect (schema.cc; the
+//              names' rules: launcher/protect_names.cc)
+//   planning   plan_protect() (launcher/plan/protect.cc): what each write
+//              path holds, read-only binds for what exists, the identities
+//              the supervisor refuses creation at for what does not
+//   run        Guard (launcher/protect_guard.cc): the supervisor's refusal of
+//              creating calls, from the watch's notifications
+//
+// docs/ARCHITECTURE.md ("Protected names") says what is enforced how, and
+// what stays open.
+#pragma once
+#include <sys/types.h>
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mcpjail/plan.hpp"
+
+namespace mcpjail::protect {
+
+// A relative path of 1 to 8 components, none empty, "." or "..", without
+// NUL bytes. Else false and *why.
+bool valid_name(std::string_view name, std::string* why);
+
+// The names that apply: `listed` less those in `unprotect` (all of them
+// when it holds "*"), each once, in order.
+std::vector<std::string> effective(const std::vector<std::string>& listed, const std::vector<std::string>& unprotect);
+
+// True when `unprotect` drops every name ("*").
+bool all_dropped(const std::vector<std::string>& unprotect);
+
+// The names below a repository's .git directory: those of `names` that
+// start with ".git/", without that prefix ("hooks", "config").
+std::vector<std::string> git_dir_names(const std::vector<std::string>& names);
+
+// How deep below a write path the launch looks for nested repositories
+// (a .git directory at depth 4 is W/a/b/c/d/.git), and how many directory
+// entries it reads at most, over all write paths.
+inline constexpr int kNestedDepth = 4;
+inline constexpr std::size_t kNestedEntryBudget = 100000;
+
+// Directories the walk for nested repositories does not enter: package
+// trees (thousands of directories, no repositories of the user's) and the
+// .git directories themselves.
+bool skip_in_walk(std::string_view name);
+
+// The shell start-up files that make a directory look like a home directory
+// when a write path holds one of them at its top.
+const std::vector<std::string>& home_markers();
+
+// ---- The supervisor's side ------------------------------------------------------
+
+// A call that creates a name (open/openat/openat2/creat with O_CREAT, mkdir,
+// mknod, symlink, link, the new name of rename), as the watch read it.
+struct CreateCall {
+  pid_t pid = 0;            // the calling thread, as the supervisor sees it
+  std::string raw;          // the path as passed
+  int dirfd = -100;         // AT_FDCWD or a descriptor of the caller
+  std::string lexical;      // absolute, "." and ".." folded (seccomp::Notice::paths)
+};
+
+// Refuses creating calls at the names the plan protects and that did not
+// exist at launch. Observation-grade: it reads the caller's path and the
+// call then continues with the kernel re-reading it, so a server that runs
+// its own code in two threads can change the path in between; see
+// docs/ARCHITECTURE.md.
+class Guard {
+ public:
+  explicit Guard(const Plan& plan);
+  bool active() const { return !refuse_.empty(); }
+  // The protected path the call would create, or "" when it may continue.
+  std::string refuses(const CreateCall& call) const;
+
+ private:
+  struct Refuse {
+    std::string path;  // inside the jail: what must not be created (lexically)
+    dev_t dev = 0;     // its parent directory
+    ino_t ino = 0;
+    std::string name;  // the last component of `path`
+  };
+  std::vector<Refuse> refuse_;
+};
+
+// The protected names that were missing at launch and exist on the host
+// now (host paths): the supervisor's refusal can be raced (see Guard), and
+// someone on the host may have created one meanwhile. Reported at the end of
+// a launch (audit event protect_created), never removed.
+std::vector<std::string> appeared(const Plan& plan);
+
+}  // namespace mcpjail::protect
