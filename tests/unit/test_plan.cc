@@ -423,7 +423,7 @@ TEST_CASE("check: a summary comes first: identity, what can be written, run and 
                              "allow = [\"api.example.test:443\"]\ndns = [\"198.18.0.53\"]\n");
   const std::string s2 = render_plan(narrow);
   const std::string sum2 = s2.substr(0, s2.find("\n\n"));
-  CHECK_THAT(sum2, Catch::Contains("  can run    /usr/bin/env (+ the ELF and #! interpreters these need)"));
+  CHECK_THAT(sum2, Catch::Contains("  can run    /usr/bin/true, /usr/bin/env (+ the ELF and #! interpreters these need)"));
   CHECK_THAT(sum2, Catch::Contains("  network    allowlist: api.example.test:443;"));
   CHECK_THAT(sum2, Catch::Contains("  may skip   limits (best_effort"));
 }
