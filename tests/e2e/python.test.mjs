@@ -44,10 +44,9 @@ const TIMEOUT = 60_000;
 const HOOK_TIMEOUT = 300_000;
 const PATH_ENV = '/usr/local/bin:/usr/bin:/bin';
 
-// Blocked exec answers EACCES today, so Python sees PermissionError for a
-// program the jail may not run. Set to true once a blocked exec answers
-// ENOENT (the program then looks absent): the check marked below turns on.
-const EXEC_DENIED_IS_ENOENT = false;
+// A blocked exec answers ENOENT: the program looks absent, and Python sees
+// FileNotFoundError (the check marked below).
+const EXEC_DENIED_IS_ENOENT = true;
 
 function pythonSkipReason() {
   if (!fs.existsSync(PY)) return `${PY} is missing`;
