@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "../support/process.hpp"
+#include "../support/files.hpp"
 #include "../support/skip.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/landlock.hpp"
@@ -120,11 +121,7 @@ std::string in_domain(const LandlockPlan* plan, const std::function<void(Probe&)
     ::_exit(0);
   }
   ::close(p[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  ::close(p[0]);
+  std::string out = support::drain(p[0]);
   int st = 0;
   REQUIRE(::waitpid(pid, &st, 0) == pid);
   if (!WIFEXITED(st)) out += "child died: status " + std::to_string(st) + "\n";

@@ -640,11 +640,7 @@ TEST_CASE("rootless in a delegated cgroup v2 subtree: the limits apply", "[limit
     ::_exit(0);
   }
   ::close(p[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  ::close(p[0]);
+  std::string out = support::drain(p[0]);
   ::waitpid(child, nullptr, 0);
   INFO(out);
   CHECK_THAT(out, Catch::Contains("CREATED memory=64MiB (no swap), pids=16: cgroup v2 " + svc + "/mcp-jail/deleg"));

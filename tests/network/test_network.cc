@@ -650,11 +650,7 @@ std::string list_set(pid_t pid, const std::string& set) {
     ::_exit(0);
   }
   ::close(p[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  ::close(p[0]);
+  std::string out = support::drain(p[0]);
   int st = 0;
   ::waitpid(child, &st, 0);
   return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? out : "";

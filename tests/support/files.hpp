@@ -9,6 +9,10 @@ namespace support {
 // process that ended meanwhile fails with ESRCH).
 std::string slurp(const std::string& path);
 
+// Everything left to read from `fd` (a pipe from a forked child), to EOF;
+// then closes it.
+std::string drain(int fd);
+
 // Writes `text` to `path` (created or truncated) and sets its mode.
 void spit(const std::string& path, const std::string& text, unsigned mode = 0644);
 
