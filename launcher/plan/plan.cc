@@ -65,7 +65,6 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
   plan.mounts_merged = std::move(ordered.merged);
   plan.mounts = std::move(ordered.mounts);
   for (auto& m : generated_mounts(c, plan.id)) plan.mounts.push_back(std::move(m));
-  plan_idmaps(plan);
   {
     // Trees of [filesystem] exec (and npx's package directory) may run
     // although they lie in a writable, noexec mount (plan_exec.hpp).
@@ -93,6 +92,9 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
   // Directories between a write root and a path narrowed inside it become
   // mount points, so the jail cannot rename them away (trust.hpp).
   pin_narrowed_ancestors(plan);
+  // After every bind is known: the ones pinned or protected inside an
+  // idmapped write path are idmapped alike.
+  plan_idmaps(plan);
   plan.cwd = plan_cwd(c, plan.mounts);
 
   plan.network = plan_network(c);
