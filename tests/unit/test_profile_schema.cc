@@ -429,7 +429,8 @@ TEST_CASE("profile schema: mcp-jail-profile(5) documents every key, its type and
       }
     }
     // and documents no key the schema does not have
-    for (const auto& [key, entry] : documented) {
+    for (const auto& entry : documented) {
+      const std::string& key = entry.first;  // (clang 14 cannot capture a structured binding)
       INFO("mcp-jail-profile(5) documents " << (s.name.empty() ? "" : "[" + s.name + "] ") << key);
       CHECK(std::any_of(s.keys.begin(), s.keys.end(), [&](const ps::Key& k) { return k.name == key; }));
     }
