@@ -25,7 +25,8 @@ namespace {
 using namespace jsonc;
 using namespace wrap;
 
-// An entry's command line, read from its "command" and "args".
+// An entry's command line, read from its "command" and "args". The members
+// point into the entry's member list, which must outlive this.
 struct EntryCommand {
   const Member* command = nullptr;
   const Member* args = nullptr;  // may be absent
@@ -76,7 +77,8 @@ class Earlier {
         if (sec.name != section) continue;
         const auto ms = members(c.blanked, sec.value);
         if (index >= ms.size() || ms[index].key != name || c.blanked[ms[index].value.b] != '{') continue;
-        const auto e = entry_command(c.blanked, members(c.blanked, ms[index].value));
+        const auto entry = members(c.blanked, ms[index].value);  // e points into it
+        const auto e = entry_command(c.blanked, entry);
         if (!e || e->program != program || e->arguments != arguments) continue;
         OriginalText o;
         o.command = text->substr(e->command->value.b, e->command->value.e - e->command->value.b);
