@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -67,6 +68,33 @@ std::optional<std::string> read_text(const std::string& path) {
     if (out.size() > (1 << 20)) break;
   }
   return out;
+}
+
+// Reads `fd` until EOF or the deadline, keeping at most `cap` bytes; true
+// when EOF came. Then kills and reaps `pid`, whose exit status goes to *status.
+bool read_then_reap(int fd, pid_t pid, std::chrono::milliseconds timeout, std::size_t cap, std::string* out,
+                    int* status) {
+  bool eof = false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!eof) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd pf{fd, POLLIN, 0};
+    const int n = ::poll(&pf, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    char buf[4096];
+    const ssize_t k = ::read(fd, buf, sizeof buf);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) eof = true;
+    else if (out->size() < cap) out->append(buf, static_cast<std::size_t>(k));
+  }
+  ::kill(pid, SIGKILL);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  *status = st;
+  return eof;
 }
 
 std::optional<long> read_sysctl(const std::string& path) {
@@ -135,24 +163,8 @@ std::optional<std::string> capture(const std::vector<std::string>& args, std::ch
   }
   w.reset();
   std::string out;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd pf{r.get(), POLLIN, 0};
-    const int n = ::poll(&pf, 1, static_cast<int>(left.count()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    char buf[4096];
-    const ssize_t k = ::read(r.get(), buf, sizeof buf);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) break;
-    if (out.size() < 65536) out.append(buf, static_cast<std::size_t>(k));
-  }
-  ::kill(pid, SIGKILL);
   int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
+  read_then_reap(r.get(), pid, timeout, 65536, &out, &st);
   return out;
 }
 
@@ -210,25 +222,8 @@ ProbeResult run_probe(const std::function<ProbeResult()>& fn, std::chrono::milli
   }
   w.reset();
   std::string got;
-  bool eof = false;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!eof) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd pf{r.get(), POLLIN, 0};
-    const int n = ::poll(&pf, 1, static_cast<int>(left.count()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    char buf[1024];
-    const ssize_t k = ::read(r.get(), buf, sizeof buf);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) eof = true;
-    else got.append(buf, static_cast<std::size_t>(k));
-  }
-  ::kill(pid, SIGKILL);
   int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
+  const bool eof = read_then_reap(r.get(), pid, timeout, SIZE_MAX, &got, &st);
   if (!eof) return {true, ETIMEDOUT, "the probe did not finish within " + std::to_string(timeout.count()) + " ms"};
   if (got.empty()) {
     const std::string how = WIFSIGNALED(st) ? "killed by signal " + std::to_string(WTERMSIG(st))

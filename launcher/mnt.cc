@@ -15,6 +15,7 @@
 
 #include "mcpjail/idmap.hpp"
 #include "mcpjail/mounts.hpp"
+#include "mcpjail/paths.hpp"
 
 namespace mcpjail::mnt {
 
@@ -135,24 +136,11 @@ class RootBuilder {
   }
 
  private:
-  static std::vector<std::string> split(const std::string& p) {
-    std::vector<std::string> out;
-    std::size_t i = 0;
-    while (i < p.size()) {
-      while (i < p.size() && p[i] == '/') ++i;
-      auto j = p.find('/', i);
-      if (j == std::string::npos) j = p.size();
-      if (j > i) out.push_back(p.substr(i, j - i));
-      i = j;
-    }
-    return out;
-  }
-
   // Opens (O_PATH) the mount point for `target` below the new root, creating
   // missing components - but only on the jail's own root tmpfs, never inside
   // a bound host tree - and never passing through a symlink.
   UniqueFd ensure_target(const std::string& target, bool is_dir, bool create = true) {
-    auto comps = split(target);
+    auto comps = path_components(target);
     // Usually the parent exists (the plan is sorted): open it in one call,
     // then only the last component needs a look. Otherwise, walk.
     std::size_t first = 0;
@@ -395,7 +383,7 @@ class RootBuilder {
       // ".." is resolved lexically; ensure_target() below refuses any
       // symlink left in the result, so this cannot be redirected.
       std::vector<std::string> parts;
-      for (auto& c : split(link)) {
+      for (auto& c : path_components(link)) {
         if (c == "..") {
           if (!parts.empty()) parts.pop_back();
         } else if (c != ".") {

@@ -19,19 +19,6 @@ namespace mcpjail {
 
 namespace {
 
-std::vector<std::string> components(const std::string& p) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < p.size()) {
-    while (i < p.size() && p[i] == '/') ++i;
-    auto j = p.find('/', i);
-    if (j == std::string::npos) j = p.size();
-    if (j > i) out.push_back(p.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
 bool is_tree_mount(const MountStep& s) {
   return s.kind == MountKind::Bind || s.kind == MountKind::Tmpfs || s.kind == MountKind::Symlink;
 }
@@ -125,9 +112,9 @@ void plan_exec_trees(Plan& plan, const std::vector<ExecTree>& trees, int root_fd
     s.is_dir = true;
     s.why = t.why + "; bound again over the noexec write mount " + m->target;
     // In mount order: after the mount it lies in, before anything below it.
-    const auto key = components(path);
+    const auto key = path_components(path);
     auto at = std::find_if(plan.mounts.begin(), plan.mounts.end(), [&](const MountStep& o) {
-      return !is_tree_mount(o) || components(o.target) > key;
+      return !is_tree_mount(o) || path_components(o.target) > key;
     });
     plan.mounts.insert(at, std::move(s));
   }
