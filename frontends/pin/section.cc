@@ -2,38 +2,17 @@
 // the old one in the profile's text, every other byte kept.
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "mcpjail/frontends/pin.hpp"
+#include "mcpjail/frontends/toml_text.hpp"
 #include "mcpjail/text.hpp"
 
 namespace mcpjail::pin {
 
 namespace {
-
-// A TOML basic string; `dollar`: '$' doubled (profile paths expand ${NAME}).
-std::string toml_quote(std::string_view s, bool dollar) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04X", c);
-      out += buf;
-    } else if (ch == '$' && dollar) {
-      out += "$$";
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
 
 struct Line {
   std::size_t begin, end;  // [begin, end) including the newline
@@ -135,17 +114,17 @@ std::string render_section(const Pins& pins, const std::string& comment) {
   if (!pins.files.empty()) {
     s += "files = [\n";
     for (const auto& f : pins.files)
-      s += "  { path = " + toml_quote(f.path, true) + ", sha256 = " + toml_quote(f.sha256, false) + " },\n";
+      s += "  { path = " + toml_text::quote(f.path, true) + ", sha256 = " + toml_text::quote(f.sha256, false) + " },\n";
     s += "]\n";
   }
   if (!pins.trees.empty()) {
     s += "trees = [\n";
     for (const auto& t : pins.trees) {
-      s += "  { path = " + toml_quote(t.path, true) + ", sha256 = " + toml_quote(t.sha256, false);
+      s += "  { path = " + toml_text::quote(t.path, true) + ", sha256 = " + toml_text::quote(t.sha256, false);
       if (t.files) s += ", files = " + std::to_string(*t.files);
       if (!t.exclude.empty()) {
         s += ", exclude = [";
-        for (std::size_t i = 0; i < t.exclude.size(); ++i) s += (i ? ", " : "") + toml_quote(t.exclude[i], false);
+        for (std::size_t i = 0; i < t.exclude.size(); ++i) s += (i ? ", " : "") + toml_text::quote(t.exclude[i], false);
         s += "]";
       }
       s += " },\n";
