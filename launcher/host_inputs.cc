@@ -38,6 +38,7 @@
 #include "mcpjail/landlock.hpp"
 #include "mcpjail/limits.hpp"
 #include "mcpjail/netfilter.hpp"
+#include "mcpjail/paths.hpp"
 #include "mcpjail/text.hpp"
 #include "mcpjail/unique_fd.hpp"
 
@@ -53,22 +54,6 @@ using detail::words;
 namespace {
 
 using namespace std::chrono_literals;
-
-std::optional<std::string> read_text(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::nullopt;
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > (1 << 20)) break;
-  }
-  return out;
-}
 
 // Reads `fd` until EOF or the deadline, keeping at most `cap` bytes; true
 // when EOF came. Then kills and reaps `pid`, whose exit status goes to *status.
@@ -98,7 +83,7 @@ bool read_then_reap(int fd, pid_t pid, std::chrono::milliseconds timeout, std::s
 }
 
 std::optional<long> read_sysctl(const std::string& path) {
-  auto t = read_text(path);
+  auto t = read_file(path);
   if (!t) return std::nullopt;
   const std::string v = trim(*t);
   if (v.empty()) return std::nullopt;
@@ -243,13 +228,13 @@ UsernsInputs read_userns_inputs(bool probe) {
   in.max_user_namespaces = read_sysctl("/proc/sys/user/max_user_namespaces");
   in.unprivileged_userns_clone = read_sysctl("/proc/sys/kernel/unprivileged_userns_clone");
   in.apparmor_restrict = read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
-  auto label = read_text("/proc/self/attr/apparmor/current");
-  if (!label) label = read_text("/proc/self/attr/current");
+  auto label = read_file("/proc/self/attr/apparmor/current");
+  if (!label) label = read_file("/proc/self/attr/current");
   in.apparmor_label = label ? trim(*label) : "";
   char exe[4096];
   const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
   in.exe = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : "";
-  in.uid_map = read_text("/proc/self/uid_map").value_or("");
+  in.uid_map = read_file("/proc/self/uid_map").value_or("");
   if (probe && !in.root) {
     in.probe = probe_in_namespaces(false, CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWPID,
                                    private_tmp);
@@ -279,8 +264,8 @@ SeccompInputs read_seccomp_inputs(bool probe) {
   SeccompInputs in;
   struct stat st {};
   in.sysctl_present = ::stat("/proc/sys/kernel/seccomp", &st) == 0;
-  in.actions_avail = read_text("/proc/sys/kernel/seccomp/actions_avail").value_or("");
-  if (auto status = read_text("/proc/self/status")) {
+  in.actions_avail = read_file("/proc/sys/kernel/seccomp/actions_avail").value_or("");
+  if (auto status = read_file("/proc/self/status")) {
     std::istringstream s(*status);
     for (std::string line; std::getline(s, line);)
       if (line.rfind("Seccomp:", 0) == 0) in.status_seccomp = trim(line.substr(8));
@@ -323,7 +308,7 @@ CgroupInputs read_cgroup_inputs(const std::vector<std::string>& needed, bool bes
       CgroupV2Dir dir;
       dir.path = d;
       dir.own = d == l.v2_own;
-      dir.subtree = words(read_text(d + "/cgroup.subtree_control").value_or(""));
+      dir.subtree = words(read_file(d + "/cgroup.subtree_control").value_or(""));
       dir.writable = ::access(d.c_str(), W_OK) == 0 && ::access((d + "/cgroup.procs").c_str(), W_OK) == 0;
       in.v2_dirs.push_back(dir);
       if (d.size() <= l.v2_mount.size()) break;
@@ -356,7 +341,7 @@ PastaInputs read_pasta_inputs() {
   }
   if (in.version.empty() || in.version.find("unknown") != std::string::npos) {
     // Debian's build reports "unknown version": the package knows it.
-    if (auto status = read_text("/var/lib/dpkg/status")) {
+    if (auto status = read_file("/var/lib/dpkg/status")) {
       std::istringstream s(*status);
       bool ours = false;
       for (std::string line; std::getline(s, line);) {
@@ -449,7 +434,7 @@ IdmapInputs read_idmap_inputs(const std::vector<std::string>& paths, bool probe)
     IdmapPath p;
     p.path = path;
     {
-      auto types = read_text("/proc/self/mountinfo").value_or("");
+      auto types = read_file("/proc/self/mountinfo", std::size_t{64} << 20).value_or("");
       // The type name of the mount holding `path`: from mountinfo, matched by device.
       struct stat st {};
       if (::stat(path.c_str(), &st) == 0) {
@@ -506,7 +491,7 @@ IdmapInputs read_idmap_inputs(const std::vector<std::string>& paths, bool probe)
 OverlayInputs read_overlay_inputs(bool probe) {
   OverlayInputs in;
   in.kernel = kernel_release();
-  const auto fs = read_text("/proc/filesystems").value_or("");
+  const auto fs = read_file("/proc/filesystems").value_or("");
   in.listed = contains(words(fs), "overlay");
   if (probe) {
     in.probe = probe_in_namespaces(false, CLONE_NEWNS, [] {

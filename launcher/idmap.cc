@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "mcpjail/paths.hpp"
 #include "mcpjail/errors.hpp"
 
 namespace mcpjail::idmap {
@@ -27,25 +28,16 @@ void write_file(const std::string& path, const std::string& text) {
   if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) fail("write " + path, errno);
 }
 
-std::string read_small(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return {};
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-  return out;
-}
-
 // The /proc directory of `child` (a child of this thread, pid `child` in this
 // process's pid namespace). The /proc mounted here may belong to an ancestor
 // pid namespace (the jail's init builds its root before it mounts its own):
 // the child is found among this thread's children by the last field of its
 // NSpid, its pid in the innermost namespace.
 std::string proc_of(pid_t child) {
-  std::istringstream kids(read_small("/proc/thread-self/children"));
+  std::istringstream kids(read_file("/proc/thread-self/children").value_or(""));
   for (long p; kids >> p;) {
     const std::string dir = "/proc/" + std::to_string(p);
-    std::istringstream status(read_small(dir + "/status"));
+    std::istringstream status(read_file(dir + "/status").value_or(""));
     for (std::string line; std::getline(status, line);) {
       if (!line.starts_with("NSpid:")) continue;
       std::istringstream ids(line.substr(6));

@@ -216,4 +216,26 @@ WalkResult safe_walk(int root_fd, std::string_view path, const TrustPolicy& poli
   return r;
 }
 
+std::optional<std::string> read_file(const std::string& path, std::size_t limit, int extra_flags, int* err) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | extra_flags));
+  if (!fd) {
+    if (err) *err = errno;
+    return std::nullopt;
+  }
+  std::string out;
+  char buf[4096];
+  while (out.size() < limit) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      if (err) *err = errno;
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
 }  // namespace mcpjail

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "mcpjail/paths.hpp"
 #include "mcpjail/limits.hpp"
 #include "mcpjail/text.hpp"
 
@@ -31,8 +32,6 @@ inline constexpr const char* kControllers[] = {"memory", "pids", "cpu"};
 
 // The words of `s` split at `sep` and newlines (and tabs when `sep` is ' ').
 std::vector<std::string> words(const std::string& s, char sep = ' ');
-// The whole file; nullopt (and *err, when given) when it cannot be read.
-std::optional<std::string> read_text(const std::string& path, int* err = nullptr);
 // 0 or errno. One write(2): cgroup files take a value per write.
 int write_text(const std::string& path, const std::string& value);
 bool exists(const std::string& path);

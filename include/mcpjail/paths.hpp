@@ -63,4 +63,11 @@ UniqueFd open_no_symlinks(int dirfd, std::string_view rel);
 // The final component of `path` is a symlink (lstat), without following it.
 bool is_symlink(const std::string& path);
 
+// A small file's text (a /proc or /sys file, a configuration): read to its
+// end or to `limit` bytes, whichever comes first (the result is cut at
+// `limit`). nullopt when it cannot be opened or read, the errno in `*err`.
+// `extra_flags` are added to O_RDONLY | O_CLOEXEC (O_NOFOLLOW, say).
+std::optional<std::string> read_file(const std::string& path, std::size_t limit = std::size_t{1} << 20,
+                                     int extra_flags = 0, int* err = nullptr);
+
 }  // namespace mcpjail

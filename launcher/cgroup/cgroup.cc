@@ -53,7 +53,7 @@ void kill_if_member(pid_t pid, const std::string& suffix) {
   int pfd = static_cast<int>(::syscall(__NR_pidfd_open, pid, 0));
   if (pfd < 0 && errno == ESRCH) return;
   UniqueFd guard(pfd);
-  auto cg = read_text("/proc/" + std::to_string(pid) + "/cgroup");
+  auto cg = read_file("/proc/" + std::to_string(pid) + "/cgroup");
   if (!cg) return;  // gone
   bool member = false;
   for (const auto& line : words(*cg, '\n'))
@@ -94,22 +94,22 @@ class CgroupImpl final : public Cgroup {
     const Dir* d = with("memory");
     if (!d) return false;
     if (d->version == 2) {
-      auto ev = read_text(d->path + "/memory.events");
+      auto ev = read_file(d->path + "/memory.events");
       if (!ev) return false;
       return key_value(*ev, "oom_kill").value_or(0) > 0 || key_value(*ev, "oom_group_kill").value_or(0) > 0;
     }
-    if (auto oc = read_text(d->path + "/memory.oom_control")) {
+    if (auto oc = read_file(d->path + "/memory.oom_control")) {
       if (auto k = key_value(*oc, "oom_kill")) return *k > 0;  // Linux 4.13+
       if (key_value(*oc, "under_oom").value_or(0) > 0) return true;
     }
-    auto fc = read_text(d->path + "/memory.failcnt");  // hits of the limit (older kernels)
+    auto fc = read_file(d->path + "/memory.failcnt");  // hits of the limit (older kernels)
     return fc && std::strtoull(fc->c_str(), nullptr, 10) > 0;
   }
 
   bool pids_limit_hit() const override {
     const Dir* d = with("pids");
     if (!d) return false;
-    auto ev = read_text(d->path + "/pids.events");
+    auto ev = read_file(d->path + "/pids.events");
     return ev && key_value(*ev, "max").value_or(0) > 0;
   }
 
@@ -137,7 +137,7 @@ class CgroupImpl final : public Cgroup {
       const auto deadline = Clock::now() + kKillTimeout;
       auto pause = std::chrono::milliseconds(1);
       for (;;) {
-        auto procs = read_text(d.path + "/cgroup.procs");
+        auto procs = read_file(d.path + "/cgroup.procs");
         if (!procs || words(*procs, '\n').empty()) break;
         for (const auto& p : words(*procs, '\n'))
           kill_if_member(static_cast<pid_t>(std::strtol(p.c_str(), nullptr, 10)), suffix);
@@ -170,7 +170,7 @@ class CgroupImpl final : public Cgroup {
   static void wait_unpopulated(const std::string& dir) {
     const auto deadline = Clock::now() + kKillTimeout;
     while (Clock::now() < deadline) {
-      auto ev = read_text(dir + "/cgroup.events");
+      auto ev = read_file(dir + "/cgroup.events");
       if (!ev || key_value(*ev, "populated").value_or(0) == 0) return;
       sleep_for(std::chrono::milliseconds(5));
     }

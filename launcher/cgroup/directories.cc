@@ -139,7 +139,7 @@ Dir setup_v2(const CgroupLayout& l, const std::vector<std::string>& ctrls, const
   }();
   for (std::string d = l.v2_own;; d = parent_of(d)) {
     const bool own = d == l.v2_own;
-    const auto sc = read_text(d + "/cgroup.subtree_control");
+    const auto sc = read_file(d + "/cgroup.subtree_control");
     std::vector<std::string> missing;
     for (const auto& c : ctrls)
       if (!sc || !contains(words(*sc), c)) missing.push_back(c);
@@ -162,7 +162,7 @@ Dir setup_v2(const CgroupLayout& l, const std::vector<std::string>& ctrls, const
       }
     }
     if (ok) {
-      const auto psc = read_text(parent + "/cgroup.subtree_control");
+      const auto psc = read_file(parent + "/cgroup.subtree_control");
       bool need = false;
       for (const auto& c : ctrls) need |= !psc || !contains(words(*psc), c);
       if (need) {

@@ -99,10 +99,10 @@ CgroupLayout parse_cgroup_layout(const std::string& mountinfo, const std::string
 }
 
 CgroupLayout detect_cgroup_layout() {
-  CgroupLayout l = parse_cgroup_layout(read_text("/proc/self/mountinfo").value_or(""),
-                                       read_text("/proc/self/cgroup").value_or(""));
+  CgroupLayout l = parse_cgroup_layout(read_file("/proc/self/mountinfo", std::size_t{64} << 20).value_or(""),
+                                       read_file("/proc/self/cgroup").value_or(""));
   if (!l.v2_mount.empty())
-    if (auto c = read_text(l.v2_mount + "/cgroup.controllers")) l.v2_controllers = words(*c);
+    if (auto c = read_file(l.v2_mount + "/cgroup.controllers")) l.v2_controllers = words(*c);
   return l;
 }
 

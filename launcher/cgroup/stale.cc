@@ -38,7 +38,7 @@ namespace {
 // Field 22 of /proc/PID/stat: the start time in clock ticks since boot.
 // With the pid it names one process for good (pids are reused, this pair is not).
 std::optional<std::uint64_t> start_time_of(const std::string& pid) {
-  auto st = read_text("/proc/" + pid + "/stat");
+  auto st = read_file("/proc/" + pid + "/stat");
   if (!st) return std::nullopt;
   const auto close = st->rfind(')');  // the command name may hold spaces and ')'
   if (close == std::string::npos) return std::nullopt;
@@ -53,7 +53,7 @@ enum class Liveness { Alive, Gone, Unknown };
 // Whether the process `pid` that started at `start` still exists.
 Liveness liveness(pid_t pid, std::uint64_t start) {
   int err = 0;
-  if (!read_text("/proc/" + std::to_string(pid) + "/stat", &err)) return err == ENOENT || err == ESRCH ? Liveness::Gone : Liveness::Unknown;
+  if (!read_file("/proc/" + std::to_string(pid) + "/stat", std::size_t{1} << 20, 0, &err)) return err == ENOENT || err == ESRCH ? Liveness::Gone : Liveness::Unknown;
   const auto now = start_time_of(std::to_string(pid));
   if (!now) return Liveness::Unknown;
   return *now == start ? Liveness::Alive : Liveness::Gone;  // another start time: the pid was reused

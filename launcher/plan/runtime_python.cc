@@ -31,6 +31,7 @@
 
 #include "mcpjail/exec_resolve.hpp"
 #include "mcpjail/plan/mount_order.hpp"
+#include "mcpjail/paths.hpp"
 
 namespace mcpjail::planning {
 
@@ -65,24 +66,6 @@ bool lstat_is(const std::string& p, mode_t type) {
 bool regular_file(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-// The file as text, at most `limit` bytes; nullopt when it cannot be read.
-// Never through a symlink in its last component.
-std::optional<std::string> read_small(const std::string& path, std::size_t limit) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
-  if (!fd) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  while (out.size() < limit) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::nullopt;
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  if (out.size() > limit) out.resize(limit);
-  return out;
 }
 
 // lib/pythonX.Y directories of an installation that hold the standard
@@ -271,7 +254,7 @@ VenvPlan plan_venv(Context& c, const TrustPolicy& trust, const std::string& venv
   auto cw = safe_walk(c.root(), cfg_path, trust);
   if (!cw.error.empty()) throw fail(cw.error);
   if (cw.type != ObjType::File || cw.canonical != cfg_path) throw fail(cfg_path + " is not a regular file");
-  const auto text = read_small(cfg_path, 64 * 1024);
+  const auto text = read_file(cfg_path, 64 * 1024, O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
   if (!text) throw fail(errno_text("cannot read " + cfg_path, errno));
   const PyvenvCfg cfg = parse_pyvenv_cfg(*text);
   const std::string recreate = "; recreate the venv (python3 -m venv --clear " + v.canonical +
