@@ -18,6 +18,7 @@
 #include "mcpjail/mounts.hpp"
 #include "mcpjail/netfilter.hpp"
 #include "mcpjail/paths.hpp"
+#include "mcpjail/text.hpp"
 #include "mcpjail/units.hpp"
 
 namespace mcpjail::exporter {
@@ -31,12 +32,6 @@ namespace nf = netfilter;
 // a container gets when the pod does not ask for procMount Unmasked).
 const char* const kRuntimeMasked[] = {"acpi", "asound", "kcore", "keys", "latency_stats", "timer_list",
                                       "timer_stats", "sched_debug", "scsi"};
-
-std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
-}
 
 std::string millicores(double cpu) {
   const auto m = std::max<long long>(1, std::llround(cpu * 1000.0));
@@ -53,9 +48,9 @@ std::string volume_name(const std::string& prefix, const std::string& path, std:
   return name;
 }
 
-class Builder {
+class K8sBuilder {
  public:
-  Builder(const Plan& plan, const Profile& profile, const K8sOptions& o) : plan_(plan), pr_(profile), o_(o) {}
+  K8sBuilder(const Plan& plan, const Profile& profile, const K8sOptions& o) : plan_(plan), pr_(profile), o_(o) {}
 
   K8sExport run() {
     if (o_.image.empty()) throw LaunchError("export", "k8s needs --image IMAGE: the image that holds the server");
@@ -108,13 +103,13 @@ class Builder {
     out_.gaps.push_back({"env",
                          "the environment is an allowlist: the server gets only " +
                              (passed.empty() ? std::string("what the profile sets")
-                                             : join(passed) + " from the launcher, and what the profile sets"),
+                                             : join(passed, ", ") + " from the launcher, and what the profile sets"),
                          "the container starts with the image's environment plus the variables the profile sets and "
                          "--env gives" +
-                             (passed.empty() ? std::string() : " (" + join(passed) + " come from the image, if at all)") +
+                             (passed.empty() ? std::string() : " (" + join(passed, ", ") + " come from the image, if at all)") +
                              "; nothing removes the image's own variables"});
     if (!copied.empty())
-      out_.gaps.push_back({"env", "--env " + join(copied) + " passes the launcher's value at each start",
+      out_.gaps.push_back({"env", "--env " + join(copied, ", ") + " passes the launcher's value at each start",
                            "the value at export time is written into the manifest; put secrets in a Secret "
                            "(env[].valueFrom.secretKeyRef) instead"});
     return e;
@@ -155,17 +150,17 @@ class Builder {
       }
     }
     if (!reads.empty())
-      out_.gaps.push_back({"mounts", "only the planned paths of the host are visible, read-only: " + join(reads),
+      out_.gaps.push_back({"mounts", "only the planned paths of the host are visible, read-only: " + join(reads, ", "),
                            "the whole image is visible, read-only (readOnlyRootFilesystem); the host's paths are not"});
     if (!masks.empty())
-      out_.gaps.push_back({"mounts", "filesystem.hide masks " + join(masks),
+      out_.gaps.push_back({"mounts", "filesystem.hide masks " + join(masks, ", "),
                            "no masks in a pod: keep these out of the image and of any volume that replaces an emptyDir"});
     if (!state.empty())
-      out_.gaps.push_back({"mounts", "the profile's state directory (" + join(state) + ") persists between runs",
+      out_.gaps.push_back({"mounts", "the profile's state directory (" + join(state, ", ") + ") persists between runs",
                            "an emptyDir: it starts empty in every pod; replace the volume with a PersistentVolumeClaim to "
                            "keep it"});
     if (!tmpfs_.empty())
-      out_.gaps.push_back({"limits", "tmpfs " + join(tmpfs_) + " is sized: writes beyond the size fail (ENOSPC)",
+      out_.gaps.push_back({"limits", "tmpfs " + join(tmpfs_, ", ") + " is sized: writes beyond the size fail (ENOSPC)",
                            "memory-backed emptyDirs with sizeLimit: going over gets the pod evicted, and what they hold "
                            "counts against the memory limit"});
 
@@ -282,7 +277,7 @@ class Builder {
       }
     }
     if (!dns_port.empty())
-      out_.gaps.push_back({"network", "DNS leaves the jail only through its own filter: " + join(dns_port) + " is blocked",
+      out_.gaps.push_back({"network", "DNS leaves the jail only through its own filter: " + join(dns_port, ", ") + " is blocked",
                            "left out of the NetworkPolicy as well"});
     for (auto& [text, e] : by_net) {
       auto& [net, ports] = e;
@@ -422,7 +417,7 @@ class Builder {
     std::vector<std::string> rl = {"core dumps off (RLIMIT_CORE 0)"};
     if (l.nofile) rl.push_back("nofile " + std::to_string(l.nofile));
     if (l.file_size) rl.push_back("file_size " + format_size(l.file_size));
-    g.push_back({"limits", "rlimits: " + join(rl), "no rlimits in a pod spec: the runtime's defaults apply"});
+    g.push_back({"limits", "rlimits: " + join(rl, ", "), "no rlimits in a pod spec: the runtime's defaults apply"});
     if (l.pids)
       g.push_back({"limits", "pids " + std::to_string(*l.pids),
                    "no per-pod field: the kubelet's --pod-max-pids (podPidsLimit) bounds every pod of the node"});
@@ -432,12 +427,12 @@ class Builder {
                        [&](const char* m) { return std::string(m) == mnt::kProcMasked[i]; }))
         extra.push_back(std::string("/proc/") + mnt::kProcMasked[i]);
     g.push_back({"mounts",
-                 "/proc: the jail masks " + join(extra) +
+                 "/proc: the jail masks " + join(extra, ", ") +
                      " besides the runtime's usual list; no /sys; /dev holds null, zero, full, random, urandom, tty",
                  "the runtime's defaults (procMount Default): kcore, keys, timer_list, sched_debug and a few more masked, "
                  "/proc/sys read-only, /sys mounted read-only, its usual /dev"});
     std::string exec = plan_.landlock.exec_allow.empty() ? std::string("the server's command (or [exec] allow)")
-                                                         : join(plan_.landlock.exec_allow);
+                                                         : join(plan_.landlock.exec_allow, ", ");
     g.push_back({"landlock", "Landlock: only " + exec + " may be executed; file access narrowed to the planned paths",
                  "no Landlock in a pod spec: any program in the image may run; emptyDir volumes are not noexec"});
     g.push_back({"memfd",
@@ -494,7 +489,7 @@ std::string k8s_bytes(std::uint64_t bytes) {
 }
 
 K8sExport build_k8s(const Plan& plan, const Profile& profile, const K8sOptions& opts) {
-  return Builder(plan, profile, opts).run();
+  return K8sBuilder(plan, profile, opts).run();
 }
 
 }  // namespace mcpjail::exporter

@@ -31,6 +31,7 @@
 #include "mcpjail/errors.hpp"
 #include "mcpjail/mounts.hpp"
 #include "mcpjail/paths.hpp"
+#include "mcpjail/text.hpp"
 #include "mcpjail/units.hpp"
 
 namespace mcpjail::exporter {
@@ -44,15 +45,9 @@ using nlohmann::json;
 constexpr std::uint64_t kCpuPeriodUs = 100000;  // as the jail's cgroups
 constexpr std::uint64_t kCpuMinQuotaUs = 1000;
 
-std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
-}
-
-class Builder {
+class OciBuilder {
  public:
-  Builder(const Plan& plan, std::string dir) : plan_(plan), dir_(std::move(dir)) {}
+  OciBuilder(const Plan& plan, std::string dir) : plan_(plan), dir_(std::move(dir)) {}
 
   OciBundle run() {
     if (plan_.exe.empty() || plan_.argv.empty()) fail("no command to export: give the server's command after --");
@@ -195,8 +190,8 @@ class Builder {
             opts.push_back("rnoexec");
           } else {
             out_.gaps.push_back({"mounts",
-                                 "Landlock lets only " + join(runs) + " run from the writable " + s.target,
-                                 s.target + " is mounted without noexec because the server runs " + join(runs) +
+                                 "Landlock lets only " + join(runs, ", ") + " run from the writable " + s.target,
+                                 s.target + " is mounted without noexec because the server runs " + join(runs, ", ") +
                                      " from it: anything written there can be executed"});
           }
         }
@@ -339,7 +334,7 @@ class Builder {
   void gaps() {
     auto& g = out_.gaps;
     std::string exec = plan_.landlock.exec_allow.empty() ? std::string("the planned executables")
-                                                         : join(plan_.landlock.exec_allow);
+                                                         : join(plan_.landlock.exec_allow, ", ");
     for (const auto& r : plan_.landlock.rules)
       if (r.exec) exec += ", anything below " + r.path;
     g.push_back({"landlock",
@@ -398,7 +393,7 @@ class Builder {
         std::vector<std::string> allow;
         for (const auto& r : plan_.network.rules) allow.push_back(r.str());
         g.push_back({"network",
-                     "network = \"allowlist\": an uplink with the egress allowlist (" + join(allow) +
+                     "network = \"allowlist\": an uplink with the egress allowlist (" + join(allow, ", ") +
                          "), the jail's DNS filter for the names, private and local ranges denied",
                      "NO NETWORK: a bare OCI bundle has no egress filter nor DNS filter, so the server gets an empty "
                      "network namespace (loopback only). Use `mcp-jail run`, or `export k8s` for a cluster's network "
@@ -428,6 +423,6 @@ class Builder {
 
 }  // namespace
 
-OciBundle build_oci(const Plan& plan, const std::string& bundle_dir) { return Builder(plan, bundle_dir).run(); }
+OciBundle build_oci(const Plan& plan, const std::string& bundle_dir) { return OciBuilder(plan, bundle_dir).run(); }
 
 }  // namespace mcpjail::exporter

@@ -68,6 +68,13 @@ std::string quote(const std::string& s) {
   }
 }
 
+std::string apply_edits(std::string_view text, std::vector<Edit> edits) {
+  std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.b > b.b; });
+  std::string out(text);
+  for (const auto& e : edits) out.replace(e.b, e.e - e.b, e.text);
+  return out;
+}
+
 std::string line_indent(const std::string& s, std::size_t pos) {
   std::size_t start = s.rfind('\n', pos == 0 ? 0 : pos - 1);
   start = start == std::string::npos ? 0 : start + 1;

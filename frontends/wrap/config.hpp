@@ -22,6 +22,15 @@ struct HostConfig {
   std::vector<Section> sections;
 };
 
+// A replacement of [b, e) of a configuration's text by `text`.
+struct Edit {
+  std::size_t b, e;
+  std::string text;
+};
+
+// `text` with `edits` made (they must not overlap; any order).
+std::string apply_edits(std::string_view text, std::vector<Edit> edits);
+
 // Reads a configuration: validates it and finds its server sections (every
 // shape present, in the order above). Throws WrapError: a syntax error, a top
 // level that is not an object, no server section, a section that is not an

@@ -80,11 +80,6 @@ bool env_passes(const ProfileInfo& info, const std::string& name) {
   return false;
 }
 
-struct Edit {
-  std::size_t b, e;
-  std::string text;
-};
-
 class Wrapper {
  public:
   Wrapper(std::string_view original, const WrapOptions& o) : original_(original), opts_(o) {
@@ -119,10 +114,8 @@ class Wrapper {
       if (std::find(names.begin(), names.end(), server) == names.end())
         throw WrapError("--profile " + server + "=" + profile + ": no server called \"" + server + "\" in this file");
 
-    std::sort(edits_.begin(), edits_.end(), [](const Edit& a, const Edit& b) { return a.b > b.b; });
-    result_.text.assign(original_);
-    for (const auto& e : edits_) result_.text.replace(e.b, e.e - e.b, e.text);
     result_.changed = !edits_.empty();
+    result_.text = apply_edits(original_, std::move(edits_));
     return std::move(result_);
   }
 

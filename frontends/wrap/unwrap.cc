@@ -96,11 +96,6 @@ class Earlier {
   std::vector<std::pair<const std::string*, HostConfig>> configs_;
 };
 
-struct Edit {
-  std::size_t b, e;
-  std::string text;
-};
-
 }  // namespace
 
 UnwrapResult unwrap_config(std::string_view text, const std::vector<std::string>& earlier_texts) {
@@ -166,10 +161,8 @@ UnwrapResult unwrap_config(std::string_view text, const std::vector<std::string>
       result.servers.push_back(std::move(r));
     }
   }
-  std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.b > b.b; });
-  result.text.assign(text);
-  for (const auto& ed : edits) result.text.replace(ed.b, ed.e - ed.b, ed.text);
   result.changed = !edits.empty();
+  result.text = apply_edits(text, std::move(edits));
   return result;
 }
 
