@@ -32,11 +32,11 @@ using nlohmann::json;
 using namespace jsonc;
 using namespace wrap;
 
-// What a profile asks for, found by loading it (built-ins load from memory).
 // The variables of a directory that wrap can supply, from the server's
 // directory arguments (WORKSPACE: filesystem) or its --repository (REPO: git).
 const char* const kDirVars[] = {"WORKSPACE", "REPO"};
 
+// What a profile asks for, found by loading it (built-ins load from memory).
 struct ProfileInfo {
   bool loadable = false;        // with the variables wrap can supply
   std::string dir_var;          // the one it needs (WORKSPACE, REPO), if any
