@@ -145,7 +145,7 @@ TEST_CASE("git profile: git adds and commits in REPO, author from ~/.gitconfig, 
   }
 }
 
-TEST_CASE("git profile: hooks, .git/config and paths outside REPO are not writable; the control writes them", "[git]") {
+TEST_CASE("git profile: hooks, .git/config and paths outside REPO are not writable, and the control writes them", "[git]") {
   if (::access(kGit, X_OK) != 0) SKIP_TEST("git is not installed at /usr/bin/git");
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
@@ -171,7 +171,7 @@ TEST_CASE("git profile: hooks, .git/config and paths outside REPO are not writab
   }
 }
 
-TEST_CASE("git profile: without ~/.gitconfig the launch works and git sees no identity; with it, git cannot change it",
+TEST_CASE("git profile: without ~/.gitconfig the launch works and git sees no identity, with it git cannot change it",
           "[git]") {
   if (::access(kGit, X_OK) != 0) SKIP_TEST("git is not installed at /usr/bin/git");
   for (Mode m : modes()) {
