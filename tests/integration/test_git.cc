@@ -1,6 +1,8 @@
 // The built-in profile git (profiles/git.toml), with the real git program:
-// a server (here a shell script standing in for mcp-server-git, which runs git
-// the same way) adds and commits in ${REPO}; git may run only because the
+// a server adds and commits in ${REPO}. mcp-server-git itself comes from PyPI
+// and is not installed for the tests, so the servers are a shell script and a
+// Python program that run git as it does (a child process found on PATH,
+// GitPython's way). git may run only because the
 // profile allows it; the repository's hooks and config, and anything outside
 // it, stay unwritable; the launching user's ~/.gitconfig is what git reads,
 // and a missing one is no error. Root and rootless; as root the repository
@@ -196,6 +198,33 @@ TEST_CASE("git profile: without ~/.gitconfig the launch works and git sees no id
       CHECK(r.status == 0);
       CHECK(r.out == "Jail Tester\nJail Tester\n");
       CHECK(support::slurp(present.home + "/.gitconfig") == before);
+    }
+  }
+}
+
+TEST_CASE("git profile: a Python server runs git through subprocess, as mcp-server-git does", "[git]") {
+  if (::access(kGit, X_OK) != 0) SKIP_TEST("git is not installed at /usr/bin/git");
+  const std::string python = support::find_program({"/usr/bin/python3"});
+  if (python.empty()) SKIP_TEST("needs /usr/bin/python3");
+  for (Mode m : modes()) {
+    SECTION(mode_name(m)) {
+      World w(m, true);
+      support::spit(w.repo + "/py.txt", "from python\n", 0644);
+      chown_tree(w.repo, m == Mode::Root ? 0 : Harness::get().uid(m), m == Mode::Root ? 0 : Harness::get().gid(m));
+      // git found on PATH, as GitPython finds it.
+      const std::string script =
+          "import subprocess, sys\n"
+          "for a in (['add', 'py.txt'], ['commit', '-q', '-m', 'by python'], ['log', '-1', '--format=%an|%s']):\n"
+          "    r = subprocess.run(['git', *a], capture_output=True, text=True)\n"
+          "    sys.stdout.write(r.stdout)\n"
+          "    if r.returncode != 0: sys.exit(r.stderr)\n";
+      RunOptions o;
+      o.env = {"HOME=" + w.home};
+      const Result r = run(m, {"run", "git", "--var", "REPO=" + w.repo, "--audit-log", "none", "--", python, "-c", script}, o);
+      INFO(r.err);
+      CHECK(r.status == 0);
+      CHECK(r.out == "Jail Tester|by python\n");
+      CHECK(host_git(w.repo, {"log", "-1", "--format=%s"}).out == "by python\n");
     }
   }
 }
