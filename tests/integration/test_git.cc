@@ -2,10 +2,10 @@
 // a server adds and commits in ${REPO}. mcp-server-git itself comes from PyPI
 // and is not installed for the tests, so the servers are a shell script and a
 // Python program that run git as it does (a child process found on PATH,
-// GitPython's way). git may run only because the
-// profile allows it; the repository's hooks and config, and anything outside
-// it, stay unwritable; the launching user's ~/.gitconfig is what git reads,
-// and a missing one is no error. Root and rootless; as root the repository
+// GitPython's way). git may run only because the profile allows it; the
+// repository's hooks and config, and anything outside it, stay unwritable;
+// the launching user's ~/.gitconfig is what git reads, and a missing one is
+// no error. Root and rootless; as root the repository
 // belongs to root (0755), as a CI checkout does, and is written through the
 // idmapped bind. Each negative has its control: the same script under a
 // profile that drops what stops it.
