@@ -63,6 +63,20 @@ bool container_launcher(const std::string& command) {
   return b == "docker" || b == "podman" || b == "nerdctl";
 }
 
+std::optional<std::string> option_value(const std::vector<std::string>& tokens, std::size_t from,
+                                        const std::vector<std::string>& names) {
+  for (std::size_t i = from + 1; i < tokens.size(); ++i) {
+    const std::string& t = tokens[i];
+    if (t == "--") break;
+    for (const auto& n : names) {
+      if (t == n) return i + 1 < tokens.size() ? std::optional<std::string>(tokens[i + 1]) : std::nullopt;
+      if (n.starts_with("--") && t.starts_with(n + "=")) return t.substr(n.size() + 1);
+      if (!n.starts_with("--") && n.size() == 2 && t.size() > 2 && t.starts_with(n)) return t.substr(2);
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> host_dir(const std::string& arg, const std::optional<std::string>& cwd,
                                     const std::string& home) {
   if (arg.empty()) return std::nullopt;

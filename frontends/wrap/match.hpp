@@ -31,6 +31,12 @@ std::string npx_package(const std::vector<std::string>& args);
 // docker, podman, nerdctl.
 bool container_launcher(const std::string& command);
 
+// The value of the first of `names` among tokens[from+1 ...]: "--name VALUE",
+// "--name=VALUE", and for a short "-n", "-n VALUE" and "-nVALUE"
+// (mcp-server-git's --repository / -r). nullopt when none is given.
+std::optional<std::string> option_value(const std::vector<std::string>& tokens, std::size_t from,
+                                        const std::vector<std::string>& names);
+
 // A directory argument of a server as a host path for --var/--write: absolute,
 // "~" expanded with `home`, relative ones against an absolute `cwd`, and
 // "${...}" left for the host to substitute. nullopt when it cannot be told.

@@ -32,10 +32,14 @@ using nlohmann::json;
 using namespace jsonc;
 using namespace wrap;
 
+// The variables of a directory that wrap can supply, from the server's
+// directory arguments (WORKSPACE: filesystem) or its --repository (REPO: git).
+const char* const kDirVars[] = {"WORKSPACE", "REPO"};
+
 // What a profile asks for, found by loading it (built-ins load from memory).
 struct ProfileInfo {
   bool loadable = false;        // with the variables wrap can supply
-  bool needs_workspace = false; // ${WORKSPACE}
+  std::string dir_var;          // the one it needs (WORKSPACE, REPO), if any
   std::string error;            // why not loadable
   bool no_network = false;       // network = "none"
   std::string name;              // the profile's name (its ${PROFILE_STATE})
@@ -48,9 +52,9 @@ ProfileInfo inspect_profile(const std::string& spec, const std::string& home) {
   LoadOptions lo;
   lo.home = home.starts_with("/") ? home : "/home/user";
   lo.pwd = "/";
-  auto attempt = [&](bool with_workspace) -> bool {
+  auto attempt = [&](const char* var) -> bool {
     lo.vars.clear();
-    if (with_workspace) lo.vars["WORKSPACE"] = "/mcp-jail-wrap/workspace";
+    if (var) lo.vars[var] = "/mcp-jail-wrap/workspace";
     try {
       const Profile p = load_profile(spec, lo);
       info.env_pass = p.env.pass;
@@ -63,12 +67,21 @@ ProfileInfo inspect_profile(const std::string& spec, const std::string& home) {
       return false;
     }
   };
-  if (attempt(false)) {
+  if (attempt(nullptr)) {
     info.loadable = true;
-  } else if (attempt(true)) {
-    info.loadable = info.needs_workspace = true;
-    info.error.clear();
+    return info;
   }
+  std::string error;  // as loaded with WORKSPACE, the usual one
+  for (const char* var : kDirVars) {
+    if (attempt(var)) {
+      info.loadable = true;
+      info.dir_var = var;
+      info.error.clear();
+      return info;
+    }
+    if (error.empty()) error = info.error;
+  }
+  info.error = error;
   return info;
 }
 
@@ -263,9 +276,10 @@ class Wrapper {
     std::vector<std::string> tokens{command};
     tokens.insert(tokens.end(), args.begin(), args.end());
     std::string matched;
-    std::optional<std::size_t> fs_index;
+    std::optional<std::size_t> fs_index, git_index;
     for (std::size_t i = 0; i < tokens.size(); ++i) {
       if (server_is(tokens[i], "filesystem")) fs_index = i;  // the last: --package=PKG BIN DIR...
+      if (!git_index && server_is(tokens[i], "git")) git_index = i;
       if (matched.empty())
         for (const auto& c : candidates_)
           if (server_is(tokens[i], c)) {
@@ -274,10 +288,17 @@ class Wrapper {
           }
     }
 
-    // The server's directories: a filesystem server's arguments, else its cwd.
+    // The server's directories: a filesystem server's arguments, a git
+    // server's --repository, else its cwd.
     std::vector<std::string> dirs;
     std::string unusable_dir;
-    if (fs_index) {
+    const auto repository = git_index ? option_value(tokens, *git_index, {"--repository", "-r"}) : std::nullopt;
+    if (repository) {
+      if (auto d = host_dir(*repository, cwd, opts_.home))
+        dirs.push_back(*d);
+      else
+        unusable_dir = *repository;
+    } else if (fs_index) {
       for (std::size_t i = *fs_index + 1; i < tokens.size(); ++i) {
         if (tokens[i].starts_with("-")) continue;
         if (auto d = host_dir(tokens[i], cwd, opts_.home)) {
@@ -297,8 +318,8 @@ class Wrapper {
     const ProfileInfo* info = &profile_info(profile);
     auto cannot = [&]() -> std::string {
       if (!info->loadable) return "profile " + profile + " does not load as is: " + info->error;
-      if (info->needs_workspace && dirs.empty())
-        return "profile " + profile + " needs ${WORKSPACE}, and " +
+      if (!info->dir_var.empty() && dirs.empty())
+        return "profile " + profile + " needs ${" + info->dir_var + "}, and " +
                (unusable_dir.empty() ? std::string("the entry names no directory")
                                      : "the directory argument \"" + unusable_dir + "\" is relative (and no absolute \"cwd\")");
       return {};
@@ -312,8 +333,8 @@ class Wrapper {
     }
 
     std::vector<std::string> jail_args;
-    if (info->needs_workspace) {
-      jail_args = {"--var", "WORKSPACE=" + dirs[0]};
+    if (!info->dir_var.empty()) {
+      jail_args = {"--var", info->dir_var + "=" + dirs[0]};
       for (std::size_t i = 1; i < dirs.size(); ++i) {
         jail_args.push_back("--write");
         jail_args.push_back(dirs[i]);

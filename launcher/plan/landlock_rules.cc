@@ -80,6 +80,11 @@ LandlockRules plan_landlock(Context& c, const LandlockInputs& in) {
     const auto& st = in.state;
     const bool state_dir = !st.dir.empty() && path_is_under(a.path, st.dir) && a.path != st.dir && w.error.empty() &&
                            w.type == ObjType::Missing;
+    if (a.optional && !state_dir && w.error.empty() && w.type == ObjType::Missing) {
+      // Visible where it would be (below /usr, say), but not on this host.
+      c.note("exec.allow " + a.path + " (optional) does not exist; skipped");
+      continue;
+    }
     if (w.error.empty() && (w.type == ObjType::Directory || state_dir)) {
       // A directory: whatever lies beneath it may be executed; below
       // ${PROFILE_STATE}, `run` creates it. The ELF interpreters its

@@ -618,6 +618,7 @@ TEST_CASE("probe: every built-in profile contains every attempt") {
   const std::vector<Builtin> builtins = {
       {"base", {}},
       {"filesystem", {"WORKSPACE"}},
+      {"git", {"REPO"}},
       {"memory", {}},
       {"everything", {}},
       // fetch (network allowlist) is probed inside the network tests' world,

@@ -335,6 +335,18 @@ TEST_CASE("plan: an exec.allow directory allows what lies beneath it") {
   CHECK_THAT(render_plan(plan), Catch::Contains("/usr/lib  (+ execute beneath)"));
 }
 
+TEST_CASE("plan: an optional exec.allow file that does not exist is skipped, with a note") {
+  World w;
+  // Visible (below /usr) but missing on this host: skipped, not handed to Landlock.
+  const auto plan = w.plan(std::string(kBase) + "[exec]\nallow = [\"-/usr/bin/true\", \"-/usr/lib/mcpjail-no-such/prog\"]\n");
+  const auto& ll = plan.landlock;
+  CHECK(std::find(ll.exec_allow.begin(), ll.exec_allow.end(), "/usr/bin/true") != ll.exec_allow.end());
+  CHECK(std::find(ll.exec_allow.begin(), ll.exec_allow.end(), "/usr/lib/mcpjail-no-such/prog") == ll.exec_allow.end());
+  CHECK(std::any_of(plan.notes.begin(), plan.notes.end(), [](const std::string& n) {
+    return n == "exec.allow /usr/lib/mcpjail-no-such/prog (optional) does not exist; skipped";
+  }));
+}
+
 TEST_CASE("plan: identities") {
   World w;
   auto i = w.inv();

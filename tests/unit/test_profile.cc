@@ -349,9 +349,11 @@ TEST_CASE("profile: extends cycles, missing parents and unknown built-ins") {
 
 TEST_CASE("profile: built-in profiles load and are described") {
   REQUIRE(builtin_profiles().size() >= 2);
+  LoadOptions with_repo = opts();  // git needs REPO
+  with_repo.vars["REPO"] = "/home/alice/repo";
   for (const auto& b : builtin_profiles()) {
     INFO(b.name);
-    CHECK_NOTHROW(load_profile(b.name, opts()));
+    CHECK_NOTHROW(load_profile(b.name, with_repo));
     CHECK_FALSE(profile_description(b.text).empty());
   }
   const auto fsp = load_profile("filesystem", opts());
@@ -361,6 +363,17 @@ TEST_CASE("profile: built-in profiles load and are described") {
   LoadOptions o = opts();
   o.vars.clear();
   CHECK_THROWS_WITH(load_profile("filesystem", o), Catch::Contains("${WORKSPACE} is not set"));
+  // git: REPO writable and the cwd, git allowed, ~/.gitconfig optional and git's global file
+  const auto git = load_profile("git", with_repo);
+  CHECK(git.filesystem.write.back().path == "/home/alice/repo");
+  CHECK(git.exec.cwd == "/home/alice/repo");
+  CHECK(git.exec.allow.at(0).path == "/usr/bin/git");
+  CHECK_FALSE(git.exec.allow.at(0).optional);
+  CHECK(git.filesystem.read.back().path == "/home/alice/.gitconfig");
+  CHECK(git.filesystem.read.back().optional);
+  CHECK(git.env.set.at("GIT_CONFIG_GLOBAL") == "/home/alice/.gitconfig");
+  CHECK(git.network.mode == NetMode::None);
+  CHECK_THROWS_WITH(load_profile("git", opts()), Catch::Contains("${REPO} is not set"));
 }
 
 TEST_CASE("profile: malformed UTF-8 is refused before parsing, with its position") {

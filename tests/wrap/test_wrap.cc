@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -200,7 +201,7 @@ const std::map<std::string, std::map<std::string, Expect>> kFixtureExpect = {
     {"vscode_mcp.json",
      {{"filesystem", {WrapAction::Wrapped, "filesystem", {"--var", "WORKSPACE=${workspaceFolder}"}}},
       {"perplexity", {WrapAction::Wrapped, "", {"--env", "PERPLEXITY_API_KEY"}}},
-      {"git", {WrapAction::Wrapped, "git"}},
+      {"git", {WrapAction::Wrapped, "git", {"--var", "REPO=${workspaceFolder}"}}},
       {"local-tools", {WrapAction::Wrapped}},
       {"github", {WrapAction::NotStdio}},
       {"legacy-sse", {WrapAction::NotStdio}}}},
@@ -435,6 +436,28 @@ TEST_CASE("profile matching", "[lib]") {
       else
         CHECK(s.profile == "base");
     }
+  }
+  SECTION("mcp-server-git: profile git, REPO from --repository or -r, else an absolute cwd") {
+    for (const auto& [command, args, cwd, repo] : std::vector<std::array<std::string, 4>>{
+             {"uvx", R"(["mcp-server-git", "--repository", "/src/app"])", "", "/src/app"},
+             {"uvx", R"(["mcp-server-git==0.6.2", "--repository=~/src/app"])", "", "/home/alice/src/app"},
+             {"python3", R"(["-m", "mcp_server_git", "-r", "/src/app"])", "", "/src/app"},
+             {"/opt/venv/bin/mcp-server-git", R"(["-r", "app"])", R"(, "cwd": "/src")", "/src/app"},
+             {"/opt/venv/bin/mcp-server-git", "[]", R"(, "cwd": "/src/app")", "/src/app"},
+         }) {
+      INFO(command << " " << args);
+      const auto& s = only(mcpjail::wrap_config(
+          R"({"mcpServers": {"s": {"command": ")" + command + R"(", "args": )" + args + cwd + "}}}", opts()));
+      CHECK(s.profile == "git");
+      CHECK(s.jail_args == std::vector<std::string>{"--var", "REPO=" + repo});
+    }
+    // No repository and no absolute cwd: base, and the report says why.
+    const auto& none = only(wrap_args(R"(["mcp-server-git"])"));
+    CHECK(none.profile == "base");
+    CHECK(none.note.find("needs ${REPO}") != std::string::npos);
+    // Not the GitHub server.
+    CHECK(only(wrap_args(R"(["-y", "@modelcontextprotocol/server-github"])")).profile != "git");
+    CHECK(only(wrap_args(R"(["mcp-server-github", "--repository", "/src/app"])")).profile != "git");
   }
   SECTION("base is never chosen by name") {
     CHECK(only(wrap_args(R"(["mcp-server-base"])")).profile == "base");

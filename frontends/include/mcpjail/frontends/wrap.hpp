@@ -51,14 +51,19 @@
 //   server's directories. For the filesystem server (matched as above) these
 //   are the arguments after the (last) one naming the package that do not start
 //   with "-": the first is `--var WORKSPACE=DIR`, each further one `--write DIR`.
-//   For any other server, its "cwd" when that is absolute.
+//   A profile that needs ${REPO} (git does) gets a git server's repository:
+//   the value of --repository or -r after the argument naming mcp-server-git
+//   (mcp_server_git), as `--var REPO=DIR`.
+//   For any other server (and a git server without either), its "cwd" when
+//   that is absolute.
 //   A leading "~" is expanded with HOME; a relative directory is taken
 //   relative to the entry's "cwd" when that is absolute; a value starting with
 //   "${" is left for the host to substitute (VS Code's ${workspaceFolder}).
 //   When the chosen profile still needs a variable wrap cannot tell, the
 //   server falls back to "base" (automatic choice) or is left untouched
 //   (--profile), and the report says which variable. (What a profile needs is
-//   found by loading it: without variables, then with WORKSPACE.)
+//   found by loading it: without variables, then with WORKSPACE, then with
+//   REPO.)
 // "envFile" (Cursor): a file of NAME=VALUE lines (dotenv: # comments,
 //   "export NAME=...") the host loads into the server's environment; its
 //   names get `--env NAME` like "env" keys (values are never read into the
