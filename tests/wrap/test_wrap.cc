@@ -879,24 +879,41 @@ TEST_CASE("mcp-jail wrap rewrites each fixture, with a backup, and a second run 
       REQUIRE(r.status == 0);
       CHECK(r.out.empty());
       CHECK(r.err.find("wrapped, profile") != std::string::npos);
-      CHECK(d.listing() == std::set<std::string>{file, file + ".mcp-jail.bak"});
+      // The same rewrite as the library's, with this binary's path and the
+      // configuration's place (the profiles wrap writes for servers without
+      // a built-in one go beside it, in STEM.mcp-jail/).
+      WrapOptions o = opts();
+      o.jail_path = self;
+      if (const char* h = std::getenv("HOME")) o.home = h;
+      o.env_file_dir = fs::canonical(d.path).string();
+      o.config_path = fs::canonical(cfg).string();
+      if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && x[0] == '/') o.config_home = x;
+      else if (o.home.starts_with("/")) o.config_home = o.home + "/.config";
+      const std::string stem = file.substr(0, file.size() - 5);
+      std::set<std::string> listing{file, file + ".mcp-jail.bak"};
+      // Read after the binary wrote the profiles: each holds what the
+      // library would write.
+      const WrapResult lib = mcpjail::wrap_config(original, o);
+      for (const auto& g : lib.profiles) {
+        CHECK(g.state == mcpjail::GeneratedProfile::State::Unchanged);
+        CHECK(g.path.starts_with(o.env_file_dir + "/" + stem + ".mcp-jail/"));
+        listing.insert(stem + ".mcp-jail");
+      }
+      CHECK(d.listing() == listing);
       CHECK(slurp(cfg + ".mcp-jail.bak") == original);
       CHECK(mode_of(cfg + ".mcp-jail.bak") == 0640);
       CHECK(mode_of(cfg) == 0640);
       const std::string wrapped = slurp(cfg);
-      // The same rewrite as the library's, with this binary's path.
-      WrapOptions o = opts();
-      o.jail_path = self;
-      if (const char* h = std::getenv("HOME")) o.home = h;
-      const WrapResult lib = mcpjail::wrap_config(original, o);
       CHECK(wrapped == lib.text);
+      for (const auto& g : lib.profiles) CHECK(slurp(g.path) == g.text);
       check_round_trip(original, lib, self);
 
       const Run again = run_jail({"wrap", cfg}, kScratch);
       CHECK(again.status == 0);
       CHECK(again.err.find("nothing to change") != std::string::npos);
       CHECK(slurp(cfg) == wrapped);
-      CHECK(d.listing() == std::set<std::string>{file, file + ".mcp-jail.bak"});
+      CHECK(d.listing() == listing);
+      for (const auto& g : lib.profiles) CHECK(slurp(g.path) == g.text);
     }
   }
 }
@@ -972,10 +989,11 @@ TEST_CASE("mcp-jail wrap: timestamped backup, symlinked config, --profile, help"
     REQUIRE(run_jail({"wrap", cfg}, kScratch).status == 0);
     CHECK(slurp(cfg + ".mcp-jail.bak") == "older backup");
     const auto names = d.listing();
-    REQUIRE(names.size() == 3);
+    REQUIRE(names.size() == 4);  // and c.mcp-jail/, the profile written for "a"
+    CHECK(names.count("c.mcp-jail"));
     std::string stamped;
     for (const auto& n : names)
-      if (n != "c.json" && n != "c.json.mcp-jail.bak") stamped = n;
+      if (n != "c.json" && n != "c.json.mcp-jail.bak" && n != "c.mcp-jail") stamped = n;
     CHECK(stamped.starts_with("c.json.mcp-jail.2"));
     CHECK(stamped.ends_with(".bak"));
     CHECK(slurp(d.path + "/" + stamped) == text);
@@ -987,7 +1005,8 @@ TEST_CASE("mcp-jail wrap: timestamped backup, symlinked config, --profile, help"
     fs::create_symlink(target, d.path + "/link.json");
     REQUIRE(run_jail({"wrap", d.path + "/link.json"}, kScratch).status == 0);
     CHECK(fs::is_symlink(d.path + "/link.json"));
-    CHECK(slurp(target).find("\"run\", \"base\"") != std::string::npos);
+    CHECK(slurp(target).find("\"run\", \"" + fs::canonical(d.path).string() + "/dotfiles/mcp.mcp-jail/a.toml\"") !=
+          std::string::npos);
     CHECK(slurp(target + ".mcp-jail.bak") == text);
   }
   SECTION("--profile NAME and --profile=NAME") {

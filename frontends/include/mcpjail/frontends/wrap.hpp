@@ -99,6 +99,26 @@ struct WrapOptions {
   // only remarked on, path-valued env entries are not followed).
   std::string env_file_dir;
   std::string home;       // expands a leading ~ in directory arguments; empty: none
+  // The configuration's own path (symbolic links resolved) and the user's
+  // configuration directory (${XDG_CONFIG_HOME:-$HOME/.config}). With
+  // config_path set, a server the catalog has no built-in profile for gets
+  // a profile written for it (WrapResult::profiles); empty: it gets base.
+  std::string config_path;
+  std::string config_home;
+};
+
+// A profile wrap writes for a server (see "Profiles wrap writes" above).
+struct GeneratedProfile {
+  enum class State {
+    New,        // to be written
+    Update,     // wrap wrote it before, unedited, and would now write other text: to be rewritten
+    Unchanged,  // holds exactly this text already
+    Kept,       // edited since wrap wrote it, or not written by wrap: left as it is
+  };
+  std::string path;  // absolute
+  std::string text;  // what wrap writes (for Kept: what it would have written)
+  State state = State::New;
+  std::string server;  // the entry it is for
 };
 
 enum class WrapAction {
@@ -121,6 +141,7 @@ struct WrapResult {
   std::string text;  // the rewritten configuration (== input when nothing changed)
   bool changed = false;
   std::vector<ServerReport> servers;
+  std::vector<GeneratedProfile> profiles;  // written before the configuration
 };
 
 // A configuration wrap refuses. line/column are 1-based (column in characters)
@@ -140,7 +161,9 @@ class WrapError : public std::runtime_error {
 inline constexpr std::size_t kMaxConfigBytes = 8 << 20;
 
 // Rewrites a configuration held in memory. Pure apart from reading a profile
-// file named by options.profile. Throws WrapError.
+// file named by options.profile, the files of options.env_file_dir, and (with
+// options.config_path) looking at the paths of the servers' arguments and
+// env and reading the profiles wrap wrote before. Throws WrapError.
 WrapResult wrap_config(std::string_view text, const WrapOptions& options);
 
 // `mcp-jail unwrap` puts each wrapped entry back: one whose command's file
