@@ -370,7 +370,9 @@ class Wrapper {
     // A profile of its own, written beside the configuration: for a server
     // of the catalog without a built-in profile, and for one it does not know.
     if (forced.empty() && matched.empty() && !opts_.config_path.empty())
-      return generated(sec, m, ms, cmd_m, args_m, command, args, tokens, cwd, row, cat ? cat->index : 0);
+      return generated(sec, m, ms, cmd_m, args_m, command, args, tokens, cwd, row, cat ? cat->index : 0,
+                       row && *row->profile ? std::string("this mcp-jail has no built-in profile ") + row->profile
+                                            : std::string());
     std::string profile = forced.empty() ? (matched.empty() ? "base" : matched) : forced;
     std::string fallback_note;
     const ProfileInfo* info = &profile_info(profile);
@@ -903,7 +905,8 @@ class Wrapper {
       notes.push_back(path + " was edited (or not written by wrap): kept as it is; remove it to have wrap write it again");
     std::string writes, reads;
     for (const auto& gr : p.grants) (gr.write ? writes : reads) += (gr.write ? writes : reads).empty() ? gr.path : ", " + gr.path;
-    notes.push_back(std::string("writable: ") + (writes.empty() ? "nothing of the host" : writes) +
+    notes.push_back(std::string(*state == GeneratedProfile::State::Kept ? "as wrap would write it: " : "") +
+                    "writable: " + (writes.empty() ? "nothing of the host" : writes) +
                     (reads.empty() ? "" : "; read-only: " + reads) + "; network: " +
                     (p.row && !p.row->network.empty() ? "only " + [&] {
                       std::string n;

@@ -824,6 +824,14 @@ struct TempDir {
   }
 };
 
+const std::string kScratch = "/tmp/mcpjail-wrap-test-" + std::to_string(::getpid());
+// The binary's XDG_CONFIG_HOME: profiles wrap cannot place beside a
+// configuration go below it, never into the real user's.
+const std::string kConfigHome = kScratch + "-config";
+struct ConfigHomeCleanup {
+  ~ConfigHomeCleanup() { fs::remove_all(kConfigHome); }
+} config_home_cleanup;
+
 struct Run {
   int status = -1;
   std::string out, err;
@@ -837,6 +845,7 @@ Run run_jail(const std::vector<std::string>& args, const std::string& scratch) {
     const int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(99);
+    if (::setenv("XDG_CONFIG_HOME", kConfigHome.c_str(), 1) != 0) ::_exit(97);
     std::vector<char*> argv{const_cast<char*>(MCPJAIL_BIN)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -860,7 +869,6 @@ mode_t mode_of(const std::string& p) {
   return st.st_mode & 07777;
 }
 
-const std::string kScratch = "/tmp/mcpjail-wrap-test-" + std::to_string(::getpid());
 
 }  // namespace
 
@@ -887,8 +895,7 @@ TEST_CASE("mcp-jail wrap rewrites each fixture, with a backup, and a second run 
       if (const char* h = std::getenv("HOME")) o.home = h;
       o.env_file_dir = fs::canonical(d.path).string();
       o.config_path = fs::canonical(cfg).string();
-      if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && x[0] == '/') o.config_home = x;
-      else if (o.home.starts_with("/")) o.config_home = o.home + "/.config";
+      o.config_home = kConfigHome;
       const std::string stem = file.substr(0, file.size() - 5);
       std::set<std::string> listing{file, file + ".mcp-jail.bak"};
       // Read after the binary wrote the profiles: each holds what the
@@ -896,8 +903,10 @@ TEST_CASE("mcp-jail wrap rewrites each fixture, with a backup, and a second run 
       const WrapResult lib = mcpjail::wrap_config(original, o);
       for (const auto& g : lib.profiles) {
         CHECK(g.state == mcpjail::GeneratedProfile::State::Unchanged);
-        CHECK(g.path.starts_with(o.env_file_dir + "/" + stem + ".mcp-jail/"));
-        listing.insert(stem + ".mcp-jail");
+        // Beside it, unless a server may write there (a host variable,
+        // ${workspaceFolder}, could name that directory).
+        if (g.path.starts_with(o.env_file_dir + "/" + stem + ".mcp-jail/")) listing.insert(stem + ".mcp-jail");
+        else CHECK(g.path.starts_with(kConfigHome + "/mcp-jail/wrap/" + stem + "-"));
       }
       CHECK(d.listing() == listing);
       CHECK(slurp(cfg + ".mcp-jail.bak") == original);
