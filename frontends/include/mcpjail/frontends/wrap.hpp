@@ -39,14 +39,38 @@
 //     an array of strings.
 //
 // Profile choice, per server (unless --profile NAME is given for all):
-//   A built-in profile NAME (other than "base") matches a server whose command
-//   or arguments name the reference server package for it: the npm package
-//   "@modelcontextprotocol/server-NAME", its executable "mcp-server-NAME", the
-//   PyPI package "mcp-server-NAME" or its module "mcp_server_NAME" - as a whole
-//   word, with any version or path around it ("...@1.2.3", "...==0.6",
-//   "/x/node_modules/@modelcontextprotocol/server-NAME/dist/index.js").
-//   The first argument (in command-line order) that matches decides.
-//   No match: "base".
+//   The catalog (frontends/wrap/catalog.cc) first: a row names a server's
+//   packages in each form ("@modelcontextprotocol/server-github",
+//   "mcp-server-time", the module "mcp_server_time"), matched as whole
+//   words with any version or path around them ("...@1.2.3", "...==0.6",
+//   "/x/node_modules/@modelcontextprotocol/server-NAME/dist/index.js"); the
+//   first argument (in command-line order) that names a row decides. A row
+//   with a built-in profile gets it, its path arguments filling the
+//   profile's variables (filesystem: WORKSPACE; git: REPO from --repository).
+//   Else, a built-in profile NAME (other than "base") matches a server whose
+//   command or arguments name "@modelcontextprotocol/server-NAME",
+//   "mcp-server-NAME" or "mcp_server_NAME".
+// Profiles wrap writes (with options.config_path; without it, "base"): a
+//   row without a built-in profile (or whose profile this build lacks) and a
+//   server the catalog does not know get a profile of their own, extending
+//   base. A row's: its network allowlist, [env] pass of its variables, its
+//   path arguments. An unknown server's: no network; its directory
+//   arguments (also --opt=DIR) writable, file arguments read-only; "env"
+//   values that are paths read-only, or writable (a directory; a file's
+//   directory) when the name holds DATA, DIR, DB, MEMORY, STATE, ...; never
+//   /, a top-level directory, the home directory or above, and a directory
+//   holding the server's program only read-only. The report says which and
+//   why, and the `mcp-jail learn` line that refines it.
+//   Its place: CONFIGDIR/STEM.mcp-jail/FILE.toml (STEM: the configuration's
+//   file name without .json), unless a directory a server of the
+//   configuration may write (a --write, a WORKSPACE, a written profile's
+//   write path; a host variable could be any) holds it; then
+//   CONFIG_HOME/mcp-jail/wrap/STEM-HASH/FILE.toml; neither: not wrapped.
+//   Its name (so its ${PROFILE_STATE}, npx's cache) is the entry's with a
+//   hash of the configuration's path, the section and the entry. Its first
+//   line records the sha256 of the rest: a file holding exactly the text is
+//   Unchanged, one wrap wrote and nobody edited is rewritten (Update), any
+//   other is Kept (remarked on); a path that is no regular file: not wrapped.
 // Variables: a profile that needs ${WORKSPACE} (filesystem does) gets the
 //   server's directories. For the filesystem server (matched as above) these
 //   are the arguments after the (last) one naming the package that do not start
