@@ -50,6 +50,9 @@ struct ProfileInfo {
   std::string name;              // the profile's name (its ${PROFILE_STATE})
   std::vector<std::string> env_pass;
   std::map<std::string, std::string> env_set;
+  // Its write paths that no variable wrap fills names (those are the
+  // entry's --var values): where a profile wrap writes must not go.
+  std::vector<std::string> writes;
 };
 
 ProfileInfo inspect_profile(const std::string& spec, const std::string& home) {
@@ -76,6 +79,9 @@ ProfileInfo inspect_profile(const std::string& spec, const std::string& home) {
         for (const auto& a : p.network.allow)
           if (a == "*:443" || a == "registry.npmjs.org:443" || a == "*.npmjs.org:443") info.npm_registry = true;
       info.name = p.name;
+      info.writes.clear();
+      for (const auto& w : p.filesystem.write)
+        if (w.path.find("/mcp-jail-wrap/") == std::string::npos) info.writes.push_back(w.path);
       return true;
     } catch (const std::exception& e) {
       info.error = first_line(e.what());
@@ -252,12 +258,21 @@ class Wrapper {
     }
     std::vector<std::string> passed;
     for (const auto& e : run.values("env")) passed.push_back(e.substr(0, e.find('=')));
+    // What it may write: no profile wrap writes goes there.
+    for (const auto& w : run.values("write")) note_writable(w);
+    for (const auto& v : run.values("var"))
+      if (const auto eq = v.find('='); eq != std::string::npos && (v[eq + 1] == '/' || v[eq + 1] == '$' || v[eq + 1] == '~'))
+        note_writable(v.substr(eq + 1));
     const std::string& profile = run.operand;
     // What the profile passes decides too; when it cannot be inspected
     // (a variable wrap cannot tell), nothing is claimed.
     if (profile.empty()) return note;
     const ProfileInfo& info = profile_info(profile);
-    if (!info.loadable) return note;
+    if (!info.loadable) {
+      unknown_writable_ = true;
+      return note;
+    }
+    for (const auto& w : info.writes) note_writable(w);
     std::string missing;
     for (const auto& name : env_keys(ms)) {
       if (std::find(passed.begin(), passed.end(), name) != passed.end()) continue;
@@ -398,6 +413,7 @@ class Wrapper {
       if (std::string why2 = cannot(); !why2.empty()) return done(WrapAction::Skipped, why2);
     }
 
+    for (const auto& w : info->writes) note_writable(w);
     std::vector<std::string> jail_args;
     if (info->needs_workspace) {
       jail_args = {"--var", "WORKSPACE=" + dirs[0]};
@@ -520,7 +536,8 @@ class Wrapper {
   // A directory some server of this configuration may write: no profile
   // wrap writes goes inside one. A host variable (${workspaceFolder}) could
   // be anywhere.
-  void note_writable(const std::string& dir) {
+  void note_writable(std::string dir) {
+    if ((dir == "~" || dir.starts_with("~/")) && opts_.home.starts_with("/")) dir = opts_.home + dir.substr(1);
     if (dir.starts_with("${") || !dir.starts_with("/")) {
       unknown_writable_ = true;
       return;

@@ -203,6 +203,28 @@ TEST_CASE("a written profile is never inside a directory a server of the configu
   CHECK(report(r3, "think").note.find("no place for its profile") != std::string::npos);
   CHECK(r3.profiles.empty());
 
+  // A server wrapped before, whose workspace holds the configuration: the same.
+  const WrapOptions o5 = options(d, "/ws5/mcp.json");
+  const std::string cfg5 = config(
+      {{"files", R"({"command": "/usr/local/bin/mcp-jail", "args": ["run", "filesystem", "--var", "WORKSPACE=)" + d.path +
+                     R"(/ws5", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", ")" + d.path + R"(/ws5"]})"},
+       {"think", entry("npx", R"(["-y", "@modelcontextprotocol/server-sequential-thinking"])")}});
+  const WrapResult r5 = mcpjail::wrap_config(cfg5, o5);
+  CHECK(report(r5, "files").action == WrapAction::AlreadyWrapped);
+  CHECK(profile_of(r5, "think").path.starts_with(o5.config_home + "/"));
+
+  // A profile given with --profile SERVER=FILE that writes the configuration's directory: the same.
+  WrapOptions o6 = options(d, "/cfg6/mcp.json");
+  spit(d.path + "/wide.toml", "version = 1\nname = \"wide\"\nextends = \"base\"\n[filesystem]\nwrite = [\"" + d.path +
+                                   "/cfg6\"]\n");
+  o6.server_profiles = {{"mine", d.path + "/wide.toml"}};
+  const WrapResult r6 = mcpjail::wrap_config(
+      config({{"mine", entry("/usr/bin/python3", R"(["-m", "mine"])")},
+              {"think", entry("npx", R"(["-y", "@modelcontextprotocol/server-sequential-thinking"])")}}),
+      o6);
+  CHECK(report(r6, "mine").profile == d.path + "/wide.toml");
+  CHECK(profile_of(r6, "think").path.starts_with(o6.config_home + "/"));
+
   // An unknown server's own directory argument holding the configuration: the same.
   const WrapOptions o4 = options(d, "/data4/mcp.json");
   const WrapResult r4 =
