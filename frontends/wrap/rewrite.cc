@@ -624,6 +624,11 @@ class Wrapper {
     }
     auto grant = [&](std::string path, bool write, std::string why) {
       if (path.starts_with("${")) {  // a host variable: ${VAR} in the profile, --var VAR=<value>
+        for (const char* home : {"${userHome}", "${env:HOME}", "${env:USERPROFILE}"})
+          if (path == home || path == std::string(home) + "/") {
+            refused.push_back(path);
+            return;
+          }
         std::string var;
         for (const auto& [k, v] : p.host_vars)
           if (v == path) var = k;
@@ -918,8 +923,11 @@ class Wrapper {
                      : *state == GeneratedProfile::State::Update  ? ", rewritten"
                      : *state == GeneratedProfile::State::Kept    ? ""
                                                                   : ", new"));
-    if (*state == GeneratedProfile::State::Kept)
+    if (*state == GeneratedProfile::State::Kept) {
       notes.push_back(path + " was edited (or not written by wrap): kept as it is; remove it to have wrap write it again");
+      if (const ProfileInfo& kept = profile_info(path); !kept.loadable)
+        notes.push_back(path + " does not load as it is: " + kept.error);
+    }
     std::string writes, reads;
     for (const auto& gr : p.grants) (gr.write ? writes : reads) += (gr.write ? writes : reads).empty() ? gr.path : ", " + gr.path;
     notes.push_back(std::string(*state == GeneratedProfile::State::Kept ? "as wrap would write it: " : "") +

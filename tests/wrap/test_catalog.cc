@@ -164,6 +164,15 @@ TEST_CASE("an unknown server: its directory arguments and data paths of env, not
   CHECK(writes == std::vector<std::string>{d.path + "/data", d.path + "/store"});
   CHECK(std::find(reads.begin(), reads.end(), d.path + "/certs/ca.pem") != reads.end());
   CHECK(std::find(reads.begin(), reads.end(), d.path + "/server.py") == reads.end());  // the script: run binds it
+  // A host variable for the home directory: never either.
+  const WrapResult rh = mcpjail::wrap_config(
+      config({{"h", entry("/usr/bin/python3", R"(["-m", "h", "${userHome}", "${workspaceFolder}/data"])")}}), o);
+  const auto& gh = profile_of(rh, "h");
+  CHECK(report(rh, "h").jail_args == std::vector<std::string>{"--var", "DIR_1=${workspaceFolder}/data"});
+  CHECK(report(rh, "h").note.find("not made visible: ${userHome}") != std::string::npos);
+  const mcpjail::Profile ph = load(gh, {{"DIR_1", "/w/data"}});
+  REQUIRE(ph.filesystem.write.size() == 1);
+  CHECK(ph.filesystem.write[0].path == "/w/data");
   // /, and the home directory: never.
   CHECK(s.note.find("not made visible: /, " + d.path + "/home") != std::string::npos);
   CHECK(s.jail_args ==
@@ -261,7 +270,13 @@ TEST_CASE("wrap writes a profile once: unchanged, rewritten when unedited, kept 
   r = mcpjail::wrap_config(cfg("/db2/a.sqlite"), o);
   CHECK(profile_of(r, "sqlite").state == GeneratedProfile::State::Kept);
   CHECK(report(r, "sqlite").note.find("kept as it is") != std::string::npos);
+  CHECK(report(r, "sqlite").note.find("does not load") == std::string::npos);
   CHECK(report(r, "sqlite").profile == g.path);
+  // Edited so that it no longer loads: kept, and that said too.
+  spit(g.path, g.text + "bogus = 1\n");
+  r = mcpjail::wrap_config(cfg("/db2/a.sqlite"), o);
+  CHECK(profile_of(r, "sqlite").state == GeneratedProfile::State::Kept);
+  CHECK(report(r, "sqlite").note.find("does not load as it is") != std::string::npos);
 
   // Not a regular file: not wrapped.
   fs::remove(g.path);
