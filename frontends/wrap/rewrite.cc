@@ -10,14 +10,16 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <filesystem>
 #include <fstream>
-#include <functional>
-#include <set>
-#include <sstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
+#include <sstream>
 
 #include "catalog.hpp"
 #include "config.hpp"
@@ -25,6 +27,7 @@
 #include "match.hpp"
 #include "mcpjail/frontends/cli.hpp"
 #include "mcpjail/frontends/toml_text.hpp"
+#include "mcpjail/errors.hpp"
 #include "mcpjail/frontends/wrap.hpp"
 #include "mcpjail/pin.hpp"
 #include "mcpjail/plan/runtime_python.hpp"
@@ -843,7 +846,11 @@ class Wrapper {
   static std::optional<GeneratedProfile::State> existing_state(const std::string& path, const std::string& text,
                                                                std::string* why) {
     struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT ? std::optional(GeneratedProfile::State::New) : std::nullopt;
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return GeneratedProfile::State::New;
+      *why = errno_text("cannot look at " + path, errno);
+      return std::nullopt;
+    }
     if (!S_ISREG(st.st_mode)) {
       *why = path + " exists and is not a regular file (a symbolic link, a directory): remove it, then run wrap again";
       return std::nullopt;
@@ -857,10 +864,11 @@ class Wrapper {
     }
     const std::string have = buf.str();
     if (have == text) return GeneratedProfile::State::Unchanged;
-    if (have.starts_with(kGeneratedMark)) {
+    if (have.starts_with(kGeneratedMark) && have.size() > kGeneratedMark.size() + 64) {
       const auto nl = have.find('\n');
       const std::string hash = have.substr(kGeneratedMark.size(), 64);
-      if (nl != std::string::npos && have.substr(kGeneratedMark.size() + 64, nl + 1 - kGeneratedMark.size() - 64) ==
+      if (nl != std::string::npos && nl >= kGeneratedMark.size() + 64 &&
+          have.substr(kGeneratedMark.size() + 64, nl + 1 - kGeneratedMark.size() - 64) ==
                                          kGeneratedMarkEnd &&
           pin::sha256_hex(std::string_view(have).substr(nl + 1)) == hash)
         return GeneratedProfile::State::Update;

@@ -278,6 +278,14 @@ TEST_CASE("wrap writes a profile once: unchanged, rewritten when unedited, kept 
   CHECK(profile_of(r, "sqlite").state == GeneratedProfile::State::Kept);
   CHECK(report(r, "sqlite").note.find("does not load as it is") != std::string::npos);
 
+  // Cut short after wrap's first words: kept, read without a fault.
+  spit(g.path, "# mcp-jail wrap: sha256 abc");
+  r = mcpjail::wrap_config(cfg("/db2/a.sqlite"), o);
+  CHECK(profile_of(r, "sqlite").state == GeneratedProfile::State::Kept);
+  spit(g.path, "# mcp-jail wrap: sha256 " + std::string(64, '0') + "\n");
+  r = mcpjail::wrap_config(cfg("/db2/a.sqlite"), o);
+  CHECK(profile_of(r, "sqlite").state == GeneratedProfile::State::Kept);
+
   // Not a regular file: not wrapped.
   fs::remove(g.path);
   fs::create_symlink("/etc/passwd", g.path);
