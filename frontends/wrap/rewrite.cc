@@ -573,6 +573,13 @@ class Wrapper {
     std::vector<Grant> grants;
     std::map<std::string, std::string> host_vars;  // VAR -> the host's ${...} value
     bool npx = false;
+
+    // A grant's path as a person reads it: ${DIR_1} with what the host fills in.
+    std::string shown(const std::string& path) const {
+      if (!path.starts_with("${")) return path;
+      const auto it = host_vars.find(path.substr(2, path.size() - 3));
+      return it == host_vars.end() ? path : path + " (" + it->second + ", --var " + it->first + "=...)";
+    }
   };
 
   // Under `home`, a broad directory, or above it: never granted by a written profile.
@@ -820,7 +827,8 @@ class Wrapper {
       std::vector<std::string> read, write;
       t << "\n[filesystem]\n";
       for (const auto& g : p.grants) {
-        t << "# " << comment(g.path) << ": " << comment(g.why) << (g.write ? " (writable)" : " (read-only)") << "\n";
+        t << "# " << comment(p.shown(g.path)) << ": " << comment(g.why) << (g.write ? " (writable)" : " (read-only)")
+          << "\n";
         const std::string q = g.path.starts_with("${") ? toml_text::quote(g.path, false) : toml_text::quote(g.path, true);
         (g.write ? write : read).push_back(q);
       }
@@ -937,7 +945,8 @@ class Wrapper {
         notes.push_back(path + " does not load as it is: " + kept.error);
     }
     std::string writes, reads;
-    for (const auto& gr : p.grants) (gr.write ? writes : reads) += (gr.write ? writes : reads).empty() ? gr.path : ", " + gr.path;
+    for (const auto& gr : p.grants)
+      (gr.write ? writes : reads) += ((gr.write ? writes : reads).empty() ? "" : ", ") + p.shown(gr.path);
     notes.push_back(std::string(*state == GeneratedProfile::State::Kept ? "as wrap would write it: " : "") +
                     "writable: " + (writes.empty() ? "nothing of the host" : writes) +
                     (reads.empty() ? "" : "; read-only: " + reads) + "; network: " +
