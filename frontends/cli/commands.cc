@@ -77,11 +77,17 @@ constexpr CommandSpec kCommands[] = {
      "mcp.json: \"servers\"; VS Code settings.json: \"mcp\": {\"servers\"}) so that each stdio\n"
      "server starts as `mcp-jail run PROFILE -- COMMAND ARGS...`. A backup is written first\n"
      "(CONFIG.json.mcp-jail.bak); --dry-run prints the change as a diff and writes nothing.\n"
-     "Servers of the reference packages (@modelcontextprotocol/server-NAME, mcp-server-NAME)\n"
-     "get the built-in profile NAME when there is one (mcp-fetch-server gets fetch), others\n"
-     "get base; --profile NAME (a built-in name or a .toml path) is used for every server\n"
-     "instead, --profile SERVER=NAME for the server of that name (repeatable; it wins over\n"
-     "--profile NAME). The keys of an entry's \"envFile\" (Cursor) are passed like \"env\"."},
+     "Servers of the catalog (npx, node, venv/pipx and python -m forms of the reference\n"
+     "servers, GitHub, sqlite, time, ...) get their built-in profile (filesystem, memory,\n"
+     "everything, fetch, git) or a profile written for them with exactly the catalog's\n"
+     "needs (GitHub: network allowlist api.github.com:443); a server the catalog does not\n"
+     "know gets a profile of its own: base, no network, its directory arguments writable.\n"
+     "Written profiles go beside the configuration (CONFIG.mcp-jail/SERVER.toml), or below\n"
+     "~/.config/mcp-jail/wrap when a server may write there; an edited one is kept, and\n"
+     "`mcp-jail learn` refines them. --profile NAME (a built-in name or a .toml path) is\n"
+     "used for every server instead, --profile SERVER=NAME for the server of that name\n"
+     "(repeatable; it wins over --profile NAME). The keys of an entry's \"envFile\" (Cursor)\n"
+     "are passed like \"env\"."},
     {"unwrap", "CONFIG.json", ValueKind::File, ServerCommand::None, kUnwrapOptions,
      "put the servers wrap routed through mcp-jail back as they were",
      "Puts each entry of CONFIG.json that starts `mcp-jail run ... COMMAND ARGS...` back to\n"

@@ -30,6 +30,15 @@ int fail(const char* cmd, const std::string& msg) {
 
 int wrap_fail(const std::string& msg) { return fail("wrap", msg); }
 
+// A file's text, "" when it cannot be read (for a dry run's diff).
+std::string slurp_or_empty(const std::string& path) {
+  try {
+    return read_user_file(path, kMaxConfigBytes).text;
+  } catch (const UserFileError&) {
+    return {};
+  }
+}
+
 std::string located(const std::string& config, const WrapError& e) {
   std::string where = config;
   if (e.line()) where += ":" + std::to_string(e.line()) + ":" + std::to_string(e.column());
@@ -168,6 +177,11 @@ int wrap_command(const cli::Arguments& args) {
 
   // A relative "envFile" is the configuration's neighbour.
   opts.env_file_dir = std::filesystem::path(file.real).parent_path().string();
+  // Profiles wrap writes go beside the configuration, or below the user's
+  // configuration directory.
+  opts.config_path = file.real;
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && x[0] == '/') opts.config_home = x;
+  else if (opts.home.starts_with("/")) opts.config_home = (opts.home == "/" ? "" : opts.home) + "/.config";
   WrapResult res;
   try {
     res = wrap_config(file.text, opts);
@@ -175,6 +189,33 @@ int wrap_command(const cli::Arguments& args) {
     return wrap_fail(located(config, e));
   }
   for (const auto& s : res.servers) report(s);
+  // A dry run: the configuration's diff, then each profile's.
+  if (dry_run) {
+    const int status = write_result("wrap", file, config, res.text, res.changed, dry_run);
+    for (const auto& g : res.profiles) {
+      using State = GeneratedProfile::State;
+      if (g.state == State::Unchanged || g.state == State::Kept) continue;
+      std::fputs(unified_diff(g.state == State::New ? "" : slurp_or_empty(g.path), g.text,
+                              g.state == State::New ? "/dev/null" : g.path, g.path)
+                     .c_str(),
+                 stdout);
+    }
+    return status;
+  }
+  // The profiles first: the configuration names them.
+  for (const auto& g : res.profiles) {
+    using State = GeneratedProfile::State;
+    if (g.state == State::Unchanged || g.state == State::Kept) continue;
+    try {
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(g.path).parent_path(), ec);
+      if (ec) throw UserFileError("cannot create " + std::filesystem::path(g.path).parent_path().string() + ": " + ec.message());
+      write_file_atomically(g.path, g.text, 0644);
+    } catch (const UserFileError& e) {
+      return wrap_fail(e.what());
+    }
+    std::fprintf(stderr, "mcp-jail: wrap: wrote %s (the profile of %s)\n", g.path.c_str(), g.server.c_str());
+  }
   return write_result("wrap", file, config, res.text, res.changed, dry_run);
 }
 

@@ -36,8 +36,8 @@ import {
   startServer, succeeds,
 } from './jailed.mjs';
 import { readAudit } from './testworld.mjs';
+import { PY, buildWheel, pythonSkipReason } from './pyvenv.mjs';
 
-const PY = '/usr/bin/python3';
 const SCRIPT = 'mcpjail-pyserver';
 const MODULE = 'mcpjail_pyserver';
 const TIMEOUT = 60_000;
@@ -47,14 +47,6 @@ const PATH_ENV = '/usr/local/bin:/usr/bin:/bin';
 // A blocked exec answers ENOENT: the program looks absent, and Python sees
 // FileNotFoundError (the check marked below).
 const EXEC_DENIED_IS_ENOENT = true;
-
-function pythonSkipReason() {
-  if (!fs.existsSync(PY)) return `${PY} is missing`;
-  if (!succeeds([PY, '-c', 'import venv, setuptools, wheel, pip'])) {
-    return 'python3-venv, python3-pip, python3-setuptools or python3-wheel is missing: run scripts/install-deps';
-  }
-  return null;
-}
 
 const pyEval = (code) => execFileSync(PY, ['-c', code], { encoding: 'utf8' }).trim();
 
@@ -73,22 +65,6 @@ function listTree(root) {
 }
 
 // ---------------------------------------------------------------- shared setup
-
-// The wheel, built once with Debian's setuptools and wheel, offline, from a
-// copy of pyserver/ (a build writes into its source tree).
-function buildWheel(work) {
-  const src = path.join(work, 'src');
-  fs.cpSync(path.join(E2E_DIR, 'pyserver'), src, { recursive: true });
-  const wheels = path.join(work, 'wheels');
-  execFileSync(PY, ['-m', 'pip', 'wheel', '--no-index', '--no-build-isolation', '--no-deps', '--quiet', '-w', wheels, src], {
-    env: { PATH: PATH_ENV, HOME: work, PIP_NO_CACHE_DIR: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const [whl] = fs.readdirSync(wheels).filter((f) => f.endsWith('.whl'));
-  assert.ok(whl, `no wheel built in ${wheels}`);
-  execFileSync('chmod', ['-R', 'a+rX', work]);
-  return path.join(wheels, whl);
-}
 
 // A Python installation outside /usr: Debian's interpreter and standard
 // library copied into BASE/real, reached through the root-owned link

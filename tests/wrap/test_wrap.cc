@@ -847,6 +847,14 @@ struct TempDir {
   }
 };
 
+const std::string kScratch = "/tmp/mcpjail-wrap-test-" + std::to_string(::getpid());
+// The binary's XDG_CONFIG_HOME: profiles wrap cannot place beside a
+// configuration go below it, never into the real user's.
+const std::string kConfigHome = kScratch + "-config";
+struct ConfigHomeCleanup {
+  ~ConfigHomeCleanup() { fs::remove_all(kConfigHome); }
+} config_home_cleanup;
+
 struct Run {
   int status = -1;
   std::string out, err;
@@ -860,6 +868,7 @@ Run run_jail(const std::vector<std::string>& args, const std::string& scratch) {
     const int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(99);
+    if (::setenv("XDG_CONFIG_HOME", kConfigHome.c_str(), 1) != 0) ::_exit(97);
     std::vector<char*> argv{const_cast<char*>(MCPJAIL_BIN)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -883,7 +892,6 @@ mode_t mode_of(const std::string& p) {
   return st.st_mode & 07777;
 }
 
-const std::string kScratch = "/tmp/mcpjail-wrap-test-" + std::to_string(::getpid());
 
 }  // namespace
 
@@ -902,24 +910,42 @@ TEST_CASE("mcp-jail wrap rewrites each fixture, with a backup, and a second run 
       REQUIRE(r.status == 0);
       CHECK(r.out.empty());
       CHECK(r.err.find("wrapped, profile") != std::string::npos);
-      CHECK(d.listing() == std::set<std::string>{file, file + ".mcp-jail.bak"});
+      // The same rewrite as the library's, with this binary's path and the
+      // configuration's place (the profiles wrap writes for servers without
+      // a built-in one go beside it, in STEM.mcp-jail/).
+      WrapOptions o = opts();
+      o.jail_path = self;
+      if (const char* h = std::getenv("HOME")) o.home = h;
+      o.env_file_dir = fs::canonical(d.path).string();
+      o.config_path = fs::canonical(cfg).string();
+      o.config_home = kConfigHome;
+      const std::string stem = file.substr(0, file.size() - 5);
+      std::set<std::string> listing{file, file + ".mcp-jail.bak"};
+      // Read after the binary wrote the profiles: each holds what the
+      // library would write.
+      const WrapResult lib = mcpjail::wrap_config(original, o);
+      for (const auto& g : lib.profiles) {
+        CHECK(g.state == mcpjail::GeneratedProfile::State::Unchanged);
+        // Beside it, unless a server may write there (a host variable,
+        // ${workspaceFolder}, could name that directory).
+        if (g.path.starts_with(o.env_file_dir + "/" + stem + ".mcp-jail/")) listing.insert(stem + ".mcp-jail");
+        else CHECK(g.path.starts_with(kConfigHome + "/mcp-jail/wrap/" + stem + "-"));
+      }
+      CHECK(d.listing() == listing);
       CHECK(slurp(cfg + ".mcp-jail.bak") == original);
       CHECK(mode_of(cfg + ".mcp-jail.bak") == 0640);
       CHECK(mode_of(cfg) == 0640);
       const std::string wrapped = slurp(cfg);
-      // The same rewrite as the library's, with this binary's path.
-      WrapOptions o = opts();
-      o.jail_path = self;
-      if (const char* h = std::getenv("HOME")) o.home = h;
-      const WrapResult lib = mcpjail::wrap_config(original, o);
       CHECK(wrapped == lib.text);
+      for (const auto& g : lib.profiles) CHECK(slurp(g.path) == g.text);
       check_round_trip(original, lib, self);
 
       const Run again = run_jail({"wrap", cfg}, kScratch);
       CHECK(again.status == 0);
       CHECK(again.err.find("nothing to change") != std::string::npos);
       CHECK(slurp(cfg) == wrapped);
-      CHECK(d.listing() == std::set<std::string>{file, file + ".mcp-jail.bak"});
+      CHECK(d.listing() == listing);
+      for (const auto& g : lib.profiles) CHECK(slurp(g.path) == g.text);
     }
   }
 }
@@ -995,10 +1021,11 @@ TEST_CASE("mcp-jail wrap: timestamped backup, symlinked config, --profile, help"
     REQUIRE(run_jail({"wrap", cfg}, kScratch).status == 0);
     CHECK(slurp(cfg + ".mcp-jail.bak") == "older backup");
     const auto names = d.listing();
-    REQUIRE(names.size() == 3);
+    REQUIRE(names.size() == 4);  // and c.mcp-jail/, the profile written for "a"
+    CHECK(names.count("c.mcp-jail"));
     std::string stamped;
     for (const auto& n : names)
-      if (n != "c.json" && n != "c.json.mcp-jail.bak") stamped = n;
+      if (n != "c.json" && n != "c.json.mcp-jail.bak" && n != "c.mcp-jail") stamped = n;
     CHECK(stamped.starts_with("c.json.mcp-jail.2"));
     CHECK(stamped.ends_with(".bak"));
     CHECK(slurp(d.path + "/" + stamped) == text);
@@ -1010,7 +1037,8 @@ TEST_CASE("mcp-jail wrap: timestamped backup, symlinked config, --profile, help"
     fs::create_symlink(target, d.path + "/link.json");
     REQUIRE(run_jail({"wrap", d.path + "/link.json"}, kScratch).status == 0);
     CHECK(fs::is_symlink(d.path + "/link.json"));
-    CHECK(slurp(target).find("\"run\", \"base\"") != std::string::npos);
+    CHECK(slurp(target).find("\"run\", \"" + fs::canonical(d.path).string() + "/dotfiles/mcp.mcp-jail/a.toml\"") !=
+          std::string::npos);
     CHECK(slurp(target + ".mcp-jail.bak") == text);
   }
   SECTION("--profile NAME and --profile=NAME") {

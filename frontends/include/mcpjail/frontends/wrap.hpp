@@ -39,14 +39,38 @@
 //     an array of strings.
 //
 // Profile choice, per server (unless --profile NAME is given for all):
-//   A built-in profile NAME (other than "base") matches a server whose command
-//   or arguments name the reference server package for it: the npm package
-//   "@modelcontextprotocol/server-NAME", its executable "mcp-server-NAME", the
-//   PyPI package "mcp-server-NAME" or its module "mcp_server_NAME" - as a whole
-//   word, with any version or path around it ("...@1.2.3", "...==0.6",
-//   "/x/node_modules/@modelcontextprotocol/server-NAME/dist/index.js").
-//   The first argument (in command-line order) that matches decides.
-//   No match: "base".
+//   The catalog (frontends/wrap/catalog.cc) first: a row names a server's
+//   packages in each form ("@modelcontextprotocol/server-github",
+//   "mcp-server-time", the module "mcp_server_time"), matched as whole
+//   words with any version or path around them ("...@1.2.3", "...==0.6",
+//   "/x/node_modules/@modelcontextprotocol/server-NAME/dist/index.js"); the
+//   first argument (in command-line order) that names a row decides. A row
+//   with a built-in profile gets it, its path arguments filling the
+//   profile's variables (filesystem: WORKSPACE; git: REPO from --repository).
+//   Else, a built-in profile NAME (other than "base") matches a server whose
+//   command or arguments name "@modelcontextprotocol/server-NAME",
+//   "mcp-server-NAME" or "mcp_server_NAME".
+// Profiles wrap writes (with options.config_path; without it, "base"): a
+//   row without a built-in profile (or whose profile this build lacks) and a
+//   server the catalog does not know get a profile of their own, extending
+//   base. A row's: its network allowlist, [env] pass of its variables, its
+//   path arguments. An unknown server's: no network; its directory
+//   arguments (also --opt=DIR) writable, file arguments read-only; "env"
+//   values that are paths read-only, or writable (a directory; a file's
+//   directory) when the name holds DATA, DIR, DB, MEMORY, STATE, ...; never
+//   /, a top-level directory, the home directory or above, and a directory
+//   holding the server's program only read-only. The report says which and
+//   why, and the `mcp-jail learn` line that refines it.
+//   Its place: CONFIGDIR/STEM.mcp-jail/FILE.toml (STEM: the configuration's
+//   file name without .json), unless a directory a server of the
+//   configuration may write (a --write, a WORKSPACE, a written profile's
+//   write path; a host variable could be any) holds it; then
+//   CONFIG_HOME/mcp-jail/wrap/STEM-HASH/FILE.toml; neither: not wrapped.
+//   Its name (so its ${PROFILE_STATE}, npx's cache) is the entry's with a
+//   hash of the configuration's path, the section and the entry. Its first
+//   line records the sha256 of the rest: a file holding exactly the text is
+//   Unchanged, one wrap wrote and nobody edited is rewritten (Update), any
+//   other is Kept (remarked on); a path that is no regular file: not wrapped.
 // Variables: a profile that needs ${WORKSPACE} (filesystem does) gets the
 //   server's directories. For the filesystem server (matched as above) these
 //   are the arguments after the (last) one naming the package that do not start
@@ -104,6 +128,26 @@ struct WrapOptions {
   // only remarked on, path-valued env entries are not followed).
   std::string env_file_dir;
   std::string home;       // expands a leading ~ in directory arguments; empty: none
+  // The configuration's own path (symbolic links resolved) and the user's
+  // configuration directory (${XDG_CONFIG_HOME:-$HOME/.config}). With
+  // config_path set, a server the catalog has no built-in profile for gets
+  // a profile written for it (WrapResult::profiles); empty: it gets base.
+  std::string config_path;
+  std::string config_home;
+};
+
+// A profile wrap writes for a server (see "Profiles wrap writes" above).
+struct GeneratedProfile {
+  enum class State {
+    New,        // to be written
+    Update,     // wrap wrote it before, unedited, and would now write other text: to be rewritten
+    Unchanged,  // holds exactly this text already
+    Kept,       // edited since wrap wrote it, or not written by wrap: left as it is
+  };
+  std::string path;  // absolute
+  std::string text;  // what wrap writes (for Kept: what it would have written)
+  State state = State::New;
+  std::string server;  // the entry it is for
 };
 
 enum class WrapAction {
@@ -126,6 +170,7 @@ struct WrapResult {
   std::string text;  // the rewritten configuration (== input when nothing changed)
   bool changed = false;
   std::vector<ServerReport> servers;
+  std::vector<GeneratedProfile> profiles;  // written before the configuration
 };
 
 // A configuration wrap refuses. line/column are 1-based (column in characters)
@@ -145,7 +190,9 @@ class WrapError : public std::runtime_error {
 inline constexpr std::size_t kMaxConfigBytes = 8 << 20;
 
 // Rewrites a configuration held in memory. Pure apart from reading a profile
-// file named by options.profile. Throws WrapError.
+// file named by options.profile, the files of options.env_file_dir, and (with
+// options.config_path) looking at the paths of the servers' arguments and
+// env and reading the profiles wrap wrote before. Throws WrapError.
 WrapResult wrap_config(std::string_view text, const WrapOptions& options);
 
 // `mcp-jail unwrap` puts each wrapped entry back: one whose command's file
