@@ -328,6 +328,8 @@ int learn_command(const cli::Arguments& args) {
   for (const auto& r : inv.extra_read) c.anchors.push_back(r);
   c.write_through = write_through;
   c.secrets = secrets;
+  if (!named_plan.project.empty()) c.own_files.push_back(named_plan.project);
+  if (!named_plan.script.empty()) c.own_files.push_back(named_plan.script);
   c.covered_read = [&](const std::string& p) { return host_visible(named_plan, p); };
   c.covered_write = [&](const std::string& p) { return host_writable(named_plan, p); };
   c.covered_exec = [&](const std::string& p) { return executable(named_plan, p); };

@@ -181,8 +181,14 @@ Learned reduce(const Observed& o, const Context& c) {
       while (d != "/" && !c.exists(d)) d = d.substr(0, d.rfind('/')).empty() ? "/" : d.substr(0, d.rfind('/'));
       if (c.exists(p) && c.is_dir(p)) d = p;
       const bool home = std::find(c.homes.begin(), c.homes.end(), d) != c.homes.end();
-      if (d == "/" || home || system_tree(d) || under_any(d, c.secrets)) {
-        note_once("write " + p + " (" + (d == "/" ? "/" : home ? "a home directory" : system_tree(d) ? "a system tree" : "a credential") + ")", n);
+      const char* why = d == "/"                       ? "/"
+                        : home                         ? "a home directory"
+                        : system_tree(d)               ? "a system tree"
+                        : under_any(d, c.secrets)      ? "a credential"
+                        : under_any(d, c.own_files)    ? "the server's own files"
+                        : nullptr;
+      if (why) {
+        note_once("write " + p + " (" + why + ")", n);
         continue;
       }
       root = d;

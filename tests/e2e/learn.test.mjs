@@ -255,6 +255,58 @@ function suite() {
         assert.match(fs.readFileSync(file, 'utf8'), /^# note: the server never answered initialize/m);
       });
 
+      test('memory server: the learned profile runs the same session, no wider than the built-in memory profile', async () => {
+        const base = mkTempDir('mcpjail-e2e-learn-mem-');
+        ctx.tempDirs.push(base);
+        const gdir = path.join(base, 'graph');
+        fs.mkdirSync(gdir, { mode: 0o755 });
+        if (process.getuid() === 0) fs.chownSync(gdir, ctx.jailUid, ctx.jailGid);
+        const entry = serverEntry(ctx, '@modelcontextprotocol/server-memory');
+        const file = path.join(ctx.out, 'mem.learned.toml');
+        const server = [process.execPath, entry];
+        const opts = ['--write', gdir, '--env', `MEMORY_FILE_PATH=${gdir}/memory.jsonl`];
+        const name = `e2e-${hex(4)}`;
+        const drive = async (c) => {
+          const r = await callTool(c, 'create_entities', { entities: [{ name, entityType: 'test', observations: ['x'] }] });
+          assert.ok(r.ok, r.text);
+          const g = await callTool(c, 'read_graph', {});
+          assert.ok(g.ok && g.all.includes(name), g.all);
+        };
+        const srv = await startServer(jailArgv(ctx, ['learn', '-o', file, '--name', 'mem-learned', ...opts, '--', ...server]));
+        try {
+          await drive(srv.client);
+        } finally {
+          await srv.close();
+        }
+        assert.ok(await eventually(() => fs.existsSync(file)), srv.stderr());
+        const text = fs.readFileSync(file, 'utf8');
+        assert.deepEqual(arrays(text).write, [gdir], text);
+        assert.match(text, /^set = \{ MEMORY_FILE_PATH = /m, text);
+        // run: the same session, the graph kept on the host.
+        const again = await startServer(jailArgv(ctx, ['run', file, '--', ...server]));
+        try {
+          const g = await callTool(again.client, 'read_graph', {});
+          assert.ok(g.ok && g.all.includes(name), g.all);
+          await drive(again.client);
+        } finally {
+          await again.close();
+        }
+        // The plans: no more writable host paths, the same network and programs as the built-in profile.
+        const summary = async (profile) => {
+          const spec = jailArgv(ctx, ['check', profile, '--', ...server]);
+          const r = await runCollect(spec.command, spec.args, { env: spec.env });
+          assert.equal(r.code, 0, r.stderr);
+          const line = (k) => new RegExp(`^ {2}${k} +(.*)$`, 'm').exec(r.stdout)?.[1] ?? '';
+          return { write: line('can write').split(/, (?=\/)/).filter((w) => !w.includes('(tmpfs')),
+            run: line('can run'), network: line('network') };
+        };
+        const learned = await summary(file);
+        const builtin = await summary('memory');
+        assert.ok(learned.write.length <= builtin.write.length, `${learned.write} vs ${builtin.write}`);
+        assert.equal(learned.network, builtin.network);
+        assert.equal(learned.run, builtin.run);
+      });
+
       test('an existing file that is not a learned profile is refused (125) and left as it is', async () => {
         const file = path.join(ctx.out, 'mine.toml');
         fs.writeFileSync(file, 'version = 1\nname = "mine"\n', { mode: 0o666 });

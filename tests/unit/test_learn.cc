@@ -89,8 +89,9 @@ TEST_CASE("learn: read_root never widens to a root holding a credential") {
 }
 
 TEST_CASE("learn: writes are the directories written, never /, a home or a system tree") {
-  const Context c = host({"/work/proj/out/r.txt", "/home/u/.cache/tool/db", "/home/u/.bashrc", "/usr/lib/x",
-                          "/etc/cron.d/job", "/work/other/f"});
+  Context c = host({"/work/proj/out/r.txt", "/home/u/.cache/tool/db", "/home/u/.bashrc", "/usr/lib/x",
+                    "/etc/cron.d/job", "/work/other/f", "/srv/app/dist/index.js"});
+  c.own_files = {"/srv/app"};
   Observed o;
   o.write["/work/proj/out/r.txt"] = 3;      // below a directory the command line names: that directory
   o.write["/work/proj/new.txt"] = 1;
@@ -100,12 +101,13 @@ TEST_CASE("learn: writes are the directories written, never /, a home or a syste
   o.write["/usr/lib/x"] = 1;
   o.write["/home/u/.ssh/authorized_keys"] = 1;  // a credential: not granted
   o.write["/dev/null"] = 9;
+  o.write["/srv/app/dist/state.json"] = 1;  // the server's own files: not granted
   o.read["/work/proj/out/r.txt"] = 1;       // inside a write root: no read line
   o.read["/work/other/f"] = 1;
   const Learned l = reduce(o, c);
   CHECK(values(l.write) == std::vector<std::string>{"/home/u/.cache/tool", "/work/proj"});
   CHECK(values(l.read) == std::vector<std::string>{"/work/other"});
-  CHECK(l.notes.size() == 4);
+  CHECK(l.notes.size() == 5);
 }
 
 TEST_CASE("learn: escape-class system calls are reported, never granted") {

@@ -61,6 +61,7 @@ struct Context {
   std::vector<std::string> anchors;        // directories named on the command line, the project: a read below one is that root
   std::vector<std::string> write_through;  // paths named on the command line and --write: a write below one is that path
   std::vector<std::string> secrets;        // credentials: never granted, nor anything below them
+  std::vector<std::string> own_files;      // the command's own files (its project): never made writable
   // Already visible, writable or executable in the profile being extended
   // with this command (no line needed).
   std::function<bool(const std::string&)> covered_read, covered_write, covered_exec;
