@@ -100,6 +100,17 @@ function arrays(text) {
   return out;
 }
 
+// What `check` says a profile lets the server write (host paths, not the
+// jail's tmpfs), run and reach.
+async function planSummary(ctx, profile, server, options = []) {
+  const spec = jailArgv(ctx, ['check', profile, ...options, '--', ...server]);
+  const r = await runCollect(spec.command, spec.args, { env: spec.env });
+  assert.equal(r.code, 0, r.stderr);
+  const line = (k) => new RegExp(`^ {2}${k} +(.*)$`, 'm').exec(r.stdout)?.[1] ?? '';
+  return { write: line('can write').split(/, (?=\/)/).filter((w) => !w.includes('(tmpfs')),
+    run: line('can run'), network: line('network') };
+}
+
 function suite() {
   for (const mode of modeDefinitions()) {
     describe(mode.name, () => {
@@ -141,6 +152,15 @@ function suite() {
           assert.ok(w === ctx.ws || w.includes('(tmpfs'), `writable outside the workspace: ${w}\n${check.stdout}`);
         }
         assert.match(check.stdout, /^ {2}network {4}none/m, check.stdout);
+
+        const probe = jailArgv(ctx, ['probe', file]);
+        const p = await runCollect(probe.command, probe.args, { env: probe.env, timeout: 120_000 });
+        assert.equal(p.code, 0, `probe of the learned profile:\n${p.stdout}${p.stderr}`);
+        const learned = await planSummary(ctx, file, [process.execPath, ctx.entry, ctx.ws]);
+        const builtin = await planSummary(ctx, 'filesystem', [process.execPath, ctx.entry, ctx.ws],
+          ['--var', `WORKSPACE=${ctx.ws}`]);
+        assert.ok(learned.write.length <= builtin.write.length, `${learned.write} vs ${builtin.write}`);
+        assert.equal(learned.network, builtin.network);
 
         // run with the learned profile: the same session works.
         await session(ctx, ['run', file], (c) => readWriteList(c, ctx, `run-${hex(4)}.txt`));
@@ -292,16 +312,48 @@ function suite() {
           await again.close();
         }
         // The plans: no more writable host paths, the same network and programs as the built-in profile.
-        const summary = async (profile) => {
-          const spec = jailArgv(ctx, ['check', profile, '--', ...server]);
-          const r = await runCollect(spec.command, spec.args, { env: spec.env });
-          assert.equal(r.code, 0, r.stderr);
-          const line = (k) => new RegExp(`^ {2}${k} +(.*)$`, 'm').exec(r.stdout)?.[1] ?? '';
-          return { write: line('can write').split(/, (?=\/)/).filter((w) => !w.includes('(tmpfs')),
-            run: line('can run'), network: line('network') };
+        const probe = jailArgv(ctx, ['probe', file]);
+        const p = await runCollect(probe.command, probe.args, { env: probe.env, timeout: 120_000 });
+        assert.equal(p.code, 0, `probe of the learned profile:\n${p.stdout}${p.stderr}`);
+        const learned = await planSummary(ctx, file, server);
+        const builtin = await planSummary(ctx, 'memory', server);
+        assert.ok(learned.write.length <= builtin.write.length, `${learned.write} vs ${builtin.write}`);
+        assert.equal(learned.network, builtin.network);
+        assert.equal(learned.run, builtin.run);
+      });
+
+      test('everything server: learned, run, probed, no wider than the built-in everything profile', async () => {
+        const server = [process.execPath, serverEntry(ctx, '@modelcontextprotocol/server-everything'), 'stdio'];
+        const file = path.join(ctx.out, 'everything.learned.toml');
+        const drive = async (c) => {
+          const msg = `hello ${hex(4)}`;
+          let r = await callTool(c, 'echo', { message: msg });
+          assert.ok(r.ok && r.text.includes(msg), r.all);
+          r = await callTool(c, 'get-sum', { a: 19, b: 23 });
+          assert.ok(r.ok && /\b42\b/.test(r.text), r.all);
+          await c.listResources();
+          await c.listPrompts();
         };
-        const learned = await summary(file);
-        const builtin = await summary('memory');
+        const srv = await startServer(jailArgv(ctx, ['learn', '-o', file, '--name', 'everything-learned', '--', ...server]));
+        try {
+          await drive(srv.client);
+        } finally {
+          await srv.close();
+        }
+        assert.ok(await eventually(() => fs.existsSync(file)), srv.stderr());
+        const text = fs.readFileSync(file, 'utf8');
+        assert.equal(arrays(text).write, undefined, text);
+        const again = await startServer(jailArgv(ctx, ['run', file, '--', ...server]));
+        try {
+          await drive(again.client);
+        } finally {
+          await again.close();
+        }
+        const probe = jailArgv(ctx, ['probe', file]);
+        const p = await runCollect(probe.command, probe.args, { env: probe.env, timeout: 120_000 });
+        assert.equal(p.code, 0, `probe of the learned profile:\n${p.stdout}${p.stderr}`);
+        const learned = await planSummary(ctx, file, server);
+        const builtin = await planSummary(ctx, 'everything', server);
         assert.ok(learned.write.length <= builtin.write.length, `${learned.write} vs ${builtin.write}`);
         assert.equal(learned.network, builtin.network);
         assert.equal(learned.run, builtin.run);
