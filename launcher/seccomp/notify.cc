@@ -262,7 +262,7 @@ std::optional<Notice> Handler::handle(int listener) {
       }
     }
     // Only a learning plan sends open/openat without a write flag.
-    if (w.flags_arg >= 0 && !(req->data.args[w.flags_arg] & policy::kOpenWriteFlags)) n.read = true;
+    if (plan_.learn && w.flags_arg >= 0 && !(req->data.args[w.flags_arg] & policy::kOpenWriteFlags)) n.read = true;
     const bool empty_path =
         w.at_flags_arg >= 0 && (static_cast<std::uint32_t>(req->data.args[w.at_flags_arg]) & AT_EMPTY_PATH);
     for (const auto& a : w.paths) n.paths.push_back(resolve_path(n.pid, req->data, a, empty_path));
