@@ -44,6 +44,10 @@ constexpr OptionSpec kExtends{"extends", 0, "PROFILE", false, ValueKind::Profile
 constexpr OptionSpec kLearnName{"name", 0, "NAME", false, ValueKind::Text,
                                 "the learned profile's name (default: from the command)"};
 
+constexpr OptionSpec kLearnRead{"read", 0, "PATH", true, ValueKind::Path,
+                                "make PATH visible read-only while learning, and in the profile"};
+constexpr OptionSpec kLearnWrite{"write", 0, "PATH", true, ValueKind::Path,
+                                 "make PATH writable on the host while learning, and in the profile"};
 constexpr OptionSpec kExercise{"exercise", 0, "", false, ValueKind::None,
                                "be the MCP client: initialize, list tools, resources and prompts, then end"};
 
@@ -53,7 +57,7 @@ constexpr const OptionSpec* kPinOptions[] = {&kVar, &kRead, &kWrite, &kEnv, &kPr
 constexpr const OptionSpec* kWrapOptions[] = {&kDryRun, &kProfile};
 constexpr const OptionSpec* kUnwrapOptions[] = {&kDryRun};
 constexpr const OptionSpec* kDoctorOptions[] = {&kJson, &kVar, &kDoctorWrite};
-constexpr const OptionSpec* kLearnOptions[] = {&kLearnOutput, &kExtends, &kLearnName, &kExercise, &kVar, &kRead, &kWrite, &kEnv};
+constexpr const OptionSpec* kLearnOptions[] = {&kLearnOutput, &kExtends, &kLearnName, &kExercise, &kVar, &kLearnRead, &kLearnWrite, &kEnv};
 constexpr const OptionSpec* kExportOptions[] = {&kVar, &kRead, &kWrite, &kEnv, &kOutput, &kImage, &kName, &kReplicas};
 
 // ---- commands ------------------------------------------------------------------
@@ -193,7 +197,8 @@ std::string synopsis(const CommandSpec& c) {
 std::string help(const CommandSpec& c) {
   std::string s = "usage: " + synopsis(c) + "\n\n" + std::string(c.description) + "\n";
   if (c.server != ServerCommand::None)
-    s += "\nCOMMAND is the first argument after PROFILE that is not an option of mcp-jail; write\n"
+    s += "\nCOMMAND is the first argument " + (c.operand.empty() ? std::string() : "after " + std::string(last_operand(c)) + " ") +
+         "that is not an option of mcp-jail; write\n"
          "-- before it when its name starts with -. From COMMAND on, every argument is the\n"
          "server's: passed to it unchanged, never read by mcp-jail.\n";
   std::vector<std::pair<std::string, std::string>> rows;
