@@ -185,10 +185,16 @@ Output check_output(const std::string& path) {
     if (::access(path.c_str(), W_OK) != 0)
       throw learn_error(path + " cannot be written (" + std::string(std::strerror(errno)) + "); name another file with -o FILE");
   }
+  // A file made and removed in the directory now, as the result will be
+  // (access() says yes to root for directories nothing can be created in).
   const std::string dir = fs::path(path).parent_path().string();
-  if (::access(dir.empty() ? "." : dir.c_str(), W_OK | X_OK) != 0)
-    throw learn_error("cannot write " + path + ": its directory " + (dir.empty() ? "." : dir) + " is not writable (" +
+  std::string probe = (dir.empty() ? "." : dir) + "/.mcp-jail-learn-XXXXXX";
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0)
+    throw learn_error("cannot write " + path + ": no file can be created in " + (dir.empty() ? "." : dir) + " (" +
                       std::strerror(errno) + "); name another file with -o FILE");
+  ::close(fd);
+  ::unlink(probe.c_str());
   return o;
 }
 
@@ -262,7 +268,12 @@ int learn_command(const cli::Arguments& args) {
   const Profile probe_profile =
       load_profile_text("version = 1\nname = \"learn\"\nextends = " + toml_text::quote(extends, false) + "\n",
                         "<learned profile>", "", inv.load);
-  Plan named_plan = make_plan(probe_profile, inv);  // only for the default name and the baseline below
+  // The profile being extended, with this command, without --read and
+  // --write (they go into the learned profile): what needs no line.
+  Invocation bare = inv;
+  bare.extra_read.clear();
+  bare.extra_write.clear();
+  Plan named_plan = make_plan(probe_profile, bare);
   if (name.empty()) name = default_name(inv.command, &named_plan);
   if (!valid_state_name(name))
     throw cli::UsageError("--name " + name + ": 1-64 letters, digits, '.', '_' or '-', not starting with '.'");
@@ -339,12 +350,13 @@ int learn_command(const cli::Arguments& args) {
   // What the command line names is the server's to see, even when it only
   // looked at it with stat() (which is not recorded): a directory argument
   // that was not written is read.
-  for (const auto& r : inv.extra_read)
-    if (std::none_of(now.read.begin(), now.read.end(), [&](const Entry& e) { return path_is_under(r, e.value); }))
-      now.read.push_back({r, 0, "named by --read"});
-  for (const auto& d : named_dirs)
+  auto named = [&](const std::string& d, const char* why) {
+    if (c.covered_read(d) || c.covered_write(d)) return;  // the extended profile has it
     if (std::none_of(now.read.begin(), now.read.end(), [&](const Entry& e) { return path_is_under(d, e.value); }))
-      now.read.push_back({d, 0, "named on the command line"});
+      now.read.push_back({d, 0, why});
+  };
+  for (const auto& r : inv.extra_read) named(r, "named by --read");
+  for (const auto& d : named_dirs) named(d, "named on the command line");
   std::sort(now.read.begin(), now.read.end(), [](const Entry& a, const Entry& b) { return a.value < b.value; });
   for (const auto& w : inv.extra_write)
     if (std::none_of(now.write.begin(), now.write.end(), [&](const Entry& e) { return e.value == w; }))
