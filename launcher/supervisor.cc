@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -323,6 +324,9 @@ class Supervisor {
                   "check it before git, direnv or an editor runs it");
     }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
+    for (const auto& [key, count] : learned_)
+      audit_.event("learn", {{"access", key.first}, {"path", key.second}, {"count", count}});
+    if (learned_dropped_) audit_.event("learn", {{"access", "dropped"}, {"count", learned_dropped_}});
     audit_.event("exit", {{"status", exit_status}, {"duration_ms", ms.count()}});
     return exit_status;
   }
@@ -341,6 +345,8 @@ class Supervisor {
   void on_notice(const seccomp::Notice& n) {
     using K = seccomp::Notice::Kind;
     if (n.kind == K::LauncherExec) return;  // the launcher's own execve of the server
+    if (plan_.seccomp.learn) learn(n);
+    if (n.read) return;  // recorded only (learning plans)
     if (n.kind == K::Deny) {
       nlohmann::json f = {{"syscall", n.syscall}, {"pid", n.pid}, {"allowed", n.allowed}};
       if (n.exec && !n.paths.empty() && !n.paths[0].empty()) f["path"] = n.paths[0];
@@ -378,6 +384,29 @@ class Supervisor {
       limited_event(fs_limit_, p, "fs_denied", std::move(f));
       return;  // one event per call
     }
+  }
+
+  // `mcp-jail learn`: what the server read, wrote, executed and which denied
+  // calls it tried, each with the number of calls; written as "learn" events
+  // when the launch ends (one per path, not one per call).
+  void learn(const seccomp::Notice& n) {
+    auto add = [&](const char* access, const std::string& what) {
+      if (what.empty()) return;
+      auto it = learned_.find({access, what});
+      if (it != learned_.end()) ++it->second;
+      else if (learned_.size() < kLearnMax) learned_.emplace(std::make_pair(std::string(access), what), 1);
+      else ++learned_dropped_;
+    };
+    if (n.kind == seccomp::Notice::Kind::Deny) {
+      add("syscall", n.syscall);
+      if (n.exec && !n.paths.empty()) add("exec", n.paths[0]);
+      return;
+    }
+    if (n.exec) {
+      if (!n.paths.empty()) add("exec", n.paths[0]);
+      return;
+    }
+    for (const auto& p : n.paths) add(n.read ? "read" : "write", p);
   }
 
   // A program run through a descriptor - a file without a name (a memfd, a
@@ -473,6 +502,9 @@ class Supervisor {
   watch::ExecSet execs_;
   watch::RateLimit deny_limit_, fs_limit_, exec_limit_;
   protect::Guard guard_;
+  static constexpr std::size_t kLearnMax = 200000;  // distinct paths kept by learn()
+  std::map<std::pair<std::string, std::string>, std::uint64_t> learned_;
+  std::uint64_t learned_dropped_ = 0;
   pid_t child_ = -1;
   bool child_exited_ = false;
   bool started_ = false;

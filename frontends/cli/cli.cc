@@ -11,6 +11,7 @@
 #include "mcpjail/frontends/cli.hpp"
 #include "mcpjail/frontends/doctor.hpp"
 #include "mcpjail/frontends/export.hpp"
+#include "mcpjail/frontends/learn.hpp"
 #include "mcpjail/frontends/pin.hpp"
 #include "mcpjail/frontends/probe.hpp"
 #include "mcpjail/frontends/wrap.hpp"
@@ -30,7 +31,7 @@ constexpr Handler kHandlers[] = {
     {"run", run_command},       {"check", check_command},    {"probe", probe::probe_command},
     {"pin", pin::pin_command},  {"wrap", wrap_command},      {"unwrap", unwrap_command},
     {"profiles", profiles_command},
-    {"doctor", doctor_command}, {"export", exporter::export_command},
+    {"doctor", doctor_command}, {"export", exporter::export_command}, {"learn", learn::learn_command},
 };
 
 int run_handler(const Arguments& args) {

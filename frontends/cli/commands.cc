@@ -37,12 +37,27 @@ constexpr OptionSpec kName{"name", 0, "NAME", false, ValueKind::Text,
                            "k8s: the Pod's or Deployment's name (default: the profile's)"};
 constexpr OptionSpec kReplicas{"replicas", 0, "N", false, ValueKind::Text, "k8s: a Deployment of N replicas, not a Pod"};
 
+constexpr OptionSpec kLearnOutput{"output", 'o', "FILE", false, ValueKind::File,
+                                  "write the profile to FILE (default: NAME.learned.toml here); a learned FILE is widened"};
+constexpr OptionSpec kExtends{"extends", 0, "PROFILE", false, ValueKind::Profile,
+                              "the learned profile extends PROFILE (default: base)"};
+constexpr OptionSpec kLearnName{"name", 0, "NAME", false, ValueKind::Text,
+                                "the learned profile's name (default: from the command)"};
+
+constexpr OptionSpec kLearnRead{"read", 0, "PATH", true, ValueKind::Path,
+                                "make PATH visible read-only while learning, and in the profile"};
+constexpr OptionSpec kLearnWrite{"write", 0, "PATH", true, ValueKind::Path,
+                                 "make PATH writable on the host while learning, and in the profile"};
+constexpr OptionSpec kExercise{"exercise", 0, "", false, ValueKind::None,
+                               "be the MCP client: initialize, list tools, resources and prompts, then end"};
+
 constexpr const OptionSpec* kRunOptions[] = {&kVar, &kRead, &kWrite, &kEnv, &kAuditLog};
 constexpr const OptionSpec* kProbeOptions[] = {&kVar, &kRead, &kWrite, &kEnv};
 constexpr const OptionSpec* kPinOptions[] = {&kVar, &kRead, &kWrite, &kEnv, &kPrint};
 constexpr const OptionSpec* kWrapOptions[] = {&kDryRun, &kProfile};
 constexpr const OptionSpec* kUnwrapOptions[] = {&kDryRun};
 constexpr const OptionSpec* kDoctorOptions[] = {&kJson, &kVar, &kDoctorWrite};
+constexpr const OptionSpec* kLearnOptions[] = {&kLearnOutput, &kExtends, &kLearnName, &kExercise, &kVar, &kLearnRead, &kLearnWrite, &kEnv};
 constexpr const OptionSpec* kExportOptions[] = {&kVar, &kRead, &kWrite, &kEnv, &kOutput, &kImage, &kName, &kReplicas};
 
 // ---- commands ------------------------------------------------------------------
@@ -97,6 +112,18 @@ constexpr CommandSpec kCommands[] = {
      "byte. A backup is written first; --dry-run prints the change as a diff and writes\n"
      "nothing. An entry edited so that its arguments are no `run` command line is refused,\n"
      "naming it (exit status 125; nothing is written)."},
+    {"learn", "", ValueKind::None, ServerCommand::Required, kLearnOptions,
+     "write a profile from what a server does",
+     "Runs COMMAND as run would, its stdin and stdout the MCP host's, but in a learning jail:\n"
+     "the host's files visible read-only except credentials, writable only where the command\n"
+     "line names a directory (and --write), no network. Every file read, written and executed\n"
+     "and every denied system call is recorded. When the server exits, a profile that extends\n"
+     "PROFILE (default base) and grants what was used is written to FILE, each line with its\n"
+     "evidence; escape-class system calls are reported, never granted. A FILE learn wrote\n"
+     "before is widened. Exit status: the server's, or 125 for an error of mcp-jail or a server\n"
+     "that failed (what was recorded is still written, with a note). With --exercise, mcp-jail\n"
+     "is the MCP client itself (initialize, tools/list, resources/list, prompts/list, then the\n"
+     "end): start-up needs are captured without a host."},
     {"profiles", "", ValueKind::None, ServerCommand::None, {}, "list the built-in profiles",
      "Lists the built-in profiles, one a line: the name and the description."},
     {"doctor", "PROFILE", ValueKind::Profile, ServerCommand::None, kDoctorOptions,
@@ -176,7 +203,8 @@ std::string synopsis(const CommandSpec& c) {
 std::string help(const CommandSpec& c) {
   std::string s = "usage: " + synopsis(c) + "\n\n" + std::string(c.description) + "\n";
   if (c.server != ServerCommand::None)
-    s += "\nCOMMAND is the first argument after PROFILE that is not an option of mcp-jail; write\n"
+    s += "\nCOMMAND is the first argument " + (c.operand.empty() ? std::string() : "after " + std::string(last_operand(c)) + " ") +
+         "that is not an option of mcp-jail; write\n"
          "-- before it when its name starts with -. From COMMAND on, every argument is the\n"
          "server's: passed to it unchanged, never read by mcp-jail.\n";
   std::vector<std::pair<std::string, std::string>> rows;

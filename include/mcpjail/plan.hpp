@@ -86,6 +86,10 @@ struct SeccompPlan {
   // and exec go to the supervisor, which logs what the plan does not allow and
   // lets every such call continue (the kernel decides). Observation only.
   bool watch = true;
+  // `mcp-jail learn`: the watch also receives every open (reads too), so the
+  // supervisor can record what the server reads. Never set by a profile; the
+  // learning jail is its protection (read-only view, credentials hidden).
+  bool learn = false;
 };
 
 // Landlock mirrors the filesystem rules.

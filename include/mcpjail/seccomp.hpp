@@ -126,6 +126,7 @@ struct Notice {
   bool allowed = false;   // Deny: true for action "log"
   bool exec = false;      // an execve/execveat (Watch, or a denied exec)
   bool setid = false;     // Deny: refused for a setuid/setgid mode (policy::setid_guards())
+  bool read = false;      // Watch, learning plans only: an open without a write flag
   // Watch (and a denied exec): the judged paths of policy::watched(), made
   // absolute lexically against the caller's working directory or directory
   // fd: "." and ".." are folded, symlinks are NOT followed. An entry is empty

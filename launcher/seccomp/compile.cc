@@ -31,7 +31,9 @@
 //     the kernel), the others (creat, openat2, mkdir, unlink, rename, ...)
 //     always. With the deny action KILL the watched calls get NOTIFY rules of
 //     their own; a profile deny of a watched call wins (it is a denial, not
-//     watched). What the supervisor does with them: notify.cc.
+//     watched). What the supervisor does with them: notify.cc. A learning
+//     plan (SeccompPlan::learn, `mcp-jail learn`) sends open/openat always,
+//     reads too, so that the supervisor can record what was read.
 #include "mcpjail/seccomp.hpp"
 
 #include <seccomp.h>
@@ -206,7 +208,7 @@ Program compile_with_libseccomp(const SeccompPlan& plan) {
     if (w == watch.end()) {
       if (auto g = guards.find(nr); g != guards.end()) allow_guarded(nr, *g->second);
       else add_rule(c, SCMP_ACT_ALLOW, nr, {});
-    } else if (w->second->flags_arg >= 0) {
+    } else if (w->second->flags_arg >= 0 && !plan.learn) {
       const unsigned a = static_cast<unsigned>(w->second->flags_arg);
       add_rule(c, SCMP_ACT_ALLOW, nr, {SCMP_CMP(a, SCMP_CMP_MASKED_EQ, policy::kOpenWriteFlags, 0)});
       if (deny_action != SCMP_ACT_NOTIFY)

@@ -43,6 +43,12 @@
 //   proceeds exactly as without the watch and the kernel (read-only mounts,
 //   Landlock) allows or refuses it, so the continue flag's TOCTOU caveat does
 //   not apply - a path changed after it was read changes only what is logged.
+//   A learning plan (SeccompPlan::learn, `mcp-jail learn`) sends every open,
+//   reads included (Notice::read), only to record the path: the answer is the
+//   same CONTINUE, so the path the kernel then resolves may differ from the
+//   one recorded. That gap matters for nothing here: the recording decides
+//   no access, and what protects the host while learning is the learning
+//   jail itself (a read-only view with credentials hidden).
 //   The one answer it gives itself is a refusal: an exec of a program the
 //   plan does not let run gets ENOENT (the exec judge, set by the
 //   supervisor), so a program outside the allowlist looks absent, as tools
@@ -250,9 +256,13 @@ std::optional<Notice> Handler::handle(int listener) {
       iovec local{&flags, sizeof flags};
       iovec remote{reinterpret_cast<void*>(req->data.args[w.how_arg]), sizeof flags};
       if (::process_vm_readv(n.pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof flags) &&
-          !(flags & policy::kOpenWriteFlags))
-        return;  // openat2 for reading: nothing to judge
+          !(flags & policy::kOpenWriteFlags)) {
+        if (!plan_.learn) return;  // openat2 for reading: nothing to judge
+        n.read = true;
+      }
     }
+    // Only a learning plan sends open/openat without a write flag.
+    if (plan_.learn && w.flags_arg >= 0 && !(req->data.args[w.flags_arg] & policy::kOpenWriteFlags)) n.read = true;
     const bool empty_path =
         w.at_flags_arg >= 0 && (static_cast<std::uint32_t>(req->data.args[w.at_flags_arg]) & AT_EMPTY_PATH);
     for (const auto& a : w.paths) n.paths.push_back(resolve_path(n.pid, req->data, a, empty_path));

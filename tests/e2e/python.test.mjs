@@ -295,6 +295,35 @@ jailSuite('Python servers in virtual environments through the jail', () => {
           assert.equal(s.node.ran, false);
           assert.equal(s.node.exception, 'FileNotFoundError', JSON.stringify(s.node));
         });
+
+      test('learn: a profile learned from the venv server runs the same session; the venv is not written', async () => {
+        const server = [path.join(ctx.venvs.debian, 'bin', SCRIPT)];
+        const file = path.join(ctx.work, 'py.learned.toml');
+        const env = { ...ctx.env, PATH: PATH_ENV };
+        const learn = [...ctx.prefix, ctx.jailBin, 'learn', '-o', file, '--name', 'py-learned', '--', ...server, ctx.ws];
+        const srv = await startServer({ command: learn[0], args: learn.slice(1), env });
+        try {
+          const w = json(await callTool(srv.client, 'write_and_read', { name: 'learned.txt', text: 'learned' }));
+          assert.equal(w.read, 'learned', JSON.stringify(w));
+          json(await callTool(srv.client, 'python_info', {}));
+        } finally {
+          await srv.close();
+        }
+        assert.ok(await eventually(() => fs.existsSync(file)), srv.stderr());
+        const text = fs.readFileSync(file, 'utf8');
+        assert.ok(text.includes(`write = [\n  "${ctx.ws}",  # `), text);
+        assert.match(text, /^mode = "none"/m);
+        assert.ok(!text.includes(`"${ctx.venvs.debian}`), `the venv is the command's own, not a line:\n${text}`);
+        const run = [...ctx.prefix, ctx.jailBin, 'run', file, '--', ...server, ctx.ws];
+        const again = await startServer({ command: run[0], args: run.slice(1), env });
+        try {
+          const w = json(await callTool(again.client, 'write_and_read', { name: 'run.txt', text: 'run' }));
+          assert.equal(w.read, 'run', JSON.stringify(w));
+        } finally {
+          await again.close();
+        }
+        assert.deepEqual(listTree(ctx.venvs.debian), ctx.trees.debian, 'the venv changed');
+      });
     });
   }
 }, { skip: pythonSkipReason() });

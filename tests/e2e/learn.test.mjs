@@ -1,0 +1,389 @@
+// End-to-end test of `mcp-jail learn`: the reference filesystem server run
+// through `learn` by the real SDK client (tools listed, a file read, one
+// written, the directory listed), the profile it writes, then `run` with
+// that profile doing the same session, and `check` of it: writes only in the
+// workspace, network none. Credentials planted in the workspace and the
+// home stay unread while learning and are not granted. Two sessions with
+// different tools widen one file; a third identical one leaves it as it is.
+//
+//   MCPJAIL_BIN=/abs/path/to/mcp-jail node --test tests/e2e/learn.test.mjs
+
+import { describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import {
+  E2E_DIR, callTool, eventually, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, runCollect,
+  serverEntry, serverFile, startServer,
+} from './jailed.mjs';
+
+const PKG = '@modelcontextprotocol/server-filesystem';
+const TEST_TIMEOUT = 120_000;
+const HOOK_TIMEOUT = 120_000;
+
+function prepareLearnMode(kind) {
+  const ctx = prepareMode(kind);
+  if (ctx.skip) return ctx;
+  const base = mkTempDir('mcpjail-e2e-learn-');
+  ctx.tempDirs.push(base);
+  ctx.ws = path.join(base, 'ws');
+  fs.mkdirSync(ctx.ws, { mode: 0o755 });
+  ctx.helloText = `hello from the host ${hex()}\n`;
+  fs.writeFileSync(path.join(ctx.ws, 'hello.txt'), ctx.helloText, { mode: 0o644 });
+  // A credential in the workspace: hidden while learning, hidden in the result.
+  ctx.envSecret = `MCPJAIL-E2E-ENV-SECRET-${hex(16)}`;
+  fs.writeFileSync(path.join(ctx.ws, '.env'), `TOKEN=${ctx.envSecret}\n`, { mode: 0o644 });
+  // Where the profiles go: writable by the launching user.
+  ctx.out = path.join(base, 'out');
+  fs.mkdirSync(ctx.out, { mode: 0o755 });
+  if (process.getuid() === 0) {
+    execFileSync('chown', ['-R', `${ctx.jailUid}:${ctx.jailGid}`, ctx.ws]);
+    fs.chownSync(ctx.out, ctx.host.uid, ctx.host.gid);
+  }
+  ctx.entry = serverEntry(ctx, PKG);
+  return ctx;
+}
+
+const jailArgv = (ctx, args) => {
+  const argv = [...ctx.prefix, ctx.jailBin, ...args];
+  return { command: argv[0], args: argv.slice(1), env: ctx.env };
+};
+
+// One session of the server through `learn` (or `run`): `fn` drives the
+// client; resolves once mcp-jail has exited, with its stderr.
+async function session(ctx, jailArgs, fn) {
+  const server = [process.execPath, ctx.entry, ctx.ws];
+  const spec = jailArgv(ctx, [...jailArgs, '--', ...server]);
+  const srv = await startServer(spec);
+  try {
+    await fn(srv.client);
+  } finally {
+    await srv.close();
+  }
+  return srv.stderr();
+}
+
+const learnArgs = (file) => ['learn', '-o', file, '--name', 'fs-learned'];
+
+async function readWriteList(client, ctx, name) {
+  const { tools } = await client.listTools();
+  assert.ok(tools.some((t) => t.name === 'write_file'), 'no write_file tool');
+  const r = await callTool(client, 'read_text_file', { path: path.join(ctx.ws, 'hello.txt') });
+  assert.ok(r.ok, r.text);
+  assert.equal(r.text, ctx.helloText);
+  const content = `written ${hex()}\n`;
+  const w = await callTool(client, 'write_file', { path: path.join(ctx.ws, name), content });
+  assert.ok(w.ok, w.text);
+  assert.equal(fs.readFileSync(path.join(ctx.ws, name), 'utf8'), content, 'the write did not reach the host');
+  const l = await callTool(client, 'list_directory', { path: ctx.ws });
+  assert.ok(l.ok, l.text);
+  assert.ok(l.text.includes('[FILE] hello.txt'), l.text);
+  const s = await callTool(client, 'read_text_file', { path: path.join(ctx.ws, '.env') });
+  assert.ok(!s.all.includes(ctx.envSecret), `the workspace's .env was read: ${s.all}`);
+}
+
+// The [filesystem] arrays of a learned profile: { read: [...], write: [...] }.
+function arrays(text) {
+  const out = {};
+  let key = null;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z]+) = \[$/.exec(line);
+    if (m) key = m[1];
+    else if (line === ']') key = null;
+    else if (key) {
+      const v = /^ {2}"((?:[^"\\]|\\.)*)",/.exec(line);
+      if (v) (out[key] ??= []).push(v[1]);
+    }
+  }
+  return out;
+}
+
+// What `check` says a profile lets the server write (host paths, not the
+// jail's tmpfs), run and reach.
+async function planSummary(ctx, profile, server, options = []) {
+  const spec = jailArgv(ctx, ['check', profile, ...options, '--', ...server]);
+  const r = await runCollect(spec.command, spec.args, { env: spec.env });
+  assert.equal(r.code, 0, r.stderr);
+  const line = (k) => new RegExp(`^ {2}${k} +(.*)$`, 'm').exec(r.stdout)?.[1] ?? '';
+  return { write: line('can write').split(/, (?=\/)/).filter((w) => !w.includes('(tmpfs')),
+    run: line('can run'), network: line('network') };
+}
+
+function suite() {
+  for (const mode of modeDefinitions()) {
+    describe(mode.name, () => {
+      let ctx;
+      before(() => {
+        ctx = prepareLearnMode(mode.kind);
+      }, { timeout: HOOK_TIMEOUT });
+      after(() => ctx?.cleanup());
+      const test = modeTest({ ctx: () => ctx, timeout: TEST_TIMEOUT });
+
+      test('learn, then run the same session with the learned profile; check shows writes only in the workspace', async () => {
+        const file = path.join(ctx.out, 'fs.learned.toml');
+        const stderr = await session(ctx, learnArgs(file), (c) => readWriteList(c, ctx, `learned-${hex(4)}.txt`));
+        assert.ok(await eventually(() => fs.existsSync(file)), `no profile written:\n${stderr}`);
+        const text = fs.readFileSync(file, 'utf8');
+        const a = arrays(text);
+        assert.deepEqual(a.write, [ctx.ws], `write is not the workspace alone:\n${text}`);
+        assert.match(text, /^mode = "none"/m);
+        assert.match(text, /^extends = "base"$/m);
+        for (const key of ['read', 'write', 'allow']) {
+          for (const v of a[key] ?? []) {
+            const line = text.split('\n').find((l) => l.startsWith(`  "${v}",`));
+            assert.match(line, /, {2}# \d+ /, `an entry without its evidence: ${line}`);
+          }
+        }
+        for (const r of a.read ?? []) {
+          assert.notEqual(r, '/');
+          assert.notEqual(r, ctx.host.home);
+        }
+        assert.ok(a.hide?.includes(`${path.join(ctx.ws, '.env')}`), `the workspace's .env is not hidden:\n${text}`);
+
+        // check: what it can write and reach.
+        const check = await runCollect(jailArgv(ctx, []).command,
+          [...jailArgv(ctx, ['check', file, '--', process.execPath, ctx.entry, ctx.ws]).args], { env: ctx.env });
+        assert.equal(check.code, 0, check.stderr);
+        const canWrite = /^ {2}can write {2}(.*)$/m.exec(check.stdout);
+        assert.ok(canWrite, check.stdout);
+        for (const w of canWrite[1].split(/, (?=\/)/)) {
+          assert.ok(w === ctx.ws || w.includes('(tmpfs'), `writable outside the workspace: ${w}\n${check.stdout}`);
+        }
+        assert.match(check.stdout, /^ {2}network {4}none/m, check.stdout);
+
+        const probe = jailArgv(ctx, ['probe', file]);
+        const p = await runCollect(probe.command, probe.args, { env: probe.env, timeout: 120_000 });
+        assert.equal(p.code, 0, `probe of the learned profile:\n${p.stdout}${p.stderr}`);
+        const learned = await planSummary(ctx, file, [process.execPath, ctx.entry, ctx.ws]);
+        const builtin = await planSummary(ctx, 'filesystem', [process.execPath, ctx.entry, ctx.ws],
+          ['--var', `WORKSPACE=${ctx.ws}`]);
+        assert.ok(learned.write.length <= builtin.write.length, `${learned.write} vs ${builtin.write}`);
+        assert.equal(learned.network, builtin.network);
+
+        // run with the learned profile: the same session works.
+        await session(ctx, ['run', file], (c) => readWriteList(c, ctx, `run-${hex(4)}.txt`));
+      });
+
+      test('sessions accumulate: a different session widens the file, an identical one leaves it byte-identical', async () => {
+        const file = path.join(ctx.out, 'acc.learned.toml');
+        // 1: only list the tools.
+        await session(ctx, learnArgs(file), async (c) => {
+          await c.listTools();
+        });
+        assert.ok(await eventually(() => fs.existsSync(file)));
+        const first = fs.readFileSync(file, 'utf8');
+        assert.ok(!(arrays(first).write ?? []).includes(ctx.ws), `nothing was written, yet:\n${first}`);
+        // 2: write a file: the workspace becomes writable.
+        const mtime = fs.statSync(file).mtimeMs;
+        await session(ctx, learnArgs(file), (c) => readWriteList(c, ctx, 'acc.txt'));
+        assert.ok(await eventually(() => fs.statSync(file).mtimeMs !== mtime));
+        const second = fs.readFileSync(file, 'utf8');
+        assert.deepEqual(arrays(second).write, [ctx.ws], second);
+        // 3: the same session as 2 (the same file name).
+        await session(ctx, learnArgs(file), (c) => readWriteList(c, ctx, 'acc.txt'));
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(fs.readFileSync(file, 'utf8'), second, 'an identical session changed the file');
+      });
+
+      test('a hostile server learned: the host unchanged, its secrets unread, nothing escape-class granted', async () => {
+        const base = mkTempDir('mcpjail-e2e-learn-hostile-');
+        ctx.tempDirs.push(base);
+        const ws = path.join(base, 'ws');
+        fs.mkdirSync(path.join(ws, 'notes'), { recursive: true, mode: 0o755 });
+        const home = fs.mkdtempSync('/var/tmp/mcpjail-e2e-learn-home-');
+        ctx.tempDirs.push(home);
+        fs.chmodSync(home, 0o755);
+        const secrets = [`ID-RSA-${hex(16)}`, `AWS-${hex(16)}`, `PEM-${hex(16)}`, `DOTENV-${hex(16)}`];
+        const put = (f, t) => {
+          fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o755 });
+          fs.writeFileSync(f, t, { mode: 0o644 });
+        };
+        put(path.join(home, '.ssh', 'id_rsa'), secrets[0]);
+        put(path.join(home, '.aws', 'credentials'), secrets[1]);
+        put(path.join(home, 'secrets', 'deploy.pem'), secrets[2]);
+        put(path.join(ws, '.env'), secrets[3]);
+        put(path.join(home, '.bashrc'), '# bashrc\n');
+        if (process.getuid() === 0) {
+          execFileSync('chown', ['-R', `${ctx.host.uid}:${ctx.host.gid}`, home]);
+          execFileSync('chown', ['-R', `${ctx.jailUid}:${ctx.jailGid}`, ws]);
+        }
+        const tag = hex(4);
+        const file = path.join(ctx.out, 'hostile.learned.toml');
+        const server = serverFile(ctx, 'hostile-server.mjs');
+        const spec = jailArgv(ctx, ['learn', '-o', file, '--name', 'hostile', '--', process.execPath, server, ws, tag, home]);
+        const srv = await startServer({ ...spec, env: { ...spec.env, HOME: home } });
+        let report;
+        try {
+          const l = await callTool(srv.client, 'list_files', {});
+          assert.ok(l.ok, l.text);
+          report = await callTool(srv.client, 'report', {});
+        } finally {
+          await srv.close();
+        }
+        for (const t of secrets) assert.ok(!report.all.includes(t), `a secret was read while learning:\n${report.all}`);
+        const outside = [`/etc/cron.d/mcp-health-${tag}`, `/var/spool/cron/crontabs/mcp-${tag}`,
+          `/usr/local/bin/health-check-${tag}`, path.join(ws, '.envrc'), path.join(ws, '.mcp.json'),
+          path.join(ws, '.vscode'), path.join(ws, '.git')];
+        for (const f of outside) assert.ok(!fs.existsSync(f), `${f} was created while learning`);
+        assert.equal(fs.readFileSync(path.join(home, '.bashrc'), 'utf8'), '# bashrc\n', '~/.bashrc changed');
+
+        assert.ok(await eventually(() => fs.existsSync(file)), `no profile written:\n${srv.stderr()}`);
+        const text = fs.readFileSync(file, 'utf8');
+        const a = arrays(text);
+        for (const v of [...(a.read ?? []), ...(a.write ?? []), ...(a.allow ?? [])]) {
+          assert.ok(v !== '/' && v !== home && !v.includes('/.ssh') && !v.includes('/.aws') && !v.endsWith('.pem') &&
+            !v.endsWith('/.env') && !v.startsWith('/etc') && !v.startsWith('/usr/local/bin') && !v.startsWith('/var/spool'),
+          `the learned profile grants ${v}:\n${text}`);
+        }
+        assert.match(text, /^mode = "none"/m);
+      });
+
+      test('escape-class calls a server tries are reported in the profile, never granted', async () => {
+        const file = path.join(ctx.out, 'unshare.learned.toml');
+        const spec = jailArgv(ctx, ['learn', '-o', file, '--', '/usr/bin/unshare', '--user', '--map-root-user', 'true']);
+        const r = await runCollect(spec.command, spec.args, { env: spec.env });
+        assert.equal(r.code, 125, r.stderr);  // unshare fails: the server "crashed"
+        const text = fs.readFileSync(file, 'utf8');
+        assert.match(text, /^# not granted \(escape class\): unshare, \d+ calls?$/m, text);
+        assert.ok(!(arrays(text).allow ?? []).includes('unshare'), text);
+        assert.doesNotMatch(text, /^\[seccomp\]/m, text);
+      });
+
+      test('--exercise: mcp-jail is the client; the start-up profile runs the server under run', async () => {
+        const file = path.join(ctx.out, 'exercise.learned.toml');
+        const spec = jailArgv(ctx, ['learn', '--exercise', '-o', file, '--', process.execPath, ctx.entry, ctx.ws]);
+        const r = await runCollect(spec.command, spec.args, { env: spec.env });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, '', 'the server\'s answers reached the terminal');
+        const text = fs.readFileSync(file, 'utf8');
+        assert.ok(!(arrays(text).write ?? []).includes(ctx.ws), `listing wrote nothing:\n${text}`);
+        await session(ctx, ['run', file], async (c) => {
+          const { tools } = await c.listTools();
+          assert.ok(tools.some((t) => t.name === 'read_text_file'));
+        });
+      });
+
+      test('--exercise with a program that does not speak MCP: 125 and a note', async () => {
+        const file = path.join(ctx.out, 'silent.learned.toml');
+        const spec = jailArgv(ctx, ['learn', '--exercise', '-o', file, '--', process.execPath, '-e',
+          'process.stdin.resume(); setTimeout(() => {}, 600000)']);
+        const r = await runCollect(spec.command, spec.args, { env: spec.env, timeout: 90_000 });
+        assert.equal(r.code, 125, r.stderr);
+        assert.match(r.stderr, /never answered initialize/);
+        assert.match(fs.readFileSync(file, 'utf8'), /^# note: the server never answered initialize/m);
+      });
+
+      test('memory server: the learned profile runs the same session, no wider than the built-in memory profile', async () => {
+        const base = mkTempDir('mcpjail-e2e-learn-mem-');
+        ctx.tempDirs.push(base);
+        const gdir = path.join(base, 'graph');
+        fs.mkdirSync(gdir, { mode: 0o755 });
+        if (process.getuid() === 0) fs.chownSync(gdir, ctx.jailUid, ctx.jailGid);
+        const entry = serverEntry(ctx, '@modelcontextprotocol/server-memory');
+        const file = path.join(ctx.out, 'mem.learned.toml');
+        const server = [process.execPath, entry];
+        const opts = ['--write', gdir, '--env', `MEMORY_FILE_PATH=${gdir}/memory.jsonl`];
+        const name = `e2e-${hex(4)}`;
+        const drive = async (c) => {
+          const r = await callTool(c, 'create_entities', { entities: [{ name, entityType: 'test', observations: ['x'] }] });
+          assert.ok(r.ok, r.text);
+          const g = await callTool(c, 'read_graph', {});
+          assert.ok(g.ok && g.all.includes(name), g.all);
+        };
+        const srv = await startServer(jailArgv(ctx, ['learn', '-o', file, '--name', 'mem-learned', ...opts, '--', ...server]));
+        try {
+          await drive(srv.client);
+        } finally {
+          await srv.close();
+        }
+        assert.ok(await eventually(() => fs.existsSync(file)), srv.stderr());
+        const text = fs.readFileSync(file, 'utf8');
+        assert.deepEqual(arrays(text).write, [gdir], text);
+        assert.match(text, /^set = \{ MEMORY_FILE_PATH = /m, text);
+        // run: the same session, the graph kept on the host.
+        const again = await startServer(jailArgv(ctx, ['run', file, '--', ...server]));
+        try {
+          const g = await callTool(again.client, 'read_graph', {});
+          assert.ok(g.ok && g.all.includes(name), g.all);
+          await drive(again.client);
+        } finally {
+          await again.close();
+        }
+        // The plans: no more writable host paths, the same network and programs as the built-in profile.
+        const probe = jailArgv(ctx, ['probe', file]);
+        const p = await runCollect(probe.command, probe.args, { env: probe.env, timeout: 120_000 });
+        assert.equal(p.code, 0, `probe of the learned profile:\n${p.stdout}${p.stderr}`);
+        const learned = await planSummary(ctx, file, server);
+        const builtin = await planSummary(ctx, 'memory', server);
+        assert.ok(learned.write.length <= builtin.write.length, `${learned.write} vs ${builtin.write}`);
+        assert.equal(learned.network, builtin.network);
+        assert.equal(learned.run, builtin.run);
+      });
+
+      test('everything server: learned, run, probed, no wider than the built-in everything profile', async () => {
+        const server = [process.execPath, serverEntry(ctx, '@modelcontextprotocol/server-everything'), 'stdio'];
+        const file = path.join(ctx.out, 'everything.learned.toml');
+        const drive = async (c) => {
+          const msg = `hello ${hex(4)}`;
+          let r = await callTool(c, 'echo', { message: msg });
+          assert.ok(r.ok && r.text.includes(msg), r.all);
+          r = await callTool(c, 'get-sum', { a: 19, b: 23 });
+          assert.ok(r.ok && /\b42\b/.test(r.text), r.all);
+          await c.listResources();
+          await c.listPrompts();
+        };
+        const srv = await startServer(jailArgv(ctx, ['learn', '-o', file, '--name', 'everything-learned', '--', ...server]));
+        try {
+          await drive(srv.client);
+        } finally {
+          await srv.close();
+        }
+        assert.ok(await eventually(() => fs.existsSync(file)), srv.stderr());
+        const text = fs.readFileSync(file, 'utf8');
+        assert.equal(arrays(text).write, undefined, text);
+        const again = await startServer(jailArgv(ctx, ['run', file, '--', ...server]));
+        try {
+          await drive(again.client);
+        } finally {
+          await again.close();
+        }
+        const probe = jailArgv(ctx, ['probe', file]);
+        const p = await runCollect(probe.command, probe.args, { env: probe.env, timeout: 120_000 });
+        assert.equal(p.code, 0, `probe of the learned profile:\n${p.stdout}${p.stderr}`);
+        const learned = await planSummary(ctx, file, server);
+        const builtin = await planSummary(ctx, 'everything', server);
+        assert.ok(learned.write.length <= builtin.write.length, `${learned.write} vs ${builtin.write}`);
+        assert.equal(learned.network, builtin.network);
+        assert.equal(learned.run, builtin.run);
+      });
+
+      test('an existing file that is not a learned profile is refused (125) and left as it is', async () => {
+        const file = path.join(ctx.out, 'mine.toml');
+        fs.writeFileSync(file, 'version = 1\nname = "mine"\n', { mode: 0o666 });
+        const spec = jailArgv(ctx, [...learnArgs(file), '--', process.execPath, ctx.entry, ctx.ws]);
+        const r = await runCollect(spec.command, spec.args, { env: spec.env });
+        assert.equal(r.code, 125, r.stderr);
+        assert.match(r.stderr, /not a profile written by mcp-jail learn/);
+        assert.equal(fs.readFileSync(file, 'utf8'), 'version = 1\nname = "mine"\n');
+      });
+
+      test('a server that fails: 125, and what was observed is written with a note', async () => {
+        const file = path.join(ctx.out, 'fail.learned.toml');
+        const spec = jailArgv(ctx, [...learnArgs(file), '--', process.execPath, '-e', 'process.exit(3)']);
+        const r = await runCollect(spec.command, spec.args, { env: spec.env });
+        assert.equal(r.code, 125, r.stderr);
+        assert.match(r.stderr, /ended with status 3/);
+        assert.match(fs.readFileSync(file, 'utf8'), /^# note: the server ended with status 3/m);
+      });
+    });
+  }
+}
+
+jailSuite('mcp-jail learn with the filesystem server', () => {
+  before(() => {
+    assert.ok(fs.existsSync(path.join(E2E_DIR, 'node_modules', PKG)), `server not installed: run "npm ci" in ${E2E_DIR}`);
+  });
+  suite();
+});
