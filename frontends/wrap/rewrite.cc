@@ -371,6 +371,11 @@ class Wrapper {
         }
       }
     if (!positional && cwd && cwd->starts_with("/")) dirs.push_back(*cwd);
+    // A variable its options did not fill (git without --repository): the
+    // directory the host starts it in, when absolute.
+    if (row && cwd && cwd->starts_with("/"))
+      for (const auto& pa : row->paths)
+        if (*pa.var && std::string_view(pa.var) != "WORKSPACE" && !row_vars.count(pa.var)) row_vars[pa.var] = *cwd;
 
     const auto per_server = opts_.server_profiles.find(m.key);
     const std::string forced = per_server != opts_.server_profiles.end() ? per_server->second : opts_.profile;
