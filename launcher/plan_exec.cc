@@ -15,6 +15,8 @@
 
 #include <algorithm>
 
+#include "mcpjail/seccomp.hpp"
+
 namespace mcpjail {
 
 namespace {
@@ -51,9 +53,14 @@ std::vector<ExecTree> exec_trees(const Profile& profile, const std::string& npx_
 void plan_exec_trees(Plan& plan, const std::vector<ExecTree>& trees, int root_fd, const TrustPolicy& policy,
                      std::vector<Diagnostic>& diags) {
   auto error = [&](const SourceLoc& loc, std::string msg) { diags.push_back({loc, std::move(msg)}); };
-  if (!plan.id.root_mode)
+  if (!plan.id.root_mode && seccomp::memfd_noexec_seal_supported())
     plan.notes.push_back("memfd: a rootless launch cannot set vm.memfd_noexec in the jail (the kernel wants the host's "
-                         "root); a program the server writes into a memfd may still be executed");
+                         "root); memfd_create goes to the supervisor instead, which makes every memfd with "
+                         "MFD_NOEXEC_SEAL (a program written into one cannot be executed) and refuses MFD_EXEC");
+  else if (!plan.id.root_mode)
+    plan.notes.push_back("memfd: a rootless launch cannot set vm.memfd_noexec in the jail (the kernel wants the host's "
+                         "root), and this kernel has no MFD_NOEXEC_SEAL (Linux 6.3+) to seal memfds with; a program "
+                         "the server writes into a memfd may still be executed");
   else if (::access("/proc/sys/vm/memfd_noexec", F_OK) != 0)
     plan.notes.push_back("memfd: this kernel has no vm.memfd_noexec (Linux 6.3+); a program the server writes into a "
                          "memfd may still be executed");

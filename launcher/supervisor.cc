@@ -113,12 +113,22 @@ nlohmann::json layers_of(const Plan& plan, const std::vector<std::string>& skipp
 constexpr double kDenyPerSecond = 10, kDenyBurst = 30;
 constexpr double kWatchPerSecond = 10, kWatchBurst = 30;
 
+// The seccomp plan as this kernel can serve it: without MFD_NOEXEC_SEAL
+// (before Linux 6.3) the supervisor cannot make a memfd sealed against exec,
+// so memfd_create stays in the kernel (`check` says that hole is open).
+SeccompPlan served_seccomp_plan(const SeccompPlan& p) {
+  SeccompPlan s = p;
+  if (s.seal_memfd && !seccomp::memfd_noexec_seal_supported()) s.seal_memfd = false;
+  return s;
+}
+
 class Supervisor {
  public:
   Supervisor(const Plan& plan, Audit& audit)
       : plan_(plan),
         audit_(audit),
-        seccomp_(plan.seccomp),
+        seccomp_plan_(served_seccomp_plan(plan.seccomp)),
+        seccomp_(seccomp_plan_),
         writes_(plan),
         execs_(plan),
         deny_limit_(kDenyPerSecond, kDenyBurst),
@@ -209,7 +219,7 @@ class Supervisor {
       // The seccomp program (prebuilt for the built-in bases; for a base the
       // profile changes, libseccomp takes a few ms to build it, here in
       // parallel with the jail building its root); the server loads it last.
-      if (alive) alive = seccomp::send_program(ch.report_supervisor.get(), seccomp::compile(plan_.seccomp));
+      if (alive) alive = seccomp::send_program(ch.report_supervisor.get(), seccomp::compile(seccomp_plan_));
       phase("sc-sent");
       // A second byte lets the jail configure its network once the uplink is up.
       if (alive && egress_) {
@@ -351,6 +361,7 @@ class Supervisor {
       nlohmann::json f = {{"syscall", n.syscall}, {"pid", n.pid}, {"allowed", n.allowed}};
       if (n.exec && !n.paths.empty() && !n.paths[0].empty()) f["path"] = n.paths[0];
       if (n.setid) f["reason"] = "setuid/setgid mode";
+      if (n.memfd_exec) f["reason"] = "MFD_EXEC (memfds are sealed against exec)";
       limited_event(deny_limit_, n.syscall, "deny", std::move(f));
       return;
     }
@@ -497,6 +508,7 @@ class Supervisor {
 
   const Plan& plan_;
   Audit& audit_;
+  const SeccompPlan seccomp_plan_;  // plan_.seccomp as this kernel serves it
   seccomp::Handler seccomp_;
   watch::WriteMap writes_;
   watch::ExecSet execs_;

@@ -90,6 +90,12 @@ struct SeccompPlan {
   // supervisor can record what the server reads. Never set by a profile; the
   // learning jail is its protection (read-only view, credentials hidden).
   bool learn = false;
+  // Rootless launches, where vm.memfd_noexec cannot be set in the jail:
+  // memfd_create goes to the supervisor, which makes the memfd itself with
+  // MFD_NOEXEC_SEAL and hands it to the server (policy::performed()). The
+  // supervisor turns it off when the kernel has no MFD_NOEXEC_SEAL (before
+  // Linux 6.3; memfd_noexec_seal_supported()).
+  bool seal_memfd = false;
 };
 
 // Landlock mirrors the filesystem rules.

@@ -119,6 +119,10 @@ UniqueFd install(const SeccompPlan& plan);
 //                 holds the paths it names, for the caller to judge. The one
 //                 exception: an exec the exec judge (Handler::set_exec_judge)
 //                 refuses is answered ENOENT (`refused`), never continued.
+//   Performed     (SeccompPlan::seal_memfd) memfd_create: the supervisor made
+//                 the memfd sealed against exec and handed it over; nothing
+//                 is reported. With MFD_EXEC it is refused (EACCES) and
+//                 reported as a Deny with `memfd_exec`.
 struct Notice {
   enum class Kind { Deny, LauncherExec, Watch } kind = Kind::Deny;
   pid_t pid = 0;          // thread id as seen from the supervisor
@@ -126,6 +130,7 @@ struct Notice {
   bool allowed = false;   // Deny: true for action "log"
   bool exec = false;      // an execve/execveat (Watch, or a denied exec)
   bool setid = false;     // Deny: refused for a setuid/setgid mode (policy::setid_guards())
+  bool memfd_exec = false;  // Deny: memfd_create with MFD_EXEC, refused (SeccompPlan::seal_memfd)
   bool read = false;      // Watch, learning plans only: an open without a write flag
   // Watch (and a denied exec): the judged paths of policy::watched(), made
   // absolute lexically against the caller's working directory or directory
@@ -200,7 +205,12 @@ class Handler {
   std::vector<const policy::Watched*> watched_;  // by syscall number; null: not observed
   std::vector<int> exec_nrs_;
   std::vector<const policy::SetidGuard*> guards_;  // by syscall number; null: no mode to check
+  int memfd_nr_ = -1;  // memfd_create when the supervisor performs it (SeccompPlan::seal_memfd)
 };
+
+// Whether this kernel has MFD_NOEXEC_SEAL (Linux 6.3+): probed once with a
+// real memfd_create(..., MFD_NOEXEC_SEAL), whose memfd must carry F_SEAL_EXEC.
+bool memfd_noexec_seal_supported();
 
 // ---- For `mcp-jail check` (describe.cc) --------------------------------------
 

@@ -30,4 +30,8 @@ std::set<int> resolve_all(const std::vector<std::string>& names);
 // the policy allows (base group or profile allow, and not denied).
 std::map<int, const policy::Watched*> watched_calls(const SeccompPlan& plan);
 
+// The calls the supervisor performs under `plan` (policy::performed(), only
+// with SeccompPlan::seal_memfd): those the policy allows and does not deny.
+std::set<int> performed_calls(const SeccompPlan& plan);
+
 }  // namespace mcpjail::seccomp

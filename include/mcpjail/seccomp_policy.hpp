@@ -147,6 +147,20 @@ struct Watched {
 };
 const std::vector<Watched>& watched();
 
+// ---- Calls the supervisor performs -------------------------------------------
+// With SeccompPlan::seal_memfd, these calls (when the policy allows them) go
+// to the supervisor, which performs them on the caller's behalf and hands
+// the result back (notify.cc). memfd_create: the flags are a register of the
+// stopped caller (no race); MFD_EXEC is refused with EACCES; otherwise the
+// supervisor calls memfd_create(name, flags | MFD_NOEXEC_SEAL) and injects
+// the descriptor (SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND), so
+// the memfd can never be made executable (F_SEAL_EXEC, no x bit).
+struct Performed {
+  const char* syscall;
+  const char* why;
+};
+const std::vector<Performed>& performed();
+
 // The (mask, value) pairs, over the low 32 bits, whose union is exactly every
 // 32-bit value except those in `except` (at most 32 pairs per excluded value).
 std::vector<std::pair<std::uint32_t, std::uint32_t>> complement_cover(

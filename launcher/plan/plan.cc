@@ -102,6 +102,8 @@ Plan make_plan(const Profile& profile, const Invocation& inv) {
   plan.hostname = std::move(settings.hostname);
   plan.limits = settings.limits;
   plan.seccomp = std::move(settings.seccomp);
+  // vm.memfd_noexec cannot be set rootless: the supervisor seals memfds instead.
+  plan.seccomp.seal_memfd = !plan.id.root_mode;
   plan.audit_log = std::move(settings.audit_log);
   plan.best_effort = std::move(settings.best_effort);
   plan.pins = plan_pins(c, cmd);

@@ -34,6 +34,9 @@
 //     watched). What the supervisor does with them: notify.cc. A learning
 //     plan (SeccompPlan::learn, `mcp-jail learn`) sends open/openat always,
 //     reads too, so that the supervisor can record what was read.
+//   - Calls the supervisor performs (SeccompPlan::seal_memfd,
+//     policy::performed()): memfd_create always goes to the supervisor,
+//     which makes the memfd sealed against exec and hands it over.
 #include "mcpjail/seccomp.hpp"
 
 #include <seccomp.h>
@@ -92,6 +95,25 @@ std::map<int, const policy::Watched*> watched_calls(const SeccompPlan& plan) {
         for (const char* name : g.syscalls) allowed |= std::strcmp(name, w.syscall) == 0;
     const int nr = resolve(w.syscall);
     if (allowed && nr >= 0) out[nr] = &w;
+  }
+  return out;
+}
+
+std::set<int> performed_calls(const SeccompPlan& plan) {
+  std::set<int> out;
+  if (!plan.seal_memfd) return out;
+  const unsigned base = policy::base_bit(plan.base);
+  auto listed = [](const std::vector<std::string>& names, const char* n) {
+    return std::find(names.begin(), names.end(), n) != names.end();
+  };
+  for (const auto& p : policy::performed()) {
+    if (listed(plan.deny, p.syscall)) continue;
+    bool allowed = listed(plan.allow, p.syscall);
+    for (const auto& g : policy::allowed_groups())
+      if (!allowed && (g.bases & base))
+        for (const char* name : g.syscalls) allowed |= std::strcmp(name, p.syscall) == 0;
+    const int nr = resolve(p.syscall);
+    if (allowed && nr >= 0) out.insert(nr);
   }
   return out;
 }
@@ -222,9 +244,18 @@ Program compile_with_libseccomp(const SeccompPlan& plan) {
     done.insert(nr);
   };
 
+  // Calls the supervisor performs (policy::performed(), seal_memfd): sent to
+  // it, never allowed in the kernel.
+  const auto performed = performed_calls(plan);
+  for (int nr : performed) {
+    if (deny_action != SCMP_ACT_NOTIFY) add_rule(c, SCMP_ACT_NOTIFY, nr, {});
+    done.insert(nr);
+  }
+
   // The profile's additions are unconditional, even for calls the base
   // allows only for some arguments (the watch still observes them).
-  for (int nr : allow) allow_call(nr);
+  for (int nr : allow)
+    if (!done.count(nr)) allow_call(nr);
 
   for (const auto& g : policy::allowed_groups()) {
     if (!(g.bases & base)) continue;
@@ -282,7 +313,7 @@ Program compile_with_libseccomp(const SeccompPlan& plan) {
 
   Program p;
   p.code = export_bpf(c);
-  p.listener = deny_action == SCMP_ACT_NOTIFY || exec_notify || watching;
+  p.listener = deny_action == SCMP_ACT_NOTIFY || exec_notify || watching || !performed.empty();
   return p;
 }
 

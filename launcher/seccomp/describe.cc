@@ -60,6 +60,11 @@ std::string describe(const SeccompPlan& plan) {
          "    symlink, truncate, chmod, chown (and their *at forms) and exec go to the supervisor, which logs\n"
          "    writes outside the write paths (fs_denied) and execs (exec) and lets every call continue:\n"
          "    observation only, the mounts and Landlock decide. Reads are not observed.\n";
+  for (int nr : performed_calls(plan))
+    for (const auto& p : policy::performed())
+      if (resolve(p.syscall) == nr)
+        o << "  performed by the supervisor: " << p.syscall
+          << " (the memfd is made with MFD_NOEXEC_SEAL when the kernel has it; MFD_EXEC is refused)\n";
 
   o << "  allowed:\n";
   for (const auto& g : policy::allowed_groups()) {

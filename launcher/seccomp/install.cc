@@ -48,8 +48,9 @@ Program compile(const SeccompPlan& plan) {
 
 const PrebuiltProgram* prebuilt(const SeccompPlan& plan) {
   // Only the bases as they are: profile allow/deny lists change the program,
-  // and the programs were built with the watch on (prebuild.cc).
-  if (!plan.allow.empty() || !plan.deny.empty() || !plan.watch || plan.learn) return nullptr;
+  // and the programs were built with the watch on and without the calls the
+  // supervisor performs (prebuild.cc).
+  if (!plan.allow.empty() || !plan.deny.empty() || !plan.watch || plan.learn || plan.seal_memfd) return nullptr;
   // Built by the libseccomp this process runs with, or not used at all.
   const scmp_version* v = seccomp_version();
   if (!v || v->major != kPrebuiltLibseccomp[0] || v->minor != kPrebuiltLibseccomp[1] ||

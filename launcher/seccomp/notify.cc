@@ -59,6 +59,8 @@
 
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -78,6 +80,16 @@
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
+#endif
+// Linux 6.3 (linux/memfd.h, fcntl.h); older headers lack them.
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
 #endif
 
 namespace mcpjail::seccomp {
@@ -130,6 +142,29 @@ bool read_string(pid_t pid, std::uint64_t addr, std::string* out) {
     got += static_cast<std::size_t>(n);
   }
   return false;
+}
+
+// The name argument of memfd_create: at most kMemfdNameMax bytes and a NUL
+// (the kernel's MFD_NAME_MAX_LEN). 0 with the name, EFAULT when it cannot be
+// read, EINVAL when it is longer (as the kernel answers).
+constexpr std::size_t kMemfdNameMax = 249;
+int read_memfd_name(pid_t pid, std::uint64_t addr, std::string* out) {
+  char buf[kMemfdNameMax + 1];
+  std::size_t got = 0;
+  while (got < sizeof buf) {
+    const std::uint64_t at = addr + got;
+    const std::size_t chunk = std::min<std::size_t>(4096 - at % 4096, sizeof buf - got);
+    iovec local{buf + got, chunk};
+    iovec remote{reinterpret_cast<void*>(at), chunk};
+    const ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n <= 0) return EFAULT;
+    if (const void* z = std::memchr(buf + got, 0, static_cast<std::size_t>(n))) {
+      out->assign(buf, static_cast<std::size_t>(static_cast<const char*>(z) - buf));
+      return 0;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  return EINVAL;
 }
 
 // The target of a /proc/PID/{cwd,fd/N} link: a path inside the jail (the
@@ -187,6 +222,8 @@ Handler::Handler(const SeccompPlan& plan) : plan_(plan) {
     watched_[static_cast<std::size_t>(nr)] = w;
   }
   for (const char* name : policy::kExecCalls) exec_nrs_.push_back(resolve(name));
+  if (const auto performed = performed_calls(plan); performed.count(resolve("memfd_create")))
+    memfd_nr_ = resolve("memfd_create");
   for (const auto& g : policy::setid_guards()) {
     const int nr = resolve(g.syscall);
     if (nr < 0) continue;
@@ -220,6 +257,43 @@ std::optional<Notice> Handler::handle(int listener) {
     resp->error = -EPERM;
     (void)seccomp_notify_respond(listener, resp);
     return n;
+  }
+
+  // memfd_create, performed here (SeccompPlan::seal_memfd): the memfd is made
+  // with MFD_NOEXEC_SEAL and handed over. The flags are a register of the
+  // stopped caller, so what is judged is what is used; the name is copied
+  // from its memory and only names the memfd.
+  if (nr == memfd_nr_ && memfd_nr_ >= 0) {
+    n.syscall = "memfd_create";
+    const unsigned flags = static_cast<std::uint32_t>(req->data.args[1]);
+    if (flags & MFD_EXEC) {
+      n.kind = Notice::Kind::Deny;
+      n.memfd_exec = true;
+      resp->error = -EACCES;
+      (void)seccomp_notify_respond(listener, resp);
+      return n;
+    }
+    std::string name;
+    int err = read_memfd_name(n.pid, req->data.args[0], &name);
+    UniqueFd fd;
+    if (err == 0) {
+      fd.reset(static_cast<int>(::syscall(SYS_memfd_create, name.c_str(), (flags & ~MFD_CLOEXEC) | MFD_CLOEXEC | MFD_NOEXEC_SEAL)));
+      if (!fd) err = errno;
+    }
+    if (err == 0) {
+      if (!valid()) return std::nullopt;  // the caller is gone or was interrupted
+      seccomp_notif_addfd add{};
+      add.id = req->id;
+      add.flags = SECCOMP_ADDFD_FLAG_SEND;
+      add.srcfd = static_cast<std::uint32_t>(fd.get());
+      add.newfd_flags = (flags & MFD_CLOEXEC) ? O_CLOEXEC : 0;
+      if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) >= 0) return std::nullopt;  // answered
+      if (errno == ENOENT) return std::nullopt;  // the caller is gone or was interrupted
+      err = errno;
+    }
+    resp->error = -(err ? err : EFAULT);
+    (void)seccomp_notify_respond(listener, resp);
+    return std::nullopt;
   }
 
   n.exec = std::find(exec_nrs_.begin(), exec_nrs_.end(), nr) != exec_nrs_.end();
@@ -343,6 +417,16 @@ std::optional<Notice> Handler::handle(int listener) {
   // still worth reporting.
   (void)seccomp_notify_respond(listener, resp);
   return n;
+}
+
+bool memfd_noexec_seal_supported() {
+  static const bool supported = [] {
+    UniqueFd fd(static_cast<int>(::syscall(SYS_memfd_create, "mcpjail-probe", MFD_CLOEXEC | MFD_NOEXEC_SEAL)));
+    if (!fd) return false;
+    const int seals = ::fcntl(fd.get(), F_GET_SEALS);
+    return seals >= 0 && (seals & F_SEAL_EXEC) != 0;
+  }();
+  return supported;
 }
 
 }  // namespace mcpjail::seccomp

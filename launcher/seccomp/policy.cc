@@ -421,6 +421,20 @@ const std::vector<Watched>& watched() {
   return table;
 }
 
+const std::vector<Performed>& performed() {
+  static const std::vector<Performed> table = {
+      {"memfd_create",
+       "A program written into a memfd runs through execveat(fd, \"\", AT_EMPTY_PATH) or "
+       "execve(\"/proc/self/fd/N\"), and memfds live on an internal mount Landlock allows. "
+       "Root launches set vm.memfd_noexec = 2 in the jail's pid namespace; a rootless "
+       "launcher cannot (the sysctl wants the host's root). There the supervisor makes "
+       "the memfd itself with MFD_NOEXEC_SEAL (Linux 6.3+) and hands it over: the flags "
+       "are read from the caller's registers, MFD_EXEC is refused with EACCES. The pages "
+       "are charged to the memory cgroup of the task that writes them (the server)."},
+  };
+  return table;
+}
+
 std::vector<std::pair<std::uint32_t, std::uint32_t>> complement_cover(
     const std::vector<std::uint64_t>& except) {
   // Walk the binary trie of 32-bit values from the top bit down. A subtree

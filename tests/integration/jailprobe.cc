@@ -158,6 +158,50 @@ int check_memfd_exec(const std::string& want) {
   return 0;
 }
 
+// "memfd-data": memfds work for data: made (with and without MFD_CLOEXEC,
+// which sets close-on-exec or not), written, read back, mapped shared; each
+// is sealed against exec (F_SEAL_EXEC, no x bit); MFD_EXEC is refused with
+// EACCES; a name of 249 bytes is fine, 250 is EINVAL, an unreadable one EFAULT.
+int check_memfd_data() {
+  constexpr unsigned kMfdExec = 0x10, kSealExec = 0x20;
+  const int fd = static_cast<int>(::syscall(SYS_memfd_create, "data", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (fd < 0) return fail(std::string("memfd_create: ") + std::strerror(errno));
+  const std::string text = "data kept in memory";
+  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) return fail("write the memfd");
+  char back[64] = {};
+  if (::pread(fd, back, sizeof back, 0) != static_cast<ssize_t>(text.size()) || text != back) return fail("read back");
+  void* map = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return fail(std::string("mmap shared: ") + std::strerror(errno));
+  static_cast<char*>(map)[0] = 'D';
+  ::munmap(map, 4096);
+  if (::pread(fd, back, 1, 0) != 1 || back[0] != 'D') return fail("a write through the mapping is not in the file");
+  if (!(::fcntl(fd, F_GETFD) & FD_CLOEXEC)) return fail("MFD_CLOEXEC did not set close-on-exec");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || (st.st_mode & 0111)) return fail("the memfd has an x bit: " + std::to_string(st.st_mode));
+  const int seals = ::fcntl(fd, F_GET_SEALS);
+  if (seals < 0 || !(seals & kSealExec)) return fail("no F_SEAL_EXEC: seals " + std::to_string(seals));
+  ::close(fd);
+  const int plain = static_cast<int>(::syscall(SYS_memfd_create, "plain", 0));
+  if (plain < 0) return fail(std::string("memfd_create without flags: ") + std::strerror(errno));
+  if (::fcntl(plain, F_GETFD) & FD_CLOEXEC) return fail("close-on-exec set without MFD_CLOEXEC");
+  ::close(plain);
+  errno = 0;
+  if (::syscall(SYS_memfd_create, "exec", kMfdExec) >= 0 || errno != EACCES)
+    return fail(std::string("MFD_EXEC: expected EACCES, got ") + std::strerror(errno));
+  const std::string longest(249, 'n');
+  const int ok = static_cast<int>(::syscall(SYS_memfd_create, longest.c_str(), MFD_CLOEXEC));
+  if (ok < 0) return fail(std::string("a 249-byte name: ") + std::strerror(errno));
+  ::close(ok);
+  const std::string too_long(250, 'n');
+  errno = 0;
+  if (::syscall(SYS_memfd_create, too_long.c_str(), MFD_CLOEXEC) >= 0 || errno != EINVAL)
+    return fail(std::string("a 250-byte name: expected EINVAL, got ") + std::strerror(errno));
+  errno = 0;
+  if (::syscall(SYS_memfd_create, reinterpret_cast<const char*>(8), MFD_CLOEXEC) >= 0 || errno != EFAULT)
+    return fail(std::string("an unreadable name: expected EFAULT, got ") + std::strerror(errno));
+  return 0;
+}
+
 // "rw-noexec [EXEC_MOUNT...]": every writable mount is noexec, except the
 // mount points listed.
 int check_rw_noexec(int argc, char** argv) {
@@ -368,6 +412,7 @@ int main(int argc, char** argv) {
   if (check == "mmap-exec") return check_mmap_exec(a, b);
   if (check == "ldso-run") return check_ldso_run(a, b, argc > 4 ? argv[4] : "");
   if (check == "memfd-exec") return check_memfd_exec(a);
+  if (check == "memfd-data") return check_memfd_data();
   if (check == "rw-noexec") return check_rw_noexec(argc, argv);
   if (check == "exit") return std::atoi(a);
   if (check == "kill-self") {

@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -395,6 +397,41 @@ TEST_CASE("memory bomb under memory=64MiB is OOM-killed", "[limits][root][bomb]"
   CHECK((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL));
   CHECK(cg->memory_limit_hit());
   CHECK_FALSE(cg->pids_limit_hit());
+  const auto paths = cg->paths();
+  cg.reset();
+  for (const auto& p : paths) CHECK_FALSE(fs::exists(p));
+}
+
+// A rootless launch makes the server's memfds in the supervisor (outside the
+// jail's cgroup) and hands them over: the pages are still charged to the
+// memory cgroup of the task that faults them in, the one writing them.
+TEST_CASE("a memfd made outside the cgroup and filled inside it is charged inside: OOM-killed", "[limits][root][bomb]") {
+  REQUIRE_ROOT();
+  const int memfd = static_cast<int>(::syscall(SYS_memfd_create, "outside", MFD_CLOEXEC));
+  REQUIRE(memfd >= 0);
+  LimitsPlan plan;
+  plan.memory = 64ULL << 20;
+  std::string skipped;
+  auto cg = create_cgroup(plan, launch_id("memfdbomb"), false, &skipped);
+  REQUIRE(cg);
+  // Writes up to 1 GiB into the memfd, 1 MiB at a time; exits 0 if it gets there.
+  Held bomb = hold([memfd] {
+    std::vector<char> block(1 << 20, 'm');
+    for (int i = 0; i < 1024; ++i)
+      if (::write(memfd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) return 3;
+    return 0;
+  });
+  cg->add(bomb.pid);
+  bomb.release();
+  int st = 0;
+  REQUIRE(::waitpid(bomb.pid, &st, 0) == bomb.pid);
+  struct stat mst {};
+  REQUIRE(::fstat(memfd, &mst) == 0);
+  INFO("status " << st << ", memfd size " << mst.st_size);
+  CHECK(((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) || (WIFEXITED(st) && WEXITSTATUS(st) == 3)));
+  CHECK(mst.st_size < static_cast<off_t>(*plan.memory) + (8 << 20));
+  CHECK(cg->memory_limit_hit());
+  ::close(memfd);
   const auto paths = cg->paths();
   cg.reset();
   for (const auto& p : paths) CHECK_FALSE(fs::exists(p));

@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -40,6 +41,7 @@
 #include "mcpjail/channel.hpp"
 #include "mcpjail/errors.hpp"
 #include "mcpjail/seccomp.hpp"
+#include "mcpjail/seccomp_internal.hpp"
 #include "mcpjail/seccomp_policy.hpp"
 #include "support/bpf.hpp"
 
@@ -1188,4 +1190,31 @@ TEST_CASE("python3 runs unchanged under default: threads, asyncio, subprocess, m
 TEST_CASE("python3 runs unchanged under strict: threads, asyncio, sockets", "[seccomp][runtime]") {
   if (!file_exists(kPython)) SKIP_TEST(std::string(kPython) + " is not installed");
   check_runtime("strict", {kPython, "-c", std::string(kPyCommon) + kPyStrict});
+}
+
+TEST_CASE("seal_memfd: memfd_create goes to the supervisor, in every base and action, and only then",
+          "[seccomp][bpf]") {
+  const int memfd = nr_of("memfd_create");
+  REQUIRE(memfd >= 0);
+  for (const char* base : {"default", "strict"})
+    for (auto action : {SeccompAction::Errno, SeccompAction::Kill, SeccompAction::Log}) {
+      INFO(base << " " << static_cast<int>(action));
+      SeccompPlan plan = make_plan(base, action);
+      CHECK(run_bpf(sc::compile(plan).code, call(memfd, {0, MFD_CLOEXEC})) == kAllow);
+      plan.seal_memfd = true;
+      CHECK(sc::prebuilt(plan) == nullptr);
+      const auto prog = sc::compile(plan);
+      CHECK(prog.listener);
+      for (std::uint64_t flags : {0ULL, 1ULL, 0x10ULL, 0xffffffffULL})
+        CHECK(run_bpf(prog.code, call(memfd, {0, flags})) == kNotify);
+      // other calls are as without it
+      CHECK(run_bpf(prog.code, call(nr_of("read"))) == kAllow);
+      // a profile's allow keeps it with the supervisor; a deny wins
+      plan.allow = {"memfd_create"};
+      CHECK(run_bpf(sc::compile(plan).code, call(memfd, {0, 0})) == kNotify);
+      plan.allow.clear();
+      plan.deny = {"memfd_create"};
+      CHECK(run_bpf(sc::compile(plan).code, call(memfd, {0, 0})) == (action == SeccompAction::Kill ? kKill : kNotify));
+      CHECK(sc::performed_calls(plan).empty());
+    }
 }
