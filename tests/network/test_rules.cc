@@ -253,7 +253,7 @@ TEST_CASE("the nftables table: policy drop with gateway and metadata closed and 
   CHECK(opened.find("goto permit") < opened.find("10.0.0.0/8"));
 }
 
-TEST_CASE("the nftables table in record mode (learn --network): public addresses on any port, logged; the rest as before") {
+TEST_CASE("the nftables table in record mode (learn --network): public addresses on any port, logged, the rest as before") {
   NetworkPlan n;
   n.mode = NetMode::Allowlist;
   const auto plain = ruleset(n, {*parse_cidr("198.18.0.1")});
