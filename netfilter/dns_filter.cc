@@ -345,7 +345,7 @@ void DnsFilter::handle_query(std::span<const std::uint8_t> msg, const Client& cl
   const std::size_t limit = reply_limit(client, q);
   auto ports = q.question.qclass == dns::kClassIn ? ports_for_name(rules_, q.question.name)
                                                    : std::vector<std::uint16_t>{};
-  if (ports.empty()) {
+  if (ports.empty() && !(record_ && q.question.qclass == dns::kClassIn)) {
     refused_event(q);
     return reply(client, dns::build_reply(q, dns::Rcode::Refused, {}, limit));
   }
@@ -477,6 +477,7 @@ void DnsFilter::finish(Pending& p, const dns::Response& r) {
   dns::Chain chain = dns::answer_chain(r, p.query.question);
   std::vector<SetElement> elements;
   const std::uint32_t timeout = std::clamp(chain.ttl, kMinTtl, kMaxTtl);
+  nlohmann::json learned = nlohmann::json::array();
   for (const auto& a : chain.addresses) {
     Cidr c;
     c.family = a.size() == 4 ? kFamily4 : kFamily6;
@@ -488,7 +489,9 @@ void DnsFilter::finish(Pending& p, const dns::Response& r) {
       continue;
     }
     for (std::uint16_t port : p.ports) elements.push_back({c, port, timeout});
+    if (record_) learned.push_back(c.str());
   }
+  if (record_ && !learned.empty()) audit_("dns_learned", {{"name", p.query.question.name}, {"addresses", learned}});
   if (!allow(elements, p.query.question.name)) return fail(p);
   for (auto& rec : chain.records) rec.ttl = std::min(rec.ttl, kMaxTtl);
   store(p.query, r.rcode, chain.records, elements, chain.addresses.empty() ? kMinTtl : timeout);

@@ -28,7 +28,7 @@ void watch_fd(int epoll, int fd, std::uint8_t tag) {
 }  // namespace
 
 Egress::Egress(const NetworkPlan& plan, AuditFn audit)
-    : audit_(std::move(audit)), private_allowed_(plan.private_allowed), block_limit_(kBlockPerSecond, kBlockBurst, kFoldWindow) {
+    : audit_(std::move(audit)), private_allowed_(plan.private_allowed), record_(plan.record), block_limit_(kBlockPerSecond, kBlockBurst, kFoldWindow) {
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!epoll_ || !timer_) throw LaunchError("network", errno_text("epoll for the DNS filter", errno));
@@ -47,6 +47,7 @@ Egress::Egress(const NetworkPlan& plan, AuditFn audit)
         return sets_->add(e, err);
       },
       [this](const std::string& type, nlohmann::json f) { audit_(type, std::move(f)); });
+  dns_->set_record(record_);
   dns_->set_closed([this](const Cidr& c) {
     if (answer_closed(c, private_allowed_)) return true;
     const auto& host = hosts_->addresses();
@@ -139,7 +140,16 @@ void Egress::arm_timer() {
 }
 
 void Egress::read_nflog() {
-  for (const auto& p : netfilter::read_nflog(nflog_.get(), 256)) report_block(p);
+  for (const auto& p : netfilter::read_nflog(nflog_.get(), 256)) {
+    if (!p.learned) {
+      report_block(p);
+    } else if (record_ && learned_events_ < kMaxLearnedEvents) {  // learn --network: a connection accepted
+      ++learned_events_;
+      nlohmann::json f = {{"address", p.address}, {"protocol", p.protocol}};
+      if (p.protocol == "tcp" || p.protocol == "udp") f["port"] = p.port;
+      audit_("net_learned", std::move(f));
+    }
+  }
 }
 
 bool Egress::sync_host_addresses(std::string* err) {

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "mcpjail/errors.hpp"
 #include "mcpjail/netfilter.hpp"
@@ -128,13 +129,25 @@ std::vector<BlockedPacket> read_nflog(int fd, std::size_t max) {
       if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET)) continue;
       if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(nfgenmsg)) continue;
       const nlattr* payload = nullptr;
+      bool learned = false;
       char* tail = static_cast<char*>(mnl_nlmsg_get_payload_tail(nlh));
       for (auto* attr = static_cast<nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)));
            mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<char*>(attr))); attr = mnl_attr_next(attr))
+      {
         if (mnl_attr_get_type(attr) == NFULA_PAYLOAD) payload = attr;
+        if (mnl_attr_get_type(attr) == NFULA_PREFIX) {
+          const std::string_view prefix(static_cast<const char*>(mnl_attr_get_payload(attr)),
+                                        ::strnlen(static_cast<const char*>(mnl_attr_get_payload(attr)),
+                                                  mnl_attr_get_payload_len(attr)));
+          learned = prefix == kLearnedPrefix;
+        }
+      }
       if (!payload) continue;
       const auto* data = static_cast<const std::uint8_t*>(mnl_attr_get_payload(payload));
-      if (auto b = decode_packet({data, mnl_attr_get_payload_len(payload)})) out.push_back(std::move(*b));
+      if (auto b = decode_packet({data, mnl_attr_get_payload_len(payload)})) {
+        b->learned = learned;
+        out.push_back(std::move(*b));
+      }
     }
   }
   return out;

@@ -103,6 +103,11 @@ std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, 
     << "\t\tmeta l4proto { tcp, udp } th dport 53 goto blocked\n"
     << "\t\tmeta l4proto { tcp, udp } ip daddr . th dport @names4 accept\n"
     << "\t\tmeta l4proto { tcp, udp } ip6 daddr . th dport @names6 accept\n";
+  if (plan.record)
+    o << "\t\t# mcp-jail learn --network: every public address on any port, each new connection logged\n"
+      << "\t\tmeta l4proto { tcp, udp } ct state new limit rate 200/second burst 400 packets log prefix \""
+      << kLearnedPrefix << "\" group " << kLogGroup << " snaplen 128\n"
+      << "\t\tmeta l4proto { tcp, udp } accept\n";
   for (const auto& r : plan.rules) {
     if (r.kind != AllowRule::Kind::Address) continue;
     o << "\t\tmeta l4proto { tcp, udp } " << (r.net.family == kFamily4 ? "ip" : "ip6") << " daddr " << r.net.str()

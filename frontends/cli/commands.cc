@@ -57,7 +57,10 @@ constexpr const OptionSpec* kPinOptions[] = {&kVar, &kRead, &kWrite, &kEnv, &kPr
 constexpr const OptionSpec* kWrapOptions[] = {&kDryRun, &kProfile};
 constexpr const OptionSpec* kUnwrapOptions[] = {&kDryRun};
 constexpr const OptionSpec* kDoctorOptions[] = {&kJson, &kVar, &kDoctorWrite};
-constexpr const OptionSpec* kLearnOptions[] = {&kLearnOutput, &kExtends, &kLearnName, &kExercise, &kVar, &kLearnRead, &kLearnWrite, &kEnv};
+constexpr OptionSpec kLearnNetwork{"network", 0, "", false, ValueKind::None,
+                                   "let the server reach public names and addresses while learning, and record them"};
+constexpr const OptionSpec* kLearnOptions[] = {&kLearnOutput, &kExtends,     &kLearnName, &kExercise, &kLearnNetwork,
+                                               &kVar,         &kLearnRead,   &kLearnWrite, &kEnv};
 constexpr const OptionSpec* kExportOptions[] = {&kVar, &kRead, &kWrite, &kEnv, &kOutput, &kImage, &kName, &kReplicas};
 
 // ---- commands ------------------------------------------------------------------

@@ -312,11 +312,16 @@ int learn_command(const cli::Arguments& args) {
                      "\ndescription = \"learning jail\"\nextends = " + toml_text::quote(extends, false) + "\n";
   text += "[exec]\nallow = " + quoted_list(top, true) + "\n";
   text += "[filesystem]\nread = " + quoted_list(top, true) + "\nhide = " + quoted_list(secrets, false) + "\n";
-  text += "[network]\nmode = \"none\"\n";
+  // --network: the DNS filter and the table in record mode (every public
+  // name and address, recorded); the upstream resolvers as the extended
+  // profile says (its `dns`, else the host's). Without it: no network.
+  const bool network = args.has("network");
+  text += network ? "[network]\nmode = \"allowlist\"\n" : "[network]\nmode = \"none\"\n";
   Invocation learning = inv;
   learning.extra_write = write_through;
   const Profile learning_profile = load_profile_text(text, "<learning jail>", "", inv.load);
   Plan plan = make_plan(learning_profile, learning);
+  plan.network.record = network;
   plan.seccomp.learn = true;
   plan.seccomp.watch = true;
   plan.seccomp.action = SeccompAction::Errno;  // a denied call fails and is recorded; it never runs
@@ -393,6 +398,7 @@ int learn_command(const cli::Arguments& args) {
     if (!in_write(e.value)) p.learned.read.push_back(e);
   p.learned.exec = merge(before.exec, now.exec, false);
   p.learned.seccomp = merge(before.seccomp, now.seccomp, false);
+  p.learned.network = merge(before.network, now.network, false);
   p.learned.refused = merge(before.refused, now.refused, false);
   p.learned.notes = now.notes;
   // Credentials inside what is granted stay hidden.
@@ -426,7 +432,8 @@ int learn_command(const cli::Arguments& args) {
   }
   stderr_line("mcp-jail: learn: wrote " + file + ": " + std::to_string(p.learned.read.size()) + " read, " +
               std::to_string(p.learned.write.size()) + " write, " + std::to_string(p.learned.exec.size()) + " exec, " +
-              std::to_string(p.learned.seccomp.size()) + " seccomp entries" +
+              std::to_string(p.learned.seccomp.size()) + " seccomp, " + std::to_string(p.learned.network.size()) +
+              " network entries" +
               (p.learned.refused.empty() ? "" : "; " + std::to_string(p.learned.refused.size()) + " escape-class calls not granted"));
   if (failed) {
     stderr_line("mcp-jail: learn: " + now.notes.back());

@@ -103,7 +103,12 @@ std::string render(const ProfileText& p) {
       out += "]\n";
     }
   }
-  out += "\n[network]\nmode = \"none\"  # no connection was needed\n";
+  if (l.network.empty()) {
+    out += "\n[network]\nmode = \"none\"  # no connection was needed\n";
+  } else {
+    out += "\n[network]\nmode = \"allowlist\"  # connections were made (learn --network)\n";
+    array(out, "allow", l.network, "connection", false);
+  }
   if (!l.seccomp.empty()) {
     out += "\n[seccomp]\n";
     array(out, "allow", l.seccomp, "denied call", false);
@@ -154,7 +159,7 @@ bool parse_learned(std::string_view text, ProfileText* out, std::string* why) {
       continue;
     }
     if (array.empty() || !line.starts_with("  \"")) continue;
-    const bool dollar = array != "seccomp.allow";
+    const bool dollar = array != "seccomp.allow" && array != "network.allow";
     if (array == "filesystem.hide") continue;  // derived again from the roots
     Entry e;
     if (!std::regex_match(line, m, entry) || !unquote(m[1].str(), dollar, &e.value)) {
@@ -168,6 +173,7 @@ bool parse_learned(std::string_view text, ProfileText* out, std::string* why) {
     else if (array == "filesystem.read") out->learned.read.push_back(e);
     else if (array == "filesystem.write") out->learned.write.push_back(e);
     else if (array == "seccomp.allow") out->learned.seccomp.push_back(e);
+    else if (array == "network.allow") out->learned.network.push_back(e);
   }
   return true;
 }

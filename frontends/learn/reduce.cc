@@ -80,7 +80,24 @@ Observed parse_events(std::string_view jsonl) {
   std::string line;
   while (std::getline(in, line)) {
     const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_object() || j.value("event", "") != "learn") continue;
+    if (!j.is_object()) continue;
+    if (j.value("event", "") == "dns_learned" && j.contains("addresses") && j["addresses"].is_array()) {
+      const std::string name = j.value("name", "");
+      for (const auto& a : j["addresses"]) {
+        if (!a.is_string() || name.empty()) continue;
+        auto& names = o.names_of[a.get<std::string>()];
+        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+      }
+      continue;
+    }
+    if (j.value("event", "") == "net_learned") {
+      const std::string proto = j.value("protocol", "");
+      const auto port = j.value("port", 0);
+      if ((proto == "tcp" || proto == "udp") && port > 0 && port < 65536)
+        ++o.connections[proto + " " + j.value("address", "") + " " + std::to_string(port)];
+      continue;
+    }
+    if (j.value("event", "") != "learn") continue;
     const std::string access = j.value("access", "");
     const std::uint64_t count = j.value("count", std::uint64_t{0});
     const std::string path = j.value("path", "");
@@ -218,6 +235,22 @@ Learned reduce(const Observed& o, const Context& c) {
     else add(calls, s, s, n);
   }
   for (auto& [s, e] : calls) out.seccomp.push_back(e);
+  // Connections: by the names that resolved to their address, else the address.
+  std::map<std::string, Entry> net;
+  for (const auto& [key, n] : o.connections) {
+    std::istringstream f(key);
+    std::string proto, address, port;
+    f >> proto >> address >> port;
+    const std::string example = proto + " " + (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" + port;
+    auto it = o.names_of.find(address);
+    if (it != o.names_of.end() && !it->second.empty()) {
+      for (const auto& name : it->second) add(net, name + ":" + port, example, n);
+    } else {
+      const std::string entry = (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" + port;
+      add(net, entry, example, n);  // no name was looked up for it
+    }
+  }
+  for (auto& [k, e] : net) out.network.push_back(e);
   for (auto& [s, e] : refused) out.refused.push_back(e);
   for (const auto& [what, n] : not_granted) out.notes.push_back("not granted: " + what + ", " + count_text(n, "call"));
   if (o.dropped)

@@ -85,6 +85,11 @@ class DnsFilter {
   // denied ranges and metadata addresses (answer_closed() with no
   // allow_private).
   void set_closed(ClosedFn closed) { closed_ = std::move(closed); }
+  // Record mode (NetworkPlan::record, `mcp-jail learn --network` only): every
+  // name of class IN is looked up, no set element is added (the table accepts
+  // public addresses itself), and each answer from upstream is a
+  // "dns_learned" audit event with the addresses that are not closed.
+  void set_record(bool record) { record_ = record; }
   void set_udp(UniqueFd fd);
   void set_tcp(UniqueFd fd);
   void on_event(std::uint8_t tag, std::uint64_t id, std::uint32_t events);
@@ -171,6 +176,7 @@ class DnsFilter {
   std::uint64_t next_id_ = 1;
   Stats stats_;
   ClosedFn closed_;
+  bool record_ = false;
   std::map<std::pair<std::string, std::uint16_t>, CacheEntry> cache_;  // (name, type)
   TokenBucket budget_;
   std::size_t cached_records_ = 0;

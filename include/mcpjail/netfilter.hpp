@@ -35,6 +35,7 @@ namespace mcpjail::netfilter {
 
 inline constexpr const char* kTable = "mcpjail";  // table inet mcpjail
 inline constexpr std::uint16_t kLogGroup = 17;    // NFLOG group inside the jail's namespace
+inline constexpr const char* kLearnedPrefix = "mcp-jail learned ";  // the record-mode accept rule's log prefix
 inline constexpr const char* kResolverAddress = "127.0.0.1";  // the jail's DNS filter, port 53
 inline constexpr const char* kUplinkName = "uplink0";
 
@@ -153,6 +154,7 @@ struct BlockedPacket {
   std::string address;   // destination
   std::uint16_t port = 0;
   std::string protocol;  // "tcp", "udp", "icmp", "icmpv6" or the protocol number
+  bool learned = false;  // logged by the record-mode accept rule (NetworkPlan::record), not a drop
 };
 // Decodes the IPv4/IPv6 packet of an NFLOG message (the first bytes of it).
 std::optional<BlockedPacket> decode_packet(std::span<const std::uint8_t> packet);
@@ -243,6 +245,9 @@ class Egress {
 
   AuditFn audit_, count_;
   std::vector<Cidr> private_allowed_;
+  bool record_ = false;                  // NetworkPlan::record
+  std::uint64_t learned_events_ = 0;     // net_learned events written
+  static constexpr std::uint64_t kMaxLearnedEvents = 10000;
   UniqueFd epoll_, timer_, nflog_;
   std::unique_ptr<Uplink> uplink_;
   std::unique_ptr<SetWriter> sets_;

@@ -63,6 +63,11 @@ struct NetworkPlan {
   std::vector<netfilter::Cidr> private_allowed;    // `allow_private`: exempt from the private-range deny
   std::vector<netfilter::Resolver> resolvers;      // upstream of the DNS filter
   std::string resolvers_from;                      // "profile" or the host file they were read from
+  // Set by `mcp-jail learn --network` only (no profile key sets it): the DNS
+  // filter answers every name and the table accepts public addresses on any
+  // port, recording both (dns_learned, net_learned audit events). The denied
+  // ranges, metadata addresses and the host's own addresses stay closed.
+  bool record = false;
 };
 
 // The size of every tmpfs the plan mounts (filesystem.tmpfs, /dev/shm) when

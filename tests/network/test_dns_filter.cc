@@ -471,6 +471,34 @@ TEST_CASE("dns filter: closed answers never enter the sets, the host's own addre
   CHECK(rig.filter->stats().closed == 5);
 }
 
+TEST_CASE("dns filter: record mode answers every name, adds no set element, records the open addresses") {
+  Answer a;
+  a.a = {{"any.example.org", {203, 0, 113, 20}},
+         {"any.example.org", {10, 1, 2, 3}},
+         {"any.example.org", {169, 254, 169, 254}},
+         {"other.example.net", {198, 18, 4, 4}}};
+  Upstream up(a);
+  Rig rig({}, {up.port()});
+  // Off (what `run` does with no allow entries): refused, never forwarded.
+  CHECK(rcode(rig.ask(query(0x5001, "any.example.org", dns::kTypeA))) == 5);
+  CHECK(up.udp_queries == 0);
+  rig.events.clear();
+  rig.filter->set_record(true);
+  const auto r = rig.ask(query(0x5002, "any.example.org", dns::kTypeA));
+  CHECK(rcode(r) == 0);
+  auto parsed = dns::parse_response(r);
+  REQUIRE(parsed);
+  CHECK(parsed->answers.size() == 3);  // the client sees what was answered; the table closes the rest
+  CHECK(rcode(rig.ask(query(0x5003, "other.example.net", dns::kTypeA))) == 0);
+  CHECK(rig.installed.empty());
+  REQUIRE(rig.events.size() == 2);
+  CHECK(rig.events[0]["event"] == "dns_learned");
+  CHECK(rig.events[0]["name"] == "any.example.org");
+  CHECK(rig.events[0]["addresses"] == nlohmann::json::array({"203.0.113.20"}));  // private and metadata left out
+  CHECK(rig.events[1]["name"] == "other.example.net");
+  CHECK(rig.events[1]["addresses"] == nlohmann::json::array({"198.18.4.4"}));
+}
+
 TEST_CASE("dns filter: the cache answers repeats without asking upstream, for the bounded TTL") {
   Answer a;
   a.a = {{"api.example.com", {203, 0, 113, 11}}};

@@ -253,6 +253,29 @@ TEST_CASE("the nftables table: policy drop with gateway and metadata closed and 
   CHECK(opened.find("goto permit") < opened.find("10.0.0.0/8"));
 }
 
+TEST_CASE("the nftables table in record mode (learn --network): public addresses on any port, logged, the rest as before") {
+  NetworkPlan n;
+  n.mode = NetMode::Allowlist;
+  const auto plain = ruleset(n, {*parse_cidr("198.18.0.1")});
+  CHECK_THAT(plain, !Catch::Contains("mcp-jail learned"));
+  n.record = true;
+  const auto text = ruleset(n, {*parse_cidr("198.18.0.1")});
+  CHECK_THAT(text, Catch::Contains("ct state new limit rate 200/second burst 400 packets log prefix \"mcp-jail learned \" group 17"));
+  CHECK_THAT(text, Catch::Contains("meta l4proto { tcp, udp } accept\n\t\tgoto blocked"));
+  // Everything that closes comes before: gateway, host, metadata, private ranges, DNS.
+  const auto open = text.find("mcp-jail learned");
+  for (const char* closed : {"ip daddr 198.18.0.1 goto blocked", "ip daddr @host4 goto blocked", "ip daddr 169.254.169.254 goto blocked",
+                             "10.0.0.0/8", "fc00::/7", "th dport 53 goto blocked"})
+    CHECK(text.find(closed) < open);
+  // Only the record lines differ from the table `run` installs.
+  std::string stripped = text;
+  const auto from = stripped.find("\t\t# mcp-jail learn --network");
+  const auto to = stripped.find("\t\tgoto blocked\n\t}\n\tchain blocked");
+  REQUIRE(from < to);
+  stripped.erase(from, to - from);
+  CHECK(stripped == plain);
+}
+
 TEST_CASE("planning the allowlist: parsed rules and resolvers and checks with locations") {
   const auto p = plan_of("allow = [\"api.example.com:443\", \"203.0.113.0/24:8080\"]\ndns = [\"192.0.2.53\"]\n");
   REQUIRE(p.network.rules.size() == 2);

@@ -187,3 +187,37 @@ TEST_CASE("learn: the profile text reads back, merging widens, the same session 
   CHECK_FALSE(parse_learned("version = 1\nname = \"x\"\n", &back, &why));
   CHECK(why.find("not a profile written by mcp-jail learn") != std::string::npos);
 }
+
+TEST_CASE("learn: connections become name:port entries by the names that led to them, else address:port") {
+  const Observed o = parse_events(
+      "{\"event\":\"dns_learned\",\"name\":\"api.test\",\"addresses\":[\"198.18.1.10\"]}\n"
+      "{\"event\":\"dns_learned\",\"name\":\"v6.test\",\"addresses\":[\"2001:db8::7\"]}\n"
+      "{\"event\":\"dns_learned\",\"name\":\"unused.test\",\"addresses\":[\"198.18.1.99\"]}\n"
+      "{\"event\":\"net_learned\",\"address\":\"198.18.1.10\",\"protocol\":\"tcp\",\"port\":8080}\n"
+      "{\"event\":\"net_learned\",\"address\":\"198.18.1.10\",\"protocol\":\"tcp\",\"port\":8080}\n"
+      "{\"event\":\"net_learned\",\"address\":\"2001:db8::7\",\"protocol\":\"tcp\",\"port\":443}\n"
+      "{\"event\":\"net_learned\",\"address\":\"198.18.1.66\",\"protocol\":\"udp\",\"port\":9000}\n"
+      "{\"event\":\"net_learned\",\"address\":\"198.18.1.66\",\"protocol\":\"icmp\"}\n");
+  CHECK(o.names_of.at("198.18.1.10") == std::vector<std::string>{"api.test"});
+  CHECK(o.connections.at("tcp 198.18.1.10 8080") == 2);
+  const Learned l = reduce(o, host({}));
+  REQUIRE(l.network.size() == 3);
+  CHECK(l.network[0] == Entry{"198.18.1.66:9000", 1, "udp 198.18.1.66:9000"});
+  CHECK(l.network[1] == Entry{"api.test:8080", 2, "tcp 198.18.1.10:8080"});
+  CHECK(l.network[2] == Entry{"v6.test:443", 1, "tcp [2001:db8::7]:443"});
+
+  // Written as an allowlist, read back as it was; no connection: mode none.
+  ProfileText p;
+  p.name = "srv";
+  p.extends = "base";
+  p.learned.network = l.network;
+  const std::string text = render(p);
+  CHECK(text.find("mode = \"allowlist\"") != std::string::npos);
+  CHECK(text.find("  \"api.test:8080\",  # 2 connections, e.g. tcp 198.18.1.10:8080\n") != std::string::npos);
+  ProfileText back;
+  std::string why;
+  REQUIRE(parse_learned(text, &back, &why));
+  CHECK(back.learned.network == l.network);
+  p.learned.network.clear();
+  CHECK(render(p).find("mode = \"none\"") != std::string::npos);
+}

@@ -43,6 +43,10 @@ class Exerciser {
 struct Observed {
   std::map<std::string, std::uint64_t> read, write, exec, syscalls;
   std::uint64_t dropped = 0;  // distinct paths beyond what the supervisor keeps
+  // learn --network: the names the DNS filter answered, by address, and the
+  // connections made ("tcp 192.0.2.1 443" -> count).
+  std::map<std::string, std::vector<std::string>> names_of;
+  std::map<std::string, std::uint64_t> connections;
 };
 // The "learn" events of an audit log (JSON lines); other lines are ignored.
 Observed parse_events(std::string_view jsonl);
@@ -71,6 +75,7 @@ struct Context {
 
 struct Learned {
   std::vector<Entry> read, write, exec, seccomp;
+  std::vector<Entry> network;     // [network] allow: "name:port", or "address:port" when no name led there
   std::vector<Entry> refused;     // system calls of the escape classes: reported, never granted
   std::vector<std::string> notes;  // what was seen and not granted, and why
 };
