@@ -29,6 +29,16 @@ struct Gap {
   std::string here;
 };
 
+// ---- gaps every export has (gaps.cc) ---------------------------------------
+
+// The jail's side of these layers, said once for every engine; `here` is what
+// the engine does instead. protect_gap and pin_gap: only when the plan has
+// a protected name missing at launch, or pins.
+Gap memfd_gap(std::string here);
+Gap supervisor_gap(std::string here);
+std::optional<Gap> protect_gap(const Plan& plan);
+std::optional<Gap> pin_gap(const Plan& plan, std::string here);
+
 // ---- seccomp (seccomp_profile.cc) ------------------------------------------
 
 // The seccomp policy of `plan` in the JSON form that runc reads in

@@ -435,24 +435,12 @@ class K8sBuilder {
                                                          : join(plan_.landlock.exec_allow, ", ");
     g.push_back({"landlock", "Landlock: only " + exec + " may be executed; file access narrowed to the planned paths",
                  "no Landlock in a pod spec: any program in the image may run; emptyDir volumes are not noexec"});
-    g.push_back({"memfd",
-                 "root launches set vm.memfd_noexec = 2 in the jail's pid namespace: a program the server writes into "
-                 "memory (memfd_create, then execveat or /proc/self/fd) cannot be run",
-                 "vm.memfd_noexec is not among the sysctls a pod may set (securityContext.sysctls takes namespaced, allowlisted ones): a program written into a memfd can run"});
-    g.push_back({"supervisor",
-                 "the supervisor: the audit log (start, deny, fs_denied, exec, net_block, dns_refused, limit, exit) and "
-                 "the watch (writes outside the write paths, every exec)",
-                 "nothing observes the server: denied calls fail unreported; the cluster's own logs and events only"});
-    if (std::any_of(plan_.protect.begin(), plan_.protect.end(),
-                    [](const ProtectedPath& e) { return e.state == ProtectedPath::State::Absent; }))
-      g.push_back({"protect",
-                   "protected names missing from a write path at launch (.mcp.json, .vscode, ...) cannot be created: "
-                   "the supervisor refuses them",
-                   "nothing refuses them: the server can create them in the write path; those that exist stay "
-                   "read-only binds"});
-    if (!plan_.pins.empty())
-      g.push_back({"pin", "[pin]: run checks the sha256 of the server's files before anything starts",
-                   "pin the image by digest (IMAGE@sha256:...) instead"});
+    g.push_back(memfd_gap("vm.memfd_noexec is not among the sysctls a pod may set (securityContext.sysctls takes "
+                          "namespaced, allowlisted ones): a program written into a memfd can run"));
+    g.push_back(supervisor_gap("nothing observes the server: denied calls fail unreported; the cluster's own logs and "
+                               "events only"));
+    if (auto p = protect_gap(plan_)) g.push_back(std::move(*p));
+    if (auto p = pin_gap(plan_, "pin the image by digest (IMAGE@sha256:...) instead")) g.push_back(std::move(*p));
     g.push_back({"process", "a fresh IPC, UTS and cgroup namespace of its own; the jail's init (pid 1) reaps orphans",
                  "the pod's namespaces (IPC and UTS shared by the pod's containers: one container here)"});
   }

@@ -344,10 +344,9 @@ class OciBuilder {
                  "no Landlock in the OCI runtime config: any file on a mount without noexec may run (the read-only "
                  "binds such as /usr included); the mounts still decide what is visible and writable, and the pid and "
                  "network namespaces keep signals and abstract sockets inside"});
-    g.push_back({"memfd",
-                 "root launches set vm.memfd_noexec = 2 in the jail's pid namespace: a program the server writes into "
-                 "memory (memfd_create, then execveat or /proc/self/fd) cannot be run",
-                 "runc 1.1.5 accepts only the sysctls it knows to be namespaced (net.*, kernel IPC, fs.mqueue) and refuses vm.memfd_noexec: a program written into a memfd can run; writable mounts stay noexec"});
+    g.push_back(memfd_gap("runc 1.1.5 accepts only the sysctls it knows to be namespaced (net.*, kernel IPC, "
+                          "fs.mqueue) and refuses vm.memfd_noexec: a program written into a memfd can run; writable "
+                          "mounts stay noexec"));
     for (const auto& m : plan_.mounts)
       if (m.idmap_owner)
         g.push_back({"idmap",
@@ -355,17 +354,9 @@ class OciBuilder {
                          " appear as the server's, and what it creates is theirs on the host",
                      "runc 1.1.5 has no idmapped bind mounts (an OCI mount's uidMappings): the bind keeps its owners, so "
                      "the server's user can write there only what the host's permissions let it"});
-    g.push_back({"supervisor",
-                 "the supervisor outside the jail: the audit log (start, deny, fs_denied, exec, net_block, dns_refused, "
-                 "limit, exit events) and the watch, which reports writes outside the write paths and every exec",
-                 "nothing observes the server: no audit events; the runtime's and the kernel's own logs only"});
-    if (std::any_of(plan_.protect.begin(), plan_.protect.end(),
-                    [](const ProtectedPath& e) { return e.state == ProtectedPath::State::Absent; }))
-      g.push_back({"protect",
-                   "protected names missing from a write path at launch (.mcp.json, .vscode, ...) cannot be created: "
-                   "the supervisor refuses them",
-                   "nothing refuses them: the server can create them in the write path; those that exist stay "
-                   "read-only binds"});
+    g.push_back(supervisor_gap("nothing observes the server: no audit events; the runtime's and the kernel's own "
+                               "logs only"));
+    if (auto p = protect_gap(plan_)) g.push_back(std::move(*p));
     g.push_back({"process",
                  "the jail's init (pid 1) forwards signals to the server and reaps orphans; securebits NOROOT and "
                  "NO_SETUID_FIXUP, locked",
@@ -385,9 +376,8 @@ class OciBuilder {
     if (plan_.limits.memory)
       g.push_back({"limits", "on cgroup v2 one OOM kill ends the whole jail (memory.oom.group)",
                    "the kernel's OOM killer picks a process inside the container's memory limit"});
-    if (!plan_.pins.empty())
-      g.push_back({"pin", "[pin]: run checks the sha256 of the server's files before anything starts",
-                   "nothing is checked: verify the files before starting the bundle (`mcp-jail check` does)"});
+    if (auto p = pin_gap(plan_, "nothing is checked: verify the files before starting the bundle (`mcp-jail check` does)"))
+      g.push_back(std::move(*p));
     switch (plan_.network.mode) {
       case NetMode::Allowlist: {
         std::vector<std::string> allow;
