@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <span>
 
 #include "mcpjail/errors.hpp"
 
@@ -21,27 +22,35 @@ void copy(char* dst, std::size_t n, std::string_view s) {
   dst[len] = '\0';
 }
 
-// One recvmsg(); an attached descriptor goes to *fd (when fd is non-null).
-ssize_t receive(int sock, void* buf, std::size_t size, int flags, UniqueFd* fd, int* msg_flags) {
+// One recvmsg(); the attached descriptors go to `fds`, in order (those that
+// do not fit are closed by the kernel, and MSG_CTRUNC says so).
+ssize_t receive(int sock, void* buf, std::size_t size, int flags, std::span<UniqueFd> fds, int* msg_flags) {
   iovec iov{buf, size};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  if (fd) {
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+  const std::size_t room = std::min(fds.size(), kMaxFds);
+  if (room) {
     msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof cbuf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * room);
   }
   ssize_t n;
   while ((n = ::recvmsg(sock, &msg, flags)) < 0 && errno == EINTR) {
   }
   if (n < 0) return n;
   *msg_flags = msg.msg_flags;
-  if (fd) {
-    int got = -1;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&got, CMSG_DATA(c), sizeof got);
-    fd->reset(got);
+  for (auto& f : fds) f.reset();
+  std::size_t k = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int got = -1;
+      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+      if (k < room) fds[k++].reset(got);
+      else ::close(got);
+    }
   }
   return n;
 }
@@ -80,19 +89,23 @@ bool wait_go(int go) {
   return n == 1;
 }
 
-ssize_t send_message(int sock, const iovec* iov, std::size_t count, int fd) {
+ssize_t send_message(int sock, const iovec* iov, std::size_t count, std::span<const int> fds) {
+  if (fds.size() > kMaxFds) {
+    errno = EINVAL;
+    return -1;
+  }
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = count;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+  if (!fds.empty()) {
     msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof cbuf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
   }
   ssize_t n;
   while ((n = ::sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
@@ -100,9 +113,22 @@ ssize_t send_message(int sock, const iovec* iov, std::size_t count, int fd) {
   return n;
 }
 
+ssize_t send_message(int sock, const iovec* iov, std::size_t count, int fd) {
+  return fd >= 0 ? send_message(sock, iov, count, std::span<const int>(&fd, 1))
+                 : send_message(sock, iov, count, std::span<const int>());
+}
+
 ssize_t receive_message(int sock, void* buf, std::size_t size, bool* truncated) {
   int flags = 0;
-  const ssize_t n = receive(sock, buf, size, MSG_CMSG_CLOEXEC, nullptr, &flags);
+  const ssize_t n = receive(sock, buf, size, MSG_CMSG_CLOEXEC, {}, &flags);
+  *truncated = n >= 0 && (flags & (MSG_TRUNC | MSG_CTRUNC));
+  return n;
+}
+
+ssize_t receive_message(int sock, void* buf, std::size_t size, std::span<UniqueFd> fds, bool* truncated,
+                        bool wait) {
+  int flags = 0;
+  const ssize_t n = receive(sock, buf, size, MSG_CMSG_CLOEXEC | (wait ? 0 : MSG_DONTWAIT), fds, &flags);
   *truncated = n >= 0 && (flags & (MSG_TRUNC | MSG_CTRUNC));
   return n;
 }
@@ -119,7 +145,7 @@ void send_report(int sock, ReportKind kind, std::int32_t code, std::string_view 
 
 Read read_report(int sock, Report* r, UniqueFd* fd) {
   int flags = 0;
-  const ssize_t n = receive(sock, r, sizeof *r, MSG_CMSG_CLOEXEC | MSG_DONTWAIT, fd, &flags);
+  const ssize_t n = receive(sock, r, sizeof *r, MSG_CMSG_CLOEXEC | MSG_DONTWAIT, std::span<UniqueFd>(fd, 1), &flags);
   if (n < 0 && errno == EAGAIN) return Read::Empty;
   if (n < 0 && errno == ECONNRESET) return Read::Reset;
   if (n <= 0) return Read::End;

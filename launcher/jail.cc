@@ -12,7 +12,10 @@
 //        supervisor                                         (netfilter/jail_net.cc)
 //     5. hostname
 //     6. rlimits                                            (limits.cc)
-//     7. fork the server (pid 2), then give up everything itself and reap
+//     6a. protected names missing at launch: fork the create helper, which
+//        performs the server's creating calls for the supervisor, as the
+//        jail's user, under the server's Landlock rules  (create_helper.cc)
+//     7. fork the server, then give up everything itself and reap
 //   server
 //     8. new session; default signal state; fds above 2 closed; env = plan
 //     9. no_new_privs; bounding set emptied; root mode: become the jail uid;
@@ -32,6 +35,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +45,7 @@
 
 #include "mcpjail/caps.hpp"
 #include "mcpjail/channel.hpp"
+#include "mcpjail/create_helper.hpp"
 #include "mcpjail/landlock.hpp"
 #include "mcpjail/limits.hpp"
 #include "mcpjail/mounts.hpp"
@@ -87,6 +92,52 @@ void give_up_privileges(const Plan& plan) {
 }
 
 void noop_handler(int) {}
+
+// The create helper (mcpjail/create_helper.hpp): the server's ids, no
+// capabilities, no_new_privs, a Landlock domain of its own with the server's
+// rules (so the server can neither signal nor trace it), not dumpable. It
+// keeps the jail's stdio, as the server does, so that a descriptor name it
+// resolves itself means what it means to the server.
+[[noreturn]] void helper_main(const Plan& plan, const channel::JailEnds& ch, int sock) {
+  try {
+    phase("helper");
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw LaunchError("lifecycle", errno_text("PR_SET_PDEATHSIG", errno));
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (sock < ch.report) close_fds_except({sock, ch.report});
+    else close_fds_except({ch.report, sock});
+    give_up_privileges(plan);
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw LaunchError("lifecycle", errno_text("PR_SET_DUMPABLE", errno));
+    (void)landlock::apply(plan.landlock);  // what it skips, the server reports
+  } catch (const LaunchError& e) {
+    report_and_exit(ch.report, "protect", std::string("create helper: ") + e.what(), e.exit_code());
+  } catch (const std::exception& e) {
+    report_and_exit(ch.report, "protect", std::string("create helper: ") + e.what(), kExitLauncherError);
+  }
+  ::close(ch.report);
+  create::serve(plan, sock);
+}
+
+// Starts the create helper and hands its socket to the supervisor, before the
+// server exists (reports arrive in order: the supervisor has the helper before
+// the server's first call can reach it).
+void start_create_helper(const Plan& plan, const channel::JailEnds& ch) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    throw LaunchError("protect", errno_text("socketpair for the create helper", errno));
+  UniqueFd mine(sv[0]), theirs(sv[1]);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw LaunchError("protect", errno_text("fork the create helper", errno));
+  if (pid == 0) {
+    mine.reset();
+    helper_main(plan, ch, theirs.get());
+  }
+  channel::send_report(ch.report, channel::ReportKind::CreateHelper, 0, "", "", mine.get());
+}
 
 [[noreturn]] void server_main(const Plan& plan, const channel::JailEnds& ch) {
   try {
@@ -218,6 +269,10 @@ void init_main(const Plan& plan, const channel::JailEnds& ch) {
 
     // 6. rlimits, inherited by every process of the jail
     limits::apply_rlimits(plan.limits);
+
+    // 6a. the create helper
+    if (create::needed(plan)) start_create_helper(plan, ch);
+    phase("helper-started");
 
     // 7. the server; init keeps nothing it does not need.
     struct sigaction sa {};

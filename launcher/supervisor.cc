@@ -135,10 +135,17 @@ class Supervisor {
         fs_limit_(kWatchPerSecond, kWatchBurst),
         exec_limit_(kWatchPerSecond, kWatchBurst),
         guard_(plan) {
+    // Protected names missing at launch: creating calls are refused by path
+    // here, or performed by the jail's create helper (create_helper.hpp),
+    // which checks the directory it creates in; never continued.
     if (guard_.active())
-      seccomp_.set_guard([this](const seccomp::Creation& c) {
-        return guard_.refuses({c.pid, c.raw, c.dirfd, c.lexical});
-      });
+      seccomp_.set_creations({[this](const std::string& lexical) { return guard_.refuses_lexically(lexical); },
+                              [this](create::Call&& call, create::CallFds&& fds, std::uint64_t id, seccomp::Notice&& n) {
+                                const bool cloexec = call.op == create::Op::Open && (call.flags & O_CLOEXEC);
+                                if (!helper_.submit(call, fds, id)) return false;
+                                performing_.emplace(id, Performing{std::move(n), cloexec});
+                                return true;
+                              }});
     // A program the plan does not let run looks absent: its exec fails with
     // ENOENT, as on a system without it (a tool probing for an optional
     // helper expects "not found", not "permission denied"). Only where
@@ -265,7 +272,7 @@ class Supervisor {
   int loop() {
     int exit_status = -1;
     while (exit_status < 0) {
-      pollfd fds[5];
+      pollfd fds[6];
       int n = 0;
       fds[n++] = {sigfd_.get(), POLLIN, 0};
       const int rep_i = report_ ? n : -1;
@@ -276,6 +283,8 @@ class Supervisor {
       if (timer_) fds[n++] = {timer_.get(), POLLIN, 0};
       const int egr_i = egress_ ? n : -1;
       if (egress_) fds[n++] = {egress_->fd(), POLLIN, 0};
+      const int hlp_i = helper_.attached() ? n : -1;
+      if (helper_.attached()) fds[n++] = {helper_.fd(), POLLIN, 0};
       int timeout = -1;
       if (release_due_) {
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(*release_due_ - std::chrono::steady_clock::now());
@@ -305,6 +314,7 @@ class Supervisor {
         }
         if (fds[lst_i].revents & (POLLHUP | POLLERR | POLLNVAL)) listener_.reset();
       }
+      if (hlp_i >= 0 && fds[hlp_i].revents) helper_outcomes();
       if (tim_i >= 0 && fds[tim_i].revents) {
         audit_.event("limit", {{"which", "wall_time"}, {"ms", plan_.limits.wall_time.count()}});
         stderr_line("mcp-jail: limits: wall_time of " + std::to_string(plan_.limits.wall_time.count()) +
@@ -325,12 +335,13 @@ class Supervisor {
     } else if (wall_time_hit_) {
       exit_status = kExitWallTime;
     }
-    // Protected names that were missing and exist now: the refusal can be
-    // raced by a server running its own code (protect.hpp). Said, not undone.
+    // Protected names that were missing and exist now: the jail's creating
+    // calls were checked by the create helper, so someone or something on the
+    // host made them during the launch. Said, not undone.
     for (const auto& p : protect::appeared(plan_)) {
       audit_.event("protect_created", {{"path", p}});
       stderr_line("mcp-jail: " + plan_.profile_name + ": the protected name " + p +
-                  " did not exist at launch and exists now (created by the server, or on the host meanwhile); "
+                  " did not exist at launch and exists now (made on the host meanwhile: the jail's creating calls were checked); "
                   "check it before git, direnv or an editor runs it");
     }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
@@ -458,8 +469,14 @@ class Supervisor {
     switch (r.kind) {
       case channel::ReportKind::Error:
         if (!error_) error_ = std::make_unique<channel::Report>(r);
+        // The process that failed has ended; a jail missing one of its parts
+        // (the create helper) must not go on either.
+        if (child_ > 0 && !child_exited_) ::kill(child_, SIGKILL);
         break;
       case channel::ReportKind::Listener: listener_ = std::move(received); break;
+      case channel::ReportKind::CreateHelper:
+        if (guard_.active() && !helper_.attached()) helper_.attach(std::move(received));
+        break;
       case channel::ReportKind::NetSocket:
         if (egress_) egress_->adopt(r.code, std::move(received));
         break;
@@ -467,6 +484,30 @@ class Supervisor {
         skipped_.push_back(std::string(r.layer) + ": " + r.text);
         stderr_line(std::string("mcp-jail: ") + r.layer + " skipped (best_effort): " + r.text);
         break;
+    }
+  }
+
+  // What the create helper did, answered to the waiting callers and reported
+  // like any observed call (a refusal as an fs_denied event). A helper that
+  // is gone fails what it had not answered, with EIO.
+  void helper_outcomes() {
+    while (auto d = helper_.receive()) {
+      auto it = performing_.find(d->tag);
+      if (it == performing_.end()) continue;
+      Performing p = std::move(it->second);
+      performing_.erase(it);
+      if (listener_ && !seccomp::answer_performed(listener_.get(), d->tag, d->outcome, p.cloexec)) continue;
+      if (!d->outcome.refused.empty()) {
+        p.notice.protected_path = d->outcome.refused;
+        p.notice.allowed = false;
+      }
+      on_notice(p.notice);
+    }
+    for (const auto id : helper_.abandoned()) {
+      create::Outcome eio;
+      eio.error = EIO;
+      if (listener_) (void)seccomp::answer_performed(listener_.get(), id, eio, false);
+      performing_.erase(id);
     }
   }
 
@@ -514,6 +555,12 @@ class Supervisor {
   watch::ExecSet execs_;
   watch::RateLimit deny_limit_, fs_limit_, exec_limit_;
   protect::Guard guard_;
+  create::Client helper_;
+  struct Performing {
+    seccomp::Notice notice;
+    bool cloexec = false;
+  };
+  std::map<std::uint64_t, Performing> performing_;  // by notification id
   static constexpr std::size_t kLearnMax = 200000;  // distinct paths kept by learn()
   std::map<std::pair<std::string, std::string>, std::uint64_t> learned_;
   std::uint64_t learned_dropped_ = 0;

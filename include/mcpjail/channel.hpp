@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "mcpjail/unique_fd.hpp"
@@ -61,6 +62,8 @@ enum class ReportKind : std::int32_t {
   Skipped = 3,    // a best-effort layer was skipped; `text` says what
   NetSocket = 4,  // network = allowlist: a socket from inside the jail's network
                   // namespace is attached; `code` is a netfilter::JailSocket
+  CreateHelper = 5,  // the supervisor's end of the create helper's socket is
+                     // attached (mcpjail/create_helper.hpp)
 };
 
 struct Report {
@@ -95,10 +98,22 @@ Read read_report(int sock, Report* r, UniqueFd* fd);
 // attached when >= 0. Returns the bytes sent, or -1 with errno set.
 ssize_t send_message(int sock, const iovec* iov, std::size_t count, int fd = -1);
 
+// The most descriptors one message carries.
+inline constexpr std::size_t kMaxFds = 4;
+
+// Sends `iov` as one message with `fds` attached (at most kMaxFds).
+ssize_t send_message(int sock, const iovec* iov, std::size_t count, std::span<const int> fds);
+
 // Receives one message into `buf` and blocks until one comes (EINTR is
 // retried). Returns what recvmsg() returns (-1 with errno set, 0 at the end of
 // the channel); *truncated when the message did not fit or had a descriptor
 // attached (which is dropped).
 ssize_t receive_message(int sock, void* buf, std::size_t size, bool* truncated);
+
+// The same, keeping up to fds.size() attached descriptors (close-on-exec) in
+// `fds`, in order; the others are closed and *truncated is set. `wait` false:
+// -1 with EAGAIN when nothing is queued.
+ssize_t receive_message(int sock, void* buf, std::size_t size, std::span<UniqueFd> fds, bool* truncated,
+                        bool wait = true);
 
 }  // namespace mcpjail::channel

@@ -58,26 +58,21 @@ const std::vector<std::string>& home_markers();
 
 // ---- The supervisor's side ------------------------------------------------------
 
-// A call that creates a name (open/openat/openat2/creat with O_CREAT, mkdir,
-// mknod, symlink, link, the new name of rename), as the watch read it.
-struct CreateCall {
-  pid_t pid = 0;            // the calling thread, as the supervisor sees it
-  std::string raw;          // the path as passed
-  int dirfd = -100;         // AT_FDCWD or a descriptor of the caller
-  std::string lexical;      // absolute, "." and ".." folded (seccomp::Notice::paths)
-};
-
-// Refuses creating calls at the names the plan protects and that did not
-// exist at launch. Observation-grade: it reads the caller's path and the
-// call then continues with the kernel re-reading it, so a server that runs
-// its own code in two threads can change the path in between; see
-// docs/ARCHITECTURE.md.
+// The names the plan protects that did not exist at launch (or are links):
+// they must not be created. The supervisor asks by path, from its reading of
+// a call (a refusal needs no more: it grants nothing); the create helper
+// (mcpjail/create_helper.hpp) asks by the identity of the directory it holds
+// open, which is what makes the refusal race-free.
 class Guard {
  public:
   explicit Guard(const Plan& plan);
   bool active() const { return !refuse_.empty(); }
-  // The protected path the call would create, or "" when it may continue.
-  std::string refuses(const CreateCall& call) const;
+  // The protected path `lexical` (absolute, "." and ".." folded) is or lies
+  // below, or "".
+  std::string refuses_lexically(const std::string& lexical) const;
+  // The protected path that creating `name` in the directory (dev, ino)
+  // would create, or "".
+  std::string refused_at(dev_t dev, ino_t ino, std::string_view name) const;
 
  private:
   struct Refuse {
@@ -90,8 +85,7 @@ class Guard {
 };
 
 // The protected names that were missing at launch and exist on the host
-// now (host paths): the supervisor's refusal can be raced (see Guard), and
-// someone on the host may have created one meanwhile. Reported at the end of
+// now (host paths): someone on the host may have created one meanwhile. Reported at the end of
 // a launch (audit event protect_created), never removed.
 std::vector<std::string> appeared(const Plan& plan);
 

@@ -14,11 +14,13 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "mcpjail/create_helper.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/unique_fd.hpp"
 
@@ -164,13 +166,23 @@ struct ExecJudgement {
   bool refuse = false;  // answer ENOENT: the program looks absent
 };
 
-// A creating call the watch observed, for the guard of protected names.
-struct Creation {
-  pid_t pid = 0;
-  std::string raw;      // the created path as passed
-  int dirfd = -100;     // AT_FDCWD or the caller's descriptor
-  std::string lexical;  // as Notice::paths holds it
+// Creating calls while the plan has protected names to refuse
+// (mcpjail/create_helper.hpp). `refuses`: the protected path a call's lexical
+// path is or lies below (refused at once with EACCES: a refusal grants
+// nothing). Every other creating call (and every openat2, whose flags are in
+// the caller's memory) is never continued: it is read once and given to
+// `perform` with the notification id; the answer comes later, from
+// answer_performed(). `perform` returns false when it cannot take the call
+// (the helper is gone): the call then fails with EIO.
+struct Creations {
+  std::function<std::string(const std::string& lexical)> refuses;
+  std::function<bool(create::Call&&, create::CallFds&&, std::uint64_t id, Notice&&)> perform;
 };
+
+// Answers notification `id` with what the create helper did: the error, or
+// the new descriptor installed in the caller (close-on-exec when `cloexec`),
+// or success. False when the caller was gone.
+bool answer_performed(int listener, std::uint64_t id, create::Outcome& outcome, bool cloexec);
 
 // Answers notifications for one plan (the policy's classification of each
 // call is computed once).
@@ -193,14 +205,13 @@ class Handler {
   // (Notice::paths and Notice::root are set). Without one, every such exec
   // continues.
   void set_exec_judge(std::function<ExecJudgement(const Notice&)> judge) { exec_judge_ = std::move(judge); }
-  // Asked about every observed call that creates a name; a non-empty answer
-  // (the protected path) refuses the call with EACCES instead of letting it
-  // continue.
-  void set_guard(std::function<std::string(const Creation&)> guard) { guard_ = std::move(guard); }
+  // Protected names to refuse: creating calls are refused or performed, never
+  // continued (Creations).
+  void set_creations(Creations c) { creations_ = std::move(c); }
 
  private:
   std::function<ExecJudgement(const Notice&)> exec_judge_;
-  std::function<std::string(const Creation&)> guard_;
+  Creations creations_;
   SeccompPlan plan_;
   std::vector<const policy::Watched*> watched_;  // by syscall number; null: not observed
   std::vector<int> exec_nrs_;

@@ -122,49 +122,13 @@ void kill_caller(int listener, pid_t tid, std::uint64_t id) {
   ::close(pidfd);
 }
 
-// A NUL-terminated string of at most PATH_MAX bytes at `addr` in the memory
-// of `pid`, read page by page (the string may end just before an unmapped
-// page). False when it cannot be read or does not end in range.
-bool read_string(pid_t pid, std::uint64_t addr, std::string* out) {
-  char buf[PATH_MAX];
-  std::size_t got = 0;
-  while (got < sizeof buf) {
-    const std::uint64_t at = addr + got;
-    const std::size_t chunk = std::min<std::size_t>(4096 - at % 4096, sizeof buf - got);
-    iovec local{buf + got, chunk};
-    iovec remote{reinterpret_cast<void*>(at), chunk};
-    const ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
-    if (n <= 0) return false;
-    if (const void* z = std::memchr(buf + got, 0, static_cast<std::size_t>(n))) {
-      out->assign(buf, static_cast<std::size_t>(static_cast<const char*>(z) - buf));
-      return true;
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  return false;
-}
-
 // The name argument of memfd_create: at most kMemfdNameMax bytes and a NUL
-// (the kernel's MFD_NAME_MAX_LEN). 0 with the name, EFAULT when it cannot be
-// read, EINVAL when it is longer (as the kernel answers).
+// (the kernel's MFD_NAME_MAX_LEN).
 constexpr std::size_t kMemfdNameMax = 249;
-int read_memfd_name(pid_t pid, std::uint64_t addr, std::string* out) {
-  char buf[kMemfdNameMax + 1];
-  std::size_t got = 0;
-  while (got < sizeof buf) {
-    const std::uint64_t at = addr + got;
-    const std::size_t chunk = std::min<std::size_t>(4096 - at % 4096, sizeof buf - got);
-    iovec local{buf + got, chunk};
-    iovec remote{reinterpret_cast<void*>(at), chunk};
-    const ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
-    if (n <= 0) return EFAULT;
-    if (const void* z = std::memchr(buf + got, 0, static_cast<std::size_t>(n))) {
-      out->assign(buf, static_cast<std::size_t>(static_cast<const char*>(z) - buf));
-      return 0;
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  return EINVAL;
+
+// A path argument (at most PATH_MAX bytes with its NUL).
+bool read_string(pid_t pid, std::uint64_t addr, std::string* out) {
+  return read_cstring(pid, addr, PATH_MAX - 1, out) == 0;
 }
 
 // The target of a /proc/PID/{cwd,fd/N} link: a path inside the jail (the
@@ -274,7 +238,8 @@ std::optional<Notice> Handler::handle(int listener) {
       return n;
     }
     std::string name;
-    int err = read_memfd_name(n.pid, req->data.args[0], &name);
+    int err = read_cstring(n.pid, req->data.args[0], kMemfdNameMax, &name);
+    if (err == E2BIG) err = EINVAL;  // as the kernel answers a longer name
     UniqueFd fd;
     if (err == 0) {
       fd.reset(static_cast<int>(::syscall(SYS_memfd_create, name.c_str(), (flags & ~MFD_CLOEXEC) | MFD_CLOEXEC | MFD_NOEXEC_SEAL)));
@@ -331,7 +296,9 @@ std::optional<Notice> Handler::handle(int listener) {
       iovec remote{reinterpret_cast<void*>(req->data.args[w.how_arg]), sizeof flags};
       if (::process_vm_readv(n.pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof flags) &&
           !(flags & policy::kOpenWriteFlags)) {
-        if (!plan_.learn) return;  // openat2 for reading: nothing to judge
+        // openat2 for reading: nothing to judge (but performed, below, while
+        // names are protected: its flags are in memory and may change).
+        if (!plan_.learn) return;
         n.read = true;
       }
     }
@@ -370,18 +337,28 @@ std::optional<Notice> Handler::handle(int listener) {
         resp->error = -ENOENT;
       }
     }
-    // A call that creates a name, at a protected name: refused (protect.hpp).
-    if (guard_ && w->kind == policy::Watched::Kind::Write && !n.paths.empty() && creates(*w, req->data, n.pid)) {
-      const policy::PathArg& a = w->paths.back();
-      Creation c;
-      c.pid = n.pid;
-      c.dirfd = a.dirfd < 0 ? AT_FDCWD : static_cast<int>(static_cast<std::uint32_t>(req->data.args[a.dirfd]));
-      c.lexical = n.paths.back();
-      if (read_string(n.pid, req->data.args[a.path], &c.raw)) n.protected_path = guard_(c);
+    // A call that creates a name, at a protected name: refused by path, else
+    // performed by the create helper (create_helper.hpp), never continued.
+    if (creations_.perform && w->kind == policy::Watched::Kind::Write && performable(w->syscall) &&
+        (w->how_arg >= 0 || creates(*w, req->data, n.pid))) {
+      if (!n.paths.empty() && creations_.refuses) n.protected_path = creations_.refuses(n.paths.back());
+      resp->flags = 0;
       if (!n.protected_path.empty()) {
-        resp->flags = 0;
         resp->error = -EACCES;
         n.allowed = false;
+      } else {
+        create::Call call;
+        create::CallFds fds;
+        const int err = read_creating_call(w->syscall, req->data, n.pid, &call, &fds);
+        if (!valid()) return std::nullopt;  // the caller is gone or was interrupted: nothing to answer
+        if (err == 0) {
+          if (creations_.perform(std::move(call), std::move(fds), req->id, std::move(n))) return std::nullopt;
+          resp->error = -EIO;  // the helper is gone: nothing is created
+        } else {
+          resp->error = -err;
+        }
+        (void)seccomp_notify_respond(listener, resp);
+        return std::nullopt;
       }
     }
     // What was read belongs to the caller only if the notification is still
@@ -417,6 +394,23 @@ std::optional<Notice> Handler::handle(int listener) {
   // still worth reporting.
   (void)seccomp_notify_respond(listener, resp);
   return n;
+}
+
+bool answer_performed(int listener, std::uint64_t id, create::Outcome& o, bool cloexec) {
+  if (o.error == 0 && o.fd) {
+    seccomp_notif_addfd add{};
+    add.id = id;
+    add.flags = SECCOMP_ADDFD_FLAG_SEND;
+    add.srcfd = static_cast<std::uint32_t>(o.fd.get());
+    add.newfd_flags = cloexec ? O_CLOEXEC : 0;
+    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) >= 0) return true;  // answered
+    if (errno == ENOENT) return false;  // the caller is gone or was interrupted
+    o.error = errno;  // EMFILE: its table is full
+  }
+  seccomp_notif_resp resp{};
+  resp.id = id;
+  resp.error = o.error ? -o.error : 0;
+  return ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0;
 }
 
 bool memfd_noexec_seal_supported() {

@@ -15,7 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -504,6 +507,114 @@ int main(int argc, char** argv) {
         ::close(fd);
         if (n != static_cast<ssize_t>(std::strlen(arg(2)))) return fail("short write");
         i += 4;
+      } else if (op == "race-create") {  // GOOD BAD SECONDS (GOOD and BAD of equal length)
+        // What a server running its own code tries against a check that reads
+        // the path before the kernel does: one thread swaps the path between
+        // an allowed name and a protected one while another creates through
+        // it (open O_CREAT and mkdir, alternately). Fails when BAD was made;
+        // the creations of GOOD are the positive control.
+        const std::string good = arg(1), bad = arg(2);
+        if (good.size() != bad.size()) return fail("race-create: names of different lengths");
+        char path[4096] = {};
+        std::memcpy(path, good.c_str(), good.size());
+        std::atomic<bool> stop{false};
+        std::thread flip([&] {
+          while (!stop.load(std::memory_order_relaxed)) {
+            std::memcpy(path, bad.c_str(), bad.size());
+            std::memcpy(path, good.c_str(), good.size());
+          }
+        });
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(std::atoi(arg(3)));
+        long made = 0, tries = 0;
+        while (std::chrono::steady_clock::now() < until) {
+          ++tries;
+          if (tries % 2) {
+            const int fd = ::open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+            if (fd >= 0) {
+              ::close(fd);
+              ++made;
+              ::unlink(good.c_str());
+            }
+          } else if (::mkdir(path, 0755) == 0) {
+            ++made;
+            ::rmdir(good.c_str());
+          }
+          struct stat st {};
+          if (::lstat(bad.c_str(), &st) == 0) {
+            stop = true;
+            flip.join();
+            return fail("race-create: made " + bad + " after " + std::to_string(tries) + " tries");
+          }
+        }
+        stop = true;
+        flip.join();
+        if (made == 0) return fail("race-create: " + good + " was never made (" + std::to_string(tries) + " tries)");
+        std::fprintf(stderr, "race-create: %ld of %ld tries made %s\n", made, tries, good.c_str());
+        i += 4;
+      } else if (op == "create-semantics") {  // DIR (writable, empty)
+        // Creating calls answer as the kernel's own: run with and without
+        // protected names (the create helper performs them in the first case).
+        const std::string d = arg(1);
+        auto want = [&](const std::string& what, int rc, int err) -> bool {
+          const int e = errno;
+          if (err == 0 && rc < 0) return fail(what + ": " + std::strerror(e)), false;
+          if (err != 0 && (rc >= 0 || e != err))
+            return fail(what + ": " + (rc >= 0 ? std::string("succeeded") : std::strerror(e)) + ", want " + std::strerror(err)), false;
+          if (rc >= 0 && err == 0 && what.rfind("open", 0) == 0) ::close(rc);
+          return true;
+        };
+        if (::chdir(d.c_str()) != 0) return fail("chdir " + d);
+        ::umask(027);
+        if (!want("open relative", ::open("rel.txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0666), 0)) return 1;
+        struct stat st {};
+        if (::stat("rel.txt", &st) != 0 || (st.st_mode & 0777) != 0640) return fail("umask not applied");
+        if (!want("open O_EXCL existing", ::open("rel.txt", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), EEXIST)) return 1;
+        if (!want("open trailing slash", ::open("new/", O_WRONLY | O_CREAT | O_CLOEXEC, 0644), EISDIR)) return 1;
+        if (!want("open in a missing directory", ::open("none/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0644), ENOENT)) return 1;
+        if (!want("mkdir", ::mkdir("sub", 0777), 0)) return 1;
+        if (!want("mkdir existing", ::mkdir("sub", 0777), EEXIST)) return 1;
+        if (!want("mkdir trailing slash", ::mkdir("sub2/", 0777), 0)) return 1;
+        const int dfd = ::open("sub", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) return fail("open sub");
+        if (!want("openat dirfd", ::openat(dfd, "a.txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0644), 0)) return 1;
+        if (!want("openat dirfd ..", ::openat(dfd, "../b.txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0644), 0)) return 1;
+        if (!want("mkdirat dirfd", ::mkdirat(dfd, "deeper", 0755), 0)) return 1;
+        if (!want("openat bad dirfd", ::openat(9999, "x", O_WRONLY | O_CREAT | O_CLOEXEC, 0644), EBADF)) return 1;
+        if (!want("openat /dev/fd/N/name",
+                  ::open(("/dev/fd/" + std::to_string(dfd) + "/c.txt").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644), 0))
+          return 1;
+        if (::access("sub/c.txt", F_OK) != 0) return fail("/dev/fd/N/c.txt did not land in sub");
+        if (!want("symlink", ::symlink("rel.txt", "sym"), 0)) return 1;
+        if (!want("open through a link", ::open("sym", O_WRONLY | O_CREAT | O_CLOEXEC, 0644), 0)) return 1;
+        if (!want("open O_NOFOLLOW link", ::open("sym", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644), ELOOP)) return 1;
+        if (!want("symlink dangling", ::symlink("made-by-link", "dangling"), 0)) return 1;
+        if (!want("open a dangling link", ::open("dangling", O_WRONLY | O_CREAT | O_CLOEXEC, 0644), 0)) return 1;
+        if (::access("made-by-link", F_OK) != 0) return fail("a dangling link's target was not made");
+        if (!want("link", ::link("rel.txt", "hard"), 0)) return 1;
+        if (!want("link existing", ::link("rel.txt", "hard"), EEXIST)) return 1;
+        if (!want("rename", ::rename("hard", "hard2"), 0)) return 1;
+        if (!want("renameat2 NOREPLACE",
+                  static_cast<int>(::syscall(SYS_renameat2, AT_FDCWD, "hard2", AT_FDCWD, "rel.txt", RENAME_NOREPLACE)), EEXIST))
+          return 1;
+        if (!want("mknod fifo", ::mknod("fifo", S_IFIFO | 0644, 0), 0)) return 1;
+        const int tmp = ::open(".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+        if (tmp < 0) return fail(std::string("O_TMPFILE: ") + std::strerror(errno));
+        if (!want("linkat O_TMPFILE via /proc/self/fd",
+                  ::linkat(AT_FDCWD, ("/proc/self/fd/" + std::to_string(tmp)).c_str(), AT_FDCWD, "tmpfile", AT_SYMLINK_FOLLOW), 0))
+          return 1;
+        ::close(tmp);
+        ::close(dfd);
+        // A descriptor named as a path is reopened (as shells do with /dev/stdout).
+        const int own = ::open("rel.txt", O_RDONLY | O_CLOEXEC);
+        if (own < 0) return fail("open rel.txt");
+        if (!want("open /proc/self/fd/N",
+                  ::open(("/proc/self/fd/" + std::to_string(own)).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644), 0))
+          return 1;
+        ::close(own);
+        i += 2;
+      } else if (op == "kill-others") {  // SIGKILL to every process it may signal (not itself)
+        ::kill(-1, SIGKILL);
+        i += 1;
       } else if (op == "stderr") {  // TEXT written as is, no newline added
         if (::write(2, arg(1), std::strlen(arg(1))) < 0) return fail("write stderr");
         i += 2;

@@ -150,6 +150,11 @@ std::vector<Act> acts(const World& w) {
       {{"write", w.p("gm"), "x", "rename-fails", w.p("gm"), w.p(".gitmodules")},
        {"write", w.p("gm"), "x", "rename", w.p("gm"), w.p(".gitmodules")}, w.p(".gitmodules")},
       {{"link-fails", w.p("README.md"), w.p(".gitmodules")}, {"write", w.p(".gitmodules"), "x"}, w.p(".gitmodules")},
+      // through a dangling symbolic link: open(O_CREAT) would create its target
+      {{"symlink", ".mcp.json", w.p("lnk"), "create-fails", w.p("lnk")},
+       {"symlink", ".mcp.json", w.p("lnk"), "write", w.p("lnk"), "x", "content-is", w.p(".mcp.json"), "x"}, w.p("lnk")},
+      {{"symlink", ".mcp.json", w.p("lnk2"), "symlink", "lnk2", w.p("lnk3"), "create-fails", w.p("lnk3")},
+       {"symlink", ".mcp.json", w.p("lnk2"), "symlink", "lnk2", w.p("lnk3"), "write", w.p("lnk3"), "x"}, w.p("lnk3")},
       // through another name for the same directory
       {{"symlink", ".", w.p("self"), "mkdir-fails", w.p("self/.claude")},
        {"symlink", ".", w.p("self"), "mkdir", w.p("self/.claude")}, ""},
@@ -185,6 +190,71 @@ TEST_CASE("protect: present and absent names cannot be written or created, and t
         INFO("control, names dropped: " << ok.err);
         CHECK(ok.status == 0);
       }
+    }
+  }
+}
+
+TEST_CASE("protect: two threads swapping the path under a creating call never plant a name", "[protect]") {
+  for (Mode m : modes()) {
+    SECTION(mode_name(m)) {
+      // The path is copied once by the supervisor and created by the jail's
+      // create helper relative to the directory it checked: what the second
+      // thread writes afterwards changes nothing. GOOD and BAD have the same
+      // length; torn mixtures of the two are harmless names.
+      World w(m);
+      const Result r = w.steps({"race-create", w.p("plain.txt"), w.p(".mcp.json"), "3"});
+      INFO(r.err);
+      CHECK(r.status == 0);  // GOOD was made (the loop ran), BAD never
+      CHECK(r.err.find("race-create: ") != std::string::npos);
+      CHECK_FALSE(fs::exists(w.p(".mcp.json")));
+      CHECK(w.denied(w.p(".mcp.json")));
+      CHECK(w.events("protect_created").empty());
+
+      // Control: with the names dropped the same program makes BAD at once.
+      World c(m);
+      const Result ok = c.steps({"race-create", c.p("plain.txt"), c.p(".mcp.json"), "3"}, "unprotect = [\"*\"]\n");
+      INFO("control: " << ok.err);
+      CHECK(ok.status != 0);
+      CHECK(ok.err.find("race-create: made " + c.p(".mcp.json")) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("protect: creating calls performed for the server answer as the kernel's own", "[protect]") {
+  for (Mode m : modes()) {
+    SECTION(mode_name(m)) {
+      // The same battery (umask, O_EXCL, trailing '/', dirfd and "..", bad
+      // descriptors, /dev/fd/N/name, links dangling or not, O_NOFOLLOW, hard
+      // links, renameat2 flags, FIFOs, O_TMPFILE linked through /proc/self/fd,
+      // a descriptor reopened by name) with the create helper (names
+      // protected) and without it (names dropped: the kernel alone).
+      for (const std::string extra : {"", "unprotect = [\"*\"]\n"}) {
+        World w(m);
+        fs::create_directories(w.p("battery"));
+        chown_tree(w.p("battery"), Harness::get().uid(m), Harness::get().gid(m));
+        const Result r = w.steps({"create-semantics", w.p("battery")}, extra);
+        INFO((extra.empty() ? "with the helper: " : "kernel alone: ") << r.err);
+        CHECK(r.status == 0);
+        CHECK(fs::exists(w.p("battery/made-by-link")));
+        CHECK(fs::exists(w.p("battery/sub/deeper")));
+        CHECK(fs::exists(w.p("battery/tmpfile")));
+      }
+    }
+  }
+}
+
+TEST_CASE("protect: the server cannot kill the create helper", "[protect]") {
+  for (Mode m : modes()) {
+    SECTION(mode_name(m)) {
+      // The helper has a Landlock domain of its own (signals are scoped) and
+      // is not dumpable. After kill(-1, SIGKILL) creating calls still work
+      // and protected names are still refused.
+      World w(m);
+      const Result r = w.steps({"kill-others", "write", w.p("after.txt"), "x", "mkdir-fails", w.p(".claude")});
+      INFO(r.err);
+      CHECK(r.status == 0);
+      CHECK(support::slurp(w.p("after.txt")) == "x");
+      CHECK_FALSE(fs::exists(w.p(".claude")));
     }
   }
 }
