@@ -260,12 +260,12 @@ class Planner {
     e.parent_ino = p.pino;
     if (p.kind == Probe::Missing) {
       e.state = PP::State::Absent;
-      e.how = "missing: the supervisor refuses to create " + jail_at +
-              " (seccomp watch, by path and directory identity; a server running its own code can race it, and "
-              "a name that exists when the launch ends is reported)";
+      e.how = "missing: cannot be created at " + jail_at +
+              " (creating calls are performed by the jail's create helper, checked against the directory it holds "
+              "open; a name made on the host meanwhile is reported when the launch ends)";
     } else {
       e.state = PP::State::Link;
-      e.how = "symbolic link at " + jail_at + ": the supervisor refuses to create it again once removed";
+      e.how = "symbolic link at " + jail_at + ": once removed, it cannot be created again (the create helper)";
       char buf[PATH_MAX];
       if (::realpath(host_at.c_str(), buf)) {
         const std::string target = buf;
