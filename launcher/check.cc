@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "mcpjail/create_helper.hpp"
 #include "mcpjail/dns_filter.hpp"
 #include "mcpjail/landlock.hpp"
 #include "mcpjail/mounts.hpp"
@@ -107,7 +108,8 @@ void render_summary(std::ostringstream& o, const Plan& p) {
     std::size_t bound = 0;
     for (const auto& e : p.protect) bound += e.state == ProtectedPath::State::Bound;
     o << "  protected  " << p.protect.size() << " names in the write paths (" << bound
-      << " present: read-only; the others: their creation refused by the watch): see \"protected\" below\n";
+      << " present: read-only; the others cannot be created: the jail's create helper performs creating calls): "
+         "see \"protected\" below\n";
   }
   if (p.best_effort.empty())
     o << "  may skip   nothing: a layer that cannot be applied stops the launch\n";
@@ -251,6 +253,10 @@ std::string render_plan(const Plan& p) {
   o << "\n";
   o << "landlock     " << landlock::describe(p.landlock) << "\n";
   o << "seccomp      " << seccomp::describe(p.seccomp) << "\n";
+  if (create::needed(p))
+    o << "  creating calls (open with O_CREAT, every openat2, mkdir, mknod, symlink, link, rename) never continue:\n"
+         "    the supervisor copies each once and the jail's create helper performs it, relative to the\n"
+         "    directory it checked against the protected names that are missing (see \"protected\")\n";
   o << "audit        " << p.audit_log << "\n";
   if (!p.best_effort.empty()) {
     o << "best_effort ";
