@@ -15,14 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-50}"
-for tool in hyperfine git node; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install hyperfine git nodejs)" >&2; exit 1; }
-done
-jail="$PWD/build/mcp-jail"
-[[ -x "$jail" ]] || { echo "bench: build mcp-jail first" >&2; exit 1; }
-mkdir -p bench/results
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+. bench/lib.sh
+bench_setup hyperfine:hyperfine git:git nodejs:node
 ws="$work/ws"
 mkdir -p "$ws"
 git init -q "$ws"
