@@ -18,10 +18,9 @@
 #                     nothing
 # The table gives each row's mean and its ratio to bwrap, and names the
 # machine, kernel, mode (root or rootless) and date.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 runs="${1:-300}"
-. bench/lib.sh
 bench_setup hyperfine:hyperfine bubblewrap:bwrap nodejs:node
 true_bin="$(readlink -f /bin/true)"
 cat >"$work/hardened.toml" <<TOML

@@ -1,9 +1,13 @@
 # shellcheck shell=bash
-# Sourced by the hyperfine benchmarks (launch.sh, protect.sh, pin.sh), run
-# from the repository root: bench_setup APT_PACKAGE:TOOL... checks that each
+# Sourced by the hyperfine benchmarks (launch.sh, protect.sh, pin.sh): strict
+# mode, and the repository root as the working directory. Then
+# bench_setup APT_PACKAGE:TOOL... checks that each
 # TOOL is installed (naming APT_PACKAGE when it is not) and that mcp-jail is
 # built, then sets $jail (build/mcp-jail), makes bench/results and a scratch
 # directory $work (WORK_TEMPLATE for mktemp, when given) removed on exit.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
 bench_setup() {
   local template="" need pkgs=()
   if [[ "${1:-}" == --work=* ]]; then template="${1#--work=}"; shift; fi

@@ -9,10 +9,9 @@
 # and without pins. The page cache is warm (hyperfine's warm-up runs).
 #   bench/pin.sh [RUNS]        writes bench/results/pin.md
 # Needs: hyperfine, node, a built build/mcp-jail, tests/e2e/node_modules.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 runs="${1:-10}"
-. bench/lib.sh
 bench_setup --work=/tmp/mcpjail-pinbench-XXXXXX hyperfine:hyperfine
 [[ -d tests/e2e/node_modules ]] || { echo "bench: run npm ci in tests/e2e first" >&2; exit 1; }
 # the manifests `pin` keeps go to a scratch state directory

@@ -12,10 +12,9 @@
 # walk for nested repositories plus the read-only binds (2 per repository
 # and the directories above them pinned) and their Landlock rules; `check`
 # shows the walk and planning alone.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 runs="${1:-50}"
-. bench/lib.sh
 bench_setup hyperfine:hyperfine git:git nodejs:node
 ws="$work/ws"
 mkdir -p "$ws"
