@@ -18,9 +18,7 @@ namespace {
 
 struct ExecWorld : support::ScratchDir {
   ExecWorld() : ScratchDir("exec") {
-    fs::create_directories(d / "ws/venv/bin");
-    fs::create_directories(d / "ws/src");
-    fs::create_directories(d / "ro");
+    dirs({"ws/venv/bin", "ws/src", "ro"});
     fs::create_directory_symlink(d / "ws/src", d / "ws/link");
   }
   Plan plan(const std::string& fs_extra) const {

@@ -10,6 +10,7 @@
 
 #include "mcpjail/mounts.hpp"
 #include "mcpjail/plan/passes.hpp"
+#include "../support/plan_pass.hpp"
 #include "../support/scratch.hpp"
 
 using namespace mcpjail;
@@ -35,14 +36,7 @@ struct World : support::ScratchDir {
   }
 };
 
-// A pass's context: the profile and invocation it reads, the notes it writes.
-struct Pass {
-  Profile profile;
-  Invocation inv;
-  std::vector<std::string> notes;
-  Context c;
-  Pass(Profile pr, Invocation i) : profile(std::move(pr)), inv(std::move(i)), c(profile, inv, notes) {}
-};
+using support::Pass;
 
 bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
@@ -216,25 +210,36 @@ TEST_CASE("passes: Landlock mirrors the mounts, /dev's writable entries come fro
 
 TEST_CASE("passes: identity, rootless and root") {
   World w;
-  auto i = w.inv();
-  i.uid = i.euid = 1000;
-  i.gid = 1000;
-  Pass rootless(w.profile("version = 1\n[exec]\nuser = \"nobody\"\n", i), i);
-  const Identity id = plan_identity(rootless.c);
-  CHECK_FALSE(id.root_mode);
-  CHECK(id.uid == 1000);
+  // exec.user = `user` launched by uid and gid `who`: the identity planned,
+  // the pass's notes, and the error that stops the launch ("" when none).
+  struct Planned {
+    Identity id;
+    std::vector<std::string> notes;
+    std::string error;
+  };
+  auto plan_as = [&w](unsigned who, const std::string& user) {
+    auto i = w.inv();
+    i.uid = i.euid = who;
+    i.gid = who;
+    Pass ps(w.profile("version = 1\n[exec]\nuser = \"" + user + "\"\n", i), i);
+    Planned out{plan_identity(ps.c), ps.notes, ""};
+    try {
+      ps.c.checkpoint();
+    } catch (const std::exception& e) {
+      out.error = e.what();
+    }
+    return out;
+  };
+  const Planned rootless = plan_as(1000, "nobody");
+  CHECK_FALSE(rootless.id.root_mode);
+  CHECK(rootless.id.uid == 1000);
   REQUIRE(rootless.notes.size() == 1);
   CHECK_THAT(rootless.notes[0], Catch::Contains("exec.user = \"nobody\" is not applied"));
-  i.uid = i.euid = 0;
-  i.gid = 0;
-  Pass root(w.profile("version = 1\n[exec]\nuser = \"1234:2345\"\n", i), i);
-  const Identity r = plan_identity(root.c);
-  CHECK(r.root_mode);
-  CHECK(r.uid == 1234);
-  CHECK(r.gid == 2345);
-  Pass zero(w.profile("version = 1\n[exec]\nuser = \"0\"\n", i), i);
-  plan_identity(zero.c);
-  CHECK_THROWS_WITH(zero.c.checkpoint(), Catch::Contains("never runs as root"));
+  const Planned root = plan_as(0, "1234:2345");
+  CHECK(root.id.root_mode);
+  CHECK(root.id.uid == 1234);
+  CHECK(root.id.gid == 2345);
+  CHECK_THAT(plan_as(0, "0").error, Catch::Contains("never runs as root"));
 }
 
 TEST_CASE("passes: the state directory is located, or the launch stops when it is needed and undefined") {

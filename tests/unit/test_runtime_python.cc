@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "mcpjail/plan/runtime_python.hpp"
+#include "../support/plan_pass.hpp"
 #include "../support/scratch.hpp"
 
 using namespace mcpjail;
@@ -41,12 +42,7 @@ struct World : support::ScratchDir {
     write(rel + "/bin/mcp-server-x", "#!" + p(rel) + "/bin/python3\nimport srv\n");
   }
   Invocation inv(std::vector<std::string> command) const {
-    Invocation i;
-    i.uid = ::getuid();
-    i.euid = ::geteuid();
-    i.gid = ::getgid();
-    i.load.home = p("home/alice");
-    i.load.pwd = p("ws");
+    Invocation i = support::invocation_as_me(p("home/alice"), p("ws"));
     i.host_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", p("home/alice")}};
     i.command = std::move(command);
     return i;
@@ -54,13 +50,7 @@ struct World : support::ScratchDir {
   Profile profile(const Invocation& i) const { return load_profile_text("version = 1\n", "t.toml", d.string(), i.load); }
 };
 
-struct Pass {
-  Profile profile;
-  Invocation inv;
-  std::vector<std::string> notes;
-  Context c;
-  Pass(Profile pr, Invocation i) : profile(std::move(pr)), inv(std::move(i)), c(profile, inv, notes) {}
-};
+using support::Pass;
 
 const AutoBind* bind_of(const CommandPlan& cmd, const std::string& path) {
   auto it = std::find_if(cmd.binds.begin(), cmd.binds.end(), [&](const AutoBind& b) { return b.path == path; });
