@@ -93,3 +93,13 @@ class Running {
 using support::processes_matching;
 
 }  // namespace it
+
+// In a Catch2 test: jailprobe run through `setup` (anything with a `mode` and
+// a `probe(args)` that launches it in that mode) with the arguments that
+// follow passes; a failure names the mode, the probe and the jail's stderr.
+#define EXPECT_PASS(setup, ...)                                                          \
+  do {                                                                                   \
+    const auto r_ = (setup).probe({__VA_ARGS__});                                        \
+    INFO(it::mode_name((setup).mode) << ": " << #__VA_ARGS__ << "\nstderr: " << r_.err); \
+    CHECK(r_.status == 0);                                                               \
+  } while (0)

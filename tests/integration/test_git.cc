@@ -94,6 +94,13 @@ struct World {
   }
 };
 
+// A launch that exited 0 and wrote `out` (its stderr shown when not).
+void require_output(const Result& r, const std::string& out) {
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out == out);
+}
+
 // Each attempt prints a word when it succeeds; the repository write is the
 // positive control of the same launch.
 std::string attempts(const World& w) {
@@ -118,9 +125,7 @@ TEST_CASE("git profile: git adds and commits in REPO, author from ~/.gitconfig, 
                                 "git add notes.txt\n"
                                 "git commit -q -m 'commit in the jail'\n"
                                 "git log --format='%an <%ae> %s'\n");
-      INFO(r.err);
-      REQUIRE(r.status == 0);
-      CHECK(r.out == "Jail Tester <tester@example.test> commit in the jail\nhost <host@example.test> on the host\n");
+      require_output(r, "Jail Tester <tester@example.test> commit in the jail\nhost <host@example.test> on the host\n");
       // Nothing was refused: no exec of git's own helper, no write.
       CHECK(r.err.find("blocked") == std::string::npos);
       // On the host: files of the repository's owner (before a git of the
@@ -166,9 +171,7 @@ TEST_CASE("git profile: hooks, .git/config and paths outside REPO are not writab
       // same script writes all of it.
       fs::remove(w.repo + "/written.txt");
       const Result c = w.server(w.extending("[filesystem]\nunprotect = [\"*\"]\n"), attempts(w), {"--write", w.outside});
-      INFO(c.err);
-      CHECK(c.status == 0);
-      CHECK(c.out == "HOOK\nCONFIG\nGIT-CONFIG\nOUTSIDE\nREPO\n");
+      require_output(c, "HOOK\nCONFIG\nGIT-CONFIG\nOUTSIDE\nREPO\n");
     }
   }
 }
@@ -184,9 +187,7 @@ TEST_CASE("git profile: without ~/.gitconfig the launch works and git sees no id
                                "git log --format=%s\n"
                                "printf x > f && git add f && git -c user.name=a -c user.email=a@example.test commit -q -m "
                                "second && echo COMMITTED\n");
-      INFO(r.err);
-      CHECK(r.status == 0);
-      CHECK(r.out == "user.name: 1\non the host\nCOMMITTED\n");
+      require_output(r, "user.name: 1\non the host\nCOMMITTED\n");
 
       World present(m, true);
       const std::string before = support::slurp(present.home + "/.gitconfig");
@@ -194,9 +195,7 @@ TEST_CASE("git profile: without ~/.gitconfig the launch works and git sees no id
                          "git config user.name\n"
                          "git config --global user.name Someone 2>/dev/null && echo CHANGED\n"
                          "git config --global user.name\n");
-      INFO(r.err);
-      CHECK(r.status == 0);
-      CHECK(r.out == "Jail Tester\nJail Tester\n");
+      require_output(r, "Jail Tester\nJail Tester\n");
       CHECK(support::slurp(present.home + "/.gitconfig") == before);
     }
   }
@@ -221,9 +220,7 @@ TEST_CASE("git profile: a Python server runs git through subprocess, as mcp-serv
       RunOptions o;
       o.env = {"HOME=" + w.home};
       const Result r = run(m, {"run", "git", "--var", "REPO=" + w.repo, "--audit-log", "none", "--", python, "-c", script}, o);
-      INFO(r.err);
-      CHECK(r.status == 0);
-      CHECK(r.out == "Jail Tester|by python\n");
+      require_output(r, "Jail Tester|by python\n");
       CHECK(host_git(w.repo, {"log", "-1", "--format=%s"}).out == "by python\n");
     }
   }
