@@ -72,6 +72,13 @@ class TempDir {
   gid_t gid_;
 };
 
+// Gives `root` and everything below it (links themselves, not their targets)
+// to uid:gid; nothing unless running as root.
+void chown_tree(const std::string& root, uid_t uid, gid_t gid);
+
+// git on the host and in the built-in git profile.
+inline constexpr const char* kGit = "/usr/bin/git";
+
 // Runs mcp-jail to completion (killed after the timeout).
 Result run(Mode m, const std::vector<std::string>& args, const RunOptions& opts = {});
 

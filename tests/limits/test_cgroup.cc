@@ -107,7 +107,7 @@ std::string dir_with(const Cgroup& cg, const char* file) {
 
 // The cgroup of a launch of this run named after `what`, with `plan`'s
 // limits; fails the test when none is made.
-std::unique_ptr<Cgroup> limited(const LimitsPlan& plan, const std::string& what) {
+std::unique_ptr<Cgroup> limited(const LimitsPlan& plan, const char* what) {
   std::string skipped;
   auto cg = create_cgroup(plan, launch_id(what), false, &skipped);
   REQUIRE(cg);

@@ -1,7 +1,7 @@
 // The planning tests' world: a scratch tree (removed afterwards) with a home,
 // a workspace, installed and project Node code, and the invocation of a user
-// whose home and workspace these are. Shared by tests/unit/test_plan.cc and
-// tests/unit/test_watch.cc.
+// whose home and workspace these are; and a plan's mount step by its target.
+// Shared by the planning unit tests.
 #pragma once
 #include <unistd.h>
 
@@ -13,6 +13,17 @@
 
 #include "mcpjail/plan.hpp"
 #include "scratch.hpp"
+
+namespace support {
+
+// The (first) mount step whose target is `target`, or null.
+inline const mcpjail::MountStep* mount_at(const mcpjail::Plan& p, const std::string& target) {
+  for (const auto& m : p.mounts)
+    if (m.target == target) return &m;
+  return nullptr;
+}
+
+}  // namespace support
 
 struct World : support::ScratchDir {
   World() : ScratchDir("plan") {

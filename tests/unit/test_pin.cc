@@ -22,30 +22,30 @@ const char* kShaAbc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f
 
 // A scratch tree whose files are 0644 unless said otherwise (the mode is
 // part of a tree's hash).
-struct PinTree : support::ScratchDir {
-  PinTree() : ScratchDir("pin") {}
+struct PinScratch : support::ScratchDir {
+  PinScratch() : ScratchDir("pin") {}
   std::string write(const std::string& rel, const std::string& content, unsigned mode = 0644) const {
     return ScratchDir::write(rel, content, mode);
   }
 };
 
-std::string tree(const PinTree& d, const std::string& rel = "") { return pin::hash_tree(d.p(rel)).sha256; }
+std::string tree(const PinScratch& d, const std::string& rel = "") { return pin::hash_tree(d.p(rel)).sha256; }
 
-LoadOptions opts() {
+LoadOptions pin_options() {
   LoadOptions o = support::alice_options();
   o.pwd = "/work";
   o.vars = {{"PROJECT", "/srv/app"}};
   return o;
 }
 
-Profile load(const std::string& text) { return load_profile_text(text, "t.toml", "/profiles", opts()); }
+Profile load_pins(const std::string& text) { return load_profile_text(text, "t.toml", "/profiles", pin_options()); }
 
 const std::string kHex(64, 'a');
 
 }  // namespace
 
 TEST_CASE("pin: file sha256 through libcrypto, missing and linked paths told apart") {
-  PinTree d;
+  PinScratch d;
   CHECK(pin::hash_file(d.write("empty", "")).sha256 == kShaEmpty);
   const auto abc = pin::hash_file(d.write("abc", "abc"));
   CHECK(abc.sha256 == kShaAbc);
@@ -78,7 +78,7 @@ TEST_CASE("pin: file sha256 through libcrypto, missing and linked paths told apa
 }
 
 TEST_CASE("pin: the manifest format, byte for byte") {
-  PinTree d;
+  PinScratch d;
   d.write("b.js", "abc");
   d.write("a dir/run.sh", "", 0755);
   d.write("a dir/100%", "abc");
@@ -93,12 +93,12 @@ TEST_CASE("pin: the manifest format, byte for byte") {
   CHECK(t.manifest == expected);
   CHECK(t.files == 3);
   CHECK(t.bytes == 6);
-  PinTree elsewhere;
+  PinScratch elsewhere;
   CHECK(t.sha256 == pin::hash_file(elsewhere.write("manifest", expected)).sha256);
 }
 
 TEST_CASE("pin: the example manifest of mcp-jail-profile(5)") {
-  PinTree d;
+  PinScratch d;
   d.write("index.js", "abc");
   d.write("bin/run", "", 0755);
   d.link("lib", "bin");
@@ -107,7 +107,7 @@ TEST_CASE("pin: the example manifest of mcp-jail-profile(5)") {
 }
 
 TEST_CASE("pin: the tree hash does not depend on creation order, location or thread count") {
-  PinTree a, b;
+  PinScratch a, b;
   a.write("x/1.js", "one");
   a.write("x/2.js", "two");
   a.write("y.js", "why");
@@ -128,7 +128,7 @@ TEST_CASE("pin: the tree hash does not depend on creation order, location or thr
 }
 
 TEST_CASE("pin: symbolic links are recorded, never followed") {
-  PinTree outside, d;
+  PinScratch outside, d;
   outside.write("secret.js", "v1");
   d.write("index.js", "x");
   d.link("dep", outside.p());
@@ -145,13 +145,13 @@ TEST_CASE("pin: symbolic links are recorded, never followed") {
   d.link("dep", outside.p() + "/");
   CHECK(tree(d) != t.sha256);
   // the tree's own path may not pass through a link either
-  PinTree parent;
+  PinScratch parent;
   parent.link("via", d.p());
   CHECK_THROWS_AS(pin::hash_tree(parent.p("via")), pin::HashError);
 }
 
 TEST_CASE("pin: content, type, exec bit, additions and removals change the hash and the first difference is named") {
-  PinTree d;
+  PinScratch d;
   d.write("index.js", "console.log(1)\n");
   d.write("node_modules/dep/index.js", "module.exports = 1\n");
   d.write("node_modules/dep/package.json", "{}");
@@ -203,7 +203,7 @@ TEST_CASE("pin: content, type, exec bit, additions and removals change the hash 
 }
 
 TEST_CASE("pin: FIFOs, sockets and devices make a tree unpinnable, exclude leaves paths out") {
-  PinTree d;
+  PinScratch d;
   d.write("index.js", "x");
   REQUIRE(::mkfifo(d.p("pipe").c_str(), 0600) == 0);
   try {
@@ -223,7 +223,7 @@ TEST_CASE("pin: FIFOs, sockets and devices make a tree unpinnable, exclude leave
 }
 
 TEST_CASE("pin: the pin section loads in both TOML spellings with expanded paths, lists append through extends") {
-  const auto p = load("version = 1\n[pin]\nfiles = [\n  { path = \"${PROJECT}/dist/index.js\", sha256 = \"" +
+  const auto p = load_pins("version = 1\n[pin]\nfiles = [\n  { path = \"${PROJECT}/dist/index.js\", sha256 = \"" +
                       std::string(64, 'A') + "\" },\n]\ntrees = [{ path = \"~/app\", sha256 = \"" + kHex +
                       "\", files = 12, exclude = [\"mcp-jail.toml\"] }]\n");
   REQUIRE(p.pin.files.size() == 1);
@@ -235,18 +235,18 @@ TEST_CASE("pin: the pin section loads in both TOML spellings with expanded paths
   CHECK(p.pin.trees[0].files == 12u);
   CHECK(p.pin.trees[0].exclude == std::vector<std::string>{"mcp-jail.toml"});
 
-  const auto q = load("version = 1\n[[pin.files]]\npath = \"/a\"\nsha256 = \"" + kHex + "\"\n[[pin.files]]\npath = \"/b\"\nsha256 = \"" +
+  const auto q = load_pins("version = 1\n[[pin.files]]\npath = \"/a\"\nsha256 = \"" + kHex + "\"\n[[pin.files]]\npath = \"/b\"\nsha256 = \"" +
                       kHex + "\"\n[[pin.trees]]\npath = \"/t\"\nsha256 = \"" + kHex + "\"\n");
   REQUIRE(q.pin.files.size() == 2);
   CHECK(q.pin.files[1].path == "/b");
   CHECK(q.pin.trees.size() == 1);
   CHECK_FALSE(q.pin.trees[0].files);
 
-  PinTree d;
+  PinScratch d;
   d.write("parent.toml", "version = 1\n[pin]\nfiles = [{ path = \"/parent\", sha256 = \"" + kHex + "\" }]\n");
   const auto child = load_profile_text("version = 1\nextends = \"parent.toml\"\n[pin]\nfiles = [{ path = \"/child\", sha256 = \"" +
                                            kHex + "\" }]\n",
-                                       "child.toml", d.p(), opts());
+                                       "child.toml", d.p(), pin_options());
   REQUIRE(child.pin.files.size() == 2);
   CHECK(child.pin.files[0].path == "/parent");
   CHECK(child.pin.files[1].path == "/child");
@@ -271,7 +271,7 @@ TEST_CASE("pin: bad pin entries are errors with file:line:column") {
       {"version = 1\n[pin]\ntrees = [{ path = \"/t\", " + h + ", exclude = [\"/abs\"] }]\n", 3, 0, "not a relative path"},
       {"version = 1\n[pin]\nfiles = [{ path = \"/a\", " + h + " },\n  { path = \"/a\", " + h + " }]\n", 4, 0, "twice"},
       {"version = 1\npin = 3\n", 2, 0, "must be a table"},
-  }, opts());
+  }, pin_options());
 }
 
 TEST_CASE("pin: the section rewrite keeps everything else byte-identical and is idempotent") {
@@ -312,7 +312,7 @@ TEST_CASE("pin: the section rewrite keeps everything else byte-identical and is 
     odd.files.push_back({"/srv/we\"ird $dir/a b.js", kShaAbc, {}});
     odd.trees.push_back({"/srv/we\"ird $dir", kShaEmpty, 1, {"sub/pro file.toml"}, {}});
     const auto text = pin::replace_section("version = 1\n", pin::render_section(odd, "line one\nline two"));
-    const auto p = load(text);
+    const auto p = load_pins(text);
     REQUIRE(p.pin.files.size() == 1);
     CHECK(p.pin.files[0].path == odd.files[0].path);
     CHECK(p.pin.files[0].sha256 == kShaAbc);
@@ -324,7 +324,7 @@ TEST_CASE("pin: the section rewrite keeps everything else byte-identical and is 
 }
 
 TEST_CASE("pin: verify reports changed, missing and unreadable pins, the stored manifest names the file") {
-  PinTree d, state;
+  PinScratch d, state;
   d.write("index.js", "abc");
   d.write("node_modules/dep/index.js", "1");
   const auto t = pin::hash_tree(d.p());
@@ -364,7 +364,7 @@ TEST_CASE("pin: verify reports changed, missing and unreadable pins, the stored 
 }
 
 TEST_CASE("pin: the plan knows the script and its project, check shows the pins") {
-  PinTree d;
+  PinScratch d;
   d.write("app/package.json", "{}");
   const std::string script = d.write("app/dist/index.js", "");
   Invocation inv;

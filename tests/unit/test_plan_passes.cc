@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct World : support::ScratchDir {
-  World() : ScratchDir("passes") {
+struct PassWorld : support::ScratchDir {
+  PassWorld() : ScratchDir("passes") {
     dir("home/alice");
     dir("ws");
   }
@@ -38,7 +38,7 @@ struct World : support::ScratchDir {
 
 using support::Pass;
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+using support::has;
 
 }  // namespace
 
@@ -78,7 +78,7 @@ TEST_CASE("passes: the npx adapter names everything npx needs, and nothing for o
 }
 
 TEST_CASE("passes: env takes pass, then runtime settings, then set, then --env") {
-  World w;
+  PassWorld w;
   auto i = w.inv();
   i.env_args = {EnvArg{"npm_config_cache", std::string("/mine")}};
   Pass ps(w.profile("version = 1\n[env]\npass = [\"PATH\", \"npm_*\", \"NPM_*\"]\nset = { npm_config_fund = \"true\" }\n", i), i);
@@ -97,7 +97,7 @@ TEST_CASE("passes: env takes pass, then runtime settings, then set, then --env")
 }
 
 TEST_CASE("passes: the command's interpreter named by #!/usr/bin/env -S VAR=val PROG is found on the server's PATH") {
-  World w;
+  PassWorld w;
   const std::string prog = w.write("jailbin/myinterp", "#!/bin/sh\n");
   w.write("launcherbin/myinterp", "#!/bin/sh\n");  // the launcher's: not what env finds in the jail
   const std::string script = w.write("app/server", "#!/usr/bin/env -S NODE_OPTIONS=--no-warnings myinterp --x\n");
@@ -138,7 +138,7 @@ TEST_CASE("passes: the command's interpreter named by #!/usr/bin/env -S VAR=val 
 }
 
 TEST_CASE("passes: the command's binds are added unless a bind shows them already") {
-  World w;
+  PassWorld w;
   const auto i = w.inv();
   Pass ps(w.profile("version = 1\n", i), i);
   std::vector<MountCandidate> c(1);
@@ -165,7 +165,7 @@ TEST_CASE("passes: what the state directory must hold is gathered in order, each
 }
 
 TEST_CASE("passes: Landlock mirrors the mounts, /dev's writable entries come from one list") {
-  World w;
+  PassWorld w;
   const auto i = w.inv();
   Pass ps(w.profile("version = 1\n", i), i);
   std::vector<MountStep> mounts(3);
@@ -209,7 +209,7 @@ TEST_CASE("passes: Landlock mirrors the mounts, /dev's writable entries come fro
 }
 
 TEST_CASE("passes: identity, rootless and root") {
-  World w;
+  PassWorld w;
   // exec.user = `user` launched by uid and gid `who`: the identity planned,
   // the pass's notes, and the error that stops the launch ("" when none).
   struct Planned {
@@ -243,7 +243,7 @@ TEST_CASE("passes: identity, rootless and root") {
 }
 
 TEST_CASE("passes: the state directory is located, or the launch stops when it is needed and undefined") {
-  World w;
+  PassWorld w;
   auto i = w.inv();
   Pass unused(w.profile("version = 1\n", i), i);
   CHECK(locate_state(unused.c, {}).dir.empty());
@@ -260,7 +260,7 @@ TEST_CASE("passes: the state directory is located, or the launch stops when it i
 }
 
 TEST_CASE("passes: filesystem binds, the trust policy, state binds and their uses") {
-  World w;
+  PassWorld w;
   fs::create_directories(w.p("ws/sub"));
   fs::create_directory_symlink(w.p("ws/sub"), w.p("linked"));
   const auto i = w.inv();
@@ -295,7 +295,7 @@ TEST_CASE("passes: filesystem binds, the trust policy, state binds and their use
 }
 
 TEST_CASE("passes: generated mounts, hides and the working directory") {
-  World w;
+  PassWorld w;
   w.write("ws/.env", "S=1", 0600);
   auto i = w.inv();
   Pass ps(w.profile("version = 1\n[exec]\nhostname = \"h1\"\n[network]\nmode = \"allowlist\"\n"
@@ -328,7 +328,7 @@ TEST_CASE("passes: generated mounts, hides and the working directory") {
 }
 
 TEST_CASE("passes: network, settings and pins") {
-  World w;
+  PassWorld w;
   auto i = w.inv();
   Pass ps(w.profile("version = 1\n[network]\nmode = \"allowlist\"\nallow = [\"example.com:443\", \"10.0.0.1:80\"]\n"
                     "dns = [\"192.0.2.53\"]\n[limits]\nmemory = \"64MiB\"\n[seccomp]\nbase = \"strict\"\n"

@@ -22,8 +22,8 @@ namespace {
 
 // A Python installation (py/), a venv made from it (venv/, its bin/python3
 // a symlink to py/bin/python3), a console script, and a user's home.
-struct World : support::ScratchDir {
-  World() : ScratchDir("python") {
+struct PythonWorld : support::ScratchDir {
+  PythonWorld() : ScratchDir("python") {
     fs::create_directories(d / "home/alice");
     fs::create_directories(d / "ws");
     write("py/bin/python3.11", "\x7f" "ELF stand-in\n");
@@ -57,7 +57,7 @@ const AutoBind* bind_of(const CommandPlan& cmd, const std::string& path) {
   return it == cmd.binds.end() ? nullptr : &*it;
 }
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+using support::has;
 
 }  // namespace
 
@@ -128,7 +128,7 @@ TEST_CASE("python: uvx and uv run are refused with what to do instead") {
 }
 
 TEST_CASE("python: a venv is found by the pyvenv.cfg beside its bin") {
-  World w;
+  PythonWorld w;
   CHECK(py::venv_of_bin(w.p("venv/bin/python")) == w.p("venv"));
   CHECK(py::venv_of_bin(w.p("venv/bin/mcp-server-x")) == w.p("venv"));
   CHECK(py::venv_of_bin(w.p("venv/lib/python3.11/site-packages/srv")).empty());
@@ -138,7 +138,7 @@ TEST_CASE("python: a venv is found by the pyvenv.cfg beside its bin") {
 }
 
 TEST_CASE("python: byte-code is not written for a Python command, whatever its form") {
-  World w;
+  PythonWorld w;
   const std::string env_script = w.write("app/server", "#!/usr/bin/env python3\n");
   for (const std::vector<std::string>& cmd :
        {std::vector<std::string>{w.p("venv/bin/mcp-server-x")}, {w.p("venv/bin/python"), "-m", "srv"},
@@ -158,7 +158,7 @@ TEST_CASE("python: byte-code is not written for a Python command, whatever its f
 }
 
 TEST_CASE("python: a venv's console script binds the venv and its installation, and its interpreter may run") {
-  World w;
+  PythonWorld w;
   const std::string script = w.p("venv/bin/mcp-server-x");
   const Invocation i = w.inv({script, "/ws"});
   Pass ps(w.profile(i), i);
@@ -182,7 +182,7 @@ TEST_CASE("python: a venv's console script binds the venv and its installation, 
 }
 
 TEST_CASE("python: VENV/bin/python -m MODULE runs through the venv's interpreter") {
-  World w;
+  PythonWorld w;
   const Invocation i = w.inv({w.p("venv/bin/python"), "-m", "srv", "/ws"});
   Pass ps(w.profile(i), i);
   const CommandPlan cmd = resolve_command(ps.c, TrustPolicy{::getuid(), {}}, "/usr/bin:/bin");
@@ -195,7 +195,7 @@ TEST_CASE("python: VENV/bin/python -m MODULE runs through the venv's interpreter
 }
 
 TEST_CASE("python: a venv reached through a symlink (pipx's ~/.local/bin/NAME) is the venv of the link's target") {
-  World w;
+  PythonWorld w;
   fs::create_directories(w.d / "bin");
   fs::create_symlink(w.p("venv/bin/mcp-server-x"), w.d / "bin/mcp-server-x");
   const Invocation i = w.inv({w.p("bin/mcp-server-x")});
@@ -207,7 +207,7 @@ TEST_CASE("python: a venv reached through a symlink (pipx's ~/.local/bin/NAME) i
 }
 
 TEST_CASE("python: home through a trusted symlink is reproduced in the jail, through another it is refused") {
-  World w;
+  PythonWorld w;
   fs::create_directories(w.d / "links");
   fs::create_symlink(w.p("py"), w.d / "links/current");
   w.venv("venv2", w.p("links/current/bin"), "include-system-site-packages = true\n");
@@ -234,7 +234,7 @@ TEST_CASE("python: home through a trusted symlink is reproduced in the jail, thr
 }
 
 TEST_CASE("python: pyvenv.cfg cannot make a launch bind what is not a Python installation") {
-  World w;
+  PythonWorld w;
   auto refused = [&](const std::string& venv, const std::string& why) {
     const Invocation i = w.inv({w.p(venv + "/bin/python"), "-m", "srv"});
     Pass ps(w.profile(i), i);
@@ -264,7 +264,7 @@ TEST_CASE("python: pyvenv.cfg cannot make a launch bind what is not a Python ins
 }
 
 TEST_CASE("python: the venv's interpreter must lead, link by link, to a file the jail sees") {
-  World w;
+  PythonWorld w;
   auto bind = [](const std::string& p) {
     MountStep s;
     s.kind = MountKind::Bind;
@@ -304,7 +304,7 @@ TEST_CASE("python: the venv's interpreter must lead, link by link, to a file the
 }
 
 TEST_CASE("python: the plan of a venv's console script shows the venv rule with its reasons") {
-  World w;
+  PythonWorld w;
   // The launch follows root's symlinks only: home through a link when the
   // tests run as root (the link is then root's).
   const bool root = ::geteuid() == 0;
@@ -340,7 +340,7 @@ TEST_CASE("python: the plan of a venv's console script shows the venv rule with 
 }
 
 TEST_CASE("python: an interpreter outside the installation, through trusted links, is bound only when it is an executable ELF") {
-  World w;
+  PythonWorld w;
   const std::string elf = w.write("elsewhere/bin/python3.11", "\x7f" "ELF stand-in\n", 0755);
   const std::string secret = w.write("home/alice/.ssh/id_rsa", "KEY", 0600);
   w.venv("v", w.p("py/bin"));

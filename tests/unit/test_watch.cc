@@ -35,7 +35,7 @@ struct WatchWorld : World {
   }
 };
 
-const char* kProfile = R"(version = 1
+const char* kWatchProfile = R"(version = 1
 extends = "base"
 [env]
 set = { NODE_ENV = "production" }
@@ -49,7 +49,7 @@ hide = ["${WORKSPACE}/.env", "${WORKSPACE}/secrets"]
 
 TEST_CASE("watch: the plan's mounts say where the server may write") {
   WatchWorld w;
-  const Plan plan = w.plan(kProfile);
+  const Plan plan = w.plan(kWatchProfile);
   const watch::WriteMap map(plan);
   using V = watch::Verdict;
   // Writable: the write path, the tmpfs, the harmless /dev nodes.
@@ -154,7 +154,7 @@ TEST_CASE("summary: nothing when nothing was blocked, else counts and the first 
 
 TEST_CASE("plan: env_dropped names the launcher's variables the server does not get") {
   WatchWorld w;
-  const Plan plan = w.plan(kProfile);
+  const Plan plan = w.plan(kWatchProfile);
   // NODE_ENV is set by the profile: the name reaches the server (with the profile's value).
   CHECK(plan.env_dropped == std::vector<std::string>{"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN"});
 }
