@@ -7,8 +7,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "mcpjail/plan.hpp"
@@ -40,6 +42,10 @@ struct World : support::ScratchDir {
     file("home/alice/loose.js", "");
   }
   void file(const std::string& rel, const std::string& content) const { std::ofstream(d / rel) << content; }
+  // Files (path, content) in directories that exist.
+  void files(std::initializer_list<std::pair<std::string, std::string>> entries) const {
+    for (const auto& [rel, content] : entries) file(rel, content);
+  }
 
   // Alice running `command` from her workspace, ${WORKSPACE} set to it, with
   // secrets in her environment.
