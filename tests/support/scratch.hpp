@@ -17,11 +17,11 @@ namespace support {
 
 class ScratchDir {
  public:
-  // /tmp/mcpjail-PREFIX-XXXXXX
+  // /tmp/mcpjail-PREFIX-XXXXXX, its real path (no symlink on the way)
   explicit ScratchDir(const std::string& prefix) {
     std::string tmpl = "/tmp/mcpjail-" + prefix + "-XXXXXX";
     if (!::mkdtemp(tmpl.data())) throw std::filesystem::filesystem_error("mkdtemp", std::error_code(errno, std::generic_category()));
-    d = tmpl;
+    d = std::filesystem::canonical(tmpl);
   }
   ~ScratchDir() {
     std::error_code ec;
