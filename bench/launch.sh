@@ -18,17 +18,10 @@
 #                     nothing
 # The table gives each row's mean and its ratio to bwrap, and names the
 # machine, kernel, mode (root or rootless) and date.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 runs="${1:-300}"
-for tool in hyperfine bwrap node; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install hyperfine bubblewrap nodejs)" >&2; exit 1; }
-done
-jail="$PWD/build/mcp-jail"
-[[ -x "$jail" ]] || { echo "bench: build mcp-jail first" >&2; exit 1; }
-mkdir -p bench/results
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+bench_setup hyperfine:hyperfine bubblewrap:bwrap nodejs:node
 true_bin="$(readlink -f /bin/true)"
 cat >"$work/hardened.toml" <<TOML
 version = 1

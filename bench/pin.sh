@@ -9,16 +9,11 @@
 # and without pins. The page cache is warm (hyperfine's warm-up runs).
 #   bench/pin.sh [RUNS]        writes bench/results/pin.md
 # Needs: hyperfine, node, a built build/mcp-jail, tests/e2e/node_modules.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 runs="${1:-10}"
-command -v hyperfine >/dev/null || { echo "bench: hyperfine missing (apt-get install hyperfine)" >&2; exit 1; }
-jail="$PWD/build/mcp-jail"
-[[ -x "$jail" ]] || { echo "bench: build mcp-jail first" >&2; exit 1; }
+bench_setup --work=/tmp/mcpjail-pinbench-XXXXXX hyperfine:hyperfine
 [[ -d tests/e2e/node_modules ]] || { echo "bench: run npm ci in tests/e2e first" >&2; exit 1; }
-mkdir -p bench/results
-work="$(mktemp -d /tmp/mcpjail-pinbench-XXXXXX)"
-trap 'rm -rf "$work"' EXIT
 # the manifests `pin` keeps go to a scratch state directory
 export XDG_STATE_HOME="$work/state"
 

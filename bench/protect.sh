@@ -12,17 +12,10 @@
 # walk for nested repositories plus the read-only binds (2 per repository
 # and the directories above them pinned) and their Landlock rules; `check`
 # shows the walk and planning alone.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 runs="${1:-50}"
-for tool in hyperfine git node; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install hyperfine git nodejs)" >&2; exit 1; }
-done
-jail="$PWD/build/mcp-jail"
-[[ -x "$jail" ]] || { echo "bench: build mcp-jail first" >&2; exit 1; }
-mkdir -p bench/results
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+bench_setup hyperfine:hyperfine git:git nodejs:node
 ws="$work/ws"
 mkdir -p "$ws"
 git init -q "$ws"

@@ -110,14 +110,13 @@ void plan_exec_trees(Plan& plan, const std::vector<ExecTree>& trees, int root_fd
                             " through a symlink inside a writable tree; list the real path");
       continue;
     }
-    MountStep s;
-    s.kind = MountKind::Bind;
-    s.target = path;
-    s.source = expected;
-    s.writable = true;
-    s.exec = true;
-    s.is_dir = true;
-    s.why = t.why + "; bound again over the noexec write mount " + m->target;
+    MountStep s{.kind = MountKind::Bind,
+                .target = path,
+                .source = expected,
+                .writable = true,
+                .exec = true,
+                .is_dir = true,
+                .why = t.why + "; bound again over the noexec write mount " + m->target};
     // In mount order: after the mount it lies in, before anything below it.
     const auto key = path_components(path);
     auto at = std::find_if(plan.mounts.begin(), plan.mounts.end(), [&](const MountStep& o) {

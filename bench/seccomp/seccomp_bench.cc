@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "mcpjail/audit.hpp"
+#include "mcpjail/channel.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/seccomp.hpp"
 #include "mcpjail/watch.hpp"
@@ -67,20 +68,7 @@ double ns_since(Clock::time_point t0, long n) {
 void send_fd(int sock, int fd) {
   char byte = 'F';
   iovec iov{&byte, 1};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    msg.msg_control = buf;
-    msg.msg_controllen = sizeof buf;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  if (sendmsg(sock, &msg, 0) != 1) std::abort();
+  if (channel::send_message(sock, &iov, 1, fd) != 1) std::abort();
 }
 
 UniqueFd recv_fd(int sock) {

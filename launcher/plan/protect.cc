@@ -209,14 +209,8 @@ class Planner {
   }
 
   void bind(const std::string& target, const std::string& source, bool is_dir, const std::string& why) {
-    MountStep s;
-    s.kind = MountKind::Bind;
-    s.target = target;
-    s.source = source;
-    s.writable = false;
-    s.is_dir = is_dir;
-    s.why = why;
-    plan_.mounts.push_back(std::move(s));
+    plan_.mounts.push_back(
+        {.kind = MountKind::Bind, .target = target, .source = source, .writable = false, .is_dir = is_dir, .why = why});
   }
 
   // The jail path of a host path inside a write path, or "".

@@ -66,6 +66,12 @@ Result doctor(Mode m, std::vector<std::string> args) {
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// The fix for a /dev/net/tun rootless users cannot open: at once, and for good (a udev rule).
+void check_names_tun_fix(const std::string& text) {
+  CHECK(has(text, "Fix: chmod 0666 /dev/net/tun"));
+  CHECK(has(text, "KERNEL==\"tun\", MODE=\"0666\""));
+}
+
 std::string allowlist_profile(const TempDir& td) {
   // Only test-net addresses; the upstream resolver is the world's (never
   // the host's), and /bin/true sends nothing.
@@ -189,8 +195,7 @@ TEST_CASE("doctor with /dev/net/tun 0600: a rootless allowlist profile cannot ru
   INFO(r.out << r.err);
   CHECK(r.status == 1);
   CHECK(has(r.out, "[FAIL] /dev/net/tun: /dev/net/tun is mode 0600, owner root:root"));
-  CHECK(has(r.out, "Fix: chmod 0666 /dev/net/tun"));
-  CHECK(has(r.out, "KERNEL==\"tun\", MODE=\"0666\""));
+  check_names_tun_fix(r.out);
   CHECK(has(r.out, "doctor-allowlist can NOT run here: /dev/net/tun."));
 
   // base needs no tun: it still runs, and the line says so without failing.
@@ -226,8 +231,7 @@ TEST_CASE("run: a rootless allowlist launch with /dev/net/tun 0600 stops and nam
   INFO(r.out << r.err);
   CHECK(r.status == 125);
   CHECK(has(r.err, "mcp-jail: network: pasta could not set up the jail's uplink: /dev/net/tun is mode 0600"));
-  CHECK(has(r.err, "Fix: chmod 0666 /dev/net/tun"));
-  CHECK(has(r.err, "KERNEL==\"tun\", MODE=\"0666\""));
+  check_names_tun_fix(r.err);
 }
 
 TEST_CASE("doctor inside a jail, as inside another sandbox, cannot run base and names the refused user namespace and the outer seccomp listener") {

@@ -2,6 +2,7 @@
 // values, file modes, AppArmor state, probe results) and its passing case.
 // Pure: no probe runs here.
 #include <cerrno>
+#include <initializer_list>
 #include <catch2/catch.hpp>
 #include <string>
 
@@ -12,6 +13,19 @@ using namespace mcpjail::host;
 namespace {
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// `c` failed, and what it found and its fix say each of `found` and `fix`.
+void check_failed(const Check& c, std::initializer_list<const char*> found, std::initializer_list<const char*> fix) {
+  CHECK_FALSE(c.ok);
+  for (const char* f : found) CHECK_THAT(c.found, Catch::Contains(f));
+  for (const char* f : fix) CHECK_THAT(c.fix, Catch::Contains(f));
+}
+
+// `c` passed, and what it found says each of `found`.
+void check_passed(const Check& c, std::initializer_list<const char*> found) {
+  CHECK(c.ok);
+  for (const char* f : found) CHECK_THAT(c.found, Catch::Contains(f));
+}
 
 ProbeResult failed(int err, const std::string& step) { return {true, err, step}; }
 ProbeResult worked() { return {true, 0, ""}; }
@@ -72,31 +86,23 @@ TEST_CASE("userns: works when the probe worked, and root needs none") {
   CHECK(check_userns(rootless_userns()).ok);
   UsernsInputs root;
   root.root = true;
-  const Check c = check_userns(root);
-  CHECK(c.ok);
-  CHECK(has(c.found, "not needed"));
+  check_passed(check_userns(root), {"not needed"});
 }
 
 TEST_CASE("userns: user.max_user_namespaces = 0 is named with the sysctl fix") {
   UsernsInputs in = rootless_userns();
   in.max_user_namespaces = 0;
   in.probe = failed(ENOSPC, "unshare(CLONE_NEWUSER)");
-  const Check c = check_userns(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "user.max_user_namespaces = 0"));
-  CHECK(has(c.found, "No space left on device"));
-  CHECK(has(c.fix, "sysctl -w user.max_user_namespaces="));
-  CHECK(has(c.fix, "run mcp-jail as root"));
+  check_failed(check_userns(in), {"user.max_user_namespaces = 0", "No space left on device"},
+               {"sysctl -w user.max_user_namespaces=", "run mcp-jail as root"});
 }
 
 TEST_CASE("userns: Debian's kernel.unprivileged_userns_clone = 0") {
   UsernsInputs in = rootless_userns();
   in.unprivileged_userns_clone = 0;
   in.probe = failed(EPERM, "unshare(CLONE_NEWUSER)");
-  const Check c = check_userns(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "kernel.unprivileged_userns_clone = 0"));
-  CHECK(has(c.fix, "sysctl -w kernel.unprivileged_userns_clone=1"));
+  check_failed(check_userns(in), {"kernel.unprivileged_userns_clone = 0"},
+               {"sysctl -w kernel.unprivileged_userns_clone=1"});
   // Without a probe the sysctl alone decides.
   in.probe = {};
   CHECK_FALSE(check_userns(in).ok);
@@ -108,23 +114,17 @@ TEST_CASE("userns: Ubuntu's AppArmor restriction without the mcp-jail profile po
   in.apparmor_label = "unconfined";
   in.exe = "/home/u/build/mcp-jail";
   in.probe = failed(EPERM, "mount a tmpfs in the new namespace");
-  const Check c = check_userns(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "kernel.apparmor_restrict_unprivileged_userns = 1"));
-  CHECK(has(c.found, "'unconfined'"));
-  CHECK(has(c.found, "/home/u/build/mcp-jail"));
-  CHECK(has(c.fix, "/etc/apparmor.d/mcp-jail"));
-  CHECK(has(c.fix, "apparmor_parser -r /etc/apparmor.d/mcp-jail"));
-  CHECK(has(c.fix, "kernel.apparmor_restrict_unprivileged_userns=0"));
+  check_failed(check_userns(in),
+               {"kernel.apparmor_restrict_unprivileged_userns = 1", "'unconfined'", "/home/u/build/mcp-jail"},
+               {"/etc/apparmor.d/mcp-jail", "apparmor_parser -r /etc/apparmor.d/mcp-jail",
+                "kernel.apparmor_restrict_unprivileged_userns=0"});
 }
 
 TEST_CASE("userns: the AppArmor restriction with the mcp-jail profile loaded passes") {
   UsernsInputs in = rootless_userns();
   in.apparmor_restrict = 1;
   in.apparmor_label = "mcp-jail (unconfined)";
-  const Check c = check_userns(in);
-  CHECK(c.ok);
-  CHECK(has(c.found, "the mcp-jail profile allows them"));
+  check_passed(check_userns(in), {"the mcp-jail profile allows them"});
   // Confined by it, and still refused: the profile lacks the rule.
   in.probe = failed(EPERM, "mount a tmpfs in the new namespace");
   const Check bad = check_userns(in);
@@ -136,33 +136,22 @@ TEST_CASE("userns: inside a container that refuses nested user namespaces") {
   UsernsInputs in = rootless_userns();
   in.uid_map = "         0     100000      65536\n";
   in.probe = failed(EPERM, "unshare(CLONE_NEWUSER)");
-  const Check c = check_userns(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "already runs inside a user namespace"));
-  CHECK(has(c.fix, "container"));
+  check_failed(check_userns(in), {"already runs inside a user namespace"}, {"container"});
 }
 
 TEST_CASE("landlock: no Landlock, disabled at boot, too old an ABI") {
   LandlockInputs in;
   in.kernel = "5.10.0";
   in.err = ENOSYS;
-  Check c = check_landlock(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "built without Landlock"));
-  CHECK(has(c.fix, "best_effort"));
+  check_failed(check_landlock(in), {"built without Landlock"}, {"best_effort"});
 
   in.err = EOPNOTSUPP;
-  c = check_landlock(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.fix, "lsm="));
+  check_failed(check_landlock(in), {}, {"lsm="});
 
   in.abi = 3;
   in.err = 0;
   in.missing = {"ioctl on devices (Landlock ABI 5)", "signal scoping (Landlock ABI 6)"};
-  c = check_landlock(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "Landlock ABI 3, without ioctl on devices"));
-  CHECK(has(c.fix, "6.12"));
+  check_failed(check_landlock(in), {"Landlock ABI 3, without ioctl on devices"}, {"6.12"});
 
   in.abi = 7;
   in.missing.clear();
@@ -177,41 +166,29 @@ TEST_CASE("seccomp: no filters, no user notification, an outer listener, an old 
 
   in.sysctl_present = true;
   in.actions_avail = "kill_process kill_thread trap errno trace log allow";
-  Check c = check_seccomp(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "no user notification"));
+  check_failed(check_seccomp(in), {"no user notification"}, {});
 
   in.actions_avail = "kill_process kill_thread trap errno user_notif trace log allow";
   in.status_seccomp = "2";
   in.probe = failed(EBUSY, "seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER)");
-  c = check_seccomp(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "notification listener"));
-  CHECK(has(c.fix, "outside that sandbox"));
+  check_failed(check_seccomp(in), {"notification listener"}, {"outside that sandbox"});
 
   in.probe = worked();
   in.kernel = "5.4.0";
   CHECK_FALSE(check_seccomp(in).ok);
 
   in.kernel = "6.18.0";
-  c = check_seccomp(in);
-  CHECK(c.ok);
-  CHECK(has(c.found, "stacks on it"));
+  check_passed(check_seccomp(in), {"stacks on it"});
 }
 
 TEST_CASE("cgroups: hybrid host, memory and pids on v1: rootless fails and says why, root passes") {
-  Check c = check_cgroups(hybrid(false));
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "memory: cgroup v1 at /sys/fs/cgroup/memory, owned by root and not delegated to uid 1000"));
-  CHECK(has(c.found, "pids: cgroup v1 at /sys/fs/cgroup/pids"));
-  CHECK(has(c.found, "hybrid hierarchy: cgroup v2 at /sys/fs/cgroup/unified holds hugetlb"));
-  CHECK(has(c.fix, "run mcp-jail as root"));
-  CHECK(has(c.fix, "remove memory/pids from [limits]"));
-  CHECK(has(c.fix, "best_effort"));
+  check_failed(
+      check_cgroups(hybrid(false)),
+      {"memory: cgroup v1 at /sys/fs/cgroup/memory, owned by root and not delegated to uid 1000",
+       "pids: cgroup v1 at /sys/fs/cgroup/pids", "hybrid hierarchy: cgroup v2 at /sys/fs/cgroup/unified holds hugetlb"},
+      {"run mcp-jail as root", "remove memory/pids from [limits]", "best_effort"});
 
-  c = check_cgroups(hybrid(true));
-  CHECK(c.ok);
-  CHECK(has(c.found, "memory: cgroup v1 at /sys/fs/cgroup/memory"));
+  check_passed(check_cgroups(hybrid(true)), {"memory: cgroup v1 at /sys/fs/cgroup/memory"});
 
   CgroupInputs none = hybrid(false);
   none.needed.clear();
@@ -227,47 +204,32 @@ TEST_CASE("cgroups: v2 without delegation fails, a delegated subtree passes, a m
   in.v2_dirs = {{"/sys/fs/cgroup/user.slice/session-1.scope", true, {}, false},
                 {"/sys/fs/cgroup/user.slice", false, {"memory", "pids"}, false},
                 {"/sys/fs/cgroup", false, {"cpu", "memory", "pids"}, false}};
-  Check c = check_cgroups(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "not delegated"));
-  CHECK(has(c.fix, "systemd-run --user --scope -p Delegate=yes"));
+  check_failed(check_cgroups(in), {"not delegated"}, {"systemd-run --user --scope -p Delegate=yes"});
 
   in.v2_dirs = {{"/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/run-1.scope", true, {}, true},
                 {"/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice", false, {"memory", "pids"}, true}};
-  c = check_cgroups(in);
-  CHECK(c.ok);
-  CHECK(has(c.found, "below /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice"));
+  check_passed(check_cgroups(in), {"below /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice"});
 
   in.needed = {"cpu"};
   in.v2_controllers = {"memory", "pids"};
   in.v1.clear();
-  c = check_cgroups(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "cpu: no such controller"));
+  check_failed(check_cgroups(in), {"cpu: no such controller"}, {});
 }
 
 TEST_CASE("pasta: missing, not runnable, or too old for --no-map-gw") {
   PastaInputs in;
-  Check c = check_pasta(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.fix, "apt-get install passt"));
+  check_failed(check_pasta(in), {}, {"apt-get install passt"});
 
   in.binary = "/usr/bin/pasta";
-  c = check_pasta(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "could not be run"));
+  check_failed(check_pasta(in), {"could not be run"}, {});
 
   in.runs = true;
   in.version = "0.0~git20220101";
   in.has_config_net = true;
-  c = check_pasta(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "--no-map-gw"));
+  check_failed(check_pasta(in), {"--no-map-gw"}, {});
 
   in.has_no_map_gw = true;
-  c = check_pasta(in);
-  CHECK(c.ok);
-  CHECK(has(c.found, "/usr/bin/pasta, version 0.0~git20220101"));
+  check_passed(check_pasta(in), {"/usr/bin/pasta, version 0.0~git20220101"});
 }
 
 TEST_CASE("tun: mode 0600 keeps a rootless user out, and the check names the device, its mode and the fix") {
@@ -296,31 +258,21 @@ TEST_CASE("tun: 0666, root, a group member pass, and a missing device and a cont
 
   TunInputs none;
   none.uid = 1000;
-  Check c = check_tun(none);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.fix, "modprobe tun"));
+  check_failed(check_tun(none), {}, {"modprobe tun"});
 
   TunInputs denied = tun(0666, 1000);
   denied.probe = failed(EPERM, "open /dev/net/tun");
-  c = check_tun(denied);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "Operation not permitted"));
-  CHECK(has(c.fix, "--device /dev/net/tun"));
+  check_failed(check_tun(denied), {"Operation not permitted"}, {"--device /dev/net/tun"});
 }
 
 TEST_CASE("nftables: no library, a table refused in the user namespace") {
   NftInputs in;
   in.library_error = "libnftables.so.1: cannot open shared object file";
-  Check c = check_nft(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.fix, "libnftables1"));
+  check_failed(check_nft(in), {}, {"libnftables1"});
 
   in.library = true;
   in.probe = failed(-1, "network: cannot install the table: Operation not supported");
-  c = check_nft(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "of a user namespace failed: network: cannot install the table"));
-  CHECK(has(c.fix, "modprobe"));
+  check_failed(check_nft(in), {"of a user namespace failed: network: cannot install the table"}, {"modprobe"});
 
   in.probe = worked();
   CHECK(check_nft(in).ok);
@@ -347,15 +299,11 @@ TEST_CASE("overlayfs: not loaded, refused in a user namespace") {
   OverlayInputs in;
   in.kernel = "5.10.0";
   in.probe = failed(ENODEV, "mount overlay");
-  Check c = check_overlay(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.fix, "modprobe overlay"));
+  check_failed(check_overlay(in), {}, {"modprobe overlay"});
 
   in.listed = true;
   in.probe = failed(EPERM, "mount overlay");
-  c = check_overlay(in);
-  CHECK_FALSE(c.ok);
-  CHECK(has(c.found, "< 5.11"));
+  check_failed(check_overlay(in), {"< 5.11"}, {});
 
   in.probe = worked();
   CHECK(check_overlay(in).ok);

@@ -18,14 +18,12 @@ import http from 'node:http';
 import path from 'node:path';
 
 import {
-  bare, callTool, fillNpxCache, hex, jailed, mkTempDir, jailSuite, modeDefinitions, modeTest, prepareMode, runCollect, spec,
+  FILL_TIMEOUT, FORMS, bare, callTool, fillNpxCache, hex, jailed, mkTempDir, jailSuite, modeDefinitions, modeTest, prepareMode, runCollect, spec,
   startServer, stateDir,
 } from './jailed.mjs';
 
 const PKG = '@modelcontextprotocol/server-everything';
 const PROFILE = 'everything';
-const FORMS = ['node', 'npx'];
-const HOOK_TIMEOUT = 600_000; // the first fill downloads the package
 const TEST_TIMEOUT = 120_000;
 const SECRET_VAR = 'MCPJAIL_E2E_LAUNCHER_SECRET';
 const SECRET = `launcher-secret-${hex(16)}`;
@@ -51,9 +49,9 @@ function suite() {
         if (ctx.skip) return;
         fillNpxCache(ctx, PROFILE, spec(PKG));
         ctx.env[SECRET_VAR] = SECRET; // in the launcher's environment only
-      }, { timeout: HOOK_TIMEOUT });
+      }, { timeout: FILL_TIMEOUT });
 
-      after(() => ctx?.cleanup(), { timeout: HOOK_TIMEOUT });
+      after(() => ctx?.cleanup(), { timeout: FILL_TIMEOUT });
 
       const test = modeTest({ ctx: () => ctx, timeout: TEST_TIMEOUT });
 

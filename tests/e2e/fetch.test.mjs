@@ -21,13 +21,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { E2E_DIR, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverFile, startServer } from './jailed.mjs';
-import { TestWorld, auditUntil, worldSkipReason } from './testworld.mjs';
+import {
+  hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverFile, startServer, writeProfile,
+} from './jailed.mjs';
+import { ALLOW_API_TEST, TestWorld, auditUntil, fetchTool, worldSkipReason } from './testworld.mjs';
 
 const TIMEOUT = 60_000;
 
 const world = new TestWorld('mje');
-const HOST_NS = world.hostNs;
 
 async function buildWorld() {
   await world.build(
@@ -44,15 +45,6 @@ async function buildWorld() {
   );
 }
 
-// ---------------------------------------------------------------- helpers
-
-async function fetchTool(client, url) {
-  const res = await client.callTool({ name: 'fetch', arguments: { url, timeout_ms: 8000 } }, undefined, {
-    timeout: 20_000,
-  });
-  return { ok: !res.isError, text: (res.content ?? []).map((c) => c.text ?? '').join('\n') };
-}
-
 // ---------------------------------------------------------------- tests
 
 jailSuite('network allowlist: a fetch server through the jail', () => {
@@ -64,18 +56,8 @@ jailSuite('network allowlist: a fetch server through the jail', () => {
   after(() => world.down());
 
   it('positive control: without a jail the server reaches every listener of the world', { timeout: TIMEOUT }, async () => {
-    const bare = await startServer({
-      command: 'nsenter',
-      args: [`--net=${HOST_NS}`, '--', process.execPath, path.join(E2E_DIR, 'fetch-server.mjs')],
-    });
-    try {
-      for (const url of ['http://198.18.1.10:8080/control', 'http://198.18.1.66:8080/control', 'http://127.0.0.1:8080/control']) {
-        const r = await fetchTool(bare.client, url);
-        assert.ok(r.ok && r.text.startsWith('200\nhello from'), `control fetch of ${url} failed: ${r.text}`);
-      }
-    } finally {
-      await bare.close();
-    }
+    await world.assertFetchControl(['http://198.18.1.10:8080/control', 'http://198.18.1.66:8080/control',
+      'http://127.0.0.1:8080/control']);
   });
 
   for (const mode of modeDefinitions()) {
@@ -89,21 +71,8 @@ jailSuite('network allowlist: a fetch server through the jail', () => {
         // copy when the test user cannot read the checkout).
         const script = serverFile(ctx, 'fetch-server.mjs');
         state = mkTempDir('mcpjail-e2e-fetch-state-');
-        const profile = path.join(state, 'fetch.toml');
-        fs.writeFileSync(
-          profile,
-          [
-            'version = 1',
-            'name = "fetch-e2e"',
-            'extends = "base"',
-            '[network]',
-            'mode = "allowlist"',
-            'allow = ["api.test:8080"]',
-            'dns = ["198.18.1.53"]',
-            '',
-          ].join('\n'),
-          { mode: 0o644 },
-        );
+        const profile = writeProfile(path.join(state, 'fetch.toml'),
+          ['version = 1', 'name = "fetch-e2e"', 'extends = "base"', ...ALLOW_API_TEST]);
         audit = path.join(state, `audit-${hex(4)}.jsonl`);
         fs.chownSync(state, ctx.host.uid, ctx.host.gid);
         srv = await startServer(world.launcher(ctx, ['run', profile, '--audit-log', audit, '--', process.execPath, script]));

@@ -18,15 +18,15 @@
 // Each negative check is paired with a control that runs the very same server
 // without the jail and proves that it *would* hand the secret out.
 
-import { describe, before, after } from 'node:test';
+import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  E2E_DIR, bare as bareServer, callTool, hex, jailSuite, jailed as jailedServer, mkTempDir, modeDefinitions, modeTest,
-  prepareMode, runCollect, startServer,
+  assertInstalled, bare as bareServer, callTool, helloWorkspace, hex, jailSuite, jailed as jailedServer, mkTempDir,
+  modeDefinitions, modeWithServer, prepareMode, runCollect, startServer,
 } from './jailed.mjs';
 
 const PKG = '@modelcontextprotocol/server-filesystem';
@@ -58,13 +58,9 @@ function prepareFilesystemMode(kind) {
   if (ctx.skip) return ctx;
 
   // Workspace with one file in it, owned by the uid the server runs as.
-  const wsBase = mkTempDir('mcpjail-e2e-ws-');
-  ctx.tempDirs.push(wsBase);
-  ctx.ws = path.join(wsBase, 'ws');
-  fs.mkdirSync(ctx.ws, { mode: 0o755 });
   ctx.helloName = 'hello.txt';
   ctx.helloText = `hello from the host ${hex()}\nsecond line\n`;
-  fs.writeFileSync(path.join(ctx.ws, ctx.helloName), ctx.helloText, { mode: 0o644 });
+  ctx.ws = helloWorkspace(ctx, 'mcpjail-e2e-ws-', ctx.helloText);
   if (process.getuid() === 0) chownTree(ctx.ws, ctx.jailUid, ctx.jailGid);
 
   // Secret 1: in the home of the user the jail is started as.
@@ -106,35 +102,23 @@ function assertNoSecret(text, ctx, where) {
 // ---------------------------------------------------------------- tests
 
 function suite() {
-  before(() => {
-    assert.ok(fs.existsSync(path.join(E2E_DIR, 'node_modules', PKG)), `server not installed: run "npm ci" in ${E2E_DIR}`);
-  });
+  assertInstalled(PKG);
 
   for (const mode of modeDefinitions()) {
     describe(mode.name, () => {
-      let ctx;
-      let srv; // jailed server, allowed dir = workspace only
-
-      before(async () => {
-        ctx = prepareFilesystemMode(mode.kind);
-        if (ctx.skip) return;
-        srv = await startServer(jailed(ctx, [ctx.ws]));
-      }, { timeout: HOOK_TIMEOUT });
-
-      after(async () => {
-        try {
-          await srv?.close();
-        } finally {
-          ctx?.cleanup();
-        }
-      }, { timeout: HOOK_TIMEOUT });
-
-      // Every test: a timeout, the mode's skip reason, and the jailed
-      // server's stderr (launcher messages + audit events) on failure.
-      const test = modeTest({ ctx: () => ctx, srv: () => srv, timeout: TEST_TIMEOUT });
+      // The jailed server, its allowed directory the workspace only. Every
+      // test: a timeout, the mode's skip reason, and the jailed server's
+      // stderr (launcher messages + audit events) on failure.
+      const m = modeWithServer(mode.kind, {
+        prepare: prepareFilesystemMode,
+        spec: (ctx) => jailed(ctx, [ctx.ws]),
+        hookTimeout: HOOK_TIMEOUT,
+        testTimeout: TEST_TIMEOUT,
+      });
+      const test = m.test;
 
       test('lists the expected tools', async () => {
-        const { tools } = await srv.client.listTools();
+        const { tools } = await m.srv.client.listTools();
         const names = tools.map((x) => x.name);
         for (const want of EXPECTED_TOOLS) {
           assert.ok(names.includes(want), `tool ${want} missing; server has: ${names.join(', ')}`);
@@ -142,53 +126,53 @@ function suite() {
       });
 
       test('reads a workspace file through read_text_file and read_file', async () => {
-        const p = path.join(ctx.ws, ctx.helloName);
+        const p = path.join(m.ctx.ws, m.ctx.helloName);
         for (const tool of ['read_text_file', 'read_file']) {
-          const r = await callTool(srv.client, tool, { path: p });
+          const r = await callTool(m.srv.client, tool, { path: p });
           assert.ok(r.ok, `${tool} failed: ${r.text}`);
-          assert.equal(r.text, ctx.helloText);
+          assert.equal(r.text, m.ctx.helloText);
         }
       });
 
       test('writes a new workspace file that shows up on the host', async () => {
         const name = `written-${hex(4)}.txt`;
-        const p = path.join(ctx.ws, name);
+        const p = path.join(m.ctx.ws, name);
         const content = `written inside the jail ${hex()}\n`;
-        const r = await callTool(srv.client, 'write_file', { path: p, content });
+        const r = await callTool(m.srv.client, 'write_file', { path: p, content });
         assert.ok(r.ok, `write_file failed: ${r.text}`);
         assert.equal(fs.readFileSync(p, 'utf8'), content);
         const st = fs.statSync(p);
-        assert.equal(st.uid, ctx.jailUid, 'file written by the jailed server has an unexpected owner uid');
-        assert.equal(st.gid, ctx.jailGid, 'file written by the jailed server has an unexpected owner gid');
+        assert.equal(st.uid, m.ctx.jailUid, 'file written by the jailed server has an unexpected owner uid');
+        assert.equal(st.gid, m.ctx.jailGid, 'file written by the jailed server has an unexpected owner gid');
         // Overwriting goes through a temp file + rename inside the workspace.
         const content2 = `overwritten inside the jail ${hex()}\n`;
-        const r2 = await callTool(srv.client, 'write_file', { path: p, content: content2 });
+        const r2 = await callTool(m.srv.client, 'write_file', { path: p, content: content2 });
         assert.ok(r2.ok, `overwriting with write_file failed: ${r2.text}`);
         assert.equal(fs.readFileSync(p, 'utf8'), content2);
         // And it reads back through the server.
-        const back = await callTool(srv.client, 'read_text_file', { path: p });
+        const back = await callTool(m.srv.client, 'read_text_file', { path: p });
         assert.ok(back.ok, back.text);
         assert.equal(back.text, content2);
-        ctx.writtenName = name;
+        m.ctx.writtenName = name;
       });
 
       test('lists the workspace directory', async () => {
-        const r = await callTool(srv.client, 'list_directory', { path: ctx.ws });
+        const r = await callTool(m.srv.client, 'list_directory', { path: m.ctx.ws });
         assert.ok(r.ok, `list_directory failed: ${r.text}`);
         const lines = r.text.split('\n');
-        assert.ok(lines.includes(`[FILE] ${ctx.helloName}`), r.text);
-        if (ctx.writtenName) assert.ok(lines.includes(`[FILE] ${ctx.writtenName}`), r.text);
+        assert.ok(lines.includes(`[FILE] ${m.ctx.helloName}`), r.text);
+        if (m.ctx.writtenName) assert.ok(lines.includes(`[FILE] ${m.ctx.writtenName}`), r.text);
       });
 
       test('secrets are not reachable by path from the workspace-only server', async () => {
-        for (const s of ctx.secrets) {
+        for (const s of m.ctx.secrets) {
           for (const [tool, args] of [
             ['read_text_file', { path: s.file }],
             ['read_multiple_files', { paths: [s.file] }],
             ['get_file_info', { path: s.file }],
           ]) {
-            const r = await callTool(srv.client, tool, args);
-            assertNoSecret(r.all, ctx, `${tool}(${s.file})`);
+            const r = await callTool(m.srv.client, tool, args);
+            assertNoSecret(r.all, m.ctx, `${tool}(${s.file})`);
             if (tool !== 'read_multiple_files') assert.ok(!r.ok, `${tool} on ${s.label} unexpectedly succeeded: ${r.text}`);
           }
         }
@@ -198,14 +182,14 @@ function suite() {
       // is defence in depth; (b) below is what tells a working jail from a
       // broken one.
       test('(a) symlinks in the workspace do not lead to the secrets', async () => {
-        for (const s of ctx.secrets) {
-          const link = path.join(ctx.ws, `link-${hex(4)}`);
+        for (const s of m.ctx.secrets) {
+          const link = path.join(m.ctx.ws, `link-${hex(4)}`);
           fs.symlinkSync(s.file, link);
           try {
             for (const tool of ['read_text_file', 'read_file']) {
-              const r = await callTool(srv.client, tool, { path: link });
+              const r = await callTool(m.srv.client, tool, { path: link });
               assert.ok(!r.ok, `${tool} through a symlink to the ${s.label} succeeded: ${r.text}`);
-              assertNoSecret(r.all, ctx, `${tool}(symlink -> ${s.label})`);
+              assertNoSecret(r.all, m.ctx, `${tool}(symlink -> ${s.label})`);
             }
           } finally {
             fs.rmSync(link, { force: true });
@@ -214,9 +198,9 @@ function suite() {
       });
 
       test('(b) control: the same server WITHOUT the jail does serve the secrets', async () => {
-        const plain = await startServer(bare(ctx, [ctx.ws, ...ctx.secretDirs]));
+        const plain = await startServer(bare(m.ctx, [m.ctx.ws, ...m.ctx.secretDirs]));
         try {
-          for (const s of ctx.secrets) {
+          for (const s of m.ctx.secrets) {
             const r = await callTool(plain.client, 'read_text_file', { path: s.file });
             assert.ok(r.ok, `control failed, the test could not detect a broken jail: ${r.text}`);
             assert.equal(r.text, s.text);
@@ -229,16 +213,16 @@ function suite() {
       test('(b) jailed server told to allow the secret directories still cannot read them', async () => {
         let other;
         try {
-          other = await startServer(jailed(ctx, [ctx.ws, ...ctx.secretDirs]));
+          other = await startServer(jailed(m.ctx, [m.ctx.ws, ...m.ctx.secretDirs]));
         } catch (err) {
           // Refusing to start is an acceptable outcome; leaking is not
           // (the message carries the server's stderr).
-          assertNoSecret(err.message, ctx, 'a failed start');
+          assertNoSecret(err.message, m.ctx, 'a failed start');
           return;
         }
         try {
           const seen = [];
-          for (const s of ctx.secrets) {
+          for (const s of m.ctx.secrets) {
             for (const [tool, args] of [
               ['read_text_file', { path: s.file }],
               ['read_file', { path: s.file }],
@@ -247,7 +231,7 @@ function suite() {
             ]) {
               const r = await callTool(other.client, tool, args);
               seen.push(r.all);
-              assertNoSecret(r.all, ctx, `${tool}(${s.file})`);
+              assertNoSecret(r.all, m.ctx, `${tool}(${s.file})`);
               if (tool !== 'read_multiple_files') assert.ok(!r.ok, `${tool} on ${s.label} succeeded inside the jail: ${r.text}`);
             }
             // The secret's directory may exist as an empty mount point, but
@@ -259,10 +243,10 @@ function suite() {
             );
           }
           // The workspace itself still works in this server.
-          const ok = await callTool(other.client, 'read_text_file', { path: path.join(ctx.ws, ctx.helloName) });
+          const ok = await callTool(other.client, 'read_text_file', { path: path.join(m.ctx.ws, m.ctx.helloName) });
           assert.ok(ok.ok, ok.text);
-          assert.equal(ok.text, ctx.helloText);
-          assertNoSecret(other.stderr(), ctx, 'stderr');
+          assert.equal(ok.text, m.ctx.helloText);
+          assertNoSecret(other.stderr(), m.ctx, 'stderr');
           assert.deepEqual(other.protocolErrors.map(String), []);
         } finally {
           await other.close();
@@ -270,10 +254,10 @@ function suite() {
       });
 
       test('(b) a host directory outside the profile does not exist inside the jail', async () => {
-        const outsideDir = path.dirname(ctx.outsideSecret);
+        const outsideDir = path.dirname(m.ctx.outsideSecret);
         // Control: bare, the server accepts the directory and idles until stdin EOF.
-        const b = bare(ctx, [outsideDir]);
-        const c = await runCollect(b.command, b.args, { env: { ...process.env, ...ctx.env } });
+        const b = bare(m.ctx, [outsideDir]);
+        const c = await runCollect(b.command, b.args, { env: { ...process.env, ...m.ctx.env } });
         assert.ok(
           !c.stderr.includes('None of the specified directories are accessible'),
           `control failed, bare server could not see ${outsideDir}:\n${c.stderr}`,
@@ -281,18 +265,18 @@ function suite() {
         // Jailed: the only allowed directory is missing, so the server itself
         // exits 1; the launcher passes that status through and prints nothing
         // on stdout.
-        const j = jailed(ctx, [outsideDir]);
-        const r = await runCollect(j.command, j.args, { env: { ...process.env, ...ctx.env } });
+        const j = jailed(m.ctx, [outsideDir]);
+        const r = await runCollect(j.command, j.args, { env: { ...process.env, ...m.ctx.env } });
         assert.equal(r.stdout, '', 'launcher/server wrote to stdout');
         assert.match(r.stderr, /None of the specified directories are accessible/);
         assert.equal(r.code, 1, `expected the server's own exit status 1, got ${r.code} (signal ${r.signal})\n${r.stderr}`);
-        assertNoSecret(r.stderr, ctx, 'stderr');
+        assertNoSecret(r.stderr, m.ctx, 'stderr');
       });
 
       test('stdout carried only clean JSON-RPC and nothing secret reached stderr', async () => {
-        assert.deepEqual(srv.protocolErrors.map(String), [], 'the client saw unparsable output on stdout');
-        await srv.client.ping({ timeout: 10_000 });
-        assertNoSecret(srv.stderr(), ctx, 'stderr');
+        assert.deepEqual(m.srv.protocolErrors.map(String), [], 'the client saw unparsable output on stdout');
+        await m.srv.client.ping({ timeout: 10_000 });
+        assertNoSecret(m.srv.stderr(), m.ctx, 'stderr');
       });
     });
   }

@@ -36,8 +36,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { eventually, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverFile, startServer } from './jailed.mjs';
-import { TestWorld, readAudit, worldSkipReason } from './testworld.mjs';
+import {
+  eventually, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverFile, startServer, writeProfile,
+} from './jailed.mjs';
+import { ALLOW_API_TEST, TestWorld, readAudit, worldSkipReason } from './testworld.mjs';
 
 const PROFILE_NAME = 'hostile-e2e';
 const TIMEOUT = 60_000;
@@ -141,24 +143,15 @@ jailSuite('the seed scenario: a trojaned MCP server through the jail', () => {
 
         const state = mkTempDir('mcpjail-e2e-hostile-state-');
         dirs.push(state);
-        profile = path.join(state, 'hostile.toml');
-        fs.writeFileSync(
-          profile,
-          [
-            'version = 1',
-            `name = "${PROFILE_NAME}"`,
-            'extends = "filesystem"',
-            '[filesystem]',
-            '# shared with other hosts: read-only inside the writable workspace',
-            'read = ["${WORKSPACE}/build-scripts", "${WORKSPACE}/.mcp"]',
-            '[network]',
-            'mode = "allowlist"',
-            'allow = ["api.test:8080"]',
-            'dns = ["198.18.1.53"]',
-            '',
-          ].join('\n'),
-          { mode: 0o644 },
-        );
+        profile = writeProfile(path.join(state, 'hostile.toml'), [
+          'version = 1',
+          `name = "${PROFILE_NAME}"`,
+          'extends = "filesystem"',
+          '[filesystem]',
+          '# shared with other hosts: read-only inside the writable workspace',
+          'read = ["${WORKSPACE}/build-scripts", "${WORKSPACE}/.mcp"]',
+          ...ALLOW_API_TEST,
+        ]);
         audit = path.join(state, `audit-${hex(4)}.jsonl`);
 
         fs.chownSync(state, ctx.host.uid, ctx.host.gid);

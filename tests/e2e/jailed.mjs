@@ -21,7 +21,8 @@
 // launching user>: it persists, so the npm caches are downloaded once per
 // machine. It is not below /tmp, which is a private tmpfs inside the jail.
 
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -200,6 +201,10 @@ function asLauncher(ctx, argv, env) {
 // this seed cache; it is the only step that talks to the npm registry.
 export const SEED_CACHE = '/var/cache/mcp-jail-e2e/npm';
 
+// How long a hook that fills a profile's npm cache may take (the first fill
+// copies the package tree in from the seed cache).
+export const FILL_TIMEOUT = 600_000;
+
 // Fills ${PROFILE_STATE}/npm of `profile` with `pkgSpec` as the man page says -
 // outside the jail, without install scripts, without running the server - but
 // offline: from the seed cache, copied in when an offline run does not already
@@ -248,6 +253,9 @@ export function serverEntry(ctx, pkg) {
   return path.join(dir, bin);
 }
 
+// The two launch forms of a server (see jailed()).
+export const FORMS = ['node', 'npx'];
+
 // argv for `pkg` started through the jail in one of the two forms.
 export function jailed(ctx, { profile, form, pkg, args = [], vars = {} }) {
   const server = form === 'npx' ? ['npx', '-y', spec(pkg), ...args] : [process.execPath, serverEntry(ctx, pkg), ...args];
@@ -289,6 +297,16 @@ export async function startServer({ command, args, env }) {
   return session;
 }
 
+// Runs `fn(session)` with the server of `spec` started, and closes it afterwards.
+export async function withServer(spec, fn) {
+  const srv = await startServer(spec);
+  try {
+    return await fn(srv);
+  } finally {
+    await srv.close();
+  }
+}
+
 // Calls a tool; both error styles (isError results, JSON-RPC errors) become { ok: false }.
 export async function callTool(client, name, args) {
   try {
@@ -300,6 +318,36 @@ export async function callTool(client, name, args) {
     const text = String(err?.message ?? err);
     return { ok: false, text, all: text };
   }
+}
+
+// Stores entity `name` (one observation) in a memory server's graph; fails the test when refused.
+export async function storeEntity(srv, name, observation) {
+  const r = await callTool(srv.client, 'create_entities', { entities: [{ name, entityType: 'test', observations: [observation] }] });
+  assert.ok(r.ok, `create_entities: ${r.text}\n${srv.stderr()}`);
+}
+
+// Writes a profile of `lines` (world-readable) to `file`; returns `file`.
+export function writeProfile(file, lines) {
+  fs.writeFileSync(file, [...lines, ''].join('\n'), { mode: 0o644 });
+  return file;
+}
+
+// A workspace `ws` in a new temporary directory of the mode (0755), holding
+// hello.txt with `helloText`; returns its path.
+export function helloWorkspace(ctx, prefix, helloText) {
+  const base = mkTempDir(prefix);
+  ctx.tempDirs.push(base);
+  const ws = path.join(base, 'ws');
+  fs.mkdirSync(ws, { mode: 0o755 });
+  fs.writeFileSync(path.join(ws, 'hello.txt'), helloText, { mode: 0o644 });
+  return ws;
+}
+
+// A suite's first check: the package's server is installed in tests/e2e.
+export function assertInstalled(pkg) {
+  before(() => {
+    assert.ok(fs.existsSync(path.join(E2E_DIR, 'node_modules', pkg)), `server not installed: run "npm ci" in ${E2E_DIR}`);
+  });
 }
 
 // Runs to completion with stdin at EOF.
@@ -361,4 +409,26 @@ export function modeTest({ ctx, srv = () => null, timeout }) {
         throw err;
       }
     });
+}
+
+// The hooks of one mode's describe() around a server: before its tests, the
+// mode prepared by `prepare(kind)` and (unless it skips) the server of
+// `spec(ctx)` started; after them, the server closed and the mode cleaned up.
+// Returns { ctx, srv } (as they stand when read) and the mode's test().
+export function modeWithServer(kind, { prepare, spec, hookTimeout, testTimeout }) {
+  const m = { ctx: null, srv: null };
+  before(async () => {
+    m.ctx = prepare(kind);
+    if (m.ctx.skip) return;
+    m.srv = await startServer(spec(m.ctx));
+  }, { timeout: hookTimeout });
+  after(async () => {
+    try {
+      await m.srv?.close();
+    } finally {
+      m.ctx?.cleanup();
+    }
+  }, { timeout: hookTimeout });
+  m.test = modeTest({ ctx: () => m.ctx, srv: () => m.srv, timeout: testTimeout });
+  return m;
 }

@@ -21,20 +21,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { E2E_DIR, eventually, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverFile, startServer } from './jailed.mjs';
-import { TestWorld, auditUntil, worldSkipReason } from './testworld.mjs';
+import {
+  eventually, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverFile, startServer, writeProfile,
+} from './jailed.mjs';
+import { TestWorld, auditUntil, fetchTool, worldSkipReason } from './testworld.mjs';
 
 const TIMEOUT = 120_000;
 
 const world = new TestWorld('mjn');
-const HOST_NS = world.hostNs;
-
-async function fetchTool(client, url) {
-  const res = await client.callTool({ name: 'fetch', arguments: { url, timeout_ms: 8000 } }, undefined, {
-    timeout: 20_000,
-  });
-  return { ok: !res.isError, text: (res.content ?? []).map((c) => c.text ?? '').join('\n') };
-}
 
 jailSuite('learn --network: a fetch server learned, then run with the learned allowlist', () => {
   let controlled = false;
@@ -54,18 +48,8 @@ jailSuite('learn --network: a fetch server learned, then run with the learned al
   after(() => world.down());
 
   it('positive control: without a jail the server reaches every listener of the world', { timeout: TIMEOUT }, async () => {
-    const bare = await startServer({
-      command: 'nsenter',
-      args: [`--net=${HOST_NS}`, '--', process.execPath, path.join(E2E_DIR, 'fetch-server.mjs')],
-    });
-    try {
-      for (const url of ['http://198.18.1.10:8080/control', 'http://198.18.1.66:8080/control', 'http://198.18.0.1:8080/control']) {
-        const r = await fetchTool(bare.client, url);
-        assert.ok(r.ok && r.text.startsWith('200\nhello from'), `control fetch of ${url} failed: ${r.text}`);
-      }
-    } finally {
-      await bare.close();
-    }
+    await world.assertFetchControl(['http://198.18.1.10:8080/control', 'http://198.18.1.66:8080/control',
+      'http://198.18.0.1:8080/control']);
     controlled = true;
   });
 
@@ -78,13 +62,9 @@ jailSuite('learn --network: a fetch server learned, then run with the learned al
         if (ctx.skip) return;
         script = serverFile(ctx, 'fetch-server.mjs');
         state = mkTempDir('mcpjail-e2e-learnnet-');
-        base = path.join(state, 'world.toml');
         // What the learned profile extends: the world's resolver as upstream.
-        fs.writeFileSync(
-          base,
-          ['version = 1', 'name = "learnnet-world"', 'extends = "base"', '[network]', 'dns = ["198.18.1.53"]', ''].join('\n'),
-          { mode: 0o644 },
-        );
+        base = writeProfile(path.join(state, 'world.toml'),
+          ['version = 1', 'name = "learnnet-world"', 'extends = "base"', '[network]', 'dns = ["198.18.1.53"]']);
         file = path.join(state, 'fetch.learned.toml');
         fs.chownSync(state, ctx.host.uid, ctx.host.gid);
       }, { timeout: TIMEOUT });

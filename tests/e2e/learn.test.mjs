@@ -15,8 +15,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  E2E_DIR, callTool, eventually, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, runCollect,
-  serverEntry, serverFile, startServer,
+  E2E_DIR, callTool, eventually, helloWorkspace, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode,
+  runCollect, serverEntry, serverFile, startServer, withServer,
 } from './jailed.mjs';
 
 const PKG = '@modelcontextprotocol/server-filesystem';
@@ -26,12 +26,9 @@ const HOOK_TIMEOUT = 120_000;
 function prepareLearnMode(kind) {
   const ctx = prepareMode(kind);
   if (ctx.skip) return ctx;
-  const base = mkTempDir('mcpjail-e2e-learn-');
-  ctx.tempDirs.push(base);
-  ctx.ws = path.join(base, 'ws');
-  fs.mkdirSync(ctx.ws, { mode: 0o755 });
   ctx.helloText = `hello from the host ${hex()}\n`;
-  fs.writeFileSync(path.join(ctx.ws, 'hello.txt'), ctx.helloText, { mode: 0o644 });
+  ctx.ws = helloWorkspace(ctx, 'mcpjail-e2e-learn-', ctx.helloText);
+  const base = path.dirname(ctx.ws);
   // A credential in the workspace: hidden while learning, hidden in the result.
   ctx.envSecret = `MCPJAIL-E2E-ENV-SECRET-${hex(16)}`;
   fs.writeFileSync(path.join(ctx.ws, '.env'), `TOKEN=${ctx.envSecret}\n`, { mode: 0o644 });
@@ -56,12 +53,10 @@ const jailArgv = (ctx, args) => {
 async function session(ctx, jailArgs, fn) {
   const server = [process.execPath, ctx.entry, ctx.ws];
   const spec = jailArgv(ctx, [...jailArgs, '--', ...server]);
-  const srv = await startServer(spec);
-  try {
-    await fn(srv.client);
-  } finally {
-    await srv.close();
-  }
+  const srv = await withServer(spec, async (s) => {
+    await fn(s.client);
+    return s;
+  });
   return srv.stderr();
 }
 
@@ -109,6 +104,28 @@ async function planSummary(ctx, profile, server, options = []) {
   const line = (k) => new RegExp(`^ {2}${k} +(.*)$`, 'm').exec(r.stdout)?.[1] ?? '';
   return { write: line('can write').split(/, (?=\/)/).filter((w) => !w.includes('(tmpfs')),
     run: line('can run'), network: line('network') };
+}
+
+// `server` learned into `file` (`drive` leading the session), the profile
+// checked by `learned(text)`, then run with it (`rerun` leading the session);
+// its probe passes, and its plan has no more writable host paths, the same
+// network and programs as the built-in profile `builtin`.
+async function learnRunProbe(ctx, { server, file, builtin, learnArgs, drive, learned, rerun }) {
+  const srv = await withServer(jailArgv(ctx, ['learn', '-o', file, ...learnArgs, '--', ...server]), async (s) => {
+    await drive(s.client);
+    return s;
+  });
+  assert.ok(await eventually(() => fs.existsSync(file)), srv.stderr());
+  learned(fs.readFileSync(file, 'utf8'));
+  await withServer(jailArgv(ctx, ['run', file, '--', ...server]), (s) => rerun(s.client));
+  const probe = jailArgv(ctx, ['probe', file]);
+  const p = await runCollect(probe.command, probe.args, { env: probe.env, timeout: 120_000 });
+  assert.equal(p.code, 0, `probe of the learned profile:\n${p.stdout}${p.stderr}`);
+  const mine = await planSummary(ctx, file, server);
+  const theirs = await planSummary(ctx, builtin, server);
+  assert.ok(mine.write.length <= theirs.write.length, `${mine.write} vs ${theirs.write}`);
+  assert.equal(mine.network, theirs.network);
+  assert.equal(mine.run, theirs.run);
 }
 
 function suite() {
@@ -292,34 +309,19 @@ function suite() {
           const g = await callTool(c, 'read_graph', {});
           assert.ok(g.ok && g.all.includes(name), g.all);
         };
-        const srv = await startServer(jailArgv(ctx, ['learn', '-o', file, '--name', 'mem-learned', ...opts, '--', ...server]));
-        try {
-          await drive(srv.client);
-        } finally {
-          await srv.close();
-        }
-        assert.ok(await eventually(() => fs.existsSync(file)), srv.stderr());
-        const text = fs.readFileSync(file, 'utf8');
-        assert.deepEqual(arrays(text).write, [gdir], text);
-        assert.match(text, /^set = \{ MEMORY_FILE_PATH = /m, text);
-        // run: the same session, the graph kept on the host.
-        const again = await startServer(jailArgv(ctx, ['run', file, '--', ...server]));
-        try {
-          const g = await callTool(again.client, 'read_graph', {});
-          assert.ok(g.ok && g.all.includes(name), g.all);
-          await drive(again.client);
-        } finally {
-          await again.close();
-        }
-        // The plans: no more writable host paths, the same network and programs as the built-in profile.
-        const probe = jailArgv(ctx, ['probe', file]);
-        const p = await runCollect(probe.command, probe.args, { env: probe.env, timeout: 120_000 });
-        assert.equal(p.code, 0, `probe of the learned profile:\n${p.stdout}${p.stderr}`);
-        const learned = await planSummary(ctx, file, server);
-        const builtin = await planSummary(ctx, 'memory', server);
-        assert.ok(learned.write.length <= builtin.write.length, `${learned.write} vs ${builtin.write}`);
-        assert.equal(learned.network, builtin.network);
-        assert.equal(learned.run, builtin.run);
+        await learnRunProbe(ctx, {
+          server, file, builtin: 'memory', learnArgs: ['--name', 'mem-learned', ...opts], drive,
+          learned: (text) => {
+            assert.deepEqual(arrays(text).write, [gdir], text);
+            assert.match(text, /^set = \{ MEMORY_FILE_PATH = /m, text);
+          },
+          // run: the same session, the graph kept on the host.
+          rerun: async (c) => {
+            const g = await callTool(c, 'read_graph', {});
+            assert.ok(g.ok && g.all.includes(name), g.all);
+            await drive(c);
+          },
+        });
       });
 
       test('everything server: learned, run, probed, no wider than the built-in everything profile', async () => {
@@ -334,29 +336,10 @@ function suite() {
           await c.listResources();
           await c.listPrompts();
         };
-        const srv = await startServer(jailArgv(ctx, ['learn', '-o', file, '--name', 'everything-learned', '--', ...server]));
-        try {
-          await drive(srv.client);
-        } finally {
-          await srv.close();
-        }
-        assert.ok(await eventually(() => fs.existsSync(file)), srv.stderr());
-        const text = fs.readFileSync(file, 'utf8');
-        assert.equal(arrays(text).write, undefined, text);
-        const again = await startServer(jailArgv(ctx, ['run', file, '--', ...server]));
-        try {
-          await drive(again.client);
-        } finally {
-          await again.close();
-        }
-        const probe = jailArgv(ctx, ['probe', file]);
-        const p = await runCollect(probe.command, probe.args, { env: probe.env, timeout: 120_000 });
-        assert.equal(p.code, 0, `probe of the learned profile:\n${p.stdout}${p.stderr}`);
-        const learned = await planSummary(ctx, file, server);
-        const builtin = await planSummary(ctx, 'everything', server);
-        assert.ok(learned.write.length <= builtin.write.length, `${learned.write} vs ${builtin.write}`);
-        assert.equal(learned.network, builtin.network);
-        assert.equal(learned.run, builtin.run);
+        await learnRunProbe(ctx, {
+          server, file, builtin: 'everything', learnArgs: ['--name', 'everything-learned'], drive, rerun: drive,
+          learned: (text) => assert.equal(arrays(text).write, undefined, text),
+        });
       });
 
       test('an existing file that is not a learned profile is refused (125) and left as it is', async () => {

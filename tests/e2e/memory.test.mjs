@@ -14,14 +14,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  bare, callTool, fillNpxCache, hex, jailed, mkTempDir, jailSuite, modeDefinitions, modeTest, prepareMode, spec, startServer,
-  stateDir,
+  FILL_TIMEOUT, FORMS, bare, callTool, fillNpxCache, hex, jailed, mkTempDir, jailSuite, modeDefinitions, modeTest, prepareMode,
+  spec, startServer, stateDir,
 } from './jailed.mjs';
 
 const PKG = '@modelcontextprotocol/server-memory';
 const PROFILE = 'memory';
-const FORMS = ['node', 'npx'];
-const HOOK_TIMEOUT = 600_000; // the first fill downloads the package
 const TEST_TIMEOUT = 120_000;
 
 function graphNames(r) {
@@ -43,9 +41,9 @@ function suite() {
         // A fresh graph for this run; the npm cache stays.
         fs.rmSync(path.join(stateDir(ctx, PROFILE), 'memory'), { recursive: true, force: true });
         graphFile = path.join(stateDir(ctx, PROFILE), 'memory', 'memory.jsonl');
-      }, { timeout: HOOK_TIMEOUT });
+      }, { timeout: FILL_TIMEOUT });
 
-      after(() => ctx?.cleanup(), { timeout: HOOK_TIMEOUT });
+      after(() => ctx?.cleanup(), { timeout: FILL_TIMEOUT });
 
       const test = modeTest({ ctx: () => ctx, timeout: TEST_TIMEOUT });
 

@@ -3,14 +3,19 @@
 // networld.mjs listeners in them. Names carry the pid, so tests that run at
 // the same time each get their own. Needs root. Launch modes and the MCP
 // client come from jailed.mjs.
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
-import { E2E_DIR, eventually } from './jailed.mjs';
+import { E2E_DIR, eventually, startServer } from './jailed.mjs';
 
 const WORLD_SH = path.resolve(E2E_DIR, '..', 'network', 'world.sh');
+
+// The [network] section of a profile that allows api.test:8080 (198.18.1.10)
+// through the world's resolver, for worlds that have them.
+export const ALLOW_API_TEST = ['[network]', 'mode = "allowlist"', 'allow = ["api.test:8080"]', 'dns = ["198.18.1.53"]'];
 
 // Why a test that builds a world cannot run here; null when it can.
 export function worldSkipReason(moreTools = []) {
@@ -65,6 +70,23 @@ export class TestWorld {
     }).trim();
   }
 
+  // The positive control of a world: fetch-server.mjs, without a jail, in the
+  // world's host namespace, fetches each of `urls` (http://ADDRESS:PORT/control).
+  async assertFetchControl(urls) {
+    const bare = await startServer({
+      command: 'nsenter',
+      args: [`--net=${this.hostNs}`, '--', process.execPath, path.join(E2E_DIR, 'fetch-server.mjs')],
+    });
+    try {
+      for (const url of urls) {
+        const r = await fetchTool(bare.client, url);
+        assert.ok(r.ok && r.text.startsWith('200\nhello from'), `control fetch of ${url} failed: ${r.text}`);
+      }
+    } finally {
+      await bare.close();
+    }
+  }
+
   requestsTo(local) {
     return this.events.filter((e) => e.kind === 'http' && e.local === local);
   }
@@ -93,6 +115,14 @@ export class TestWorld {
       child.on('exit', (code) => reject(new Error(`world server in ${ns} exited (${code})`)));
     });
   }
+}
+
+// The fetch tool of fetch-server.mjs: { ok, text }, text "STATUS\nBODY" or the error.
+export async function fetchTool(client, url) {
+  const res = await client.callTool({ name: 'fetch', arguments: { url, timeout_ms: 8000 } }, undefined, {
+    timeout: 20_000,
+  });
+  return { ok: !res.isError, text: (res.content ?? []).map((c) => c.text ?? '').join('\n') };
 }
 
 // ---------------------------------------------------------------- audit log

@@ -29,7 +29,7 @@ import path from 'node:path';
 
 import {
   callTool, fillNpxCache, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverEntry, spec,
-  startServer,
+  startServer, storeEntity,
 } from './jailed.mjs';
 import { PY, buildWheel, pythonSkipReason } from './pyvenv.mjs';
 
@@ -249,10 +249,7 @@ function suite() {
         const name = `wrapcat-${hex(4)}`;
         srv = await hostStart(ctx, claude.memory);
         try {
-          const r = await callTool(srv.client, 'create_entities', {
-            entities: [{ name, entityType: 'test', observations: ['through wrap'] }],
-          });
-          assert.ok(r.ok, `create_entities: ${r.text}\n${srv.stderr()}`);
+          await storeEntity(srv, name, 'through wrap');
         } finally {
           await srv.close();
         }

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  callTool, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverEntry, startServer,
+  callTool, hex, jailSuite, mkTempDir, modeDefinitions, modeTest, prepareMode, serverEntry, startServer, storeEntity,
 } from './jailed.mjs';
 
 const MEMORY = '@modelcontextprotocol/server-memory';
@@ -106,10 +106,7 @@ function suite() {
         const name = `wrap-e2e-${hex(4)}`;
         let srv = await asHost(ctx, mem);
         try {
-          const r = await callTool(srv.client, 'create_entities', {
-            entities: [{ name, entityType: 'test', observations: ['through wrap'] }],
-          });
-          assert.ok(r.ok, `create_entities: ${r.text}\n${srv.stderr()}`);
+          await storeEntity(srv, name, 'through wrap');
         } finally {
           await srv.close();
         }

@@ -28,11 +28,8 @@ namespace {
 
 struct World : support::ScratchDir {
   World() : ScratchDir("export") {
-    fs::create_directories(d / "home/alice");
-    fs::create_directories(d / "ws/sub");
+    dirs({"home/alice", "ws/sub", "ws/.ssh", "cache"});
     std::ofstream(d / "ws/.env") << "SECRET=1";
-    fs::create_directories(d / "ws/.ssh");
-    fs::create_directories(d / "cache");
   }
 
   Invocation inv(std::vector<std::string> command = {"/bin/true", "--flag"}) const {
@@ -48,6 +45,11 @@ struct World : support::ScratchDir {
     return load_profile_text(text, "t.toml", d.string(), i.load);
   }
   Plan plan(const std::string& text, const Invocation& i) const { return make_plan(profile(text, i), i); }
+  // The plan of base with `rel` of the tree as [filesystem] `key` (read,
+  // write) and `more` after it.
+  Plan base_with(const std::string& key, const std::string& rel, const std::string& more, const Invocation& i) const {
+    return plan("version = 1\nextends = \"base\"\n[filesystem]\n" + key + " = [\"" + p(rel) + "\"]\n" + more, i);
+  }
 };
 
 const char* kFilesystem =
@@ -248,9 +250,7 @@ TEST_CASE("oci: a mount point inside a bound host directory that lacks it is ref
   World w;
   const Invocation i = w.inv();
   // ws is bound read-only; the tmpfs below it would have to be created in the host's ws.
-  const Plan plan = w.plan(std::string("version = 1\nextends = \"base\"\n[filesystem]\nread = [\"") + w.p("ws") +
-                               "\"]\ntmpfs = [\"" + w.p("ws/new-dir") + "\"]\n",
-                           i);
+  const Plan plan = w.base_with("read", "ws", "tmpfs = [\"" + w.p("ws/new-dir") + "\"]\n", i);
   CHECK_THROWS_AS(ex::build_oci(plan, w.p("b")), LaunchError);
   CHECK_FALSE(fs::exists(w.p("ws/new-dir")));
 }
@@ -260,9 +260,7 @@ TEST_CASE("oci: a bind from inside a writable tree, or a bundle inside one, is r
   // turn ws/sub's parent into a symlink between two starts.
   World w;
   const Invocation i = w.inv();
-  const Plan nested = w.plan(std::string("version = 1\nextends = \"base\"\n[filesystem]\nwrite = [\"") + w.p("ws") +
-                                 "\"]\nread = [\"" + w.p("ws/sub") + "\"]\n",
-                             i);
+  const Plan nested = w.base_with("write", "ws", "read = [\"" + w.p("ws/sub") + "\"]\n", i);
   try {
     ex::build_oci(nested, w.p("b"));
     FAIL("exported");

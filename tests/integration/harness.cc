@@ -102,6 +102,15 @@ std::string TempDir::file(const std::string& name, const std::string& content, u
   return p;
 }
 
+void chown_tree(const std::string& root, uid_t uid, gid_t gid) {
+  if (::geteuid() != 0) return;
+  auto give = [&](const fs::path& p) {
+    if (::lchown(p.c_str(), uid, gid) != 0) throw std::runtime_error("lchown " + p.string());
+  };
+  give(root);
+  for (const auto& e : fs::recursive_directory_iterator(root)) give(e.path());
+}
+
 std::string TempDir::dir(const std::string& name) const {
   const std::string p = path_ + "/" + name;
   fs::create_directories(p);

@@ -72,6 +72,13 @@ class TempDir {
   gid_t gid_;
 };
 
+// Gives `root` and everything below it (links themselves, not their targets)
+// to uid:gid; nothing unless running as root.
+void chown_tree(const std::string& root, uid_t uid, gid_t gid);
+
+// git on the host and in the built-in git profile.
+inline constexpr const char* kGit = "/usr/bin/git";
+
 // Runs mcp-jail to completion (killed after the timeout).
 Result run(Mode m, const std::vector<std::string>& args, const RunOptions& opts = {});
 
@@ -93,3 +100,13 @@ class Running {
 using support::processes_matching;
 
 }  // namespace it
+
+// In a Catch2 test: jailprobe run through `setup` (anything with a `mode` and
+// a `probe(args)` that launches it in that mode) with the arguments that
+// follow passes; a failure names the mode, the probe and the jail's stderr.
+#define EXPECT_PASS(setup, ...)                                                          \
+  do {                                                                                   \
+    const auto r_ = (setup).probe({__VA_ARGS__});                                        \
+    INFO(it::mode_name((setup).mode) << ": " << #__VA_ARGS__ << "\nstderr: " << r_.err); \
+    CHECK(r_.status == 0);                                                               \
+  } while (0)

@@ -27,14 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kGit = "/usr/bin/git";
 const char* kSh = "/bin/sh";
-
-void chown_tree(const std::string& root, uid_t uid, gid_t gid) {
-  if (::geteuid() != 0) return;
-  REQUIRE(::lchown(root.c_str(), uid, gid) == 0);
-  for (const auto& e : fs::recursive_directory_iterator(root)) REQUIRE(::lchown(e.path().c_str(), uid, gid) == 0);
-}
 
 uid_t owner(const std::string& p) {
   struct stat st {};
@@ -54,11 +47,11 @@ support::Output host_git(const std::string& repo, std::vector<std::string> args)
 // the mapping), rootless by the launching user. A home directory for the
 // launcher, with or without a .gitconfig; and a directory outside the
 // repository that the jail's user may write on the host.
-struct World {
+struct GitWorld {
   Mode mode;
   TempDir repo_dir, home_dir, outside_dir, prof;
   std::string repo, home, outside;
-  World(Mode m, bool with_gitconfig) : mode(m), repo_dir(m), home_dir(m), outside_dir(m), prof(m) {
+  GitWorld(Mode m, bool with_gitconfig) : mode(m), repo_dir(m), home_dir(m), outside_dir(m), prof(m) {
     repo = repo_dir.path();
     home = home_dir.path();
     outside = outside_dir.path();
@@ -94,9 +87,16 @@ struct World {
   }
 };
 
+// A launch that exited 0 and wrote `out` (its stderr shown when not).
+void require_output(const Result& r, const std::string& out) {
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out == out);
+}
+
 // Each attempt prints a word when it succeeds; the repository write is the
 // positive control of the same launch.
-std::string attempts(const World& w) {
+std::string attempts(const GitWorld& w) {
   return "cd " + w.repo + "\n"
          "(printf '#!/bin/sh\\ntouch /tmp/ran\\n' > .git/hooks/pre-commit) 2>/dev/null && echo HOOK\n"
          "(printf '[core]\\n\\tfsmonitor = touch /tmp/ran\\n' >> .git/config) 2>/dev/null && echo CONFIG\n"
@@ -111,16 +111,14 @@ TEST_CASE("git profile: git adds and commits in REPO, author from ~/.gitconfig, 
   if (::access(kGit, X_OK) != 0) SKIP_TEST("git is not installed at /usr/bin/git");
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
-      World w(m, true);
+      GitWorld w(m, true);
       const Result r = w.server("git",
                                 "set -e\n"
                                 "printf 'from the jail\\n' > notes.txt\n"
                                 "git add notes.txt\n"
                                 "git commit -q -m 'commit in the jail'\n"
                                 "git log --format='%an <%ae> %s'\n");
-      INFO(r.err);
-      REQUIRE(r.status == 0);
-      CHECK(r.out == "Jail Tester <tester@example.test> commit in the jail\nhost <host@example.test> on the host\n");
+      require_output(r, "Jail Tester <tester@example.test> commit in the jail\nhost <host@example.test> on the host\n");
       // Nothing was refused: no exec of git's own helper, no write.
       CHECK(r.err.find("blocked") == std::string::npos);
       // On the host: files of the repository's owner (before a git of the
@@ -151,7 +149,7 @@ TEST_CASE("git profile: hooks, .git/config and paths outside REPO are not writab
   if (::access(kGit, X_OK) != 0) SKIP_TEST("git is not installed at /usr/bin/git");
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
-      World w(m, false);
+      GitWorld w(m, false);
       const std::string config = support::slurp(w.repo + "/.git/config");
       const Result r = w.server("git", attempts(w));
       INFO(r.err);
@@ -166,9 +164,7 @@ TEST_CASE("git profile: hooks, .git/config and paths outside REPO are not writab
       // same script writes all of it.
       fs::remove(w.repo + "/written.txt");
       const Result c = w.server(w.extending("[filesystem]\nunprotect = [\"*\"]\n"), attempts(w), {"--write", w.outside});
-      INFO(c.err);
-      CHECK(c.status == 0);
-      CHECK(c.out == "HOOK\nCONFIG\nGIT-CONFIG\nOUTSIDE\nREPO\n");
+      require_output(c, "HOOK\nCONFIG\nGIT-CONFIG\nOUTSIDE\nREPO\n");
     }
   }
 }
@@ -178,25 +174,21 @@ TEST_CASE("git profile: without ~/.gitconfig the launch works and git sees no id
   if (::access(kGit, X_OK) != 0) SKIP_TEST("git is not installed at /usr/bin/git");
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
-      World absent(m, false);
+      GitWorld absent(m, false);
       Result r = absent.server("git",
                                "git config user.name; echo \"user.name: $?\"\n"
                                "git log --format=%s\n"
                                "printf x > f && git add f && git -c user.name=a -c user.email=a@example.test commit -q -m "
                                "second && echo COMMITTED\n");
-      INFO(r.err);
-      CHECK(r.status == 0);
-      CHECK(r.out == "user.name: 1\non the host\nCOMMITTED\n");
+      require_output(r, "user.name: 1\non the host\nCOMMITTED\n");
 
-      World present(m, true);
+      GitWorld present(m, true);
       const std::string before = support::slurp(present.home + "/.gitconfig");
       r = present.server("git",
                          "git config user.name\n"
                          "git config --global user.name Someone 2>/dev/null && echo CHANGED\n"
                          "git config --global user.name\n");
-      INFO(r.err);
-      CHECK(r.status == 0);
-      CHECK(r.out == "Jail Tester\nJail Tester\n");
+      require_output(r, "Jail Tester\nJail Tester\n");
       CHECK(support::slurp(present.home + "/.gitconfig") == before);
     }
   }
@@ -208,7 +200,7 @@ TEST_CASE("git profile: a Python server runs git through subprocess, as mcp-serv
   if (python.empty()) SKIP_TEST("needs /usr/bin/python3");
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
-      World w(m, true);
+      GitWorld w(m, true);
       support::spit(w.repo + "/py.txt", "from python\n", 0644);
       chown_tree(w.repo, m == Mode::Root ? 0 : Harness::get().uid(m), m == Mode::Root ? 0 : Harness::get().gid(m));
       // git found on PATH, as GitPython finds it.
@@ -221,9 +213,7 @@ TEST_CASE("git profile: a Python server runs git through subprocess, as mcp-serv
       RunOptions o;
       o.env = {"HOME=" + w.home};
       const Result r = run(m, {"run", "git", "--var", "REPO=" + w.repo, "--audit-log", "none", "--", python, "-c", script}, o);
-      INFO(r.err);
-      CHECK(r.status == 0);
-      CHECK(r.out == "Jail Tester|by python\n");
+      require_output(r, "Jail Tester|by python\n");
       CHECK(host_git(w.repo, {"log", "-1", "--format=%s"}).out == "by python\n");
     }
   }
@@ -233,7 +223,7 @@ TEST_CASE("git profile: check shows REPO's protected hooks and config, git allow
           "[git]") {
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
-      World w(m, true);
+      GitWorld w(m, true);
       RunOptions o;
       o.env = {"HOME=" + w.home};
       Result r = run(m, {"check", "git", "--var", "REPO=" + w.repo, "--", kSh, "-c", "true"}, o);

@@ -33,7 +33,7 @@ struct RootTree {
   ~RootTree() { fs::remove_all(path); }
 };
 
-struct stat stat_of(const std::string& p) {
+struct stat require_stat(const std::string& p) {
   struct stat st {};
   REQUIRE(::lstat(p.c_str(), &st) == 0);
   return st;
@@ -66,14 +66,14 @@ TEST_CASE("idmap: a root-owned write path is written by the server, new files ar
   INFO(r.err);
   CHECK(r.status == 0);
   CHECK(support::slurp(t.path + "/new.txt") == "from the jail");
-  CHECK(stat_of(t.path + "/new.txt").st_uid == 0);
-  CHECK(stat_of(t.path + "/new.txt").st_gid == 0);
+  CHECK(require_stat(t.path + "/new.txt").st_uid == 0);
+  CHECK(require_stat(t.path + "/new.txt").st_gid == 0);
   r = jailed(t.path, {probe, "write-ok", t.path + "/root.txt", "rewritten"});
   CHECK(r.status == 0);
   CHECK(support::slurp(t.path + "/root.txt") == "rewritten");
   r = jailed(t.path, {probe, "write-ok", t.path + "/sub/deeper.txt", "x"});
   CHECK(r.status == 0);
-  CHECK(stat_of(t.path + "/sub/deeper.txt").st_uid == 0);
+  CHECK(require_stat(t.path + "/sub/deeper.txt").st_uid == 0);
 
   // Negative: a file of another owner stays unwritable (it maps to no one).
   r = jailed(t.path, {probe, "write-fails", t.path + "/other.txt"});
@@ -103,7 +103,7 @@ TEST_CASE("idmap: git add and commit, and a SQLite write, in root-owned trees fr
   REQUIRE(r.status == 0);
   const auto log = support::run({git, "-C", t.path, "log", "--format=%s"}, {"PATH=/usr/bin:/bin"});
   CHECK(log.out == "from the jail\n");
-  CHECK(stat_of(t.path + "/.git/index").st_uid == 0);
+  CHECK(require_stat(t.path + "/.git/index").st_uid == 0);
 
   r = jailed(t.path, {python, "-c",
                       "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('create table t(x)'); "
@@ -111,7 +111,7 @@ TEST_CASE("idmap: git add and commit, and a SQLite write, in root-owned trees fr
                       t.path + "/db.sqlite"});
   INFO(r.err);
   REQUIRE(r.status == 0);
-  CHECK(stat_of(t.path + "/db.sqlite").st_uid == 0);
+  CHECK(require_stat(t.path + "/db.sqlite").st_uid == 0);
   const auto q = support::run({python, "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select x from t').fetchone()[0])",
                                t.path + "/db.sqlite"},
                               {"PATH=/usr/bin:/bin"});

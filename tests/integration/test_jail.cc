@@ -56,13 +56,6 @@ hide = ["${WORKSPACE}/.env", "${WORKSPACE}/secretdir"]
   }
 };
 
-#define EXPECT_PASS(setup, ...)                                                        \
-  do {                                                                                \
-    const auto r_ = (setup).probe({__VA_ARGS__});                                     \
-    INFO(mode_name((setup).mode) << ": " << #__VA_ARGS__ << "\nstderr: " << r_.err); \
-    CHECK(r_.status == 0);                                                            \
-  } while (0)
-
 }  // namespace
 
 TEST_CASE("identity: no capabilities at all, no_new_privs, never uid 0") {

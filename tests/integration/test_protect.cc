@@ -24,8 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kGit = "/usr/bin/git";
-
 // Every name below `root` with its type, mode, owner, size, content and link
 // target: equal before and after means nothing was created, changed or left.
 std::string tree_state(const std::string& root) {
@@ -51,13 +49,6 @@ std::string tree_state(const std::string& root) {
   return out;
 }
 
-void chown_tree(const std::string& root, uid_t uid, gid_t gid) {
-  if (::geteuid() != 0) return;
-  REQUIRE(::lchown(root.c_str(), uid, gid) == 0);
-  for (const auto& e : fs::recursive_directory_iterator(root))
-    REQUIRE(::lchown(e.path().c_str(), uid, gid) == 0);
-}
-
 void git_init(const std::string& dir) {
   const auto r = support::run({kGit, "init", "-q", dir}, {"PATH=/usr/bin:/bin", "HOME=/nonexistent"});
   REQUIRE(r.status == 0);
@@ -65,11 +56,11 @@ void git_init(const std::string& dir) {
 
 // A workspace that is a repository with a nested one and some protected
 // names present; the others absent.
-struct World {
+struct ProtectWorld {
   Mode mode;
   TempDir ws, prof;
   std::string ws_path, audit;
-  explicit World(Mode m) : mode(m), ws(m), prof(m) {
+  explicit ProtectWorld(Mode m) : mode(m), ws(m), prof(m) {
     ws_path = ws.path();
     git_init(ws_path);
     git_init(ws_path + "/vendor/lib");
@@ -122,7 +113,7 @@ struct Act {
   std::string audited;  // a path whose fs_denied event the negative leaves
 };
 
-std::vector<Act> acts(const World& w) {
+std::vector<Act> acts(const ProtectWorld& w) {
   return {
       // present, top level
       {{"append-fails", w.p(".git/config")}, {"write", w.p(".git/config"), "[core]\n\tfsmonitor = touch\n"},
@@ -167,9 +158,9 @@ TEST_CASE("protect: present and absent names cannot be written or created, and t
           "[protect]") {
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
-      const std::size_t n = acts(World(m)).size();
+      const std::size_t n = acts(ProtectWorld(m)).size();
       for (std::size_t k = 0; k < n; ++k) {
-        World w(m);
+        ProtectWorld w(m);
         const Act act = acts(w)[k];
         const std::string before = tree_state(w.ws_path);
         const Result r = w.steps(act.fails);
@@ -185,7 +176,7 @@ TEST_CASE("protect: present and absent names cannot be written or created, and t
         CHECK(tree_state(w.ws_path) == before);
 
         // Without the layer the same act plants the name.
-        World c(m);
+        ProtectWorld c(m);
         const Result ok = c.steps(acts(c)[k].works, "unprotect = [\"*\"]\n");
         INFO("control, names dropped: " << ok.err);
         CHECK(ok.status == 0);
@@ -262,7 +253,7 @@ TEST_CASE("protect: the server cannot kill the create helper", "[protect]") {
 TEST_CASE("protect: the server still writes, makes directories and renames everywhere else", "[protect]") {
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
-      World w(m);
+      ProtectWorld w(m);
       const Result r = w.steps({
           "write", w.p("new.txt"), "a",                     // a new file at the top level
           "write", w.p("tmp.123"), "b", "rename", w.p("tmp.123"), w.p("README.md"),  // temp then rename over the target
@@ -286,7 +277,7 @@ TEST_CASE("protect: the server still writes, makes directories and renames every
 TEST_CASE("protect: a missing name that appears during the launch is reported at its end", "[protect]") {
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
-      World w(m);
+      ProtectWorld w(m);
       Running r(m, {"run", w.profile(), "--var", "WORKSPACE=" + w.ws_path, "--audit-log", w.audit, "--",
                     Harness::get().probe(), "sleep", "2"});
       const auto ready = r.read_line(std::chrono::seconds(30));
@@ -309,7 +300,7 @@ TEST_CASE("protect: git in the jail finds the repository, and git on the host ru
   if (::access(kGit, X_OK) != 0) SKIP_TEST("git is not installed");
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
-      World w(m);
+      ProtectWorld w(m);
       const std::string marker = w.prof.path() + "/ran";
       // Planting attempts, each expected to fail.
       const Result r = w.steps({
@@ -341,7 +332,7 @@ TEST_CASE("protect: git in the jail finds the repository, and git on the host ru
 
       // The control: with the names dropped, the same server plants a hook
       // that the host's next commit runs.
-      World c(m);
+      ProtectWorld c(m);
       const std::string cmarker = c.prof.path() + "/ran";
       const Result planted =
           c.steps({"write-mode", c.p(".git/hooks/pre-commit"), "#!/bin/sh\ntouch " + cmarker + "\n", "755"},
@@ -386,7 +377,7 @@ TEST_CASE("protect: a workspace inside a repository gets no .git, and git on the
 TEST_CASE("protect: a home directory's start-up files", "[protect]") {
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
-      World w(m);  // holds .bashrc below: looks like a home directory
+      ProtectWorld w(m);  // holds .bashrc below: looks like a home directory
       std::ofstream(w.p(".bashrc")) << "# rc\n";
       fs::create_directories(w.p(".config"));
       chown_tree(w.ws_path, Harness::get().uid(m), Harness::get().gid(m));
@@ -401,7 +392,7 @@ TEST_CASE("protect: a home directory's start-up files", "[protect]") {
       fs::remove(w.p(".config/app.conf"));
       CHECK(tree_state(w.ws_path) == before);
       // The control.
-      World c(m);
+      ProtectWorld c(m);
       std::ofstream(c.p(".bashrc")) << "# rc\n";
       chown_tree(c.ws_path, Harness::get().uid(m), Harness::get().gid(m));
       const Result ok = c.steps({"write", c.p(".bashrc"), "x", "write", c.p(".profile"), "y", "mkdir", c.p(".local")},
@@ -413,7 +404,7 @@ TEST_CASE("protect: a home directory's start-up files", "[protect]") {
 }
 
 TEST_CASE("protect: check lists each protected name and how it is enforced", "[protect]") {
-  World w(modes().front());
+  ProtectWorld w(modes().front());
   const Result r = run(w.mode, {"check", w.profile(), "--var", "WORKSPACE=" + w.ws_path});
   INFO(r.err);
   REQUIRE(r.status == 0);

@@ -105,6 +105,22 @@ std::string dir_with(const Cgroup& cg, const char* file) {
   return {};
 }
 
+// The cgroup of a launch of this run named after `what`, with `plan`'s
+// limits; fails the test when none is made.
+std::unique_ptr<Cgroup> limited(const LimitsPlan& plan, const char* what) {
+  std::string skipped;
+  auto cg = create_cgroup(plan, launch_id(what), false, &skipped);
+  REQUIRE(cg);
+  return cg;
+}
+
+// The directory of `cg` that holds `file`; fails the test when none does.
+std::string require_dir_with(const Cgroup& cg, const char* file) {
+  std::string dir = dir_with(cg, file);
+  REQUIRE(!dir.empty());
+  return dir;
+}
+
 // Runs this binary as the test user through setpriv; returns what it wrote.
 std::string run_as_test_user(const std::vector<std::string>& args) {
   const support::User u = support::test_user();
@@ -301,13 +317,8 @@ TEST_CASE("a launch id whose cgroup exists already is refused", "[limits][root]"
 
 TEST_CASE("fork bomb under pids=32 stops at the limit, the host stays responsive", "[limits][root][bomb]") {
   REQUIRE_ROOT();
-  LimitsPlan plan;
-  plan.pids = 32;
-  std::string skipped;
-  auto cg = create_cgroup(plan, launch_id("forkbomb"), false, &skipped);
-  REQUIRE(cg);
-  const std::string dir = dir_with(*cg, "pids.max");
-  REQUIRE(!dir.empty());
+  auto cg = limited({.pids = 32}, "forkbomb");
+  const std::string dir = require_dir_with(*cg, "pids.max");
   // Every process forks for 2 s (children fork too), then sleeps and exits at 3 s.
   // The host: fork and exec a program, and wait for it.
   auto spawn_time = [] {
@@ -374,9 +385,7 @@ TEST_CASE("memory bomb under memory=64MiB is OOM-killed", "[limits][root][bomb]"
   REQUIRE_ROOT();
   LimitsPlan plan;
   plan.memory = 64ULL << 20;
-  std::string skipped;
-  auto cg = create_cgroup(plan, launch_id("membomb"), false, &skipped);
-  REQUIRE(cg);
+  auto cg = limited(plan, "membomb");
   CHECK_FALSE(cg->memory_limit_hit());
   // Touches up to 1 GiB, 1 MiB at a time; exits 0 if it ever gets there.
   Held bomb = hold([] {
@@ -411,9 +420,7 @@ TEST_CASE("a memfd made outside the cgroup and filled inside it is charged insid
   REQUIRE(memfd >= 0);
   LimitsPlan plan;
   plan.memory = 64ULL << 20;
-  std::string skipped;
-  auto cg = create_cgroup(plan, launch_id("memfdbomb"), false, &skipped);
-  REQUIRE(cg);
+  auto cg = limited(plan, "memfdbomb");
   // Writes up to 1 GiB into the memfd, 1 MiB at a time; exits 0 if it gets there.
   Held bomb = hold([memfd] {
     std::vector<char> block(1 << 20, 'm');
@@ -439,13 +446,8 @@ TEST_CASE("a memfd made outside the cgroup and filled inside it is charged insid
 
 TEST_CASE("cpu=0.2 throttles a busy loop", "[limits][root]") {
   REQUIRE_ROOT();
-  LimitsPlan plan;
-  plan.cpu = 0.2;
-  std::string skipped;
-  auto cg = create_cgroup(plan, launch_id("cpu"), false, &skipped);
-  REQUIRE(cg);
-  const std::string dir = dir_with(*cg, "cpu.stat");
-  REQUIRE(!dir.empty());
+  auto cg = limited({.cpu = 0.2}, "cpu");
+  const std::string dir = require_dir_with(*cg, "cpu.stat");
   // Spins for 1 s of wall time; reports the CPU time it got, in ms.
   int p[2];
   REQUIRE(::pipe(p) == 0);
@@ -476,9 +478,7 @@ TEST_CASE("destruction kills what is left, even processes that ignore SIGTERM", 
   LimitsPlan plan;
   plan.pids = 16;
   plan.memory = 128ULL << 20;
-  std::string skipped;
-  auto cg = create_cgroup(plan, launch_id("kill"), false, &skipped);
-  REQUIRE(cg);
+  auto cg = limited(plan, "kill");
   Held h = hold([] {
     ::signal(SIGTERM, SIG_IGN);
     for (int i = 0; i < 5; ++i)

@@ -23,6 +23,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -174,14 +176,27 @@ std::string missing_prerequisite() {
     if (const std::string why = missing_prerequisite(); !why.empty()) SKIP_TEST(why); \
   } while (0)
 
-const char* kProfile = R"(version = 1
-name = "net-it"
-extends = "base"
-[network]
-mode = "allowlist"
-allow = ["api.test:8443", "*.svc.test:8443", "198.18.1.20/32:8443"]
+// A test in the world: built once (the test is skipped where it cannot be),
+// then `body` for each launch mode with a scratch directory of its user.
+void in_each_mode(const std::function<void(World&, Mode, const TempDir&)>& body) {
+  REQUIRE_NETWORK_WORLD();
+  World w;
+  for (Mode m : modes()) {
+    INFO("mode: " << mode_name(m));
+    TempDir td(m);
+    body(w, m, td);
+  }
+}
+
+// An allowlist profile named `name` extending base, with these lines of
+// [network] after its mode.
+std::string allowlist_profile(const std::string& name, const std::string& network) {
+  return "version = 1\nname = \"" + name + "\"\nextends = \"base\"\n[network]\nmode = \"allowlist\"\n" + network;
+}
+
+const std::string kProfile = allowlist_profile("net-it", R"(allow = ["api.test:8443", "*.svc.test:8443", "198.18.1.20/32:8443"]
 dns = ["198.18.1.53"]
-)";
+)");
 
 // The launcher inside the world's host namespace, as `m`'s user.
 std::vector<std::string> jail_argv(const World& w, Mode m, const std::vector<std::string>& args) {
@@ -198,28 +213,42 @@ struct Launch {
   std::string raw;
 };
 
-Launch launch(const World& w, Mode m, const TempDir& td, const std::string& profile,
-              const std::vector<std::vector<std::string>>& ops) {
-  const std::string audit = td.path() + "/audit.jsonl";
-  std::vector<std::string> args = {"run", profile, "--audit-log", audit, "--", w.netprobe()};
+// Starts the world's netprobe in a jail of `profile` (audit log in `td`) with
+// `ops`, each an operation and its words; stdout captured.
+Child start_launch(const World& w, Mode m, const TempDir& td, const std::string& profile,
+                   const std::vector<std::vector<std::string>>& ops) {
+  std::vector<std::string> args = {"run", profile, "--audit-log", td.path() + "/audit.jsonl", "--", w.netprobe()};
   for (const auto& op : ops) {
     args.insert(args.end(), op.begin(), op.end());
     args.push_back(";");
   }
-  Launch l;
-  const auto r = start(jail_argv(w, m, args), Harness::get().launcher_env(m, {}), true).wait(120s);
-  l.status = r.status;
-  l.raw = r.out;
-  // Each output line starts with the operation's words; the rest is the result.
+  return start(jail_argv(w, m, args), Harness::get().launcher_env(m, {}), true);
+}
+
+std::vector<nlohmann::json> audit_of(const TempDir& td) {
+  std::vector<nlohmann::json> out;
+  for (const auto& line : lines(slurp(td.path() + "/audit.jsonl"))) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// The result of each of `ops` in netprobe's output `raw`: each output line
+// starts with the operation's words; the rest is the result.
+std::map<std::string, std::string> results_of(const std::vector<std::vector<std::string>>& ops, const std::string& raw) {
+  std::map<std::string, std::string> results;
   for (const auto& op : ops) {
     std::string key;
     for (const auto& word : op) key += (key.empty() ? "" : " ") + word;
-    for (const auto& line : lines(l.raw))
-      if (line.rfind(key + " ", 0) == 0 && !l.results.count(key)) l.results[key] = line.substr(key.size() + 1);
-      else if (op.size() == 1 && line.rfind(key, 0) == 0 && !l.results.count(key)) l.results[key] = line.substr(key.size());
+    for (const auto& line : lines(raw))
+      if (line.rfind(key + " ", 0) == 0 && !results.count(key)) results[key] = line.substr(key.size() + 1);
+      else if (op.size() == 1 && line.rfind(key, 0) == 0 && !results.count(key)) results[key] = line.substr(key.size());
   }
-  for (const auto& line : lines(slurp(audit))) l.audit.push_back(nlohmann::json::parse(line));
-  return l;
+  return results;
+}
+
+Launch launch(const World& w, Mode m, const TempDir& td, const std::string& profile,
+              const std::vector<std::vector<std::string>>& ops) {
+  const auto r = start_launch(w, m, td, profile, ops).wait(120s);
+  return {r.status, results_of(ops, r.out), audit_of(td), r.out};
 }
 
 bool has_block(const Launch& l, const std::string& addr, int port, const std::string& proto) {
@@ -228,6 +257,20 @@ bool has_block(const Launch& l, const std::string& addr, int port, const std::st
         (port < 0 || e.value("port", -1) == port))
       return true;
   return false;
+}
+
+struct Blocked {
+  const char* addr;
+  int port;
+  const char* proto;
+};
+
+// Each of `blocked` has its net_block event in the audit log.
+void check_blocked(const Launch& l, std::initializer_list<Blocked> blocked) {
+  for (const auto& b : blocked) {
+    INFO("net_block " << b.addr << " port " << b.port << " " << b.proto);
+    CHECK(has_block(l, b.addr, b.port, b.proto));
+  }
 }
 
 bool has_refused(const Launch& l, const std::string& name) {
@@ -244,11 +287,7 @@ bool starts(const std::map<std::string, std::string>& r, const std::string& key,
 }  // namespace
 
 TEST_CASE("allowlist: allowed names resolve and connect and everything else is blocked and audited and never arrives") {
-  REQUIRE_NETWORK_WORLD();
-  World w;
-  for (Mode m : modes()) {
-    INFO("mode: " << mode_name(m));
-    TempDir td(m);
+  in_each_mode([](World& w, Mode m, const TempDir& td) {
     const std::string profile = td.file("net.toml", kProfile);
     const std::vector<std::vector<std::string>> ops = {
         {"resolve", "api.test"},
@@ -334,17 +373,10 @@ TEST_CASE("allowlist: allowed names resolve and connect and everything else is b
     CHECK(w.host_log().empty());
 
     // The blocked attempts are in the audit log.
-    CHECK(has_block(l, "198.18.1.66", 8443, "tcp"));
-    CHECK(has_block(l, "2001:db8:18:1::66", 8443, "tcp"));
-    CHECK(has_block(l, "198.18.1.66", 8443, "udp"));
-    CHECK(has_block(l, "198.18.1.10", 9999, "tcp"));
-    CHECK(has_block(l, "198.18.0.1", 8443, "tcp"));
-    CHECK(has_block(l, "2001:db8:18::1", 8443, "tcp"));
-    CHECK(has_block(l, "169.254.169.254", 80, "tcp"));
-    CHECK(has_block(l, "169.254.169.254", 8443, "tcp"));
-    CHECK(has_block(l, "fd00:ec2::254", 80, "tcp"));
-    CHECK(has_block(l, "198.18.1.66", 53, "udp"));
-    CHECK(has_block(l, "198.18.1.53", 53, "udp"));
+    check_blocked(l, {{"198.18.1.66", 8443, "tcp"}, {"2001:db8:18:1::66", 8443, "tcp"}, {"198.18.1.66", 8443, "udp"},
+                      {"198.18.1.10", 9999, "tcp"}, {"198.18.0.1", 8443, "tcp"}, {"2001:db8:18::1", 8443, "tcp"},
+                      {"169.254.169.254", 80, "tcp"}, {"169.254.169.254", 8443, "tcp"}, {"fd00:ec2::254", 80, "tcp"},
+                      {"198.18.1.66", 53, "udp"}, {"198.18.1.53", 53, "udp"}});
     CHECK(has_refused(l, "c2.test"));
     CHECK(has_refused(l, "svc.test"));
     bool started = false;
@@ -354,29 +386,25 @@ TEST_CASE("allowlist: allowed names resolve and connect and everything else is b
         CHECK(e["layers"].dump().find("egress-allowlist") != std::string::npos);
       }
     CHECK(started);
-  }
+  });
 }
 
 TEST_CASE("allowlist: pasta lives exactly as long as the jail") {
-  REQUIRE_NETWORK_WORLD();
-  World w;
-  // The uplinks of this world's jails: pasta runs in the world's host
-  // namespace (other test runs on the machine have uplinks of their own).
-  auto uplinks = [&w] {
-    std::vector<pid_t> out;
-    struct stat ns{};
-    if (::stat(w.host_ns().c_str(), &ns) != 0) return out;
-    for (pid_t p : support::processes_matching("--ns-ifname uplink0")) {
-      struct stat s{};
-      if (::stat(("/proc/" + std::to_string(p) + "/ns/net").c_str(), &s) == 0 && s.st_dev == ns.st_dev &&
-          s.st_ino == ns.st_ino)
-        out.push_back(p);
-    }
-    return out;
-  };
-  for (Mode m : modes()) {
-    INFO("mode: " << mode_name(m));
-    TempDir td(m);
+  in_each_mode([](World& w, Mode m, const TempDir& td) {
+    // The uplinks of this world's jails: pasta runs in the world's host
+    // namespace (other test runs on the machine have uplinks of their own).
+    auto uplinks = [&w] {
+      std::vector<pid_t> out;
+      struct stat ns{};
+      if (::stat(w.host_ns().c_str(), &ns) != 0) return out;
+      for (pid_t p : support::processes_matching("--ns-ifname uplink0")) {
+        struct stat s{};
+        if (::stat(("/proc/" + std::to_string(p) + "/ns/net").c_str(), &s) == 0 && s.st_dev == ns.st_dev &&
+            s.st_ino == ns.st_ino)
+          out.push_back(p);
+      }
+      return out;
+    };
     const std::string profile = td.file("net.toml", kProfile);
     REQUIRE(uplinks().empty());
     // A normal end: the launcher returns only once pasta is gone.
@@ -399,23 +427,14 @@ TEST_CASE("allowlist: pasta lives exactly as long as the jail") {
       if (!gone) std::this_thread::sleep_for(50ms);
     }
     CHECK(gone);
-  }
+  });
 }
 
 TEST_CASE("allowlist: with addresses only every name is refused") {
-  REQUIRE_NETWORK_WORLD();
-  World w;
-  for (Mode m : modes()) {
-    INFO("mode: " << mode_name(m));
-    TempDir td(m);
-    const std::string profile = td.file("net.toml", R"(version = 1
-name = "net-ip-only"
-extends = "base"
-[network]
-mode = "allowlist"
-allow = ["198.18.1.20:8443"]
+  in_each_mode([](World& w, Mode m, const TempDir& td) {
+    const std::string profile = td.file("net.toml", allowlist_profile("net-ip-only", R"(allow = ["198.18.1.20:8443"]
 dns = []
-)");
+)"));
     auto l = launch(w, m, td, profile, {{"connect", "198.18.1.20", "8443"}, {"resolve", "api.test"},
                                         {"connect", "198.18.1.10", "8443"}});
     INFO(l.raw);
@@ -423,15 +442,11 @@ dns = []
     CHECK(l.results["connect 198.18.1.20 8443"] == "ok hello 198.18.1.20:8443");
     CHECK(starts(l.results, "resolve api.test", "fail EAI_"));
     CHECK(starts(l.results, "connect 198.18.1.10 8443", "fail E"));
-  }
+  });
 }
 
 TEST_CASE("built-in profile fetch: every name on 80 and 443 and nothing else and the probe finds it contained") {
-  REQUIRE_NETWORK_WORLD();
-  World w;
-  for (Mode m : modes()) {
-    INFO("mode: " << mode_name(m));
-    TempDir td(m);
+  in_each_mode([](World& w, Mode m, const TempDir& td) {
     // The built-in profile with the world's resolver instead of the host's.
     const std::string profile =
         td.file("fetch-world.toml", "version = 1\nname = \"fetch-world\"\nextends = \"fetch\"\n[network]\ndns = [\"198.18.1.53\"]\n");
@@ -477,13 +492,9 @@ TEST_CASE("built-in profile fetch: every name on 80 and 443 and nothing else and
       CHECK(line.find(" TXT ") == std::string::npos);
     }
     CHECK(w.host_log().empty());
-    CHECK(has_block(l, "198.18.1.10", 8443, "tcp"));
-    CHECK(has_block(l, "192.0.2.1", 443, "tcp"));
-    CHECK(has_block(l, "198.18.1.20", 443, "tcp"));
-    CHECK(has_block(l, "10.18.1.10", 443, "tcp"));
-    CHECK(has_block(l, "169.254.169.254", 80, "tcp"));
-    CHECK(has_block(l, "198.18.0.1", 22, "tcp"));
-    CHECK(has_block(l, "198.18.1.66", 53, "udp"));
+    check_blocked(l, {{"198.18.1.10", 8443, "tcp"}, {"192.0.2.1", 443, "tcp"}, {"198.18.1.20", 443, "tcp"},
+                      {"10.18.1.10", 443, "tcp"}, {"169.254.169.254", 80, "tcp"}, {"198.18.0.1", 22, "tcp"},
+                      {"198.18.1.66", 53, "udp"}});
     for (const auto& e : l.audit) CHECK(e.value("event", "") != "dns_refused");
 
     // `mcp-jail probe fetch` as a user would run it (the host's resolvers; the
@@ -509,7 +520,7 @@ TEST_CASE("built-in profile fetch: every name on 80 and 443 and nothing else and
       INFO(after[i]);
       CHECK(after[i].rfind("tcp ", 0) != 0);
     }
-  }
+  });
 }
 
 // The launcher loads libnftables only for allowlist launches (dlopen): where
@@ -526,18 +537,10 @@ TEST_CASE("allowlist: without libnftables nothing starts and the error names the
   const std::string library = real;
   ::dlclose(h);
 
-  World w;
-  for (Mode m : modes()) {
-    INFO("mode: " << mode_name(m));
-    TempDir td(m);
-    const std::string profile = td.file("net.toml", R"(version = 1
-name = "net-no-nft"
-extends = "base"
-[network]
-mode = "allowlist"
-allow = ["198.18.1.20:8443"]
+  in_each_mode([&library](World& w, Mode m, const TempDir& td) {
+    const std::string profile = td.file("net.toml", allowlist_profile("net-no-nft", R"(allow = ["198.18.1.20:8443"]
 dns = []
-)");
+)"));
     const std::string empty = td.file("empty", "");
     // Runs the launch in a mount namespace of its own where, if `hide`, an
     // empty file lies over the library. Returns the status; stdout and stderr in *out, *err.
@@ -571,7 +574,7 @@ dns = []
     CHECK(err.find("mcp-jail: network: ") != std::string::npos);
     CHECK(err.find("libnftables") != std::string::npos);
     CHECK(err.find("apt-get install libnftables1") != std::string::npos);
-  }
+  });
 }
 
 // ---- the host's own addresses, closed answers, the DNS cache and budget ------------
@@ -592,22 +595,6 @@ bool read_until(Child& pr, std::string* out, const std::string& prefix, std::chr
     *out += *line + "\n";
     if (line->rfind(prefix, 0) == 0) return true;
   }
-}
-
-Child start_launch(const World& w, Mode m, const TempDir& td, const std::string& profile,
-                   const std::vector<std::vector<std::string>>& ops) {
-  std::vector<std::string> args = {"run", profile, "--audit-log", td.path() + "/audit.jsonl", "--", w.netprobe()};
-  for (const auto& op : ops) {
-    args.insert(args.end(), op.begin(), op.end());
-    args.push_back(";");
-  }
-  return start(jail_argv(w, m, args), Harness::get().launcher_env(m, {}), true);
-}
-
-std::vector<nlohmann::json> audit_of(const TempDir& td) {
-  std::vector<nlohmann::json> out;
-  for (const auto& line : lines(slurp(td.path() + "/audit.jsonl"))) out.push_back(nlohmann::json::parse(line));
-  return out;
 }
 
 // The netprobe process running inside a jail (its command line starts with
@@ -659,19 +646,10 @@ std::string list_set(pid_t pid, const std::string& set) {
 }  // namespace
 
 TEST_CASE("allowlist: the host's own addresses are closed, also behind an allowed name, unless allow_private names them") {
-  REQUIRE_NETWORK_WORLD();
-  World w;
-  for (Mode m : modes()) {
-    INFO("mode: " << mode_name(m));
-    TempDir td(m);
-    const std::string profile = td.file("net.toml", R"(version = 1
-name = "net-self"
-extends = "base"
-[network]
-mode = "allowlist"
-allow = ["api.test:8444", "self.test:8444", "*.svc.test:8444", "198.18.3.0/24:8444", "[2001:db8:18:3::]/64:8444"]
+  in_each_mode([](World& w, Mode m, const TempDir& td) {
+    const std::string profile = td.file("net.toml", allowlist_profile("net-self", R"(allow = ["api.test:8444", "self.test:8444", "*.svc.test:8444", "198.18.3.0/24:8444", "[2001:db8:18:3::]/64:8444"]
 dns = ["198.18.1.53"]
-)");
+)"));
     // The host's second addresses are inside ranges allowed by address, and
     // answered for allowed names: only the host deny stands in the way.
     const auto l = launch(w, m, td, profile,
@@ -699,22 +677,15 @@ dns = ["198.18.1.53"]
                           "connect compat.svc.test 8444", "connect ::10.0.0.5 8444"})
       CHECK(starts(r, k, "fail ECONNREFUSED"));  // the table's reset, not a timeout somewhere
     CHECK(r.at("resolve compat.svc.test") == "ok ::10.0.0.5");
-    CHECK(has_block(l, "198.18.3.2", 8444, "tcp"));
-    CHECK(has_block(l, "2001:db8:18:3::2", 8444, "tcp"));
-    CHECK(has_block(l, "::10.0.0.5", 8444, "tcp"));
+    check_blocked(l, {{"198.18.3.2", 8444, "tcp"}, {"2001:db8:18:3::2", 8444, "tcp"}, {"::10.0.0.5", 8444, "tcp"}});
     CHECK(w.host_log().empty());  // the host's listeners on 0.0.0.0 and :: saw nothing
 
     // allow_private naming the address opens it (and only it: the IPv6 one stays closed).
     TempDir td2(m);
-    const std::string opened = td2.file("net.toml", R"(version = 1
-name = "net-self-opened"
-extends = "base"
-[network]
-mode = "allowlist"
-allow = ["self.test:8444"]
+    const std::string opened = td2.file("net.toml", allowlist_profile("net-self-opened", R"(allow = ["self.test:8444"]
 allow_private = ["198.18.3.2"]
 dns = ["198.18.1.53"]
-)");
+)"));
     const auto l2 = launch(w, m, td2, opened, {{"connect", "self.test", "8444"}, {"connect", "2001:db8:18:3::2", "8444"}});
     INFO("output:\n" << l2.raw);
     REQUIRE(l2.status == 0);
@@ -725,23 +696,14 @@ dns = ["198.18.1.53"]
     REQUIRE(host.size() == 1);
     CHECK(host[0].rfind("tcp 0.0.0.0:8444 ", 0) == 0);
     w.reset_host_log();
-  }
+  });
 }
 
 TEST_CASE("allowlist: an address the host gains while the jail runs is closed at once") {
-  REQUIRE_NETWORK_WORLD();
-  World w;
-  for (Mode m : modes()) {
-    INFO("mode: " << mode_name(m));
-    TempDir td(m);
-    const std::string profile = td.file("net.toml", R"(version = 1
-name = "net-late"
-extends = "base"
-[network]
-mode = "allowlist"
-allow = ["198.18.3.0/24:8444"]
+  in_each_mode([](World& w, Mode m, const TempDir& td) {
+    const std::string profile = td.file("net.toml", allowlist_profile("net-late", R"(allow = ["198.18.3.0/24:8444"]
 dns = []
-)");
+)"));
     Child p = start_launch(w, m, td, profile,
                           {{"connect", "198.18.3.10", "8444"}, {"sleep", "1500"}, {"connect", "198.18.3.3", "8444"},
                            {"connect", "198.18.3.10", "8444"}});
@@ -766,36 +728,29 @@ dns = []
     l.audit = audit_of(td);
     CHECK(has_block(l, "198.18.3.3", 8444, "tcp"));
     CHECK(w.host_log().empty());
-  }
+  });
 }
 
 TEST_CASE("allowlist: closed answers never enter the sets, repeats come from the cache, a flood meets the budget") {
-  REQUIRE_NETWORK_WORLD();
-  World w;
-  for (Mode m : modes()) {
-    INFO("mode: " << mode_name(m));
-    TempDir td(m);
-    const std::string profile = td.file("net.toml", R"(version = 1
-name = "net-cache"
-extends = "base"
-[network]
-mode = "allowlist"
-allow = ["api.test:8443", "*.svc.test:8443", "self.test:8443"]
+  in_each_mode([](World& w, Mode m, const TempDir& td) {
+    const std::string profile = td.file("net.toml", allowlist_profile("net-cache", R"(allow = ["api.test:8443", "*.svc.test:8443", "self.test:8443"]
 dns = ["198.18.1.53"]
-)");
+)"));
     const auto world_before = w.world_log_size();
-    Child p = start_launch(w, m, td, profile,
-                          {{"connect", "api.test", "8443"},
-                           {"resolve", "rebind.svc.test"},
-                           {"resolve", "intranet.svc.test"},
-                           {"resolve", "compat.svc.test"},
-                           {"resolve", "self.test"},
-                           {"dns", "127.0.0.1", "api.test", "A"},
-                           {"dns", "127.0.0.1", "api.test", "A", "tcp"},
-                           {"dnsflood", "127.0.0.1", "svc.test", "300"},
-                           {"dns", "127.0.0.1", "api.test", "AAAA"},
-                           {"resolve", "api.test"},
-                           {"sleep", "5000"}});
+    const std::vector<std::vector<std::string>> ops = {
+        {"connect", "api.test", "8443"},
+        {"resolve", "rebind.svc.test"},
+        {"resolve", "intranet.svc.test"},
+        {"resolve", "compat.svc.test"},
+        {"resolve", "self.test"},
+        {"dns", "127.0.0.1", "api.test", "A"},
+        {"dns", "127.0.0.1", "api.test", "A", "tcp"},
+        {"dnsflood", "127.0.0.1", "svc.test", "300"},
+        {"dns", "127.0.0.1", "api.test", "AAAA"},
+        {"resolve", "api.test"},
+        {"sleep", "5000"},
+    };
+    Child p = start_launch(w, m, td, profile, ops);
     std::string out;
     const bool ready = read_until(p, &out, "resolve api.test ", 90s);
     std::map<std::string, std::string> sets;
@@ -808,17 +763,9 @@ dns = ["198.18.1.53"]
     INFO("output:\n" << out);
     REQUIRE(ready);
     REQUIRE(status == 0);
-    std::map<std::string, std::string> r;
-    for (const auto& line : lines(out)) {
-      for (const char* k : {"connect api.test 8443", "resolve rebind.svc.test", "resolve intranet.svc.test",
-                            "resolve compat.svc.test", "resolve self.test", "dns 127.0.0.1 api.test A tcp",
-                            "dns 127.0.0.1 api.test A", "dnsflood 127.0.0.1 svc.test 300", "dns 127.0.0.1 api.test AAAA",
-                            "resolve api.test"})
-        if (line.rfind(std::string(k) + " ", 0) == 0 && !r.count(k)) {
-          r[k] = line.substr(std::strlen(k) + 1);
-          break;
-        }
-    }
+    // (the output is in the order of the operations: the line of "... A"
+    // comes before that of "... A tcp")
+    std::map<std::string, std::string> r = results_of(ops, out);
     REQUIRE(starts(r, "connect api.test 8443", "ok hello "));
     CHECK(r["resolve rebind.svc.test"] == "ok 169.254.169.254");
     CHECK(r["resolve intranet.svc.test"] == "ok 10.18.1.10");
@@ -870,7 +817,7 @@ dns = ["198.18.1.53"]
       if (e.value("event", "") == "limit" && e.value("which", "") == "dns_queries") ++budget_events;
     CHECK(budget_events >= 1);
     CHECK(budget_events <= 1 + ms / 10000 + 1);
-  }
+  });
 }
 
 TEST_CASE("host addresses: read at once, and followed as they come and go") {

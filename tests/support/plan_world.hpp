@@ -1,18 +1,31 @@
 // The planning tests' world: a scratch tree (removed afterwards) with a home,
 // a workspace, installed and project Node code, and the invocation of a user
-// whose home and workspace these are. Shared by tests/unit/test_plan.cc and
-// tests/unit/test_watch.cc.
+// whose home and workspace these are; and a plan's mount step by its target.
+// Shared by the planning unit tests.
 #pragma once
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "mcpjail/plan.hpp"
 #include "scratch.hpp"
+
+namespace support {
+
+// The (first) mount step whose target is `target`, or null.
+inline const mcpjail::MountStep* mount_at(const mcpjail::Plan& p, const std::string& target) {
+  for (const auto& m : p.mounts)
+    if (m.target == target) return &m;
+  return nullptr;
+}
+
+}  // namespace support
 
 struct World : support::ScratchDir {
   World() : ScratchDir("plan") {
@@ -29,6 +42,10 @@ struct World : support::ScratchDir {
     file("home/alice/loose.js", "");
   }
   void file(const std::string& rel, const std::string& content) const { std::ofstream(d / rel) << content; }
+  // Files (path, content) in directories that exist.
+  void files(std::initializer_list<std::pair<std::string, std::string>> entries) const {
+    for (const auto& [rel, content] : entries) file(rel, content);
+  }
 
   // Alice running `command` from her workspace, ${WORKSPACE} set to it, with
   // secrets in her environment.

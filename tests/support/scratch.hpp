@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -16,11 +17,11 @@ namespace support {
 
 class ScratchDir {
  public:
-  // /tmp/mcpjail-PREFIX-XXXXXX
+  // /tmp/mcpjail-PREFIX-XXXXXX, its real path (no symlink on the way)
   explicit ScratchDir(const std::string& prefix) {
     std::string tmpl = "/tmp/mcpjail-" + prefix + "-XXXXXX";
     if (!::mkdtemp(tmpl.data())) throw std::filesystem::filesystem_error("mkdtemp", std::error_code(errno, std::generic_category()));
-    d = tmpl;
+    d = std::filesystem::canonical(tmpl);
   }
   ~ScratchDir() {
     std::error_code ec;
@@ -29,9 +30,14 @@ class ScratchDir {
   ScratchDir(const ScratchDir&) = delete;
   ScratchDir& operator=(const ScratchDir&) = delete;
 
-  // The absolute path of `rel` in the tree.
-  std::string p(const std::string& rel) const { return (d / rel).string(); }
+  // The absolute path of `rel` in the tree (of the tree itself when empty).
+  std::string p(const std::string& rel = "") const { return rel.empty() ? d.string() : (d / rel).string(); }
   void dir(const std::string& rel) const { std::filesystem::create_directories(d / rel); }
+  void dirs(std::initializer_list<std::string> rels) const {
+    for (const auto& rel : rels) dir(rel);
+  }
+  // A symbolic link at `rel` to `target`.
+  void link(const std::string& rel, const std::string& target) const { std::filesystem::create_symlink(target, d / rel); }
   // Writes a file (its directories made first) with `mode`; returns its path.
   std::string write(const std::string& rel, const std::string& text, unsigned mode = 0755) const {
     std::filesystem::create_directories((d / rel).parent_path());

@@ -9,6 +9,8 @@
 
 #include "mcpjail/frontends/pin.hpp"
 #include "mcpjail/plan.hpp"
+#include "../support/profile_text.hpp"
+#include "../support/scratch.hpp"
 
 using namespace mcpjail;
 namespace fs = std::filesystem;
@@ -18,56 +20,32 @@ namespace {
 const char* kShaEmpty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const char* kShaAbc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
-struct Dir {
-  fs::path path;
-  Dir() {
-    char tmpl[] = "/tmp/mcpjail-pin-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~Dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string p(const std::string& rel = "") const { return rel.empty() ? path.string() : (path / rel).string(); }
+// A scratch tree whose files are 0644 unless said otherwise (the mode is
+// part of a tree's hash).
+struct PinScratch : support::ScratchDir {
+  PinScratch() : ScratchDir("pin") {}
   std::string write(const std::string& rel, const std::string& content, unsigned mode = 0644) const {
-    fs::create_directories((path / rel).parent_path());
-    std::ofstream(path / rel, std::ios::binary) << content;
-    ::chmod(p(rel).c_str(), mode);
-    return p(rel);
+    return ScratchDir::write(rel, content, mode);
   }
-  void mkdir(const std::string& rel) const { fs::create_directories(path / rel); }
-  void link(const std::string& rel, const std::string& target) const { fs::create_symlink(target, path / rel); }
 };
 
-std::string tree(const Dir& d, const std::string& rel = "") { return pin::hash_tree(d.p(rel)).sha256; }
+std::string tree(const PinScratch& d, const std::string& rel = "") { return pin::hash_tree(d.p(rel)).sha256; }
 
-LoadOptions opts() {
-  LoadOptions o;
-  o.home = "/home/alice";
+LoadOptions pin_options() {
+  LoadOptions o = support::alice_options();
   o.pwd = "/work";
-  o.vars["PROJECT"] = "/srv/app";
+  o.vars = {{"PROJECT", "/srv/app"}};
   return o;
 }
 
-Profile load(const std::string& text) { return load_profile_text(text, "t.toml", "/profiles", opts()); }
-
-Diagnostic first_error(const std::string& text) {
-  try {
-    load(text);
-  } catch (const ProfileError& e) {
-    REQUIRE_FALSE(e.diagnostics().empty());
-    return e.diagnostics().front();
-  }
-  FAIL("profile was accepted:\n" << text);
-  return {};
-}
+Profile load_pins(const std::string& text) { return load_profile_text(text, "t.toml", "/profiles", pin_options()); }
 
 const std::string kHex(64, 'a');
 
 }  // namespace
 
 TEST_CASE("pin: file sha256 through libcrypto, missing and linked paths told apart") {
-  Dir d;
+  PinScratch d;
   CHECK(pin::hash_file(d.write("empty", "")).sha256 == kShaEmpty);
   const auto abc = pin::hash_file(d.write("abc", "abc"));
   CHECK(abc.sha256 == kShaAbc);
@@ -83,7 +61,7 @@ TEST_CASE("pin: file sha256 through libcrypto, missing and linked paths told apa
   }
   // no symbolic link is followed: not as the last component, not on the way
   d.link("abc-link", "abc");
-  d.mkdir("real");
+  d.dir("real");
   d.write("real/f", "abc");
   d.link("via", "real");
   for (const std::string rel : {"abc-link", "via/f"}) {
@@ -100,7 +78,7 @@ TEST_CASE("pin: file sha256 through libcrypto, missing and linked paths told apa
 }
 
 TEST_CASE("pin: the manifest format, byte for byte") {
-  Dir d;
+  PinScratch d;
   d.write("b.js", "abc");
   d.write("a dir/run.sh", "", 0755);
   d.write("a dir/100%", "abc");
@@ -115,12 +93,12 @@ TEST_CASE("pin: the manifest format, byte for byte") {
   CHECK(t.manifest == expected);
   CHECK(t.files == 3);
   CHECK(t.bytes == 6);
-  Dir elsewhere;
+  PinScratch elsewhere;
   CHECK(t.sha256 == pin::hash_file(elsewhere.write("manifest", expected)).sha256);
 }
 
 TEST_CASE("pin: the example manifest of mcp-jail-profile(5)") {
-  Dir d;
+  PinScratch d;
   d.write("index.js", "abc");
   d.write("bin/run", "", 0755);
   d.link("lib", "bin");
@@ -129,16 +107,16 @@ TEST_CASE("pin: the example manifest of mcp-jail-profile(5)") {
 }
 
 TEST_CASE("pin: the tree hash does not depend on creation order, location or thread count") {
-  Dir a, b;
+  PinScratch a, b;
   a.write("x/1.js", "one");
   a.write("x/2.js", "two");
   a.write("y.js", "why");
-  a.mkdir("empty");
+  a.dir("empty");
   a.link("x/alias", "1.js");
   // the same tree, built the other way round
-  b.mkdir("empty");
+  b.dir("empty");
   b.write("y.js", "why");
-  b.mkdir("x");
+  b.dir("x");
   b.link("x/alias", "1.js");
   b.write("x/2.js", "two");
   b.write("x/1.js", "one");
@@ -150,7 +128,7 @@ TEST_CASE("pin: the tree hash does not depend on creation order, location or thr
 }
 
 TEST_CASE("pin: symbolic links are recorded, never followed") {
-  Dir outside, d;
+  PinScratch outside, d;
   outside.write("secret.js", "v1");
   d.write("index.js", "x");
   d.link("dep", outside.p());
@@ -163,17 +141,17 @@ TEST_CASE("pin: symbolic links are recorded, never followed") {
   outside.write("secret.js", "v2");
   CHECK(tree(d) == t.sha256);
   // where it points is inside the hash
-  fs::remove(d.path / "dep");
+  fs::remove(d.d / "dep");
   d.link("dep", outside.p() + "/");
   CHECK(tree(d) != t.sha256);
   // the tree's own path may not pass through a link either
-  Dir parent;
+  PinScratch parent;
   parent.link("via", d.p());
   CHECK_THROWS_AS(pin::hash_tree(parent.p("via")), pin::HashError);
 }
 
 TEST_CASE("pin: content, type, exec bit, additions and removals change the hash and the first difference is named") {
-  Dir d;
+  PinScratch d;
   d.write("index.js", "console.log(1)\n");
   d.write("node_modules/dep/index.js", "module.exports = 1\n");
   d.write("node_modules/dep/package.json", "{}");
@@ -193,15 +171,15 @@ TEST_CASE("pin: content, type, exec bit, additions and removals change the hash 
     CHECK(diff().path == "index.js");
   }
   SECTION("file becomes a directory") {
-    fs::remove(d.path / "node_modules/dep/package.json");
-    d.mkdir("node_modules/dep/package.json");
+    fs::remove(d.d / "node_modules/dep/package.json");
+    d.dir("node_modules/dep/package.json");
     CHECK(after().sha256 != before.sha256);
     CHECK(diff().path == "node_modules/dep/package.json");
   }
   SECTION("file becomes a link to identical content") {
     d.write("copy.js", "console.log(1)\n");
     const auto with_copy = pin::hash_tree(d.p());
-    fs::remove(d.path / "copy.js");
+    fs::remove(d.d / "copy.js");
     d.link("copy.js", "index.js");
     CHECK(after().sha256 != with_copy.sha256);
   }
@@ -209,13 +187,13 @@ TEST_CASE("pin: content, type, exec bit, additions and removals change the hash 
     d.write("node_modules/evil.js", "");
     CHECK(diff().path == "node_modules/evil.js");
     CHECK(diff().change == "added");
-    fs::remove(d.path / "node_modules/evil.js");
-    fs::remove(d.path / "node_modules/dep/package.json");
+    fs::remove(d.d / "node_modules/evil.js");
+    fs::remove(d.d / "node_modules/dep/package.json");
     CHECK(diff().path == "node_modules/dep/package.json");
     CHECK(diff().change == "removed");
   }
   SECTION("an empty directory counts") {
-    d.mkdir("node_modules/new");
+    d.dir("node_modules/new");
     CHECK(after().sha256 != before.sha256);
   }
   SECTION("unchanged") {
@@ -225,7 +203,7 @@ TEST_CASE("pin: content, type, exec bit, additions and removals change the hash 
 }
 
 TEST_CASE("pin: FIFOs, sockets and devices make a tree unpinnable, exclude leaves paths out") {
-  Dir d;
+  PinScratch d;
   d.write("index.js", "x");
   REQUIRE(::mkfifo(d.p("pipe").c_str(), 0600) == 0);
   try {
@@ -245,7 +223,7 @@ TEST_CASE("pin: FIFOs, sockets and devices make a tree unpinnable, exclude leave
 }
 
 TEST_CASE("pin: the pin section loads in both TOML spellings with expanded paths, lists append through extends") {
-  const auto p = load("version = 1\n[pin]\nfiles = [\n  { path = \"${PROJECT}/dist/index.js\", sha256 = \"" +
+  const auto p = load_pins("version = 1\n[pin]\nfiles = [\n  { path = \"${PROJECT}/dist/index.js\", sha256 = \"" +
                       std::string(64, 'A') + "\" },\n]\ntrees = [{ path = \"~/app\", sha256 = \"" + kHex +
                       "\", files = 12, exclude = [\"mcp-jail.toml\"] }]\n");
   REQUIRE(p.pin.files.size() == 1);
@@ -257,31 +235,26 @@ TEST_CASE("pin: the pin section loads in both TOML spellings with expanded paths
   CHECK(p.pin.trees[0].files == 12u);
   CHECK(p.pin.trees[0].exclude == std::vector<std::string>{"mcp-jail.toml"});
 
-  const auto q = load("version = 1\n[[pin.files]]\npath = \"/a\"\nsha256 = \"" + kHex + "\"\n[[pin.files]]\npath = \"/b\"\nsha256 = \"" +
+  const auto q = load_pins("version = 1\n[[pin.files]]\npath = \"/a\"\nsha256 = \"" + kHex + "\"\n[[pin.files]]\npath = \"/b\"\nsha256 = \"" +
                       kHex + "\"\n[[pin.trees]]\npath = \"/t\"\nsha256 = \"" + kHex + "\"\n");
   REQUIRE(q.pin.files.size() == 2);
   CHECK(q.pin.files[1].path == "/b");
   CHECK(q.pin.trees.size() == 1);
   CHECK_FALSE(q.pin.trees[0].files);
 
-  Dir d;
+  PinScratch d;
   d.write("parent.toml", "version = 1\n[pin]\nfiles = [{ path = \"/parent\", sha256 = \"" + kHex + "\" }]\n");
   const auto child = load_profile_text("version = 1\nextends = \"parent.toml\"\n[pin]\nfiles = [{ path = \"/child\", sha256 = \"" +
                                            kHex + "\" }]\n",
-                                       "child.toml", d.p(), opts());
+                                       "child.toml", d.p(), pin_options());
   REQUIRE(child.pin.files.size() == 2);
   CHECK(child.pin.files[0].path == "/parent");
   CHECK(child.pin.files[1].path == "/child");
 }
 
 TEST_CASE("pin: bad pin entries are errors with file:line:column") {
-  struct Case {
-    std::string text;
-    unsigned line, column;
-    const char* needle;
-  };
   const std::string h = "sha256 = \"" + kHex + "\"";
-  const std::vector<Case> cases = {
+  support::check_errors({
       {"version = 1\n[pin]\nfiles = [{ path = \"/a\", sha256 = \"abc\" }]\n", 3, 34, "64 digits"},
       {"version = 1\n[pin]\nfiles = [{ path = \"/a\", sha256 = \"" + std::string(63, 'a') + "g\" }]\n", 3, 34, "64 digits"},
       {"version = 1\n[pin]\nfiles = [{ path = \"/a\", sha256 = 12 }]\n", 3, 34, "must be a string"},
@@ -298,15 +271,7 @@ TEST_CASE("pin: bad pin entries are errors with file:line:column") {
       {"version = 1\n[pin]\ntrees = [{ path = \"/t\", " + h + ", exclude = [\"/abs\"] }]\n", 3, 0, "not a relative path"},
       {"version = 1\n[pin]\nfiles = [{ path = \"/a\", " + h + " },\n  { path = \"/a\", " + h + " }]\n", 4, 0, "twice"},
       {"version = 1\npin = 3\n", 2, 0, "must be a table"},
-  };
-  for (const auto& c : cases) {
-    INFO(c.text);
-    const auto d = first_error(c.text);
-    CHECK(d.loc.file == "t.toml");
-    CHECK(d.loc.line == c.line);
-    if (c.column) CHECK(d.loc.column == c.column);
-    CHECK_THAT(d.message, Catch::Contains(c.needle));
-  }
+  }, pin_options());
 }
 
 TEST_CASE("pin: the section rewrite keeps everything else byte-identical and is idempotent") {
@@ -347,7 +312,7 @@ TEST_CASE("pin: the section rewrite keeps everything else byte-identical and is 
     odd.files.push_back({"/srv/we\"ird $dir/a b.js", kShaAbc, {}});
     odd.trees.push_back({"/srv/we\"ird $dir", kShaEmpty, 1, {"sub/pro file.toml"}, {}});
     const auto text = pin::replace_section("version = 1\n", pin::render_section(odd, "line one\nline two"));
-    const auto p = load(text);
+    const auto p = load_pins(text);
     REQUIRE(p.pin.files.size() == 1);
     CHECK(p.pin.files[0].path == odd.files[0].path);
     CHECK(p.pin.files[0].sha256 == kShaAbc);
@@ -359,7 +324,7 @@ TEST_CASE("pin: the section rewrite keeps everything else byte-identical and is 
 }
 
 TEST_CASE("pin: verify reports changed, missing and unreadable pins, the stored manifest names the file") {
-  Dir d, state;
+  PinScratch d, state;
   d.write("index.js", "abc");
   d.write("node_modules/dep/index.js", "1");
   const auto t = pin::hash_tree(d.p());
@@ -387,7 +352,7 @@ TEST_CASE("pin: verify reports changed, missing and unreadable pins, the stored 
   state.write(".pin-manifests/" + t.sha256, t.manifest + "f planted - 0 " + kShaEmpty + "\n");
   CHECK(pin::verify(pins, state.p())[0].first_difference.empty());
 
-  fs::remove(d.path / "index.js");
+  fs::remove(d.d / "index.js");
   m = pin::verify(pins, state.p());
   REQUIRE(m.size() == 2);
   CHECK(m[0].kind == "file");
@@ -399,7 +364,7 @@ TEST_CASE("pin: verify reports changed, missing and unreadable pins, the stored 
 }
 
 TEST_CASE("pin: the plan knows the script and its project, check shows the pins") {
-  Dir d;
+  PinScratch d;
   d.write("app/package.json", "{}");
   const std::string script = d.write("app/dist/index.js", "");
   Invocation inv;

@@ -16,12 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const MountStep* find(const Plan& p, const std::string& target) {
-  for (const auto& m : p.mounts)
-    if (m.target == target) return &m;
-  return nullptr;
-}
-
 std::size_t index_of(const Plan& p, const std::string& target) {
   for (std::size_t i = 0; i < p.mounts.size(); ++i)
     if (p.mounts[i].target == target) return i;
@@ -48,17 +42,17 @@ TEST_CASE("plan: mounts are ordered parents first, read narrows write, tmpfs hol
   CHECK_FALSE(plan.mounts[sub].writable);
   CHECK(plan.mounts[cache].kind == MountKind::Tmpfs);
   CHECK(plan.mounts[cache].size == 64ULL << 20);
-  CHECK(find(plan, "/usr")->kind == MountKind::Bind);
-  CHECK_FALSE(find(plan, "/usr")->writable);
-  CHECK(find(plan, "/proc")->kind == MountKind::Proc);
-  CHECK(find(plan, "/dev")->kind == MountKind::Dev);
-  CHECK(find(plan, "/etc/hosts")->kind == MountKind::File);
+  CHECK(support::mount_at(plan, "/usr")->kind == MountKind::Bind);
+  CHECK_FALSE(support::mount_at(plan, "/usr")->writable);
+  CHECK(support::mount_at(plan, "/proc")->kind == MountKind::Proc);
+  CHECK(support::mount_at(plan, "/dev")->kind == MountKind::Dev);
+  CHECK(support::mount_at(plan, "/etc/hosts")->kind == MountKind::File);
   // nothing of $HOME
   for (const auto& m : plan.mounts) CHECK_FALSE(path_is_under(m.target, w.p("home")));
   if (fs::is_symlink("/lib")) {
-    REQUIRE(find(plan, "/lib"));
-    CHECK(find(plan, "/lib")->kind == MountKind::Symlink);
-    CHECK(find(plan, "/lib")->source == fs::canonical("/lib").string());
+    REQUIRE(support::mount_at(plan, "/lib"));
+    CHECK(support::mount_at(plan, "/lib")->kind == MountKind::Symlink);
+    CHECK(support::mount_at(plan, "/lib")->source == fs::canonical("/lib").string());
   }
 }
 
@@ -74,7 +68,7 @@ TEST_CASE("plan: a missing path is an error at its location unless optional") {
     CHECK_THAT(e.diagnostics()[0].message, Catch::Contains("does not exist") && Catch::Contains("leading '-'"));
   }
   const auto plan = w.plan("version = 1\n[filesystem]\nread = [\"/usr\", \"-" + w.p("nope") + "\"]\n");
-  CHECK_FALSE(find(plan, w.p("nope")));
+  CHECK_FALSE(support::mount_at(plan, w.p("nope")));
   CHECK(std::any_of(plan.notes.begin(), plan.notes.end(), [](const std::string& n) { return n.find("skipped") != std::string::npos; }));
 }
 
@@ -101,7 +95,7 @@ TEST_CASE("plan: hide masks what exists, skips what cannot be seen") {
   fs::create_symlink(w.p("ws/.env"), w.p("ws/envlink"));
   const std::string prof = std::string(kBase) + "[filesystem]\nwrite = [\"${WORKSPACE}\"]\nhide = [\"${WORKSPACE}/.env\", \"${WORKSPACE}/.aws\", \"~/.ssh\"]\n";
   const auto plan = w.plan(prof);
-  const auto* m = find(plan, w.p("ws/.env"));
+  const auto* m = support::mount_at(plan, w.p("ws/.env"));
   REQUIRE(m);
   CHECK(m->kind == MountKind::Mask);
   CHECK_FALSE(m->is_dir);
@@ -117,11 +111,11 @@ TEST_CASE("plan: the command's own files - executable and script project") {
     if (!fs::exists("/usr/bin/node")) return;
     const auto plan = w.plan("version = 1\n", w.inv({"node", w.p("opt/app/node_modules/@scope/pkg/dist/index.js"), "x"}));
     CHECK(plan.exe == fs::canonical("/usr/bin/node").string());
-    const auto* proj = find(plan, w.p("opt/app"));
+    const auto* proj = support::mount_at(plan, w.p("opt/app"));
     REQUIRE(proj);
     CHECK_FALSE(proj->writable);
     CHECK_THAT(proj->why, Catch::Contains("node_modules"));
-    CHECK(find(plan, plan.exe));  // the interpreter itself, since /usr is not listed
+    CHECK(support::mount_at(plan, plan.exe));  // the interpreter itself, since /usr is not listed
     CHECK(plan.argv[0] == "node");
   }
   SECTION("a script in a project: the nearest package.json") {
@@ -129,15 +123,15 @@ TEST_CASE("plan: the command's own files - executable and script project") {
     auto i = w.inv({"/usr/bin/node", "--enable-source-maps", "src/deep/server.js"});
     i.load.pwd = w.p("proj");
     const auto plan = w.plan("version = 1\n", i);
-    REQUIRE(find(plan, w.p("proj")));
-    CHECK_THAT(find(plan, w.p("proj"))->why, Catch::Contains("package.json"));
+    REQUIRE(support::mount_at(plan, w.p("proj")));
+    CHECK_THAT(support::mount_at(plan, w.p("proj"))->why, Catch::Contains("package.json"));
   }
   SECTION("a script directly in $HOME: only the file, never $HOME") {
     if (!fs::exists("/usr/bin/node")) return;
     const auto plan = w.plan("version = 1\n", w.inv({"node", w.p("home/alice/loose.js")}));
-    CHECK_FALSE(find(plan, w.p("home/alice")));
-    REQUIRE(find(plan, w.p("home/alice/loose.js")));
-    CHECK_FALSE(find(plan, w.p("home/alice/loose.js"))->is_dir);
+    CHECK_FALSE(support::mount_at(plan, w.p("home/alice")));
+    REQUIRE(support::mount_at(plan, w.p("home/alice/loose.js")));
+    CHECK_FALSE(support::mount_at(plan, w.p("home/alice/loose.js"))->is_dir);
   }
   SECTION("already visible files are not added twice") {
     const auto plan = w.plan(kBase, w.inv({"true"}));
@@ -168,10 +162,10 @@ TEST_CASE("plan: the command's own files - executable and script project") {
     i.extra_read.push_back(w.p("proj"));
     i.extra_write.push_back(w.p("ws"));
     const auto plan = w.plan(kBase, i);
-    REQUIRE(find(plan, w.p("proj")));
-    CHECK_FALSE(find(plan, w.p("proj"))->writable);
-    REQUIRE(find(plan, w.p("ws")));
-    CHECK(find(plan, w.p("ws"))->writable);
+    REQUIRE(support::mount_at(plan, w.p("proj")));
+    CHECK_FALSE(support::mount_at(plan, w.p("proj"))->writable);
+    REQUIRE(support::mount_at(plan, w.p("ws")));
+    CHECK(support::mount_at(plan, w.p("ws"))->writable);
   }
 }
 
@@ -253,7 +247,7 @@ TEST_CASE("plan: paths below ${PROFILE_STATE} are planned, created only by run")
   CHECK(plan.state.canonical == state);
   CHECK(plan.state.paths == std::vector<std::string>{"ro", "data/db"});
   CHECK(plan.state.missing == std::vector<std::string>{state, state + "/ro", state + "/data/db"});
-  const MountStep* m = find(plan, state + "/data/db");
+  const MountStep* m = support::mount_at(plan, state + "/data/db");
   REQUIRE(m);
   CHECK(m->writable);
   CHECK(m->is_dir);
@@ -268,7 +262,7 @@ TEST_CASE("plan: paths below ${PROFILE_STATE} are planned, created only by run")
   fs::create_directory_symlink(w.p("data/state"), w.p("home/alice/.local/state"));
   plan = w.plan(prof);
   CHECK(plan.state.canonical == w.p("data/state/mcp-jail/t"));
-  CHECK(find(plan, state + "/data/db")->source == w.p("data/state/mcp-jail/t/data/db"));
+  CHECK(support::mount_at(plan, state + "/data/db")->source == w.p("data/state/mcp-jail/t/data/db"));
   fs::create_directories(w.p("data/state/mcp-jail/t"));
   fs::create_directory_symlink(w.p("home/alice/.ssh"), w.p("data/state/mcp-jail/t/ro"));
   CHECK_THROWS_WITH(w.plan(prof), Catch::Contains("inside the writable path") || Catch::Contains("symlink"));
@@ -284,7 +278,7 @@ TEST_CASE("plan: npx gets a package cache private to the profile, offline withou
   const std::string prof = std::string(kBase) + "[env]\npass = [\"NPM_CONFIG_*\", \"npm_config_*\"]\n";
   auto plan = w.plan(prof, i);
   CHECK(plan.state.dir == state);
-  const MountStep* cache = find(plan, state + "/npm");
+  const MountStep* cache = support::mount_at(plan, state + "/npm");
   REQUIRE(cache);
   CHECK(cache->writable);
   CHECK(std::find(plan.state.missing.begin(), plan.state.missing.end(), state + "/npm/_npx") != plan.state.missing.end());
@@ -305,8 +299,8 @@ TEST_CASE("plan: npx gets a package cache private to the profile, offline withou
   }));
   // one tree only (the noexec-exempt bind of _npx adds a second rule for the same path)
   CHECK(std::all_of(ll.rules.begin(), ll.rules.end(), [&](const LandlockRule& r) { return !r.exec || r.path == state + "/npm/_npx"; }));
-  CHECK(find(plan, state + "/npm/_npx"));
-  CHECK(find(plan, state + "/npm/_npx")->exec);
+  CHECK(support::mount_at(plan, state + "/npm/_npx"));
+  CHECK(support::mount_at(plan, state + "/npm/_npx")->exec);
   CHECK_FALSE(cache->exec);
   CHECK(std::any_of(plan.notes.begin(), plan.notes.end(), [&](const std::string& n) {
     return n.find("npm exec --yes --ignore-scripts --package=@scope/server@1.2.3 -- true") != std::string::npos;
@@ -446,7 +440,7 @@ TEST_CASE("plan: HOME is the jail's own and PATH never root's") {
   auto plan = w.plan(kBase, i);
   auto has_env = [&](const Plan& p, const std::string& kv) { return std::find(p.env.begin(), p.env.end(), kv) != p.env.end(); };
   CHECK(has_env(plan, "HOME=/mcp-jail/home"));
-  const MountStep* home = find(plan, "/mcp-jail/home");
+  const MountStep* home = support::mount_at(plan, "/mcp-jail/home");
   REQUIRE(home);
   CHECK(home->kind == MountKind::Tmpfs);
   CHECK_THAT(render_plan(plan), Catch::Contains("HOME, private to this launch"));
@@ -463,12 +457,12 @@ TEST_CASE("plan: HOME is the jail's own and PATH never root's") {
   // the profile may set either; env.home = "state" puts HOME in ${PROFILE_STATE}
   plan = w.plan(std::string(kBase) + "[env]\nset = { HOME = \"/tmp\" }\n", i);
   CHECK(has_env(plan, "HOME=/tmp"));
-  CHECK_FALSE(find(plan, "/mcp-jail/home"));
+  CHECK_FALSE(support::mount_at(plan, "/mcp-jail/home"));
   plan = w.plan(std::string(kBase) + "[env]\nhome = \"state\"\n", i);
   const std::string state = w.p("home/alice/.local/state/mcp-jail/t");
   CHECK(has_env(plan, "HOME=" + state + "/home"));
-  REQUIRE(find(plan, state + "/home"));
-  CHECK(find(plan, state + "/home")->writable);
+  REQUIRE(support::mount_at(plan, state + "/home"));
+  CHECK(support::mount_at(plan, state + "/home")->writable);
 }
 
 TEST_CASE("plan: exec.allow adds to what the command needs, and check says why") {

@@ -9,6 +9,7 @@
 #include "mcpjail/audit.hpp"
 #include "mcpjail/plan.hpp"
 #include "mcpjail/profile.hpp"
+#include "../support/plan_world.hpp"
 #include "../support/scratch.hpp"
 
 using namespace mcpjail;
@@ -18,9 +19,7 @@ namespace {
 
 struct ExecWorld : support::ScratchDir {
   ExecWorld() : ScratchDir("exec") {
-    fs::create_directories(d / "ws/venv/bin");
-    fs::create_directories(d / "ws/src");
-    fs::create_directories(d / "ro");
+    dirs({"ws/venv/bin", "ws/src", "ro"});
     fs::create_directory_symlink(d / "ws/src", d / "ws/link");
   }
   Plan plan(const std::string& fs_extra) const {
@@ -34,12 +33,6 @@ struct ExecWorld : support::ScratchDir {
   }
 };
 
-const MountStep* find(const Plan& p, const std::string& target) {
-  for (const auto& m : p.mounts)
-    if (m.target == target) return &m;
-  return nullptr;
-}
-
 bool landlock_exec(const Plan& p, const std::string& path) {
   for (const auto& r : p.landlock.rules)
     if (r.path == path && r.exec) return true;
@@ -51,22 +44,22 @@ bool landlock_exec(const Plan& p, const std::string& path) {
 TEST_CASE("exec trees: writable mounts are noexec unless listed, a listed tree is bound again after its parent") {
   ExecWorld w;
   const auto plain = w.plan("");
-  REQUIRE(find(plain, w.p("ws")));
-  CHECK_FALSE(find(plain, w.p("ws"))->exec);
-  CHECK_FALSE(find(plain, "/tmp")->exec);
+  REQUIRE(support::mount_at(plain, w.p("ws")));
+  CHECK_FALSE(support::mount_at(plain, w.p("ws"))->exec);
+  CHECK_FALSE(support::mount_at(plain, "/tmp")->exec);
   CHECK_FALSE(landlock_exec(plain, w.p("ws")));
 
   const auto plan = w.plan("exec = [\"${WORKSPACE}/venv\", \"/tmp\", \"${RO}\"]\n");
-  const auto* venv = find(plan, w.p("ws/venv"));
+  const auto* venv = support::mount_at(plan, w.p("ws/venv"));
   REQUIRE(venv);
   CHECK(venv->kind == MountKind::Bind);
   CHECK(venv->writable);
   CHECK(venv->exec);
   CHECK(venv->source == fs::canonical(w.p("ws/venv")).string());
   CHECK_THAT(venv->why, Catch::Contains("filesystem.exec"));
-  CHECK_FALSE(find(plan, w.p("ws"))->exec);  // the rest of the workspace stays noexec
-  CHECK(find(plan, "/tmp")->exec);           // a tmpfs listed whole
-  CHECK_FALSE(find(plan, w.p("ro"))->exec);  // read-only binds are not noexec anyway
+  CHECK_FALSE(support::mount_at(plan, w.p("ws"))->exec);  // the rest of the workspace stays noexec
+  CHECK(support::mount_at(plan, "/tmp")->exec);           // a tmpfs listed whole
+  CHECK_FALSE(support::mount_at(plan, w.p("ro"))->exec);  // read-only binds are not noexec anyway
   // after the workspace, before the generated files
   std::size_t ws = 0, v = 0, proc = 0;
   for (std::size_t i = 0; i < plan.mounts.size(); ++i) {

@@ -10,6 +10,7 @@
 
 #include "mcpjail/mounts.hpp"
 #include "mcpjail/plan/passes.hpp"
+#include "../support/plan_pass.hpp"
 #include "../support/scratch.hpp"
 
 using namespace mcpjail;
@@ -18,8 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct World : support::ScratchDir {
-  World() : ScratchDir("passes") {
+struct PassWorld : support::ScratchDir {
+  PassWorld() : ScratchDir("passes") {
     dir("home/alice");
     dir("ws");
   }
@@ -35,16 +36,9 @@ struct World : support::ScratchDir {
   }
 };
 
-// A pass's context: the profile and invocation it reads, the notes it writes.
-struct Pass {
-  Profile profile;
-  Invocation inv;
-  std::vector<std::string> notes;
-  Context c;
-  Pass(Profile pr, Invocation i) : profile(std::move(pr)), inv(std::move(i)), c(profile, inv, notes) {}
-};
+using support::Pass;
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+using support::has;
 
 }  // namespace
 
@@ -84,7 +78,7 @@ TEST_CASE("passes: the npx adapter names everything npx needs, and nothing for o
 }
 
 TEST_CASE("passes: env takes pass, then runtime settings, then set, then --env") {
-  World w;
+  PassWorld w;
   auto i = w.inv();
   i.env_args = {EnvArg{"npm_config_cache", std::string("/mine")}};
   Pass ps(w.profile("version = 1\n[env]\npass = [\"PATH\", \"npm_*\", \"NPM_*\"]\nset = { npm_config_fund = \"true\" }\n", i), i);
@@ -103,7 +97,7 @@ TEST_CASE("passes: env takes pass, then runtime settings, then set, then --env")
 }
 
 TEST_CASE("passes: the command's interpreter named by #!/usr/bin/env -S VAR=val PROG is found on the server's PATH") {
-  World w;
+  PassWorld w;
   const std::string prog = w.write("jailbin/myinterp", "#!/bin/sh\n");
   w.write("launcherbin/myinterp", "#!/bin/sh\n");  // the launcher's: not what env finds in the jail
   const std::string script = w.write("app/server", "#!/usr/bin/env -S NODE_OPTIONS=--no-warnings myinterp --x\n");
@@ -144,7 +138,7 @@ TEST_CASE("passes: the command's interpreter named by #!/usr/bin/env -S VAR=val 
 }
 
 TEST_CASE("passes: the command's binds are added unless a bind shows them already") {
-  World w;
+  PassWorld w;
   const auto i = w.inv();
   Pass ps(w.profile("version = 1\n", i), i);
   std::vector<MountCandidate> c(1);
@@ -171,7 +165,7 @@ TEST_CASE("passes: what the state directory must hold is gathered in order, each
 }
 
 TEST_CASE("passes: Landlock mirrors the mounts, /dev's writable entries come from one list") {
-  World w;
+  PassWorld w;
   const auto i = w.inv();
   Pass ps(w.profile("version = 1\n", i), i);
   std::vector<MountStep> mounts(3);
@@ -215,30 +209,41 @@ TEST_CASE("passes: Landlock mirrors the mounts, /dev's writable entries come fro
 }
 
 TEST_CASE("passes: identity, rootless and root") {
-  World w;
-  auto i = w.inv();
-  i.uid = i.euid = 1000;
-  i.gid = 1000;
-  Pass rootless(w.profile("version = 1\n[exec]\nuser = \"nobody\"\n", i), i);
-  const Identity id = plan_identity(rootless.c);
-  CHECK_FALSE(id.root_mode);
-  CHECK(id.uid == 1000);
+  PassWorld w;
+  // exec.user = `user` launched by uid and gid `who`: the identity planned,
+  // the pass's notes, and the error that stops the launch ("" when none).
+  struct Planned {
+    Identity id;
+    std::vector<std::string> notes;
+    std::string error;
+  };
+  auto plan_as = [&w](unsigned who, const std::string& user) {
+    auto i = w.inv();
+    i.uid = i.euid = who;
+    i.gid = who;
+    Pass ps(w.profile("version = 1\n[exec]\nuser = \"" + user + "\"\n", i), i);
+    Planned out{plan_identity(ps.c), ps.notes, ""};
+    try {
+      ps.c.checkpoint();
+    } catch (const std::exception& e) {
+      out.error = e.what();
+    }
+    return out;
+  };
+  const Planned rootless = plan_as(1000, "nobody");
+  CHECK_FALSE(rootless.id.root_mode);
+  CHECK(rootless.id.uid == 1000);
   REQUIRE(rootless.notes.size() == 1);
   CHECK_THAT(rootless.notes[0], Catch::Contains("exec.user = \"nobody\" is not applied"));
-  i.uid = i.euid = 0;
-  i.gid = 0;
-  Pass root(w.profile("version = 1\n[exec]\nuser = \"1234:2345\"\n", i), i);
-  const Identity r = plan_identity(root.c);
-  CHECK(r.root_mode);
-  CHECK(r.uid == 1234);
-  CHECK(r.gid == 2345);
-  Pass zero(w.profile("version = 1\n[exec]\nuser = \"0\"\n", i), i);
-  plan_identity(zero.c);
-  CHECK_THROWS_WITH(zero.c.checkpoint(), Catch::Contains("never runs as root"));
+  const Planned root = plan_as(0, "1234:2345");
+  CHECK(root.id.root_mode);
+  CHECK(root.id.uid == 1234);
+  CHECK(root.id.gid == 2345);
+  CHECK_THAT(plan_as(0, "0").error, Catch::Contains("never runs as root"));
 }
 
 TEST_CASE("passes: the state directory is located, or the launch stops when it is needed and undefined") {
-  World w;
+  PassWorld w;
   auto i = w.inv();
   Pass unused(w.profile("version = 1\n", i), i);
   CHECK(locate_state(unused.c, {}).dir.empty());
@@ -255,7 +260,7 @@ TEST_CASE("passes: the state directory is located, or the launch stops when it i
 }
 
 TEST_CASE("passes: filesystem binds, the trust policy, state binds and their uses") {
-  World w;
+  PassWorld w;
   fs::create_directories(w.p("ws/sub"));
   fs::create_directory_symlink(w.p("ws/sub"), w.p("linked"));
   const auto i = w.inv();
@@ -290,7 +295,7 @@ TEST_CASE("passes: filesystem binds, the trust policy, state binds and their use
 }
 
 TEST_CASE("passes: generated mounts, hides and the working directory") {
-  World w;
+  PassWorld w;
   w.write("ws/.env", "S=1", 0600);
   auto i = w.inv();
   Pass ps(w.profile("version = 1\n[exec]\nhostname = \"h1\"\n[network]\nmode = \"allowlist\"\n"
@@ -323,7 +328,7 @@ TEST_CASE("passes: generated mounts, hides and the working directory") {
 }
 
 TEST_CASE("passes: network, settings and pins") {
-  World w;
+  PassWorld w;
   auto i = w.inv();
   Pass ps(w.profile("version = 1\n[network]\nmode = \"allowlist\"\nallow = [\"example.com:443\", \"10.0.0.1:80\"]\n"
                     "dns = [\"192.0.2.53\"]\n[limits]\nmemory = \"64MiB\"\n[seccomp]\nbase = \"strict\"\n"

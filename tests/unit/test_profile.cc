@@ -7,48 +7,22 @@
 #include <fstream>
 
 #include "mcpjail/profile.hpp"
+#include "../support/profile_text.hpp"
+#include "../support/scratch.hpp"
 
 using namespace mcpjail;
 namespace fs = std::filesystem;
 
 namespace {
 
-LoadOptions opts() {
-  LoadOptions o;
-  o.home = "/home/alice";
-  o.pwd = "/work/proj";
-  o.vars["WORKSPACE"] = "/home/alice/ws";
-  return o;
-}
+LoadOptions opts() { return support::alice_options(); }
 
 Profile load(const std::string& text, const std::string& dir = "/profiles") {
   return load_profile_text(text, "t.toml", dir, opts());
 }
 
 // The first diagnostic of a failing load.
-Diagnostic first_error(const std::string& text) {
-  try {
-    load(text);
-  } catch (const ProfileError& e) {
-    REQUIRE_FALSE(e.diagnostics().empty());
-    return e.diagnostics().front();
-  }
-  FAIL("profile was accepted:\n" << text);
-  return {};
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/mcpjail-unit-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return path / name;
-  }
-};
+Diagnostic first_error(const std::string& text) { return support::first_error(text, opts()); }
 
 }  // namespace
 
@@ -128,12 +102,7 @@ log = "~/mcp-audit.jsonl"
 }
 
 TEST_CASE("profile: each class of error names file:line:column and what is allowed") {
-  struct Case {
-    const char* text;
-    unsigned line, column;
-    const char* needle;
-  };
-  const Case cases[] = {
+  support::check_errors({
       // unknown keys, top level and in a table
       {"version = 1\nbogus = 2\n", 2, 1, "unknown key 'bogus'"},
       {"version = 1\n[exec]\ncmd = \"x\"\n", 3, 1, "allowed: allow, cwd, user, hostname"},
@@ -168,15 +137,7 @@ TEST_CASE("profile: each class of error names file:line:column and what is allow
       {"version = 1\n[env]\npass = [\"BAD-NAME\"]\n", 3, 9, "not a variable name"},
       // TOML syntax errors keep their position
       {"version = 1\n[filesystem\nread = []\n", 2, 0, "TOML syntax"},
-  };
-  for (const auto& c : cases) {
-    INFO(c.text);
-    const auto d = first_error(c.text);
-    CHECK(d.loc.file == "t.toml");
-    CHECK(d.loc.line == c.line);
-    if (c.column) CHECK(d.loc.column == c.column);
-    CHECK_THAT(d.message, Catch::Contains(c.needle));
-  }
+  }, opts());
 }
 
 TEST_CASE("profile: all problems of a file are reported together, in file order") {
@@ -266,21 +227,21 @@ TEST_CASE("profile: ${PROFILE_STATE} is the top-level profile's own directory") 
 }
 
 TEST_CASE("profile: a profile that extends another has its own ${PROFILE_STATE}") {
-  TempDir d;
+  support::ScratchDir d("unit");
   d.write("parent.toml", "version = 1\nname = \"parent\"\n[filesystem]\nwrite = [\"${PROFILE_STATE}/db\"]\n");
   const auto child = d.write("child.toml", "version = 1\nname = \"child\"\nextends = \"parent.toml\"\n");
-  auto p = load_profile(child.string(), opts());
+  auto p = load_profile(child, opts());
   CHECK(p.filesystem.write.at(0).path == "/home/alice/.local/state/mcp-jail/child/db");
   CHECK(p.state_dir == "/home/alice/.local/state/mcp-jail/child");
   CHECK(p.state_used);
   // unnamed: the file name of the profile being run
   const auto unnamed = d.write("other.toml", "version = 1\nextends = \"parent.toml\"\n");
-  CHECK(load_profile(unnamed.string(), opts()).filesystem.write.at(0).path == "/home/alice/.local/state/mcp-jail/other/db");
-  CHECK(load_profile((d.path / "parent.toml").string(), opts()).state_dir == "/home/alice/.local/state/mcp-jail/parent");
+  CHECK(load_profile(unnamed, opts()).filesystem.write.at(0).path == "/home/alice/.local/state/mcp-jail/other/db");
+  CHECK(load_profile(d.p("parent.toml"), opts()).state_dir == "/home/alice/.local/state/mcp-jail/parent");
 }
 
 TEST_CASE("profile: extends - built-in and path, lists append, scalars override") {
-  TempDir d;
+  support::ScratchDir d("unit");
   d.write("parent.toml", R"(version = 1
 name = "parent"
 description = "p"
@@ -303,7 +264,7 @@ pids = 20
 [network]
 mode = "none"
 )");
-  const auto p = load_profile(child.string(), opts());
+  const auto p = load_profile(child, opts());
   CHECK(p.name == "child");
   CHECK(p.description == "p");
   CHECK(p.sources.size() == 3);
@@ -320,7 +281,7 @@ mode = "none"
   d.write("badparent.toml", "version = 1\n[limits]\npids = -1\n");
   const auto c2 = d.write("c2.toml", "version = 1\nextends = \"badparent.toml\"\n");
   try {
-    load_profile(c2.string(), opts());
+    load_profile(c2, opts());
     FAIL("accepted");
   } catch (const ProfileError& e) {
     CHECK_THAT(e.diagnostics()[0].loc.file, Catch::EndsWith("badparent.toml"));
@@ -329,22 +290,22 @@ mode = "none"
 }
 
 TEST_CASE("profile: extends cycles, missing parents and unknown built-ins") {
-  TempDir d;
+  support::ScratchDir d("unit");
   d.write("a.toml", "version = 1\nextends = \"b.toml\"\n");
   d.write("b.toml", "version = 1\nextends = \"a.toml\"\n");
-  CHECK_THROWS_WITH(load_profile((d.path / "a.toml").string(), opts()), Catch::Contains("'extends' cycle"));
+  CHECK_THROWS_WITH(load_profile(d.p("a.toml"), opts()), Catch::Contains("'extends' cycle"));
   d.write("self.toml", "version = 1\nextends = \"./self.toml\"\n");
-  CHECK_THROWS_WITH(load_profile((d.path / "self.toml").string(), opts()), Catch::Contains("cycle"));
+  CHECK_THROWS_WITH(load_profile(d.p("self.toml"), opts()), Catch::Contains("cycle"));
   d.write("m.toml", "version = 1\nextends = \"missing.toml\"\n");
   try {
-    load_profile((d.path / "m.toml").string(), opts());
+    load_profile(d.p("m.toml"), opts());
     FAIL("accepted");
   } catch (const ProfileError& e) {
     CHECK(e.diagnostics()[0].loc.line == 2);
     CHECK_THAT(e.what(), Catch::Contains("cannot read profile"));
   }
   CHECK_THROWS_WITH(load_profile("no-such-builtin", opts()), Catch::Contains("no built-in profile named"));
-  CHECK_THROWS_WITH(load_profile(d.path.string() + "/", opts()), Catch::Contains("is a directory"));
+  CHECK_THROWS_WITH(load_profile(d.p() + "/", opts()), Catch::Contains("is a directory"));
 }
 
 TEST_CASE("profile: built-in profiles load and are described") {

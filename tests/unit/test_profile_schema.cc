@@ -14,6 +14,8 @@
 
 #include "mcpjail/profile.hpp"
 #include "mcpjail/profile_schema.hpp"
+#include "../support/profile_text.hpp"
+#include "../support/scratch.hpp"
 
 using namespace mcpjail;
 namespace ps = mcpjail::profile_schema;
@@ -76,14 +78,6 @@ const std::map<std::string, std::pair<std::string, std::string>>& examples() {
 
 std::string qualified(const ps::Section& s, const ps::Key& k) { return s.name.empty() ? k.name : s.name + "." + k.name; }
 
-LoadOptions opts() {
-  LoadOptions o;
-  o.home = "/home/alice";
-  o.pwd = "/work/proj";
-  o.vars["WORKSPACE"] = "/home/alice/ws";
-  return o;
-}
-
 // A profile that sets `k` to `value` (nothing when empty), after `top` (top-level lines).
 std::string profile(const ps::Section& s, const ps::Key& k, const std::string& value, const std::string& top = "") {
   std::string text = k.name == "version" ? "" : "version = 1\n";
@@ -93,20 +87,7 @@ std::string profile(const ps::Section& s, const ps::Key& k, const std::string& v
   return text + "[" + s.name + "]\n" + k.name + " = " + value + "\n";
 }
 
-Profile load_text(const std::string& text) { return load_profile_text(text, "t.toml", "/profiles", opts()); }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/mcpjail-schema-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return (path / name).string();
-  }
-};
+Profile load_text(const std::string& text) { return load_profile_text(text, "t.toml", "/profiles", support::alice_options()); }
 
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -278,13 +259,13 @@ TEST_CASE("profile schema: each key loads, fills its member, and is combined thr
         CHECK(k.text(p1) != k.text(p0));     // the examples tell the rule apart
       }
 
-      TempDir d;
+      support::ScratchDir d("schema");
       const std::string parent = d.write("parent.toml", profile(s, k, v0));
       const std::string extends = "extends = \"" + parent + "\"\n";
       const std::string with0 = d.write("with0.toml", profile(s, k, v0, extends));
       const std::string with1 = d.write("with1.toml", profile(s, k, v1, extends));
       const std::string without = d.write("without.toml", profile(s, k, "", extends));
-      auto load = [](const std::string& path) { return load_profile(path, opts()); };
+      auto load = [](const std::string& path) { return load_profile(path, support::alice_options()); };
 
       switch (k.merge) {
         case ps::Merge::Override:
@@ -325,7 +306,7 @@ TEST_CASE("profile schema: each key loads, fills its member, and is combined thr
         case ps::Merge::Own: {
           CHECK(k.text(load(with1)) == k.text(p1));
           // what the file has without a parent, not what the parent has
-          fs::create_directory(d.path / "alone");
+          d.dir("alone");
           const std::string alone = d.write("alone/without.toml", profile(s, k, ""));
           const auto own = k.text(load(alone));
           CHECK(k.text(load(without)) == own);

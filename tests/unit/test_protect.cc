@@ -23,6 +23,13 @@ const ProtectedPath* find(const Plan& p, const std::string& path) {
   return nullptr;
 }
 
+// The entry of `path`; fails the test when the plan has none.
+const ProtectedPath& require_entry(const Plan& p, const std::string& path) {
+  const ProtectedPath* e = find(p, path);
+  REQUIRE(e);
+  return *e;
+}
+
 const MountStep* bind_at(const Plan& p, const std::string& target) {
   for (const auto& m : p.mounts)
     if (m.kind == MountKind::Bind && m.target == target) return &m;
@@ -84,19 +91,14 @@ TEST_CASE("protect: base lists the names, an extending profile adds and drops th
 
 TEST_CASE("protect: the planner binds what exists read-only and refuses what does not") {
   World w;
-  w.dir("ws/.git/hooks");
-  w.file("ws/.git/config", "[core]\n");
-  w.file("ws/.envrc", "x");
-  w.dir("ws/a/b/.git/hooks");
-  w.file("ws/a/b/.git/config", "");
-  w.dir("ws/node_modules/pkg/.git");        // not walked
-  w.dir("ws/1/2/3/4/5/.git");               // deeper than the bound
+  w.dirs({"ws/.git/hooks", "ws/a/b/.git/hooks",
+          "ws/node_modules/pkg/.git",  // not walked
+          "ws/1/2/3/4/5/.git"});       // deeper than the bound
+  w.files({{"ws/.git/config", "[core]\n"}, {"ws/.envrc", "x"}, {"ws/a/b/.git/config", ""}});
   const Plan p = w.plan(kProfile);
   const std::string ws = w.p("ws");
 
-  const auto* cfg = find(p, ws + "/.git/config");
-  REQUIRE(cfg);
-  CHECK(cfg->state == ProtectedPath::State::Bound);
+  CHECK(require_entry(p, ws + "/.git/config").state == ProtectedPath::State::Bound);
   const auto* m = bind_at(p, ws + "/.git/config");
   REQUIRE(m);
   CHECK_FALSE(m->writable);
@@ -108,14 +110,13 @@ TEST_CASE("protect: the planner binds what exists read-only and refuses what doe
   REQUIRE(gitdir);
   CHECK(gitdir->writable);
 
-  const auto* mcp = find(p, ws + "/.mcp.json");
-  REQUIRE(mcp);
-  CHECK(mcp->state == ProtectedPath::State::Absent);
-  CHECK(mcp->refuse == ws + "/.mcp.json");
+  const ProtectedPath& mcp = require_entry(p, ws + "/.mcp.json");
+  CHECK(mcp.state == ProtectedPath::State::Absent);
+  CHECK(mcp.refuse == ws + "/.mcp.json");
   struct stat st {};
   REQUIRE(::stat(ws.c_str(), &st) == 0);
-  CHECK(mcp->parent_dev == st.st_dev);
-  CHECK(mcp->parent_ino == st.st_ino);
+  CHECK(mcp.parent_dev == st.st_dev);
+  CHECK(mcp.parent_ino == st.st_ino);
   CHECK_FALSE(bind_at(p, ws + "/.mcp.json"));  // nothing is created for it
 
   // Nested: found within the depth bound, not in node_modules.
@@ -142,30 +143,22 @@ TEST_CASE("protect: a missing directory on the way is what is refused, a .git fi
   w.file("ws/lnk/.git", "gitdir: ../.git/modules/lnk\n");
   const Plan p = w.plan(kProfile);
   const std::string ws = w.p("ws");
-  const auto* hooks = find(p, ws + "/.git/hooks");
-  REQUIRE(hooks);
-  CHECK(hooks->state == ProtectedPath::State::Absent);
-  CHECK(hooks->refuse == ws + "/.git");  // no .git at all: .git cannot be created
-  const auto* sub = find(p, ws + "/sub/.git/hooks");
-  REQUIRE(sub);
-  CHECK(sub->refuse == ws + "/sub/.git/hooks");
-  const auto* file = find(p, ws + "/lnk/.git");
-  REQUIRE(file);
-  CHECK(file->state == ProtectedPath::State::Bound);
+  const ProtectedPath& hooks = require_entry(p, ws + "/.git/hooks");
+  CHECK(hooks.state == ProtectedPath::State::Absent);
+  CHECK(hooks.refuse == ws + "/.git");  // no .git at all: .git cannot be created
+  CHECK(require_entry(p, ws + "/sub/.git/hooks").refuse == ws + "/sub/.git/hooks");
+  CHECK(require_entry(p, ws + "/lnk/.git").state == ProtectedPath::State::Bound);
 }
 
 TEST_CASE("protect: the git directories of submodules are protected too") {
   World w;
-  w.dir("ws/.git/modules/lib/hooks");
-  w.file("ws/.git/modules/lib/HEAD", "ref: refs/heads/main\n");
-  w.file("ws/.git/modules/lib/config", "");
-  w.dir("ws/lib");
-  w.file("ws/lib/.git", "gitdir: ../.git/modules/lib\n");
+  w.dirs({"ws/.git/modules/lib/hooks", "ws/lib"});
+  w.files({{"ws/.git/modules/lib/HEAD", "ref: refs/heads/main\n"},
+           {"ws/.git/modules/lib/config", ""},
+           {"ws/lib/.git", "gitdir: ../.git/modules/lib\n"}});
   const Plan p = w.plan(kProfile);
   const std::string ws = w.p("ws");
-  const auto* hooks = find(p, ws + "/.git/modules/lib/hooks");
-  REQUIRE(hooks);
-  CHECK(hooks->state == ProtectedPath::State::Bound);
+  CHECK(require_entry(p, ws + "/.git/modules/lib/hooks").state == ProtectedPath::State::Bound);
   CHECK(bind_at(p, ws + "/.git/modules/lib/config"));
   CHECK(bind_at(p, ws + "/lib/.git"));
 }

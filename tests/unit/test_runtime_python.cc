@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "mcpjail/plan/runtime_python.hpp"
+#include "../support/plan_pass.hpp"
 #include "../support/scratch.hpp"
 
 using namespace mcpjail;
@@ -21,8 +22,8 @@ namespace {
 
 // A Python installation (py/), a venv made from it (venv/, its bin/python3
 // a symlink to py/bin/python3), a console script, and a user's home.
-struct World : support::ScratchDir {
-  World() : ScratchDir("python") {
+struct PythonWorld : support::ScratchDir {
+  PythonWorld() : ScratchDir("python") {
     fs::create_directories(d / "home/alice");
     fs::create_directories(d / "ws");
     write("py/bin/python3.11", "\x7f" "ELF stand-in\n");
@@ -41,12 +42,7 @@ struct World : support::ScratchDir {
     write(rel + "/bin/mcp-server-x", "#!" + p(rel) + "/bin/python3\nimport srv\n");
   }
   Invocation inv(std::vector<std::string> command) const {
-    Invocation i;
-    i.uid = ::getuid();
-    i.euid = ::geteuid();
-    i.gid = ::getgid();
-    i.load.home = p("home/alice");
-    i.load.pwd = p("ws");
+    Invocation i = support::invocation_as_me(p("home/alice"), p("ws"));
     i.host_env = {{"PATH", "/usr/bin:/bin"}, {"HOME", p("home/alice")}};
     i.command = std::move(command);
     return i;
@@ -54,20 +50,14 @@ struct World : support::ScratchDir {
   Profile profile(const Invocation& i) const { return load_profile_text("version = 1\n", "t.toml", d.string(), i.load); }
 };
 
-struct Pass {
-  Profile profile;
-  Invocation inv;
-  std::vector<std::string> notes;
-  Context c;
-  Pass(Profile pr, Invocation i) : profile(std::move(pr)), inv(std::move(i)), c(profile, inv, notes) {}
-};
+using support::Pass;
 
 const AutoBind* bind_of(const CommandPlan& cmd, const std::string& path) {
   auto it = std::find_if(cmd.binds.begin(), cmd.binds.end(), [&](const AutoBind& b) { return b.path == path; });
   return it == cmd.binds.end() ? nullptr : &*it;
 }
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+using support::has;
 
 }  // namespace
 
@@ -138,7 +128,7 @@ TEST_CASE("python: uvx and uv run are refused with what to do instead") {
 }
 
 TEST_CASE("python: a venv is found by the pyvenv.cfg beside its bin") {
-  World w;
+  PythonWorld w;
   CHECK(py::venv_of_bin(w.p("venv/bin/python")) == w.p("venv"));
   CHECK(py::venv_of_bin(w.p("venv/bin/mcp-server-x")) == w.p("venv"));
   CHECK(py::venv_of_bin(w.p("venv/lib/python3.11/site-packages/srv")).empty());
@@ -148,7 +138,7 @@ TEST_CASE("python: a venv is found by the pyvenv.cfg beside its bin") {
 }
 
 TEST_CASE("python: byte-code is not written for a Python command, whatever its form") {
-  World w;
+  PythonWorld w;
   const std::string env_script = w.write("app/server", "#!/usr/bin/env python3\n");
   for (const std::vector<std::string>& cmd :
        {std::vector<std::string>{w.p("venv/bin/mcp-server-x")}, {w.p("venv/bin/python"), "-m", "srv"},
@@ -168,7 +158,7 @@ TEST_CASE("python: byte-code is not written for a Python command, whatever its f
 }
 
 TEST_CASE("python: a venv's console script binds the venv and its installation, and its interpreter may run") {
-  World w;
+  PythonWorld w;
   const std::string script = w.p("venv/bin/mcp-server-x");
   const Invocation i = w.inv({script, "/ws"});
   Pass ps(w.profile(i), i);
@@ -192,7 +182,7 @@ TEST_CASE("python: a venv's console script binds the venv and its installation, 
 }
 
 TEST_CASE("python: VENV/bin/python -m MODULE runs through the venv's interpreter") {
-  World w;
+  PythonWorld w;
   const Invocation i = w.inv({w.p("venv/bin/python"), "-m", "srv", "/ws"});
   Pass ps(w.profile(i), i);
   const CommandPlan cmd = resolve_command(ps.c, TrustPolicy{::getuid(), {}}, "/usr/bin:/bin");
@@ -205,7 +195,7 @@ TEST_CASE("python: VENV/bin/python -m MODULE runs through the venv's interpreter
 }
 
 TEST_CASE("python: a venv reached through a symlink (pipx's ~/.local/bin/NAME) is the venv of the link's target") {
-  World w;
+  PythonWorld w;
   fs::create_directories(w.d / "bin");
   fs::create_symlink(w.p("venv/bin/mcp-server-x"), w.d / "bin/mcp-server-x");
   const Invocation i = w.inv({w.p("bin/mcp-server-x")});
@@ -217,7 +207,7 @@ TEST_CASE("python: a venv reached through a symlink (pipx's ~/.local/bin/NAME) i
 }
 
 TEST_CASE("python: home through a trusted symlink is reproduced in the jail, through another it is refused") {
-  World w;
+  PythonWorld w;
   fs::create_directories(w.d / "links");
   fs::create_symlink(w.p("py"), w.d / "links/current");
   w.venv("venv2", w.p("links/current/bin"), "include-system-site-packages = true\n");
@@ -244,7 +234,7 @@ TEST_CASE("python: home through a trusted symlink is reproduced in the jail, thr
 }
 
 TEST_CASE("python: pyvenv.cfg cannot make a launch bind what is not a Python installation") {
-  World w;
+  PythonWorld w;
   auto refused = [&](const std::string& venv, const std::string& why) {
     const Invocation i = w.inv({w.p(venv + "/bin/python"), "-m", "srv"});
     Pass ps(w.profile(i), i);
@@ -274,7 +264,7 @@ TEST_CASE("python: pyvenv.cfg cannot make a launch bind what is not a Python ins
 }
 
 TEST_CASE("python: the venv's interpreter must lead, link by link, to a file the jail sees") {
-  World w;
+  PythonWorld w;
   auto bind = [](const std::string& p) {
     MountStep s;
     s.kind = MountKind::Bind;
@@ -314,7 +304,7 @@ TEST_CASE("python: the venv's interpreter must lead, link by link, to a file the
 }
 
 TEST_CASE("python: the plan of a venv's console script shows the venv rule with its reasons") {
-  World w;
+  PythonWorld w;
   // The launch follows root's symlinks only: home through a link when the
   // tests run as root (the link is then root's).
   const bool root = ::geteuid() == 0;
@@ -350,7 +340,7 @@ TEST_CASE("python: the plan of a venv's console script shows the venv rule with 
 }
 
 TEST_CASE("python: an interpreter outside the installation, through trusted links, is bound only when it is an executable ELF") {
-  World w;
+  PythonWorld w;
   const std::string elf = w.write("elsewhere/bin/python3.11", "\x7f" "ELF stand-in\n", 0755);
   const std::string secret = w.write("home/alice/.ssh/id_rsa", "KEY", 0600);
   w.venv("v", w.p("py/bin"));

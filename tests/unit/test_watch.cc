@@ -35,7 +35,7 @@ struct WatchWorld : World {
   }
 };
 
-const char* kProfile = R"(version = 1
+const char* kWatchProfile = R"(version = 1
 extends = "base"
 [env]
 set = { NODE_ENV = "production" }
@@ -49,7 +49,7 @@ hide = ["${WORKSPACE}/.env", "${WORKSPACE}/secrets"]
 
 TEST_CASE("watch: the plan's mounts say where the server may write") {
   WatchWorld w;
-  const Plan plan = w.plan(kProfile);
+  const Plan plan = w.plan(kWatchProfile);
   const watch::WriteMap map(plan);
   using V = watch::Verdict;
   // Writable: the write path, the tmpfs, the harmless /dev nodes.
@@ -80,30 +80,13 @@ TEST_CASE("watch: the plan's mounts say where the server may write") {
 
 TEST_CASE("watch: mount steps that are symlinks (merged /usr) are followed") {
   Plan plan;
-  MountStep usr;
-  usr.kind = MountKind::Bind;
-  usr.target = usr.source = "/usr";
-  plan.mounts.push_back(usr);
-  MountStep bin;
-  bin.kind = MountKind::Symlink;
-  bin.target = "/bin";
-  bin.source = "/usr/bin";
-  plan.mounts.push_back(bin);
-  MountStep lib;
-  lib.kind = MountKind::Symlink;
-  lib.target = "/lib";
-  lib.source = "usr/lib";  // relative
-  plan.mounts.push_back(lib);
-  MountStep ws;
-  ws.kind = MountKind::Bind;
-  ws.target = ws.source = "/ws";
-  ws.writable = true;
-  plan.mounts.push_back(ws);
-  MountStep wsl;
-  wsl.kind = MountKind::Symlink;
-  wsl.target = "/wslink";
-  wsl.source = "/ws";
-  plan.mounts.push_back(wsl);
+  plan.mounts = {
+      {.kind = MountKind::Bind, .target = "/usr", .source = "/usr"},
+      {.kind = MountKind::Symlink, .target = "/bin", .source = "/usr/bin"},
+      {.kind = MountKind::Symlink, .target = "/lib", .source = "usr/lib"},  // relative
+      {.kind = MountKind::Bind, .target = "/ws", .source = "/ws", .writable = true},
+      {.kind = MountKind::Symlink, .target = "/wslink", .source = "/ws"},
+  };
   const watch::WriteMap map(plan);
   CHECK(map.judge("/bin/sh") == watch::Verdict::NotWritable);
   CHECK(map.judge("/lib/x.so") == watch::Verdict::NotWritable);
@@ -171,7 +154,7 @@ TEST_CASE("summary: nothing when nothing was blocked, else counts and the first 
 
 TEST_CASE("plan: env_dropped names the launcher's variables the server does not get") {
   WatchWorld w;
-  const Plan plan = w.plan(kProfile);
+  const Plan plan = w.plan(kWatchProfile);
   // NODE_ENV is set by the profile: the name reaches the server (with the profile's value).
   CHECK(plan.env_dropped == std::vector<std::string>{"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN"});
 }

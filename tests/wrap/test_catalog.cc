@@ -15,6 +15,8 @@
 
 #include "mcpjail/frontends/wrap.hpp"
 #include "mcpjail/profile.hpp"
+#include "../support/scratch.hpp"
+#include "wrap_files.hpp"
 #include "../../frontends/wrap/catalog.hpp"
 
 namespace fs = std::filesystem;
@@ -25,29 +27,15 @@ using mcpjail::WrapResult;
 
 namespace {
 
-struct Dir {
-  std::string path;
-  Dir() {
-    char t[] = "/tmp/mcpjail-wrap-catalog-XXXXXX";
-    REQUIRE(::mkdtemp(t));
-    path = fs::canonical(t).string();
-  }
-  ~Dir() { fs::remove_all(path); }
-};
+using wrap_files::write_text;
 
-void spit(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out);
-}
-
-WrapOptions options(const Dir& d, const std::string& config = "/cfg/mcp.json") {
+WrapOptions options(const support::ScratchDir& d, const std::string& config = "/cfg/mcp.json") {
   WrapOptions o;
   o.jail_path = "/usr/local/bin/mcp-jail";
-  o.home = d.path + "/home";
-  o.config_path = d.path + config;
+  o.home = d.p() + "/home";
+  o.config_path = d.p() + config;
   o.env_file_dir = fs::path(o.config_path).parent_path().string();
-  o.config_home = d.path + "/home/.config";
+  o.config_home = d.p() + "/home/.config";
   fs::create_directories(o.home);
   fs::create_directories(o.env_file_dir);
   return o;
@@ -115,7 +103,7 @@ TEST_CASE("the catalog: each form of a package finds its row, as a whole word", 
 }
 
 TEST_CASE("a catalog server needing the network gets a profile with its allowlist and its variables", "[lib]") {
-  Dir d;
+  support::ScratchDir d("wrap-catalog");
   const WrapOptions o = options(d);
   const std::string cfg = config({{"github", entry("npx", R"(["-y", "@modelcontextprotocol/server-github"])",
                                                    R"({"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_secret"})")}});
@@ -124,7 +112,7 @@ TEST_CASE("a catalog server needing the network gets a profile with its allowlis
   REQUIRE(s.action == WrapAction::Wrapped);
   const auto& g = profile_of(r, "github");
   CHECK(g.state == GeneratedProfile::State::New);
-  CHECK(g.path == d.path + "/cfg/mcp.mcp-jail/github.toml");
+  CHECK(g.path == d.p() + "/cfg/mcp.mcp-jail/github.toml");
   CHECK(s.profile == g.path);
   CHECK(s.jail_args == std::vector<std::string>{"--env", "GITHUB_PERSONAL_ACCESS_TOKEN"});
   const mcpjail::Profile p = load(g);
@@ -140,16 +128,16 @@ TEST_CASE("a catalog server needing the network gets a profile with its allowlis
 }
 
 TEST_CASE("an unknown server: its directory arguments and data paths of env, nothing else", "[lib]") {
-  Dir d;
+  support::ScratchDir d("wrap-catalog");
   const WrapOptions o = options(d);
-  fs::create_directories(d.path + "/data");
-  fs::create_directories(d.path + "/store");
-  fs::create_directories(d.path + "/certs");
-  spit(d.path + "/certs/ca.pem", "x");
-  spit(d.path + "/server.py", "x");
-  const std::string env = R"({"NOTES_DATA_FILE": ")" + d.path + R"(/store/notes.json", "CA_FILE": ")" + d.path +
-                          R"(/certs/ca.pem", "API_TOKEN": "s3cret", "HOME_DIR": ")" + d.path + R"(/home"})";
-  const std::string cfg = config({{"notes", entry("/usr/bin/python3", R"([")" + d.path + R"(/server.py", ")" + d.path +
+  fs::create_directories(d.p() + "/data");
+  fs::create_directories(d.p() + "/store");
+  fs::create_directories(d.p() + "/certs");
+  write_text(d.p() + "/certs/ca.pem", "x");
+  write_text(d.p() + "/server.py", "x");
+  const std::string env = R"({"NOTES_DATA_FILE": ")" + d.p() + R"(/store/notes.json", "CA_FILE": ")" + d.p() +
+                          R"(/certs/ca.pem", "API_TOKEN": "s3cret", "HOME_DIR": ")" + d.p() + R"(/home"})";
+  const std::string cfg = config({{"notes", entry("/usr/bin/python3", R"([")" + d.p() + R"(/server.py", ")" + d.p() +
                                                                           R"(/data", "--root=/", "~"])",
                                                   env)}});
   const WrapResult r = mcpjail::wrap_config(cfg, o);
@@ -161,9 +149,9 @@ TEST_CASE("an unknown server: its directory arguments and data paths of env, not
   std::vector<std::string> writes, reads;
   for (const auto& w : p.filesystem.write) writes.push_back(w.path);
   for (const auto& w : p.filesystem.read) reads.push_back(w.path);
-  CHECK(writes == std::vector<std::string>{d.path + "/data", d.path + "/store"});
-  CHECK(std::find(reads.begin(), reads.end(), d.path + "/certs/ca.pem") != reads.end());
-  CHECK(std::find(reads.begin(), reads.end(), d.path + "/server.py") == reads.end());  // the script: run binds it
+  CHECK(writes == std::vector<std::string>{d.p() + "/data", d.p() + "/store"});
+  CHECK(std::find(reads.begin(), reads.end(), d.p() + "/certs/ca.pem") != reads.end());
+  CHECK(std::find(reads.begin(), reads.end(), d.p() + "/server.py") == reads.end());  // the script: run binds it
   // A host variable for the home directory: never either.
   const WrapResult rh = mcpjail::wrap_config(
       config({{"h", entry("/usr/bin/python3", R"(["-m", "h", "${userHome}", "${workspaceFolder}/data"])")}}), o);
@@ -174,7 +162,7 @@ TEST_CASE("an unknown server: its directory arguments and data paths of env, not
   REQUIRE(ph.filesystem.write.size() == 1);
   CHECK(ph.filesystem.write[0].path == "/w/data");
   // /, and the home directory: never.
-  CHECK(s.note.find("not made visible: /, " + d.path + "/home") != std::string::npos);
+  CHECK(s.note.find("not made visible: /, " + d.p() + "/home") != std::string::npos);
   CHECK(s.jail_args ==
         std::vector<std::string>{"--env", "NOTES_DATA_FILE", "--env", "CA_FILE", "--env", "API_TOKEN", "--env", "HOME_DIR"});
   CHECK(s.note.find("mcp-jail learn -o " + g.path) != std::string::npos);
@@ -183,16 +171,16 @@ TEST_CASE("an unknown server: its directory arguments and data paths of env, not
 }
 
 TEST_CASE("a written profile is never inside a directory a server of the configuration may write", "[lib]") {
-  Dir d;
+  support::ScratchDir d("wrap-catalog");
   // The configuration in the filesystem server's workspace (.vscode/mcp.json).
   const WrapOptions o = options(d, "/ws/.vscode/mcp.json");
-  const std::string cfg = config({{"files", entry("npx", R"(["-y", "@modelcontextprotocol/server-filesystem", ")" + d.path +
+  const std::string cfg = config({{"files", entry("npx", R"(["-y", "@modelcontextprotocol/server-filesystem", ")" + d.p() +
                                                              R"(/ws"])")},
                                   {"think", entry("npx", R"(["-y", "@modelcontextprotocol/server-sequential-thinking"])")}});
   const WrapResult r = mcpjail::wrap_config(cfg, o);
   const auto& g = profile_of(r, "think");
   CHECK(g.path.starts_with(o.config_home + "/mcp-jail/wrap/mcp-"));
-  CHECK(!g.path.starts_with(d.path + "/ws/"));
+  CHECK(!g.path.starts_with(d.p() + "/ws/"));
   CHECK(load(g).filesystem.write.empty());
 
   // A host variable could name any directory: not beside the configuration either.
@@ -204,7 +192,7 @@ TEST_CASE("a written profile is never inside a directory a server of the configu
 
   // Both places writable (the home directory is a workspace): not wrapped, and why.
   WrapOptions o3 = options(d, "/home/.config/Claude/claude_desktop_config.json");
-  const std::string cfg3 = config({{"files", entry("npx", R"(["-y", "@modelcontextprotocol/server-filesystem", ")" + d.path +
+  const std::string cfg3 = config({{"files", entry("npx", R"(["-y", "@modelcontextprotocol/server-filesystem", ")" + d.p() +
                                                               R"(/home"])")},
                                    {"think", entry("npx", R"(["-y", "@modelcontextprotocol/server-sequential-thinking"])")}});
   const WrapResult r3 = mcpjail::wrap_config(cfg3, o3);
@@ -215,8 +203,8 @@ TEST_CASE("a written profile is never inside a directory a server of the configu
   // A server wrapped before, whose workspace holds the configuration: the same.
   const WrapOptions o5 = options(d, "/ws5/mcp.json");
   const std::string cfg5 = config(
-      {{"files", R"({"command": "/usr/local/bin/mcp-jail", "args": ["run", "filesystem", "--var", "WORKSPACE=)" + d.path +
-                     R"(/ws5", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", ")" + d.path + R"(/ws5"]})"},
+      {{"files", R"({"command": "/usr/local/bin/mcp-jail", "args": ["run", "filesystem", "--var", "WORKSPACE=)" + d.p() +
+                     R"(/ws5", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", ")" + d.p() + R"(/ws5"]})"},
        {"think", entry("npx", R"(["-y", "@modelcontextprotocol/server-sequential-thinking"])")}});
   const WrapResult r5 = mcpjail::wrap_config(cfg5, o5);
   CHECK(report(r5, "files").action == WrapAction::AlreadyWrapped);
@@ -224,65 +212,65 @@ TEST_CASE("a written profile is never inside a directory a server of the configu
 
   // A profile given with --profile SERVER=FILE that writes the configuration's directory: the same.
   WrapOptions o6 = options(d, "/cfg6/mcp.json");
-  spit(d.path + "/wide.toml", "version = 1\nname = \"wide\"\nextends = \"base\"\n[filesystem]\nwrite = [\"" + d.path +
+  write_text(d.p() + "/wide.toml", "version = 1\nname = \"wide\"\nextends = \"base\"\n[filesystem]\nwrite = [\"" + d.p() +
                                    "/cfg6\"]\n");
-  o6.server_profiles = {{"mine", d.path + "/wide.toml"}};
+  o6.server_profiles = {{"mine", d.p() + "/wide.toml"}};
   const WrapResult r6 = mcpjail::wrap_config(
       config({{"mine", entry("/usr/bin/python3", R"(["-m", "mine"])")},
               {"think", entry("npx", R"(["-y", "@modelcontextprotocol/server-sequential-thinking"])")}}),
       o6);
-  CHECK(report(r6, "mine").profile == d.path + "/wide.toml");
+  CHECK(report(r6, "mine").profile == d.p() + "/wide.toml");
   CHECK(profile_of(r6, "think").path.starts_with(o6.config_home + "/"));
 
   // An unknown server's own directory argument holding the configuration: the same.
   const WrapOptions o4 = options(d, "/data4/mcp.json");
   const WrapResult r4 =
-      mcpjail::wrap_config(config({{"mine", entry("/usr/bin/python3", R"(["-m", "mine", ")" + d.path + R"(/data4"])")}}), o4);
+      mcpjail::wrap_config(config({{"mine", entry("/usr/bin/python3", R"(["-m", "mine", ")" + d.p() + R"(/data4"])")}}), o4);
   CHECK(profile_of(r4, "mine").path.starts_with(o4.config_home + "/"));
 }
 
 TEST_CASE("wrap writes a profile once: unchanged, rewritten when unedited, kept when edited", "[lib]") {
-  Dir d;
+  support::ScratchDir d("wrap-catalog");
   WrapOptions o = options(d);
-  fs::create_directories(d.path + "/db");
+  fs::create_directories(d.p() + "/db");
   auto cfg = [&](const std::string& db) {
-    return config({{"sqlite", entry("uvx", R"(["mcp-server-sqlite", "--db-path", ")" + d.path + db + R"("])")}});
+    return config({{"sqlite", entry("uvx", R"(["mcp-server-sqlite", "--db-path", ")" + d.p() + db + R"("])")}});
   };
   WrapResult r = mcpjail::wrap_config(cfg("/db/a.sqlite"), o);
   GeneratedProfile g = profile_of(r, "sqlite");
   CHECK(g.state == GeneratedProfile::State::New);
   std::vector<std::string> writes;
   for (const auto& w : load(g).filesystem.write) writes.push_back(w.path);
-  CHECK(writes == std::vector<std::string>{d.path + "/db"});
+  CHECK(writes == std::vector<std::string>{d.p() + "/db"});
   fs::create_directories(fs::path(g.path).parent_path());
-  spit(g.path, g.text);
+  write_text(g.path, g.text);
 
   r = mcpjail::wrap_config(cfg("/db/a.sqlite"), o);
   CHECK(profile_of(r, "sqlite").state == GeneratedProfile::State::Unchanged);
 
   // The entry changed, the profile is wrap's own: rewritten.
-  fs::create_directories(d.path + "/db2");
+  fs::create_directories(d.p() + "/db2");
   r = mcpjail::wrap_config(cfg("/db2/a.sqlite"), o);
   CHECK(profile_of(r, "sqlite").state == GeneratedProfile::State::Update);
 
   // Edited by the user: kept, and said so.
-  spit(g.path, g.text + "# mine\n");
+  write_text(g.path, g.text + "# mine\n");
   r = mcpjail::wrap_config(cfg("/db2/a.sqlite"), o);
   CHECK(profile_of(r, "sqlite").state == GeneratedProfile::State::Kept);
   CHECK(report(r, "sqlite").note.find("kept as it is") != std::string::npos);
   CHECK(report(r, "sqlite").note.find("does not load") == std::string::npos);
   CHECK(report(r, "sqlite").profile == g.path);
   // Edited so that it no longer loads: kept, and that said too.
-  spit(g.path, g.text + "bogus = 1\n");
+  write_text(g.path, g.text + "bogus = 1\n");
   r = mcpjail::wrap_config(cfg("/db2/a.sqlite"), o);
   CHECK(profile_of(r, "sqlite").state == GeneratedProfile::State::Kept);
   CHECK(report(r, "sqlite").note.find("does not load as it is") != std::string::npos);
 
   // Cut short after wrap's first words: kept, read without a fault.
-  spit(g.path, "# mcp-jail wrap: sha256 abc");
+  write_text(g.path, "# mcp-jail wrap: sha256 abc");
   r = mcpjail::wrap_config(cfg("/db2/a.sqlite"), o);
   CHECK(profile_of(r, "sqlite").state == GeneratedProfile::State::Kept);
-  spit(g.path, "# mcp-jail wrap: sha256 " + std::string(64, '0') + "\n");
+  write_text(g.path, "# mcp-jail wrap: sha256 " + std::string(64, '0') + "\n");
   r = mcpjail::wrap_config(cfg("/db2/a.sqlite"), o);
   CHECK(profile_of(r, "sqlite").state == GeneratedProfile::State::Kept);
 
@@ -295,11 +283,11 @@ TEST_CASE("wrap writes a profile once: unchanged, rewritten when unedited, kept 
 }
 
 TEST_CASE("git: the built-in profile's ${REPO} from --repository, or a profile of its own", "[lib]") {
-  Dir d;
+  support::ScratchDir d("wrap-catalog");
   const WrapOptions o = options(d);
-  fs::create_directories(d.path + "/repo");
+  fs::create_directories(d.p() + "/repo");
   const std::string cfg = config(
-      {{"git", entry(d.path + "/venv/bin/mcp-server-git", R"(["--repository", ")" + d.path + R"(/repo"])")}});
+      {{"git", entry(d.p() + "/venv/bin/mcp-server-git", R"(["--repository", ")" + d.p() + R"(/repo"])")}});
   const WrapResult r = mcpjail::wrap_config(cfg, o);
   const auto& s = report(r, "git");
   REQUIRE(s.action == WrapAction::Wrapped);
@@ -307,18 +295,18 @@ TEST_CASE("git: the built-in profile's ${REPO} from --repository, or a profile o
   for (const auto& b : mcpjail::builtin_profiles()) builtin = builtin || std::string(b.name) == "git";
   if (builtin) {
     CHECK(s.profile == "git");
-    CHECK(s.jail_args == std::vector<std::string>{"--var", "REPO=" + d.path + "/repo"});
+    CHECK(s.jail_args == std::vector<std::string>{"--var", "REPO=" + d.p() + "/repo"});
   } else {
     const auto& g = profile_of(r, "git");
     std::vector<std::string> writes;
     for (const auto& w : load(g).filesystem.write) writes.push_back(w.path);
-    CHECK(writes == std::vector<std::string>{d.path + "/repo"});
+    CHECK(writes == std::vector<std::string>{d.p() + "/repo"});
     CHECK(load(g).network.mode == mcpjail::NetMode::None);
   }
 }
 
 TEST_CASE("without the configuration's place, servers without a built-in profile get base", "[lib]") {
-  Dir d;
+  support::ScratchDir d("wrap-catalog");
   WrapOptions o = options(d);
   o.config_path.clear();
   const WrapResult r = mcpjail::wrap_config(

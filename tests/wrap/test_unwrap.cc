@@ -11,6 +11,8 @@
 #include "../support/files.hpp"
 #include "../support/process.hpp"
 #include "mcpjail/frontends/wrap.hpp"
+#include "../support/scratch.hpp"
+#include "wrap_files.hpp"
 
 namespace fs = std::filesystem;
 using mcpjail::UnwrapAction;
@@ -21,16 +23,11 @@ using support::spit;
 
 namespace {
 
-const std::string kFixtures = std::string(MCPJAIL_SOURCE_DIR) + "/tests/wrap/fixtures/";
+using wrap_files::kFixtures;
 const std::vector<std::string> kFiles = {"claude_desktop_config.json", "cursor_mcp.json", "vscode_mcp.json",
                                          "vscode_settings.json"};
 
-mcpjail::WrapOptions opts() {
-  mcpjail::WrapOptions o;
-  o.jail_path = "/usr/local/bin/mcp-jail";
-  o.home = "/home/user";
-  return o;
-}
+mcpjail::WrapOptions opts() { return wrap_files::wrap_opts({}, "/home/user"); }
 
 std::size_t count(const mcpjail::UnwrapResult& r, UnwrapAction a) {
   std::size_t n = 0;
@@ -177,28 +174,20 @@ support::Output jail(const std::vector<std::string>& args) {
   return support::run(argv, {"PATH=/usr/bin:/bin", "HOME=/home/user"});
 }
 
-struct Dir {
-  std::string path;
-  Dir() {
-    char t[] = "/tmp/mcpjail-unwrap-XXXXXX";
-    REQUIRE(::mkdtemp(t));
-    path = t;
-  }
-  ~Dir() { fs::remove_all(path); }
-  std::size_t backups() const {
-    std::size_t n = 0;
-    for (const auto& e : fs::directory_iterator(path)) n += e.path().extension() == ".bak";
-    return n;
-  }
-};
+// The backups (*.bak) in the top directory of `d`.
+std::size_t backups(const support::ScratchDir& d) {
+  std::size_t n = 0;
+  for (const auto& e : fs::directory_iterator(d.d)) n += e.path().extension() == ".bak";
+  return n;
+}
 
 }  // namespace
 
 TEST_CASE("mcp-jail wrap then unwrap: the file as it was, with the wrapped one kept as a backup", "[cli]") {
   for (const auto& file : kFiles) {
     SECTION(file) {
-      Dir d;
-      const std::string cfg = d.path + "/" + file;
+      support::ScratchDir d("unwrap");
+      const std::string cfg = d.p() + "/" + file;
       const std::string original = slurp(kFixtures + file);
       spit(cfg, original);
       auto r = jail({"wrap", cfg});
@@ -217,7 +206,7 @@ TEST_CASE("mcp-jail wrap then unwrap: the file as it was, with the wrapped one k
       REQUIRE(r.status == 0);
       CHECK(r.err.find(": unwrapped") != std::string::npos);
       CHECK(slurp(cfg) == original);
-      CHECK(d.backups() == 2);  // wrap's and unwrap's
+      CHECK(backups(d) == 2);  // wrap's and unwrap's
 
       r = jail({"unwrap", cfg});
       CHECK(r.status == 0);
@@ -228,8 +217,8 @@ TEST_CASE("mcp-jail wrap then unwrap: the file as it was, with the wrapped one k
 }
 
 TEST_CASE("mcp-jail unwrap refuses a hand-broken entry, exit 125, and writes nothing", "[cli]") {
-  Dir d;
-  const std::string cfg = d.path + "/c.json";
+  support::ScratchDir d("unwrap");
+  const std::string cfg = d.p() + "/c.json";
   const std::string text = R"({"mcpServers": {"ok": {"command": "mcp-jail", "args": ["run", "base", "--", "node", "a.js"]},
   "broken": {"command": "/usr/bin/mcp-jail", "args": ["run", "base", "--bogus"]}}})";
   spit(cfg, text);
@@ -238,15 +227,15 @@ TEST_CASE("mcp-jail unwrap refuses a hand-broken entry, exit 125, and writes not
   CHECK(r.err.find("mcpServers.broken") != std::string::npos);
   CHECK(r.err.find("nothing was changed") != std::string::npos);
   CHECK(slurp(cfg) == text);
-  CHECK(d.backups() == 0);
+  CHECK(backups(d) == 0);
   CHECK(jail({"unwrap", "--help"}).status == 0);
   CHECK(jail({"unwrap"}).status == 125);
 }
 
 TEST_CASE("mcp-jail wrap --profile SERVER=NAME, and an envFile beside the configuration", "[cli]") {
-  Dir d;
-  const std::string cfg = d.path + "/mcp.json";
-  spit(d.path + "/api.env", "API_TOKEN=x\n");
+  support::ScratchDir d("unwrap");
+  const std::string cfg = d.p() + "/mcp.json";
+  spit(d.p() + "/api.env", "API_TOKEN=x\n");
   spit(cfg, R"({"mcpServers": {"a": {"command": "node", "args": ["a.js"], "envFile": "api.env"},
   "b": {"command": "node", "args": ["b.js"]}}})");
   auto r = jail({"wrap", cfg, "--profile", "b=memory", "--profile", "base"});

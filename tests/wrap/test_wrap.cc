@@ -20,6 +20,8 @@
 
 #include "mcpjail/profile.hpp"
 #include "mcpjail/frontends/wrap.hpp"
+#include "../support/scratch.hpp"
+#include "wrap_files.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
@@ -30,22 +32,12 @@ using mcpjail::WrapResult;
 
 namespace {
 
-const std::string kFixtures = std::string(MCPJAIL_SOURCE_DIR) + "/tests/wrap/fixtures/";
-const std::string kJail = "/usr/local/bin/mcp-jail";
+using wrap_files::kFixtures;
+using wrap_files::read_text;
+using wrap_files::wrap_opts;
+using wrap_files::write_text;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void spit(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out);
-}
+const std::string kJail = wrap_opts().jail_path;
 
 // JSONC -> JSON, written independently of wrap.cc: drop comments, then
 // trailing commas.
@@ -81,14 +73,6 @@ ordered_json parse_jsonc(const std::string& text) {
     t += s[i];
   }
   return ordered_json::parse(t);
-}
-
-WrapOptions opts(std::string profile = {}, std::string home = "/home/alice") {
-  WrapOptions o;
-  o.jail_path = kJail;
-  o.profile = std::move(profile);
-  o.home = std::move(home);
-  return o;
 }
 
 bool builtin(const std::string& name) {
@@ -214,7 +198,7 @@ const std::map<std::string, std::map<std::string, Expect>> kFixtureExpect = {
       {"remote-docs", {WrapAction::NotStdio}}}},
 };
 
-WrapError wrap_error(const std::string& text, const WrapOptions& o = opts()) {
+WrapError wrap_error(const std::string& text, const WrapOptions& o = wrap_opts()) {
   try {
     mcpjail::wrap_config(text, o);
   } catch (const WrapError& e) {
@@ -236,8 +220,8 @@ mcpjail::ServerReport only(const WrapResult& r) {
 TEST_CASE("each fixture: stdio servers go through mcp-jail, the rest is kept", "[lib]") {
   for (const auto& [file, want] : kFixtureExpect) {
     SECTION(file) {
-      const std::string original = slurp(kFixtures + file);
-      const WrapResult r = mcpjail::wrap_config(original, opts());
+      const std::string original = read_text(kFixtures + file);
+      const WrapResult r = mcpjail::wrap_config(original, wrap_opts());
       CHECK(r.changed);
       check_reports(r, want);
       check_round_trip(original, r, kJail);
@@ -248,8 +232,8 @@ TEST_CASE("each fixture: stdio servers go through mcp-jail, the rest is kept", "
 TEST_CASE("wrapping twice changes nothing", "[lib]") {
   for (const auto& [file, want] : kFixtureExpect) {
     SECTION(file) {
-      const WrapResult once = mcpjail::wrap_config(slurp(kFixtures + file), opts());
-      const WrapResult twice = mcpjail::wrap_config(once.text, opts());
+      const WrapResult once = mcpjail::wrap_config(read_text(kFixtures + file), wrap_opts());
+      const WrapResult twice = mcpjail::wrap_config(once.text, wrap_opts());
       CHECK_FALSE(twice.changed);
       CHECK(twice.text == once.text);
       for (std::size_t i = 0; i < once.servers.size(); ++i) {
@@ -260,7 +244,7 @@ TEST_CASE("wrapping twice changes nothing", "[lib]") {
           CHECK(twice.servers[i].action == once.servers[i].action);
       }
       // Another mcp-jail binary counts as wrapped too.
-      WrapOptions other = opts();
+      WrapOptions other = wrap_opts();
       other.jail_path = "/opt/mcp-jail/bin/mcp-jail";
       CHECK_FALSE(mcpjail::wrap_config(once.text, other).changed);
     }
@@ -270,8 +254,8 @@ TEST_CASE("wrapping twice changes nothing", "[lib]") {
 TEST_CASE("only command and args lines change, comments and layout stay", "[lib]") {
   for (const auto& [file, want] : kFixtureExpect) {
     SECTION(file) {
-      const std::string original = slurp(kFixtures + file);
-      const WrapResult r = mcpjail::wrap_config(original, opts());
+      const std::string original = read_text(kFixtures + file);
+      const WrapResult r = mcpjail::wrap_config(original, wrap_opts());
       const std::string diff = mcpjail::unified_diff(original, r.text, "a", "b");
       std::istringstream in(diff);
       std::string line;
@@ -295,15 +279,15 @@ TEST_CASE("only command and args lines change, comments and layout stay", "[lib]
     }
   }
   SECTION("multi-line args keep their layout, inline args stay inline") {
-    const WrapResult r = mcpjail::wrap_config(slurp(kFixtures + "claude_desktop_config.json"), opts());
+    const WrapResult r = mcpjail::wrap_config(read_text(kFixtures + "claude_desktop_config.json"), wrap_opts());
     CHECK(r.text.find("      \"args\": [\n        \"run\",\n        \"filesystem\",\n        \"--var\",\n") !=
           std::string::npos);
     CHECK(r.text.find("\"args\": [\"run\", \"base\", \"--env\", \"NOTES_DIR\", \"--env\", \"LOG_LEVEL\", \"--\", \"node\", "
                       "\"/home/alice/src/notes-mcp/dist/index.js\", \"--stdio\"],\n") != std::string::npos);
   }
   SECTION("comments and trailing commas of JSONC survive") {
-    const std::string original = slurp(kFixtures + "vscode_mcp.json");
-    const WrapResult r = mcpjail::wrap_config(original, opts());
+    const std::string original = read_text(kFixtures + "vscode_mcp.json");
+    const WrapResult r = mcpjail::wrap_config(original, wrap_opts());
     for (const char* kept : {"  // MCP servers for this workspace (.vscode/mcp.json).\n",
                              "    /* Web search through Perplexity; the key is asked for once. */\n",
                              "\"url\": \"http://localhost:3001/sse\", // started by `npm run mcp`\n    },\n  }\n}\n"})
@@ -313,7 +297,7 @@ TEST_CASE("only command and args lines change, comments and layout stay", "[lib]
 
 TEST_CASE("entries that are left alone", "[lib]") {
   auto one = [](const std::string& entry) {
-    return mcpjail::wrap_config("{\"mcpServers\": {\"s\": " + entry + "}}", opts());
+    return mcpjail::wrap_config("{\"mcpServers\": {\"s\": " + entry + "}}", wrap_opts());
   };
   struct Case {
     const char* entry;
@@ -356,17 +340,17 @@ TEST_CASE("entries that are left alone", "[lib]") {
 }
 
 TEST_CASE("a missing args is inserted after command", "[lib]") {
-  CHECK(mcpjail::wrap_config(R"({"mcpServers":{"w":{"command":"/opt/w","env":{}}}})", opts()).text ==
+  CHECK(mcpjail::wrap_config(R"({"mcpServers":{"w":{"command":"/opt/w","env":{}}}})", wrap_opts()).text ==
         R"({"mcpServers":{"w":{"command":"/usr/local/bin/mcp-jail", "args": ["run", "base", "--", "/opt/w"],"env":{}}}})");
-  CHECK(mcpjail::wrap_config("{\n  \"servers\": {\n    \"w\": {\n      \"command\": \"w\"\n    }\n  }\n}\n", opts()).text ==
+  CHECK(mcpjail::wrap_config("{\n  \"servers\": {\n    \"w\": {\n      \"command\": \"w\"\n    }\n  }\n}\n", wrap_opts()).text ==
         "{\n  \"servers\": {\n    \"w\": {\n      \"command\": \"/usr/local/bin/mcp-jail\",\n"
         "      \"args\": [\"run\", \"base\", \"--\", \"w\"]\n    }\n  }\n}\n");
-  CHECK(mcpjail::wrap_config("{\"servers\": {\"w\": {\"command\": \"w\", \"args\": []}}}", opts()).text ==
+  CHECK(mcpjail::wrap_config("{\"servers\": {\"w\": {\"command\": \"w\", \"args\": []}}}", wrap_opts()).text ==
         "{\"servers\": {\"w\": {\"command\": \"/usr/local/bin/mcp-jail\", \"args\": [\"run\", \"base\", \"--\", \"w\"]}}}");
 }
 
 TEST_CASE("profile matching", "[lib]") {
-  auto wrap_args = [](const std::string& args_json, const std::string& extra = {}, const WrapOptions& o = opts()) {
+  auto wrap_args = [](const std::string& args_json, const std::string& extra = {}, const WrapOptions& o = wrap_opts()) {
     return mcpjail::wrap_config(
         R"({"mcpServers": {"s": {"command": "npx", "args": )" + args_json + extra + "}}}", o);
   };
@@ -414,7 +398,7 @@ TEST_CASE("profile matching", "[lib]") {
     const auto& relative = only(wrap_args(R"(["@modelcontextprotocol/server-filesystem", "data"])"));
     CHECK(relative.profile == "base");
     CHECK(relative.note.find("\"data\" is relative") != std::string::npos);
-    const auto& no_home = only(wrap_args(R"(["@modelcontextprotocol/server-filesystem", "~/x"])", "", opts("", "")));
+    const auto& no_home = only(wrap_args(R"(["@modelcontextprotocol/server-filesystem", "~/x"])", "", wrap_opts("", "")));
     CHECK(no_home.profile == "base");
   }
   SECTION("the reference servers map onto built-in profiles of the same name, when there are any") {
@@ -447,7 +431,7 @@ TEST_CASE("profile matching", "[lib]") {
          }) {
       INFO(command << " " << args);
       const auto& s = only(mcpjail::wrap_config(
-          R"({"mcpServers": {"s": {"command": ")" + command + R"(", "args": )" + args + cwd + "}}}", opts()));
+          R"({"mcpServers": {"s": {"command": ")" + command + R"(", "args": )" + args + cwd + "}}}", wrap_opts()));
       CHECK(s.profile == "git");
       CHECK(s.jail_args == std::vector<std::string>{"--var", "REPO=" + repo});
     }
@@ -465,9 +449,9 @@ TEST_CASE("profile matching", "[lib]") {
 }
 
 TEST_CASE("a forced profile (--profile) applies to every stdio server", "[lib]") {
-  const std::string original = slurp(kFixtures + "claude_desktop_config.json");
+  const std::string original = read_text(kFixtures + "claude_desktop_config.json");
   SECTION("base") {
-    const WrapResult r = mcpjail::wrap_config(original, opts("base"));
+    const WrapResult r = mcpjail::wrap_config(original, wrap_opts("base"));
     for (const auto& s : r.servers)
       if (s.action == WrapAction::Wrapped) CHECK(s.profile == "base");
     check_round_trip(original, r, kJail);
@@ -478,7 +462,7 @@ TEST_CASE("a forced profile (--profile) applies to every stdio server", "[lib]")
         R"("fs": {"command": "npx", "args": ["@modelcontextprotocol/server-filesystem", "/d"]},)"
         R"("tool": {"command": "node", "args": ["dist/index.js"], "cwd": "/w/tool"},)"
         R"("other": {"command": "node", "args": ["/x/index.js"]}}})",
-        opts("filesystem"));
+        wrap_opts("filesystem"));
     REQUIRE(r.servers.size() == 3);
     CHECK(r.servers[0].jail_args == std::vector<std::string>{"--var", "WORKSPACE=/d"});
     CHECK(r.servers[1].jail_args == std::vector<std::string>{"--var", "WORKSPACE=/w/tool"});
@@ -489,19 +473,19 @@ TEST_CASE("a forced profile (--profile) applies to every stdio server", "[lib]")
     char dir[] = "/tmp/wrap-profile-XXXXXX";
     REQUIRE(::mkdtemp(dir));
     const std::string path = std::string(dir) + "/gh.toml";
-    spit(path, "version = 1\nname = \"gh\"\nextends = \"base\"\n[env]\npass = [\"GITHUB_*\"]\n");
-    const WrapResult r = mcpjail::wrap_config(original, opts(path));
+    write_text(path, "version = 1\nname = \"gh\"\nextends = \"base\"\n[env]\npass = [\"GITHUB_*\"]\n");
+    const WrapResult r = mcpjail::wrap_config(original, wrap_opts(path));
     const auto& gh = report_for(r, "mcpServers", "github");
     CHECK(gh.profile == path);
     CHECK(gh.jail_args == std::vector<std::string>{"--env", "GITHUB_PERSONAL_ACCESS_TOKEN"});
     CHECK(report_for(r, "mcpServers", "notes").jail_args ==
           std::vector<std::string>{"--env", "NOTES_DIR", "--env", "LOG_LEVEL"});
-    spit(path, "version = 1\nextends = \"base\"\n[filesystem]\nread = [\"${DATA}\"]\n");
-    CHECK(std::string(wrap_error(original, opts(path)).what()).find("${DATA}") != std::string::npos);
+    write_text(path, "version = 1\nextends = \"base\"\n[filesystem]\nread = [\"${DATA}\"]\n");
+    CHECK(std::string(wrap_error(original, wrap_opts(path)).what()).find("${DATA}") != std::string::npos);
     fs::remove_all(dir);
   }
   SECTION("an unknown profile is an error for the whole file") {
-    CHECK(std::string(wrap_error(original, opts("no-such-profile")).what()).find("no-such-profile") !=
+    CHECK(std::string(wrap_error(original, wrap_opts("no-such-profile")).what()).find("no-such-profile") !=
           std::string::npos);
   }
 }
@@ -510,7 +494,7 @@ TEST_CASE("a profile for one server (--profile SERVER=NAME) wins over --profile 
   const std::string cfg =
       R"({"mcpServers": {"a": {"command": "node", "args": ["a.js"]}, "b": {"command": "node", "args": ["b.js"]},)"
       R"( "mem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}}})";
-  WrapOptions o = opts();
+  WrapOptions o = wrap_opts();
   o.server_profiles = {{"b", "memory"}};
   WrapResult r = mcpjail::wrap_config(cfg, o);
   CHECK(report_for(r, "mcpServers", "a").profile == "base");
@@ -532,11 +516,11 @@ TEST_CASE("a profile for one server (--profile SERVER=NAME) wins over --profile 
 TEST_CASE("envFile (Cursor): its names are passed with --env like env keys, its values never appear", "[lib]") {
   char dir[] = "/tmp/wrap-envfile-XXXXXX";
   REQUIRE(::mkdtemp(dir));
-  spit(std::string(dir) + "/.env.mcp", "# tokens\nAPI_TOKEN=s3cret\nexport REGION = eu\n\nAPI_TOKEN=again\nnot a line\n");
+  write_text(std::string(dir) + "/.env.mcp", "# tokens\nAPI_TOKEN=s3cret\nexport REGION = eu\n\nAPI_TOKEN=again\nnot a line\n");
   const std::string cfg = R"({"mcpServers": {"api": {"command": "node", "args": ["s.js"], "env": {"LANG": "C"}, "envFile": ".env.mcp"},)"
                           R"( "far": {"command": "node", "args": ["s.js"], "envFile": "${workspaceFolder}/.env"},)"
                           R"( "gone": {"command": "node", "args": ["s.js"], "envFile": "missing.env"}}})";
-  WrapOptions o = opts();
+  WrapOptions o = wrap_opts();
   o.env_file_dir = dir;
   const WrapResult r = mcpjail::wrap_config(cfg, o);
   CHECK(report_for(r, "mcpServers", "api").jail_args ==
@@ -546,7 +530,7 @@ TEST_CASE("envFile (Cursor): its names are passed with --env like env keys, its 
   CHECK(report_for(r, "mcpServers", "far").note.find("variable of the host's") != std::string::npos);
   CHECK(report_for(r, "mcpServers", "gone").note.find("could not be read") != std::string::npos);
   // Not asked to read files (the library's default): only a remark.
-  const WrapResult quiet = mcpjail::wrap_config(cfg, opts());
+  const WrapResult quiet = mcpjail::wrap_config(cfg, wrap_opts());
   CHECK(report_for(quiet, "mcpServers", "api").jail_args == std::vector<std::string>{"--env", "LANG"});
   CHECK(report_for(quiet, "mcpServers", "api").note.find("was not read") != std::string::npos);
   fs::remove_all(dir);
@@ -557,12 +541,12 @@ TEST_CASE("memory with MEMORY_FILE_PATH in env: the user's graph stays where it 
   REQUIRE(::mkdtemp(dir));
   const std::string d = dir;
   fs::create_directories(d + "/data");
-  spit(d + "/data/graph.jsonl", "");
+  write_text(d + "/data/graph.jsonl", "");
   auto cfg = [](const std::string& path) {
     return R"({"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"],)"
            R"( "env": {"MEMORY_FILE_PATH": ")" + path + R"("}}}})";
   };
-  WrapOptions o = opts("", d + "/home");
+  WrapOptions o = wrap_opts("", d + "/home");
   o.env_file_dir = d;
   // Its directory (the server renames a new file over the old one).
   auto r = mcpjail::wrap_config(cfg(d + "/data/graph.jsonl"), o);
@@ -588,14 +572,14 @@ TEST_CASE("memory with MEMORY_FILE_PATH in env: the user's graph stays where it 
   r = mcpjail::wrap_config(cfg(d + "/data"), o);
   CHECK(only(r).jail_args.empty());
   // Without looking at the host (the library's default), nothing is followed.
-  r = mcpjail::wrap_config(cfg(d + "/data/graph.jsonl"), opts());
+  r = mcpjail::wrap_config(cfg(d + "/data/graph.jsonl"), wrap_opts());
   CHECK(only(r).jail_args.empty());
   fs::remove_all(d);
 }
 
 TEST_CASE("a container server is left alone, pointing to mcp-jail export", "[lib]") {
   const WrapResult r = mcpjail::wrap_config(
-      R"({"mcpServers": {"d": {"command": "docker", "args": ["run", "-i", "--rm", "mcp/fetch"]}}})", opts());
+      R"({"mcpServers": {"d": {"command": "docker", "args": ["run", "-i", "--rm", "mcp/fetch"]}}})", wrap_opts());
   REQUIRE(r.servers.size() == 1);
   CHECK(r.servers[0].action == WrapAction::Skipped);
   CHECK(r.servers[0].note.find("mcp-jail export") != std::string::npos);
@@ -605,7 +589,7 @@ TEST_CASE("a container server is left alone, pointing to mcp-jail export", "[lib
 TEST_CASE("each key of env becomes --env NAME, in file order, and the env block stays", "[lib]") {
   const std::string original =
       R"({"mcpServers": {"gh": {"command": "npx", "args": ["x"], "env": {"GITHUB_TOKEN": "t", "LANG": "C", "A_1": ""}}}})";
-  const WrapResult r = mcpjail::wrap_config(original, opts());
+  const WrapResult r = mcpjail::wrap_config(original, wrap_opts());
   CHECK(only(r).jail_args == std::vector<std::string>{"--env", "GITHUB_TOKEN", "--env", "LANG", "--env", "A_1"});
   CHECK(only(r).note.find("not passed") == std::string::npos);
   CHECK(r.text == R"({"mcpServers": {"gh": {"command": "/usr/local/bin/mcp-jail", "args": ["run", "base", "--env", )"
@@ -619,13 +603,13 @@ TEST_CASE("each key of env becomes --env NAME, in file order, and the env block 
     const auto s = only(mcpjail::wrap_config(
         R"({"mcpServers": {"fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/d"],)"
         R"( "env": {"DEBUG": "1"}}}})",
-        opts()));
+        wrap_opts()));
     CHECK(s.profile == "filesystem");
     CHECK(s.jail_args == std::vector<std::string>{"--var", "WORKSPACE=/d", "--env", "DEBUG"});
   }
   SECTION("a key that is not a variable name is left out, and said") {
     const auto s = only(mcpjail::wrap_config(
-        R"({"mcpServers": {"s": {"command": "/opt/s", "env": {"MY-VAR": "1", "OK": "2", "1X": "3", "OK": "4"}}}})", opts()));
+        R"({"mcpServers": {"s": {"command": "/opt/s", "env": {"MY-VAR": "1", "OK": "2", "1X": "3", "OK": "4"}}}})", wrap_opts()));
     CHECK(s.jail_args == std::vector<std::string>{"--env", "OK"});  // a repeated key once
     CHECK(s.note.find("env \"MY-VAR\", \"1X\" not passed into the jail: not a variable name") != std::string::npos);
   }
@@ -633,7 +617,7 @@ TEST_CASE("each key of env becomes --env NAME, in file order, and the env block 
     for (const char* env : {"", R"(, "env": {})", R"(, "env": null)", R"(, "env": ["A"])"}) {
       INFO(env);
       const auto s = only(mcpjail::wrap_config(std::string(R"({"mcpServers": {"s": {"command": "/opt/s")") + env + "}}}",
-                                               opts()));
+                                               wrap_opts()));
       CHECK(s.action == WrapAction::Wrapped);
       CHECK(s.jail_args.empty());
     }
@@ -644,7 +628,7 @@ TEST_CASE("an entry wrapped already is kept, and env names it does not pass on a
   auto wrapped = [](const std::string& args, const std::string& env) {
     return only(mcpjail::wrap_config(
         R"({"mcpServers": {"s": {"command": "/usr/local/bin/mcp-jail", "args": )" + args + R"(, "env": )" + env + "}}}",
-        opts()));
+        wrap_opts()));
   };
   // Wrapped before wrap wrote --env: TOKEN reaches mcp-jail, not the server.
   auto s = wrapped(R"(["run", "base", "--", "/opt/s"])", R"({"TOKEN": "t", "LANG": "C"})");
@@ -668,14 +652,14 @@ TEST_CASE("package runners that download at start-up are pointed out under netwo
   // npx runs offline from the profile's own cache: how to fill it
   const auto npx = only(mcpjail::wrap_config(
       R"({"mcpServers": {"s": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@2026.8.31"]}}})",
-      opts()));
+      wrap_opts()));
   INFO(npx.note);
   CHECK(npx.note.find("npx runs offline") != std::string::npos);
   if (npx.profile == "memory") {  // its own MEMORY_FILE_PATH wins over the entry's
     const auto mem = only(mcpjail::wrap_config(
         R"({"mcpServers": {"s": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"],)"
         R"( "env": {"MEMORY_FILE_PATH": "/home/alice/m.json"}}}})",
-        opts()));
+        wrap_opts()));
     CHECK(mem.note.find("env MEMORY_FILE_PATH: profile memory sets its own value") != std::string::npos);
     CHECK(std::find(mem.jail_args.begin(), mem.jail_args.end(), "MEMORY_FILE_PATH") == mem.jail_args.end());
   }
@@ -684,28 +668,28 @@ TEST_CASE("package runners that download at start-up are pointed out under netwo
   for (const char* entry : {R"({"command": "/usr/local/bin/uvx", "args": ["mcp-server-time"]})",
                             R"({"command": "pnpm", "args": ["dlx", "some-server"]})"}) {
     INFO(entry);
-    const auto s = only(mcpjail::wrap_config(std::string("{\"mcpServers\": {\"s\": ") + entry + "}}", opts("base")));
+    const auto s = only(mcpjail::wrap_config(std::string("{\"mcpServers\": {\"s\": ") + entry + "}}", wrap_opts("base")));
     CHECK(s.note.find("fetches the server when it starts") != std::string::npos);
   }
   // uvx is refused by run: the note says what to use instead
   const auto uvx_time =
-      only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "/usr/local/bin/uvx", "args": ["mcp-server-time"]}}})", opts("base")));
+      only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "/usr/local/bin/uvx", "args": ["mcp-server-time"]}}})", wrap_opts("base")));
   CHECK(uvx_time.note.find("mcp-jail run refuses this command until it is changed: uvx downloads") != std::string::npos);
   CHECK(uvx_time.note.find("uv tool install mcp-server-time`") != std::string::npos);
   CHECK(uvx_time.note.find("~/.local/share/uv/tools/mcp-server-time/bin/SCRIPT") != std::string::npos);
-  const auto pnpm = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "pnpm", "args": ["dlx", "x"]}}})", opts("base")));
+  const auto pnpm = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "pnpm", "args": ["dlx", "x"]}}})", wrap_opts("base")));
   CHECK(pnpm.note.find("refuses") == std::string::npos);
   // With a network the runner could fetch, but its own cache is not in the jail.
   if (builtin("fetch")) {
-    const auto uvx = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "uvx", "args": ["mcp-server-fetch"]}}})", opts()));
+    const auto uvx = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "uvx", "args": ["mcp-server-fetch"]}}})", wrap_opts()));
     CHECK(uvx.profile == "fetch");
     CHECK(uvx.note.find("uvx keeps the server it fetches in a cache of its own") != std::string::npos);
     const auto npx_fetch =
-        only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "npx", "args": ["-y", "mcp-fetch-server"]}}})", opts()));
+        only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "npx", "args": ["-y", "mcp-fetch-server"]}}})", wrap_opts()));
     CHECK(npx_fetch.profile == "fetch");
     CHECK(npx_fetch.note.empty());  // npx: the profile's own npm cache, and a network to fill it
   }
-  const auto node = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "node", "args": ["/srv/x.js"]}}})", opts()));
+  const auto node = only(mcpjail::wrap_config(R"({"mcpServers": {"s": {"command": "node", "args": ["/srv/x.js"]}}})", wrap_opts()));
   CHECK(node.note.empty());
 }
 
@@ -749,7 +733,7 @@ TEST_CASE("files that are not host configurations", "[lib]") {
   }
   CHECK(std::string(wrap_error(R"({"mcpServers": []})").what()).find("\"mcpServers\" is an array, not an object") !=
         std::string::npos);
-  WrapOptions relative = opts();
+  WrapOptions relative = wrap_opts();
   relative.jail_path = "mcp-jail";
   CHECK(std::string(wrap_error(R"({"mcpServers": {}})", relative).what()).find("absolute") != std::string::npos);
 }
@@ -758,16 +742,16 @@ TEST_CASE("odd but valid inputs", "[lib]") {
   SECTION("a repeated key: the last one counts, as in JSON.parse") {
     const std::string text =
         R"({"mcpServers": {"a": {"command": "x"}}, "mcpServers": {"b": {"command": "y", "command": "z"}}})";
-    const WrapResult r = mcpjail::wrap_config(text, opts());
+    const WrapResult r = mcpjail::wrap_config(text, wrap_opts());
     REQUIRE(r.servers.size() == 1);
     CHECK(r.servers[0].name == "b");
     CHECK(parse_jsonc(r.text)["mcpServers"]["b"]["args"] == ordered_json::array({"run", "base", "--", "z"}));
-    CHECK_FALSE(mcpjail::wrap_config(r.text, opts()).changed);
+    CHECK_FALSE(mcpjail::wrap_config(r.text, wrap_opts()).changed);
   }
   SECTION("a byte order mark, escapes in keys and values, non-ASCII") {
     const std::string text =
         "\xEF\xBB\xBF{\"mcp\\u0053ervers\": {\"caf\xC3\xA9\": {\"command\": \"n\\u006fde\", \"args\": [\"/srv/\xE2\x82\xAC/i.js\", \"a\\\"b\"]}}}";
-    const WrapResult r = mcpjail::wrap_config(text, opts());
+    const WrapResult r = mcpjail::wrap_config(text, wrap_opts());
     CHECK(only(r).name == "caf\xC3\xA9");
     CHECK(r.text.starts_with("\xEF\xBB\xBF"));
     const ordered_json doc = ordered_json::parse(r.text.substr(3));
@@ -777,7 +761,7 @@ TEST_CASE("odd but valid inputs", "[lib]") {
   SECTION("all three sections in one file") {
     const WrapResult r = mcpjail::wrap_config(
         R"({"mcpServers": {"a": {"command": "a"}}, "servers": {"b": {"command": "b"}}, "mcp": {"servers": {"c": {"command": "c"}}}})",
-        opts());
+        wrap_opts());
     REQUIRE(r.servers.size() == 3);
     CHECK(r.servers[0].section == "mcpServers");
     CHECK(r.servers[1].section == "servers");
@@ -787,7 +771,7 @@ TEST_CASE("odd but valid inputs", "[lib]") {
     const WrapResult r = mcpjail::wrap_config(
         "{\r\n  \"mcpServers\": {\r\n    \"a\": {\r\n      \"command\": \"a\",\r\n      \"args\": [\r\n        \"-v\"\r\n      ]\r\n"
         "    },\r\n    \"b\": {\r\n      \"command\": \"b\"\r\n    }\r\n  }\r\n}\r\n",
-        opts());
+        wrap_opts());
     CHECK(r.text ==
           "{\r\n  \"mcpServers\": {\r\n    \"a\": {\r\n      \"command\": \"/usr/local/bin/mcp-jail\",\r\n      \"args\": [\r\n"
           "        \"run\",\r\n        \"base\",\r\n        \"--\",\r\n        \"a\",\r\n        \"-v\"\r\n      ]\r\n"
@@ -795,12 +779,12 @@ TEST_CASE("odd but valid inputs", "[lib]") {
           "      \"args\": [\"run\", \"base\", \"--\", \"b\"]\r\n    }\r\n  }\r\n}\r\n");
   }
   SECTION("an empty servers object is fine and changes nothing") {
-    const WrapResult r = mcpjail::wrap_config("{\"mcpServers\": {}}\n", opts());
+    const WrapResult r = mcpjail::wrap_config("{\"mcpServers\": {}}\n", wrap_opts());
     CHECK_FALSE(r.changed);
     CHECK(r.servers.empty());
   }
   SECTION("tabs") {
-    const WrapResult r = mcpjail::wrap_config("{\n\t\"servers\": {\n\t\t\"t\": {\n\t\t\t\"command\": \"t\",\n\t\t\t\"args\": [\n\t\t\t\t\"-v\"\n\t\t\t]\n\t\t}\n\t}\n}\n", opts());
+    const WrapResult r = mcpjail::wrap_config("{\n\t\"servers\": {\n\t\t\"t\": {\n\t\t\t\"command\": \"t\",\n\t\t\t\"args\": [\n\t\t\t\t\"-v\"\n\t\t\t]\n\t\t}\n\t}\n}\n", wrap_opts());
     CHECK(r.text == "{\n\t\"servers\": {\n\t\t\"t\": {\n\t\t\t\"command\": \"/usr/local/bin/mcp-jail\",\n\t\t\t\"args\": [\n"
                     "\t\t\t\t\"run\",\n\t\t\t\t\"base\",\n\t\t\t\t\"--\",\n\t\t\t\t\"t\",\n\t\t\t\t\"-v\"\n\t\t\t]\n\t\t}\n\t}\n}\n");
   }
@@ -832,20 +816,12 @@ TEST_CASE("unified_diff", "[lib]") {
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/mcpjail-wrap-XXXXXX";
-    REQUIRE(::mkdtemp(t));
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::set<std::string> listing() const {
-    std::set<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.insert(e.path().filename().string());
-    return out;
-  }
-};
+// The names in the top directory of `d`.
+std::set<std::string> names_in(const support::ScratchDir& d) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(d.d)) out.insert(e.path().filename().string());
+  return out;
+}
 
 const std::string kScratch = "/tmp/mcpjail-wrap-test-" + std::to_string(::getpid());
 // The binary's XDG_CONFIG_HOME: profiles wrap cannot place beside a
@@ -879,8 +855,8 @@ Run run_jail(const std::vector<std::string>& args, const std::string& scratch) {
   REQUIRE(::waitpid(pid, &st, 0) == pid);
   Run r;
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
+  r.out = read_text(out_path);
+  r.err = read_text(err_path);
   fs::remove(out_path);
   fs::remove(err_path);
   return r;
@@ -899,10 +875,10 @@ TEST_CASE("mcp-jail wrap rewrites each fixture, with a backup, and a second run 
   const std::string self = fs::canonical(MCPJAIL_BIN).string();
   for (const auto& [file, want] : kFixtureExpect) {
     SECTION(file) {
-      TempDir d;
-      const std::string cfg = d.path + "/" + file;
-      const std::string original = slurp(kFixtures + file);
-      spit(cfg, original);
+      support::ScratchDir d("wrap");
+      const std::string cfg = d.p() + "/" + file;
+      const std::string original = read_text(kFixtures + file);
+      write_text(cfg, original);
       REQUIRE(::chmod(cfg.c_str(), 0640) == 0);
 
       const Run r = run_jail({"wrap", cfg}, kScratch);
@@ -913,10 +889,10 @@ TEST_CASE("mcp-jail wrap rewrites each fixture, with a backup, and a second run 
       // The same rewrite as the library's, with this binary's path and the
       // configuration's place (the profiles wrap writes for servers without
       // a built-in one go beside it, in STEM.mcp-jail/).
-      WrapOptions o = opts();
+      WrapOptions o = wrap_opts();
       o.jail_path = self;
       if (const char* h = std::getenv("HOME")) o.home = h;
-      o.env_file_dir = fs::canonical(d.path).string();
+      o.env_file_dir = fs::canonical(d.p()).string();
       o.config_path = fs::canonical(cfg).string();
       o.config_home = kConfigHome;
       const std::string stem = file.substr(0, file.size() - 5);
@@ -931,31 +907,31 @@ TEST_CASE("mcp-jail wrap rewrites each fixture, with a backup, and a second run 
         if (g.path.starts_with(o.env_file_dir + "/" + stem + ".mcp-jail/")) listing.insert(stem + ".mcp-jail");
         else CHECK(g.path.starts_with(kConfigHome + "/mcp-jail/wrap/" + stem + "-"));
       }
-      CHECK(d.listing() == listing);
-      CHECK(slurp(cfg + ".mcp-jail.bak") == original);
+      CHECK(names_in(d) == listing);
+      CHECK(read_text(cfg + ".mcp-jail.bak") == original);
       CHECK(mode_of(cfg + ".mcp-jail.bak") == 0640);
       CHECK(mode_of(cfg) == 0640);
-      const std::string wrapped = slurp(cfg);
+      const std::string wrapped = read_text(cfg);
       CHECK(wrapped == lib.text);
-      for (const auto& g : lib.profiles) CHECK(slurp(g.path) == g.text);
+      for (const auto& g : lib.profiles) CHECK(read_text(g.path) == g.text);
       check_round_trip(original, lib, self);
 
       const Run again = run_jail({"wrap", cfg}, kScratch);
       CHECK(again.status == 0);
       CHECK(again.err.find("nothing to change") != std::string::npos);
-      CHECK(slurp(cfg) == wrapped);
-      CHECK(d.listing() == listing);
-      for (const auto& g : lib.profiles) CHECK(slurp(g.path) == g.text);
+      CHECK(read_text(cfg) == wrapped);
+      CHECK(names_in(d) == listing);
+      for (const auto& g : lib.profiles) CHECK(read_text(g.path) == g.text);
     }
   }
 }
 
 TEST_CASE("mcp-jail wrap --dry-run prints a diff and touches nothing", "[cli]") {
-  TempDir d;
-  const std::string cfg = d.path + "/claude_desktop_config.json";
-  const std::string original = slurp(kFixtures + "claude_desktop_config.json");
-  spit(cfg, original);
-  const auto before = d.listing();
+  support::ScratchDir d("wrap");
+  const std::string cfg = d.p() + "/claude_desktop_config.json";
+  const std::string original = read_text(kFixtures + "claude_desktop_config.json");
+  write_text(cfg, original);
+  const auto before = names_in(d);
   const Run r = run_jail({"wrap", "--dry-run", cfg}, kScratch);
   INFO(r.err);
   CHECK(r.status == 0);
@@ -963,30 +939,30 @@ TEST_CASE("mcp-jail wrap --dry-run prints a diff and touches nothing", "[cli]") 
   CHECK(r.out.find("\n-      \"command\": \"npx\",\n+      \"command\": \"" + fs::canonical(MCPJAIL_BIN).string() +
                    "\",\n") != std::string::npos);
   CHECK(r.err.find("dry run") != std::string::npos);
-  CHECK(slurp(cfg) == original);
-  CHECK(d.listing() == before);
+  CHECK(read_text(cfg) == original);
+  CHECK(names_in(d) == before);
 }
 
 TEST_CASE("mcp-jail wrap refuses bad input with status 125 and touches nothing", "[cli]") {
-  TempDir d;
-  const std::string cfg = d.path + "/bad.json";
+  support::ScratchDir d("wrap");
+  const std::string cfg = d.p() + "/bad.json";
   const std::string bad = "{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\"}\n    \"b\": {}\n  }\n}\n";
-  spit(cfg, bad);
+  write_text(cfg, bad);
   for (const auto& args : std::vector<std::vector<std::string>>{{"wrap", cfg}, {"wrap", cfg, "--dry-run"}}) {
     const Run r = run_jail(args, kScratch);
     CHECK(r.status == 125);
     CHECK(r.out.empty());
     CHECK(r.err.find(cfg + ":4:5: error: invalid JSON") != std::string::npos);
     CHECK(r.err.find("nothing was changed") != std::string::npos);
-    CHECK(slurp(cfg) == bad);
-    CHECK(d.listing() == std::set<std::string>{"bad.json"});
+    CHECK(read_text(cfg) == bad);
+    CHECK(names_in(d) == std::set<std::string>{"bad.json"});
   }
-  const std::string arr = d.path + "/array.json";
-  spit(arr, "[]\n");
-  const std::string str = d.path + "/servers.json";
-  spit(str, "{\"mcpServers\": \"npx\"}\n");
-  const std::string good = d.path + "/good.json";
-  spit(good, "{\"mcpServers\": {\"a\": {\"command\": \"a\"}}}\n");
+  const std::string arr = d.p() + "/array.json";
+  write_text(arr, "[]\n");
+  const std::string str = d.p() + "/servers.json";
+  write_text(str, "{\"mcpServers\": \"npx\"}\n");
+  const std::string good = d.p() + "/good.json";
+  write_text(good, "{\"mcpServers\": {\"a\": {\"command\": \"a\"}}}\n");
   struct Case {
     std::vector<std::string> args;
     const char* message;
@@ -994,8 +970,8 @@ TEST_CASE("mcp-jail wrap refuses bad input with status 125 and touches nothing",
   for (const Case& c : {
            Case{{"wrap", arr}, "the top level is an array"},
            Case{{"wrap", str}, "\"mcpServers\" is a string, not an object"},
-           Case{{"wrap", d.path + "/missing.json"}, "cannot read"},
-           Case{{"wrap", d.path}, "not a regular file"},
+           Case{{"wrap", d.p() + "/missing.json"}, "cannot read"},
+           Case{{"wrap", d.p()}, "not a regular file"},
            Case{{"wrap"}, "no CONFIG.json"},
            Case{{"wrap", good, good}, "unexpected argument"},
            Case{{"wrap", good, "--frobnicate"}, "unknown option"},
@@ -1007,20 +983,20 @@ TEST_CASE("mcp-jail wrap refuses bad input with status 125 and touches nothing",
     CHECK(r.status == 125);
     CHECK(r.err.find(c.message) != std::string::npos);
   }
-  CHECK(slurp(good) == "{\"mcpServers\": {\"a\": {\"command\": \"a\"}}}\n");
-  CHECK(d.listing() == std::set<std::string>{"bad.json", "array.json", "servers.json", "good.json"});
+  CHECK(read_text(good) == "{\"mcpServers\": {\"a\": {\"command\": \"a\"}}}\n");
+  CHECK(names_in(d) == std::set<std::string>{"bad.json", "array.json", "servers.json", "good.json"});
 }
 
 TEST_CASE("mcp-jail wrap: timestamped backup, symlinked config, --profile, help", "[cli]") {
-  TempDir d;
+  support::ScratchDir d("wrap");
   const std::string text = "{\"mcpServers\": {\"a\": {\"command\": \"a\"}}}\n";
   SECTION("an existing backup is kept; the new one gets a timestamp") {
-    const std::string cfg = d.path + "/c.json";
-    spit(cfg, text);
-    spit(cfg + ".mcp-jail.bak", "older backup");
+    const std::string cfg = d.p() + "/c.json";
+    write_text(cfg, text);
+    write_text(cfg + ".mcp-jail.bak", "older backup");
     REQUIRE(run_jail({"wrap", cfg}, kScratch).status == 0);
-    CHECK(slurp(cfg + ".mcp-jail.bak") == "older backup");
-    const auto names = d.listing();
+    CHECK(read_text(cfg + ".mcp-jail.bak") == "older backup");
+    const auto names = names_in(d);
     REQUIRE(names.size() == 4);  // and c.mcp-jail/, the profile written for "a"
     CHECK(names.count("c.mcp-jail"));
     std::string stamped;
@@ -1028,28 +1004,28 @@ TEST_CASE("mcp-jail wrap: timestamped backup, symlinked config, --profile, help"
       if (n != "c.json" && n != "c.json.mcp-jail.bak" && n != "c.mcp-jail") stamped = n;
     CHECK(stamped.starts_with("c.json.mcp-jail.2"));
     CHECK(stamped.ends_with(".bak"));
-    CHECK(slurp(d.path + "/" + stamped) == text);
+    CHECK(read_text(d.p() + "/" + stamped) == text);
   }
   SECTION("a symlink: its target is rewritten, the link stays") {
-    fs::create_directory(d.path + "/dotfiles");
-    const std::string target = d.path + "/dotfiles/mcp.json";
-    spit(target, text);
-    fs::create_symlink(target, d.path + "/link.json");
-    REQUIRE(run_jail({"wrap", d.path + "/link.json"}, kScratch).status == 0);
-    CHECK(fs::is_symlink(d.path + "/link.json"));
-    CHECK(slurp(target).find("\"run\", \"" + fs::canonical(d.path).string() + "/dotfiles/mcp.mcp-jail/a.toml\"") !=
+    fs::create_directory(d.p() + "/dotfiles");
+    const std::string target = d.p() + "/dotfiles/mcp.json";
+    write_text(target, text);
+    fs::create_symlink(target, d.p() + "/link.json");
+    REQUIRE(run_jail({"wrap", d.p() + "/link.json"}, kScratch).status == 0);
+    CHECK(fs::is_symlink(d.p() + "/link.json"));
+    CHECK(read_text(target).find("\"run\", \"" + fs::canonical(d.p()).string() + "/dotfiles/mcp.mcp-jail/a.toml\"") !=
           std::string::npos);
-    CHECK(slurp(target + ".mcp-jail.bak") == text);
+    CHECK(read_text(target + ".mcp-jail.bak") == text);
   }
   SECTION("--profile NAME and --profile=NAME") {
-    const std::string cfg = d.path + "/p.json";
-    spit(cfg, "{\"mcpServers\": {\"a\": {\"command\": \"a\", \"cwd\": \"/w\"}}}\n");
+    const std::string cfg = d.p() + "/p.json";
+    write_text(cfg, "{\"mcpServers\": {\"a\": {\"command\": \"a\", \"cwd\": \"/w\"}}}\n");
     const Run r = run_jail({"wrap", "--profile=filesystem", "--dry-run", cfg}, kScratch);
     CHECK(r.status == 0);
     CHECK(r.out.find("[\"run\", \"filesystem\", \"--var\", \"WORKSPACE=/w\", \"--\", \"a\"]") != std::string::npos);
     const Run r2 = run_jail({"wrap", cfg, "--profile", "base"}, kScratch);
     CHECK(r2.status == 0);
-    CHECK(slurp(cfg).find("[\"run\", \"base\", \"--\", \"a\"]") != std::string::npos);
+    CHECK(read_text(cfg).find("[\"run\", \"base\", \"--\", \"a\"]") != std::string::npos);
   }
   SECTION("help") {
     const Run h = run_jail({"wrap", "--help"}, kScratch);
