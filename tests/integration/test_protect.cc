@@ -192,7 +192,7 @@ TEST_CASE("protect: two threads swapping the path under a creating call never pl
       // create helper relative to the directory it checked: what the second
       // thread writes afterwards changes nothing. GOOD and BAD have the same
       // length; torn mixtures of the two are harmless names.
-      World w(m);
+      ProtectWorld w(m);
       const Result r = w.steps({"race-create", w.p("plain.txt"), w.p(".mcp.json"), "3"});
       INFO(r.err);
       CHECK(r.status == 0);  // GOOD was made (the loop ran), BAD never
@@ -202,7 +202,7 @@ TEST_CASE("protect: two threads swapping the path under a creating call never pl
       CHECK(w.events("protect_created").empty());
 
       // Control: with the names dropped the same program makes BAD at once.
-      World c(m);
+      ProtectWorld c(m);
       const Result ok = c.steps({"race-create", c.p("plain.txt"), c.p(".mcp.json"), "3"}, "unprotect = [\"*\"]\n");
       INFO("control: " << ok.err);
       CHECK(ok.status != 0);
@@ -220,7 +220,7 @@ TEST_CASE("protect: creating calls performed for the server answer as the kernel
       // a descriptor reopened by name) with the create helper (names
       // protected) and without it (names dropped: the kernel alone).
       for (const std::string extra : {"", "unprotect = [\"*\"]\n"}) {
-        World w(m);
+        ProtectWorld w(m);
         fs::create_directories(w.p("battery"));
         chown_tree(w.p("battery"), Harness::get().uid(m), Harness::get().gid(m));
         const Result r = w.steps({"create-semantics", w.p("battery")}, extra);
@@ -240,7 +240,7 @@ TEST_CASE("protect: the server cannot kill the create helper", "[protect]") {
       // The helper has a Landlock domain of its own (signals are scoped) and
       // is not dumpable. After kill(-1, SIGKILL) creating calls still work
       // and protected names are still refused.
-      World w(m);
+      ProtectWorld w(m);
       const Result r = w.steps({"kill-others", "write", w.p("after.txt"), "x", "mkdir-fails", w.p(".claude")});
       INFO(r.err);
       CHECK(r.status == 0);
