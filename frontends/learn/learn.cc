@@ -363,9 +363,9 @@ int learn_command(const cli::Arguments& args) {
   c.exists = exists;
   c.is_dir = is_dir;
   Learned now = reduce(observed, c);
-  // What the command line names is the server's to see, even when it only
-  // looked at it with stat() (which is not recorded): a directory argument
-  // that was not written is read.
+  // What the command line names is the server's to see, even when it did
+  // not open it during this session: a directory argument that was not
+  // written is read.
   auto named = [&](const std::string& d, const char* why) {
     if (c.covered_read(d) || c.covered_write(d)) return;  // the extended profile has it
     if (std::none_of(now.read.begin(), now.read.end(), [&](const Entry& e) { return path_is_under(d, e.value); }))
