@@ -52,9 +52,10 @@ std::string context_log(int fs) {
 }
 
 const char* kLayerFix =
-    "Fixes: make the kernel's overlay file system available (modprobe overlay); for a rootless launch, Linux 5.11 "
-    "or later, or learn as root; or name the directory with --write (its writes then reach the host) or leave it "
-    "out of the learning jail";
+    "Fixes: make the kernel's overlay file system available (modprobe overlay); for a rootless launch, use Linux "
+    "5.11 or later or learn as root; for a directory whose file system cannot be an overlay's lower layer (two "
+    "overlays stacked on it already, some network or FUSE file systems), name it with --write (its writes then "
+    "reach the host)";
 
 }  // namespace
 

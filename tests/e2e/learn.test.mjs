@@ -313,6 +313,38 @@ process.stderr.write('LAYER ' + out.join(' ') + '\\n');
         assert.match(text, new RegExp(`^ {2}"${flag}",  # [0-9]+ existence checks?$`, 'm'), text);
       });
 
+      test('a layer that cannot be mounted stops the launch: 125 naming the layer, the cause and the fix', async (t) => {
+        if (ctx.kind !== 'root') return t.skip('needs root to stack overlays in a mount namespace of its own');
+        // Two overlays stacked on a top-level directory (in a private mount
+        // namespace that only this test's processes share): a third, the
+        // layer over it, exceeds the kernel's stacking depth.
+        const top = ['/srv', '/media', '/opt', '/mnt'].find((d) => fs.existsSync(d) && fs.lstatSync(d).isDirectory());
+        if (!top) return t.skip('no /srv, /media, /opt or /mnt directory to stack overlays on');
+        const base = fs.mkdtempSync('/var/tmp/mcpjail-e2e-layer-fail-');
+        ctx.tempDirs.push(base);
+        for (const d of ['low', 'u1', 'w1', 'l1', 'u2', 'w2']) fs.mkdirSync(path.join(base, d), { mode: 0o755 });
+        fs.writeFileSync(path.join(base, 'low', 'f.txt'), 'f\n', { mode: 0o644 });
+        const file = path.join(ctx.out, 'stacked.learned.toml');
+        const inner = `const { execFileSync, spawnSync } = require('child_process');
+const [base, top, bin, file] = process.argv.slice(1);
+execFileSync('mount', ['-t', 'overlay', 'o1', '-o', 'lowerdir=' + base + '/low,upperdir=' + base + '/u1,workdir=' + base + '/w1', base + '/l1']);
+execFileSync('mount', ['-t', 'overlay', 'o2', '-o', 'lowerdir=' + base + '/l1,upperdir=' + base + '/u2,workdir=' + base + '/w2', top]);
+const r = spawnSync(bin, ['learn', '-o', file, '--name', 'stacked', '--', '/bin/true'], { encoding: 'utf8' });
+process.stderr.write(r.stderr);
+process.exit(r.status ?? 99);
+`;
+        const r = await runCollect('unshare', ['-m', '--propagation', 'private', '--', process.execPath, '-e', inner, base,
+          top, ctx.jailBin, file], { env: ctx.env });
+        assert.equal(r.code, 125, r.stderr);
+        assert.match(r.stderr, new RegExp(`the throw-away layer over ${top} \\(an overlay: lower ${top} read-only`), r.stderr);
+        assert.match(r.stderr, /cannot be mounted: .*Fixes: .*--write/, r.stderr);
+        // The positive control: without the stacked mounts, the same learn runs.
+        const ok = jailArgv(ctx, ['learn', '-o', path.join(ctx.out, 'unstacked.learned.toml'), '--name', 'unstacked',
+          '--', '/bin/true']);
+        const r2 = await runCollect(ok.command, ok.args, { env: ok.env });
+        assert.equal(r2.code, 0, r2.stderr);
+      });
+
       test('escape-class calls a server tries are reported in the profile, never granted', async () => {
         const file = path.join(ctx.out, 'unshare.learned.toml');
         const spec = jailArgv(ctx, ['learn', '-o', file, '--', '/usr/bin/unshare', '--user', '--map-root-user', 'true']);
