@@ -340,6 +340,8 @@ int learn_command(const cli::Arguments& args) {
   TempDir tmp;
   const std::string log = tmp.path + "/events.jsonl";
   stderr_line("mcp-jail: learn: running " + shell_join(inv.command) + " in a learning jail; the profile goes to " + file);
+  for (const auto& n : plan.notes)  // the throw-away layer: where it is, where it is not
+    if (n.starts_with("learning: ")) stderr_line("mcp-jail: learn: " + n.substr(10));
   std::optional<Exerciser> client;
   if (args.has("exercise")) client.emplace();
   const int status = launch(plan, {.invocation = learning, .audit_log = log, .summary = false});

@@ -408,6 +408,11 @@ TEST_CASE("learning layer: read-only trees become layers, mounts below them are 
   REQUIRE_FALSE(plan.notes.empty());
   CHECK(plan.notes.back().find("throw-away layer over " + tree) != std::string::npos);
   CHECK(plan.layer_size == 1 << 20);
+  // `check` writes each step with its reason: the layer as such.
+  const std::string text = render_plan(plan);
+  CHECK(text.find("layer " + tree + "  (overlay: the host's tree read-only below, writes kept in the jail's memory)\n"
+                  "        why: test; learning: a throw-away layer") != std::string::npos);
+  CHECK(text.find("ro    " + w.p("tree/sub") + "\n        why: a mount below the layered " + tree) != std::string::npos);
 
   // Rootless: a tree with a mount below it stays read-only, said in a note;
   // one without is layered.
