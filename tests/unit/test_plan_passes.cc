@@ -356,6 +356,7 @@ TEST_CASE("learning layer: read-only trees become layers, mounts below them are 
   w.dir("tree/sub/deeper");
   w.dir("tree/hidden/mnt");
   w.dir("tree/proj/inner");
+  w.dir("tree/with space");
   w.write("tree/file.txt", "x");
   const std::string tree = w.p("tree");
   Plan plan;
@@ -385,11 +386,16 @@ TEST_CASE("learning layer: read-only trees become layers, mounts below them are 
                                 "4 3 0:7 / " + w.p("tree/sub/deeper") + " rw - tmpfs t rw\n"
                                 "5 2 0:8 / " + w.p("tree/hidden/mnt") + " rw - tmpfs t rw\n"
                                 "6 2 0:9 / " + w.p("tree/proj/inner") + " rw - tmpfs t rw\n"
-                                "7 1 0:10 / /elsewhere\\040x rw - tmpfs t rw\n";
+                                "7 1 0:10 / /elsewhere\\040x rw - tmpfs t rw\n"
+                                "8 2 0:11 / " + w.p("tree/with\\040space") + " rw - tmpfs t rw\n";
   Plan rootless = plan;
   plan.id.root_mode = true;
   add_throwaway_layer(plan, mountinfo, 1 << 20);
-  REQUIRE(plan.mounts.size() == 6);
+  REQUIRE(plan.mounts.size() == 7);
+  // Each right after its tree, in the order of mountinfo's sorted points.
+  CHECK(plan.mounts[1].target == w.p("tree/with space"));
+  CHECK(plan.mounts[1].source == w.p("tree/with space"));
+  plan.mounts.erase(plan.mounts.begin() + 1);
   CHECK(plan.mounts[0].layer);
   CHECK(plan.mounts[0].why.find("throw-away layer") != std::string::npos);
   // Right after its tree: the mount below it, read-only, no layer; the one
