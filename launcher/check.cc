@@ -183,10 +183,11 @@ std::string render_plan(const Plan& p) {
     o << num;
     switch (m.kind) {
       case MountKind::Bind:
-        o << (m.writable ? "rw    " : "ro    ") << m.target;
+        o << (m.writable ? "rw    " : m.layer ? "layer " : "ro    ") << m.target;
         if (m.source != m.target) o << "  <- " << m.source;
         if (!m.is_dir) o << "  (file)";
         if (m.writable) o << (m.exec ? "  exec" : "  noexec");
+        if (m.layer) o << "  (overlay: the host's tree read-only below, writes kept in the jail's memory)";
         if (m.idmap_owner)
           o << "  idmapped: files of uid " << m.idmap_owner->first << " gid " << m.idmap_owner->second
             << " appear as the jail's " << p.id.uid << ":" << p.id.gid << ", what it creates is theirs on the host";

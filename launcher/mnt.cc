@@ -35,6 +35,7 @@ constexpr const char* kNewRoot = "/newroot";
 constexpr const char* kOldRoot = "/oldroot";
 constexpr const char* kEmptyFile = "/gen/empty";
 constexpr const char* kEmptyDir = "/gen/emptydir";
+constexpr const char* kLayerDir = "/layer";  // the throw-away layer's tmpfs (learning plans)
 
 [[noreturn]] void fail(const std::string& what, int err) { throw LaunchError("mounts", errno_text(what, err)); }
 [[noreturn]] void fail(const std::string& what) { throw LaunchError("mounts", what); }
@@ -215,6 +216,7 @@ class RootBuilder {
     const std::uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                 (s.writable ? (s.exec ? 0 : MOUNT_ATTR_NOEXEC) : MOUNT_ATTR_RDONLY);
     const std::string what = (s.writable ? "read-write bind " : "read-only bind ") + s.target;
+    if (s.layer) return layer(s, w.fd.get());
     if (!s.idmap_owner) return clone_to(w.fd.get(), s.target, s.is_dir, attrs, what);
 
     // Idmapped (idmap.hpp): the owner's files appear as the jail's. Only the
@@ -237,6 +239,21 @@ class RootBuilder {
     }
     auto t = ensure_target(s.target, s.is_dir);
     attach(tree.get(), t.get(), what);
+  }
+
+  // A learning plan's throw-away layer (mnt_layer.cc): its tmpfs in the
+  // staging area, detached from the jail's view with it.
+  void layer(const MountStep& s, int lower) {
+    if (layers_ == 0) {
+      if (::mkdir(kLayerDir, 0700) != 0) fail("mkdir the throw-away layer's directory", errno);
+      auto m = layer_tmpfs(plan_.layer_size ? plan_.layer_size : kDefaultTmpfsSize);
+      UniqueFd at(::open(kLayerDir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!at) fail("open the throw-away layer's directory", errno);
+      attach(m.get(), at.get(), "the throw-away layer's tmpfs");
+    }
+    auto tree = layer_tree(s, lower, std::string(kOldRoot) + "/proc/self/fd/", kLayerDir, layers_++, !plan_.id.root_mode);
+    auto t = ensure_target(s.target, true);
+    attach(tree.get(), t.get(), "the throw-away layer over " + s.target);
   }
 
   UniqueFd new_tmpfs(const std::string& mode, std::uint64_t size, std::uint64_t attrs, const std::string& what) {
@@ -483,6 +500,7 @@ class RootBuilder {
   dev_t newroot_dev_ = 0;
   std::set<dev_t> own_devs_;  // the jail's root and the tmpfs mounted by the profile
   bool mask_file_ready_ = false, mask_dir_ready_ = false;  // see mask_source()
+  int layers_ = 0;  // throw-away layers mounted (learning plans)
 };
 
 }  // namespace

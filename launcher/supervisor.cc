@@ -33,6 +33,7 @@
 #include "mcpjail/paths.hpp"
 #include "mcpjail/protect.hpp"
 #include "mcpjail/seccomp.hpp"
+#include "mcpjail/seccomp_policy.hpp"
 #include "mcpjail/user.hpp"
 #include "mcpjail/watch.hpp"
 #include "mcpjail/phase.hpp"
@@ -367,7 +368,8 @@ class Supervisor {
     using K = seccomp::Notice::Kind;
     if (n.kind == K::LauncherExec) return;  // the launcher's own execve of the server
     if (plan_.seccomp.learn) learn(n);
-    if (n.read) return;  // recorded only (learning plans)
+    // Recorded only (learning plans): a read, a look at a path.
+    if (n.read || (n.kind == K::Watch && seccomp::policy::looks_only(n.syscall))) return;
     if (n.kind == K::Deny) {
       nlohmann::json f = {{"syscall", n.syscall}, {"pid", n.pid}, {"allowed", n.allowed}};
       if (n.exec && !n.paths.empty() && !n.paths[0].empty()) f["path"] = n.paths[0];
@@ -428,7 +430,8 @@ class Supervisor {
       if (!n.paths.empty()) add("exec", n.paths[0]);
       return;
     }
-    for (const auto& p : n.paths) add(n.read ? "read" : "write", p);
+    const bool look = n.kind == seccomp::Notice::Kind::Watch && seccomp::policy::looks_only(n.syscall);
+    for (const auto& p : n.paths) add(look ? "stat" : n.read ? "read" : "write", p);
   }
 
   // A program run through a descriptor - a file without a name (a memfd, a

@@ -43,7 +43,8 @@ Verdict WriteMap::judge(const std::string& path) const {
       if (path_is_under(p, s.target) && (!best || s.target.size() >= best->target.size())) best = &s;
     if (!best) return Verdict::NotWritable;  // the jail's own root: read-only
     switch (best->kind) {
-      case MountKind::Bind: return best->writable ? Verdict::Writable : Verdict::NotWritable;
+      // A throw-away layer (learning plans) takes writes; the host never sees them.
+      case MountKind::Bind: return best->writable || best->layer ? Verdict::Writable : Verdict::NotWritable;
       case MountKind::Tmpfs: return Verdict::Writable;
       case MountKind::Symlink: {
         if (p == best->target) return Verdict::NotWritable;  // the link itself, on the read-only root

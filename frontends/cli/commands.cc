@@ -59,8 +59,8 @@ constexpr const OptionSpec* kUnwrapOptions[] = {&kDryRun};
 constexpr const OptionSpec* kDoctorOptions[] = {&kJson, &kVar, &kDoctorWrite};
 constexpr OptionSpec kLearnNetwork{"network", 0, "", false, ValueKind::None,
                                    "let the server reach public names and addresses while learning, and record them"};
-constexpr const OptionSpec* kLearnOptions[] = {&kLearnOutput, &kExtends,     &kLearnName, &kExercise, &kLearnNetwork,
-                                               &kVar,         &kLearnRead,   &kLearnWrite, &kEnv};
+constexpr const OptionSpec* kLearnOptions[] = {&kLearnOutput, &kExtends,   &kLearnName,  &kLearnNetwork, &kExercise,
+                                               &kVar,         &kLearnRead, &kLearnWrite, &kEnv};
 constexpr const OptionSpec* kExportOptions[] = {&kVar, &kRead, &kWrite, &kEnv, &kOutput, &kImage, &kName, &kReplicas};
 
 // ---- commands ------------------------------------------------------------------
@@ -118,9 +118,10 @@ constexpr CommandSpec kCommands[] = {
     {"learn", "", ValueKind::None, ServerCommand::Required, kLearnOptions,
      "write a profile from what a server does",
      "Runs COMMAND as run would, its stdin and stdout the MCP host's, but in a learning jail:\n"
-     "the host's files visible read-only except credentials, writable only where the command\n"
-     "line names a directory (and --write), no network. Every file read, written and executed\n"
-     "and every denied system call is recorded. When the server exits, a profile that extends\n"
+     "the host's files visible except credentials, writable on the host only where the command\n"
+     "line names a directory (and --write); other writes succeed in a throw-away layer that ends\n"
+     "with the jail; no network. Every file read, looked at (stat), written and executed and\n"
+     "every denied system call is recorded. When the server exits, a profile that extends\n"
      "PROFILE (default base) and grants what was used is written to FILE, each line with its\n"
      "evidence; escape-class system calls are reported, never granted. A FILE learn wrote\n"
      "before is widened. Exit status: the server's, or 125 for an error of mcp-jail or a server\n"
@@ -194,11 +195,11 @@ const CommandSpec& command(std::string_view name) {
 std::string synopsis(const CommandSpec& c) {
   std::string s = "mcp-jail " + std::string(c.name);
   if (!c.operand.empty()) s += " " + operand_words(c);
+  // An option with a short name is written by it (-o FILE).
   for (const OptionSpec* o : c.options) {
-    if (o->required)
-      s += " " + (o->short_name ? "-" + std::string(1, o->short_name) + " " + std::string(o->value) : option_words(*o));
-    else
-      s += " [" + option_words(*o) + "]" + (o->repeatable ? "..." : "");
+    const std::string words =
+        o->short_name ? "-" + std::string(1, o->short_name) + " " + std::string(o->value) : option_words(*o);
+    s += o->required ? " " + words : " [" + words + "]" + (o->repeatable ? "..." : "");
   }
   return s + server_words(c);
 }

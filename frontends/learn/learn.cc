@@ -4,12 +4,18 @@
 // The learning jail is an ordinary plan (so it is applied in the usual
 // order): the profile being extended, plus every top-level directory of the
 // host read-only (and executable), credentials hidden, the directories the
-// command line names and --write writable. Other writes fail (EROFS) and
-// are recorded: learning changes nothing on the host outside what the
-// command line names. The plan's seccomp watch is put in learning mode
-// (SeccompPlan::learn): every open, write-intent call, exec and denied call
-// reaches the supervisor, which counts them by path and writes them to the
-// audit log as "learn" events when the launch ends.
+// command line names and --write writable on the host. Every other
+// directory shown read-only is a throw-away layer (add_throwaway_layer in
+// plan.hpp): writes there succeed in the jail's memory, are recorded, and
+// end with the jail, so learning changes nothing on the host outside what
+// the command line names. A layer that cannot be mounted stops the launch
+// (exit 125, naming the layer, the cause and the fix): a learning jail
+// whose writes fail where the server expects them to succeed would learn a
+// different server. The plan's seccomp watch is put in learning mode
+// (SeccompPlan::learn): every open, stat-like look at a path, write-intent
+// call, exec and denied call reaches the supervisor, which counts them by
+// path and writes them to the audit log as "learn" events when the launch
+// ends.
 #include <dirent.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -159,6 +165,10 @@ bool executable(const Plan& plan, const std::string& p) {
     if (r.exec && (path_is_under(p, r.path) || path_is_under(canon, r.path))) return true;
   return false;
 }
+
+// What the throw-away layers hold together (the jail's memory limit, when
+// lower, stops writes first).
+constexpr std::uint64_t kLayerSize = 1ULL << 30;
 
 struct Output {
   std::string path;
@@ -325,10 +335,13 @@ int learn_command(const cli::Arguments& args) {
   plan.seccomp.learn = true;
   plan.seccomp.watch = true;
   plan.seccomp.action = SeccompAction::Errno;  // a denied call fails and is recorded; it never runs
+  add_throwaway_layer(plan, slurp("/proc/self/mountinfo"), kLayerSize);
 
   TempDir tmp;
   const std::string log = tmp.path + "/events.jsonl";
   stderr_line("mcp-jail: learn: running " + shell_join(inv.command) + " in a learning jail; the profile goes to " + file);
+  for (const auto& n : plan.notes)  // the throw-away layer: where it is, where it is not
+    if (n.starts_with("learning: ")) stderr_line("mcp-jail: learn: " + n.substr(10));
   std::optional<Exerciser> client;
   if (args.has("exercise")) client.emplace();
   const int status = launch(plan, {.invocation = learning, .audit_log = log, .summary = false});
@@ -352,9 +365,9 @@ int learn_command(const cli::Arguments& args) {
   c.exists = exists;
   c.is_dir = is_dir;
   Learned now = reduce(observed, c);
-  // What the command line names is the server's to see, even when it only
-  // looked at it with stat() (which is not recorded): a directory argument
-  // that was not written is read.
+  // What the command line names is the server's to see, even when it did
+  // not open it during this session: a directory argument that was not
+  // written is read.
   auto named = [&](const std::string& d, const char* why) {
     if (c.covered_read(d) || c.covered_write(d)) return;  // the extended profile has it
     if (std::none_of(now.read.begin(), now.read.end(), [&](const Entry& e) { return path_is_under(d, e.value); }))

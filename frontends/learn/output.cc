@@ -1,6 +1,7 @@
 // The learned profile's text, and reading back an earlier one (sessions
 // accumulate in one file). Every entry is one line with its evidence:
 //   "/work/project",  # 412 reads, e.g. /work/project/src/index.js
+//   "/opt/tool/config.json",  # 2 existence checks  (only stat()ed)
 #include <regex>
 #include <sstream>
 
@@ -27,10 +28,14 @@ std::string evidence(const Entry& e, const char* what) {
   return s;
 }
 
+// What a read entry only looked at is evidenced as "existence check(s)".
+constexpr const char* kLooked = "existence check";
+
 void array(std::string& out, const char* key, const std::vector<Entry>& entries, const char* what, bool dollar) {
   if (entries.empty()) return;
   out += std::string(key) + " = [\n";
-  for (const auto& e : entries) out += "  " + toml_text::quote(e.value, dollar) + ",  # " + evidence(e, what) + "\n";
+  for (const auto& e : entries)
+    out += "  " + toml_text::quote(e.value, dollar) + ",  # " + evidence(e, e.looked ? kLooked : what) + "\n";
   out += "]\n";
 }
 
@@ -125,7 +130,7 @@ bool parse_learned(std::string_view text, ProfileText* out, std::string* why) {
     *why = "it is not a profile written by mcp-jail learn (its first line is not \"" + std::string(kMarker) + " ...\")";
     return false;
   }
-  static const std::regex entry(R"re(^  ("(?:[^"\\]|\\.)*"),  # ([0-9]+) [a-z ]+?(?:, e\.g\. (.*)|: (.*))?$)re");
+  static const std::regex entry(R"re(^  ("(?:[^"\\]|\\.)*"),  # ([0-9]+) ([a-z ]+?)(?:, e\.g\. (.*)|: (.*))?$)re");
   static const std::regex refused(R"re(^# not granted \(escape class\): ([A-Za-z0-9_]+), ([0-9]+) calls?$)re");
   static const std::regex key(R"re(^([a-z_]+) = ("(?:[^"\\]|\\.)*")$)re");
   std::istringstream in{std::string(text)};
@@ -167,8 +172,9 @@ bool parse_learned(std::string_view text, ProfileText* out, std::string* why) {
       return false;
     }
     e.count = std::stoull(m[2].str());
-    if (m[3].matched) e.example = m[3].str();
+    e.looked = array == "filesystem.read" && m[3].str().starts_with(kLooked);
     if (m[4].matched) e.example = m[4].str();
+    if (m[5].matched) e.example = m[5].str();
     if (array == "exec.allow") out->learned.exec.push_back(e);
     else if (array == "filesystem.read") out->learned.read.push_back(e);
     else if (array == "filesystem.write") out->learned.write.push_back(e);

@@ -106,6 +106,7 @@ Observed parse_events(std::string_view jsonl) {
     else if (access == "write") o.write[path] += count;
     else if (access == "exec") o.exec[path] += count;
     else if (access == "syscall") o.syscalls[path] += count;
+    else if (access == "stat") o.stat[path] += count;
   }
   return o;
 }
@@ -168,6 +169,31 @@ std::string read_root(const std::string& path, const Context& c) {
   return root;
 }
 
+std::string look_root(const std::string& path, const Context& c, const std::vector<std::string>& granted) {
+  if (path == "/" || path.empty() || path[0] != '/' || !c.exists(path)) return {};
+  if (under_any(path, c.secrets)) return {};
+  for (const auto& a : c.anchors)
+    if (path_is_under(path, a) && a != "/" && !under_any(a, c.secrets) &&
+        std::find(c.homes.begin(), c.homes.end(), a) == c.homes.end())
+      return a;  // what the command line names: granted as a whole anyway
+  // An ancestor of what is granted or named: a path walk.
+  auto below = [&](const std::vector<std::string>& v) {
+    return std::any_of(v.begin(), v.end(), [&](const std::string& g) { return path_is_under(g, path); });
+  };
+  if (below(granted) || below(c.anchors) || below(c.write_through) || below(c.homes) || below(c.secrets)) return {};
+  // Deep enough: no shallower than the roots read_root() gives.
+  std::string home;
+  for (const auto& h : c.homes)
+    if (path_is_under(path, h) && h.size() > home.size()) home = h;
+  std::size_t need = 2;
+  if (!home.empty()) {
+    const std::string rel = path.substr(home == "/" ? 0 : home.size());
+    need = depth(home) + (rel.starts_with("/.") ? (rel.starts_with("/.local/") ? 3 : 2) : 1);
+  }
+  if (depth(path) < need) return {};
+  return path;
+}
+
 Learned reduce(const Observed& o, const Context& c) {
   Learned out;
   std::map<std::string, Entry> reads, writes, execs, calls, refused;
@@ -182,8 +208,15 @@ Learned reduce(const Observed& o, const Context& c) {
     }
     if (!c.covered_exec(p)) add(execs, p, p, n);
   }
+  // An existing directory "written" above another written path is the walk
+  // of `mkdir -p` (mkdir of each component, EEXIST): nothing written there.
+  auto walk = [&](const std::string& p) {
+    if (!c.exists(p) || !c.is_dir(p)) return false;
+    return std::any_of(o.write.begin(), o.write.end(),
+                       [&](const auto& w) { return w.first != p && path_is_under(w.first, p); });
+  };
   for (const auto& [p, n] : o.write) {
-    if (jail_only(p, c) || c.covered_write(p)) continue;
+    if (jail_only(p, c) || c.covered_write(p) || walk(p)) continue;
     if (under_any(p, c.secrets)) {
       note_once("write " + p + " (a credential)", n);
       continue;
@@ -199,6 +232,7 @@ Learned reduce(const Observed& o, const Context& c) {
       if (c.exists(p) && c.is_dir(p)) d = p;
       const bool home = std::find(c.homes.begin(), c.homes.end(), d) != c.homes.end();
       const char* why = d == "/"                       ? "/"
+                        : depth(d) == 1                ? "a top-level directory"
                         : home                         ? "a home directory"
                         : system_tree(d)               ? "a system tree"
                         : under_any(d, c.secrets)      ? "a credential"
@@ -229,6 +263,36 @@ Learned reduce(const Observed& o, const Context& c) {
   for (const auto& [p, n] : o.exec)
     if (execs.count(p)) consider_read(p, 0);  // a program run must be visible too
   out.read = collapse(std::move(reads));
+  // Paths only looked at (stat, access, readlink): what a read, write or
+  // exec grants already shows them; else the path itself (look_root()).
+  {
+    std::vector<std::string> granted;
+    for (const auto& e : out.read) granted.push_back(e.value);
+    for (const auto& e : out.write) granted.push_back(e.value);
+    for (const auto& [p, e] : execs) granted.push_back(p);
+    std::vector<std::pair<std::string, std::pair<std::string, std::uint64_t>>> candidates;  // root, (path, count)
+    for (const auto& [p, n] : o.stat) {
+      if (jail_only(p, c) || c.covered_read(p) || written(p) || under_any(p, granted)) continue;
+      const std::string root = look_root(p, c, granted);
+      if (root.empty() || under_any(root, granted)) continue;
+      candidates.push_back({root, {p, n}});
+    }
+    // A look at a directory above another look is the walk to it.
+    std::map<std::string, Entry> looks;
+    for (const auto& [root, seen] : candidates)
+      if (std::none_of(candidates.begin(), candidates.end(),
+                       [&](const auto& o2) { return o2.first != root && path_is_under(o2.first, root); }))
+        add(looks, root, seen.first, seen.second);
+    if (!looks.empty()) {
+      std::map<std::string, Entry> all;
+      for (auto& e : out.read) all[e.value] = std::move(e);
+      for (auto& e : collapse(std::move(looks))) {
+        e.looked = true;
+        all[e.value] = std::move(e);
+      }
+      out.read = collapse(std::move(all));
+    }
+  }
   for (auto& [p, e] : execs) out.exec.push_back(e);
   for (const auto& [s, n] : o.syscalls) {
     if (escape_class(s)) add(refused, s, s, n);
@@ -264,6 +328,7 @@ std::vector<Entry> merge(const std::vector<Entry>& earlier, const std::vector<En
   for (const auto& e : now) {
     auto it = m.find(e.value);
     if (it == m.end()) m[e.value] = e;  // an entry seen before keeps its first evidence
+    else if (it->second.looked && !e.looked) it->second = e;  // ... unless it was only looked at then
   }
   if (!collapse_paths) {
     std::vector<Entry> out;

@@ -15,6 +15,17 @@ namespace mcpjail::mnt {
 // Throws LaunchError("mounts", ...).
 void build_root(const Plan& plan);
 
+// The throw-away layer of learning plans (MountStep::layer; mnt_layer.cc):
+// the tmpfs that holds every layer's upper and work directories (detached,
+// `size` bytes), and one layer's overlay (detached) for step `s`, whose
+// lower is the directory `lower` (an fd; `proc_self_fd` + its number names
+// it), its upper and work directories made as number `n` in `dir` (on the
+// layer tmpfs). `userns`: mounted in the jail's user namespace (rootless).
+// Throws LaunchError("mounts", ...) naming the layer, the cause and the fix.
+UniqueFd layer_tmpfs(std::uint64_t size);
+UniqueFd layer_tree(const MountStep& s, int lower, const std::string& proc_self_fd, const std::string& dir, int n,
+                    bool userns);
+
 // What the server may write in /dev (the rest of it is read-only): Landlock
 // gives each entry without `link` a write rule; the watch counts all of them
 // writable. An entry with `link` is a symlink into another one (/dev/ptmx ->

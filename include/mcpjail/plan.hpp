@@ -44,6 +44,11 @@ struct MountStep {
   // Root launches: a writable bind whose owner is not the jail's user is
   // idmapped (idmap.hpp): files of this uid and gid appear as the jail's.
   std::optional<std::pair<uid_t, gid_t>> idmap_owner;
+  // `mcp-jail learn` only (add_throwaway_layer): a read-only Bind of a
+  // directory shown through the throw-away layer, an overlay whose lower is
+  // the host's tree (never written) and whose upper lives in a tmpfs of the
+  // jail: writes succeed there and vanish with the jail. No profile sets it.
+  bool layer = false;
 };
 
 // Who the server runs as.
@@ -200,6 +205,7 @@ struct Plan {
   std::vector<ProtectedPath> protect;     // protected names in the write paths, in order
   ProtectScan protect_scan;
   std::vector<std::string> notes;         // explanations shown by `check`
+  std::uint64_t layer_size = 0;           // the throw-away layer's tmpfs (MountStep::layer), bytes
 };
 
 // One --env of the command line: NAME (passed from the launcher's
@@ -229,6 +235,14 @@ struct Invocation {
 // Builds the plan. Throws ProfileError (bad profile entries, with locations)
 // or LaunchError (exit code 125, 126 or 127).
 Plan make_plan(const Profile& profile, const Invocation& inv);
+
+// `mcp-jail learn`: every read-only bind of a directory that no writable
+// bind holds becomes a throw-away layer (MountStep::layer), its Landlock rule
+// writable; a mount below a layered tree's source (`mountinfo`: the text of
+// /proc/self/mountinfo), which the overlay would not show, is bound
+// read-only at its place (writes there fail, EROFS, and are recorded).
+// `size`: the bytes the layers may hold together.
+void add_throwaway_layer(Plan& plan, const std::string& mountinfo, std::uint64_t size);
 
 // The invocation of this process: uid, environment, cwd, HOME.
 Invocation current_invocation();

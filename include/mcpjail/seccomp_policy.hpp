@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -131,7 +132,8 @@ struct PathArg {
 };
 struct Watched {
   const char* syscall;
-  enum class Kind { Write, Exec } kind;
+  // Look: a learning plan's look at a path (looked()); neither written nor run.
+  enum class Kind { Write, Exec, Look } kind;
   // open/openat: the index of the flags argument, observed only with one of
   // kOpenWriteFlags; -1: every call is observed.
   int flags_arg = -1;
@@ -146,6 +148,18 @@ struct Watched {
   int at_flags_arg = -1;
 };
 const std::vector<Watched>& watched();
+
+// ---- Looks (learning plans only) ---------------------------------------------
+// Calls that only look at a path - stat, lstat, newfstatat, statx, access,
+// faccessat, faccessat2, readlink, readlinkat - sent to the supervisor by a
+// learning plan (SeccompPlan::learn) so that a path whose existence the
+// server checks is recorded ("stat" learn events). Observed like the watch:
+// the call continues and the kernel decides. A call with AT_EMPTY_PATH (an
+// fstat() by descriptor) stays in the kernel: its file was opened, and
+// recorded, before. Defined in compile.cc; never part of a profile's filter.
+const std::vector<Watched>& looked();
+// `syscall` is one of looked().
+bool looks_only(std::string_view syscall);
 
 // ---- Calls the supervisor performs -------------------------------------------
 // With SeccompPlan::seal_memfd, these calls (when the policy allows them) go

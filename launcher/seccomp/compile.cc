@@ -33,7 +33,9 @@
 //     their own; a profile deny of a watched call wins (it is a denial, not
 //     watched). What the supervisor does with them: notify.cc. A learning
 //     plan (SeccompPlan::learn, `mcp-jail learn`) sends open/openat always,
-//     reads too, so that the supervisor can record what was read.
+//     reads too, so that the supervisor can record what was read, and the
+//     calls that only look at a path (policy::looked(): stat, access,
+//     readlink, ...) unless they name a descriptor (AT_EMPTY_PATH).
 //   - Calls the supervisor performs (SeccompPlan::seal_memfd,
 //     policy::performed()): memfd_create always goes to the supervisor,
 //     which makes the memfd sealed against exec and hands it over.
@@ -80,6 +82,27 @@ std::set<int> resolve_all(const std::vector<std::string>& names) {
 
 // By name, resolving only the watched calls: the supervisor builds this
 // before every launch.
+namespace policy {
+
+const std::vector<Watched>& looked() {
+  using K = Watched::Kind;
+  static const std::vector<Watched> table = {
+      {"stat", K::Look, -1, -1, {{-1, 0}}},          {"lstat", K::Look, -1, -1, {{-1, 0}}},
+      {"newfstatat", K::Look, -1, -1, {{0, 1}}, 3},  {"statx", K::Look, -1, -1, {{0, 1}}, 2},
+      {"access", K::Look, -1, -1, {{-1, 0}}},        {"faccessat", K::Look, -1, -1, {{0, 1}}},
+      {"faccessat2", K::Look, -1, -1, {{0, 1}}, 3},  {"readlink", K::Look, -1, -1, {{-1, 0}}},
+      {"readlinkat", K::Look, -1, -1, {{0, 1}}},
+  };
+  return table;
+}
+
+bool looks_only(std::string_view syscall) {
+  const auto& t = looked();
+  return std::any_of(t.begin(), t.end(), [&](const Watched& w) { return syscall == w.syscall; });
+}
+
+}  // namespace policy
+
 std::map<int, const policy::Watched*> watched_calls(const SeccompPlan& plan) {
   std::map<int, const policy::Watched*> out;
   if (!plan.watch) return out;
@@ -96,6 +119,16 @@ std::map<int, const policy::Watched*> watched_calls(const SeccompPlan& plan) {
     const int nr = resolve(w.syscall);
     if (allowed && nr >= 0) out[nr] = &w;
   }
+  if (plan.learn)
+    for (const auto& w : policy::looked()) {
+      if (listed(plan.deny, w.syscall)) continue;
+      bool allowed = listed(plan.allow, w.syscall);
+      for (const auto& g : policy::allowed_groups())
+        if (!allowed && (g.bases & base))
+          for (const char* name : g.syscalls) allowed |= std::strcmp(name, w.syscall) == 0;
+      const int nr = resolve(w.syscall);
+      if (allowed && nr >= 0) out[nr] = &w;
+    }
   return out;
 }
 
@@ -236,6 +269,12 @@ Program compile_with_libseccomp(const SeccompPlan& plan) {
       if (deny_action != SCMP_ACT_NOTIFY)
         for (std::uint64_t bit = 1; bit <= policy::kOpenWriteFlags; bit <<= 1)
           if (bit & policy::kOpenWriteFlags) add_rule(c, SCMP_ACT_NOTIFY, nr, {SCMP_CMP(a, SCMP_CMP_MASKED_EQ, bit, bit)});
+      watching = true;
+    } else if (w->second->kind == policy::Watched::Kind::Look && w->second->at_flags_arg >= 0) {
+      // A look by descriptor (AT_EMPTY_PATH: fstat) stays in the kernel.
+      const unsigned a = static_cast<unsigned>(w->second->at_flags_arg);
+      add_rule(c, SCMP_ACT_ALLOW, nr, {SCMP_CMP(a, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)});
+      if (deny_action != SCMP_ACT_NOTIFY) add_rule(c, SCMP_ACT_NOTIFY, nr, {SCMP_CMP(a, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0)});
       watching = true;
     } else {
       if (deny_action != SCMP_ACT_NOTIFY) add_rule(c, SCMP_ACT_NOTIFY, nr, {});

@@ -257,6 +257,111 @@ function suite() {
         assert.match(text, /^mode = "none"/m);
       });
 
+      test('the throw-away layer: writes succeed inside, the host tree stays byte-identical, --write reaches the host; a path only looked at is read', async () => {
+        // Root launches run the server as nobody: its tree below /var/tmp.
+        // Rootless ones below the user's home (a copy-up below /var/tmp, which
+        // root owns, fails in the user namespace).
+        const base = process.getuid() === 0 && ctx.kind === 'root'
+          ? fs.mkdtempSync('/var/tmp/mcpjail-e2e-layer-')
+          : fs.mkdtempSync(path.join(ctx.host.home, 'mcpjail-e2e-layer-'));
+        ctx.tempDirs.push(base);
+        const tree = path.join(base, 'tree');
+        const wdir = path.join(base, 'w');
+        const bin = path.join(base, 'bin');
+        const flag = path.join(base, 'conf', 'flag.json');
+        for (const d of [path.join(tree, 'sub'), wdir, bin, path.dirname(flag)]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
+        fs.writeFileSync(path.join(tree, 'keep.txt'), `kept ${hex()}\n`, { mode: 0o644 });
+        fs.writeFileSync(path.join(tree, 'gone.txt'), 'to be removed inside\n', { mode: 0o644 });
+        fs.writeFileSync(path.join(tree, 'sub', 'deep.txt'), 'deep\n', { mode: 0o600 });
+        fs.writeFileSync(flag, '{}\n', { mode: 0o644 });
+        // The tree is not on the command line (that would make it writable on
+        // the host): the script names it.
+        const script = path.join(bin, 'layer.cjs');
+        fs.writeFileSync(script, `const fs = require('fs');
+const tree = ${JSON.stringify(tree)};
+const out = [];
+fs.writeFileSync(tree + '/keep.txt', 'changed inside\\n');
+out.push('overwrite=' + fs.readFileSync(tree + '/keep.txt', 'utf8').trim().replace(' ', '_'));
+fs.mkdirSync(tree + '/made/deeper', { recursive: true });
+fs.writeFileSync(tree + '/made/deeper/new.txt', 'new\\n');
+out.push('create=' + fs.readFileSync(tree + '/made/deeper/new.txt', 'utf8').trim());
+fs.rmSync(tree + '/gone.txt');
+out.push('unlink=' + !fs.existsSync(tree + '/gone.txt'));
+fs.appendFileSync(tree + '/sub/deep.txt', 'more\\n');
+out.push('append=' + fs.readFileSync(tree + '/sub/deep.txt', 'utf8').split('\\n').length);
+fs.writeFileSync(${JSON.stringify(path.join(wdir, 'through.txt'))}, 'through\\n');
+out.push('looked=' + fs.existsSync(${JSON.stringify(flag)}));
+process.stderr.write('LAYER ' + out.join(' ') + '\\n');
+`, { mode: 0o644 });
+        if (process.getuid() === 0) execFileSync('chown', ['-R', `${ctx.jailUid}:${ctx.jailGid}`, base]);
+        const snapshot = () => {
+          const out = [];
+          const walk = (d) => {
+            for (const n of fs.readdirSync(d).sort()) {
+              const f = path.join(d, n);
+              const st = fs.lstatSync(f);
+              out.push([path.relative(tree, f), st.mode, st.uid, st.gid, st.size, st.mtimeMs,
+                st.isFile() ? fs.readFileSync(f, 'hex') : ''].join(' '));
+              if (st.isDirectory()) walk(f);
+            }
+          };
+          walk(tree);
+          const st = fs.lstatSync(tree);
+          return [st.mode, st.uid, st.mtimeMs, ...out].join('\n');
+        };
+        const before = snapshot();
+        const file = path.join(ctx.out, 'layer.learned.toml');
+        const spec = jailArgv(ctx, ['learn', '-o', file, '--name', 'layer', '--read', bin, '--write', wdir, '--',
+          process.execPath, script]);
+        const r = await runCollect(spec.command, spec.args, { env: spec.env });
+        assert.equal(r.code, 0, r.stderr);
+        // Inside, every write succeeded.
+        assert.match(r.stderr, /^LAYER overwrite=changed_inside create=new unlink=true append=3 looked=true$/m, r.stderr);
+        // The host's tree is as it was, byte for byte; the --write path got its file.
+        assert.equal(snapshot(), before, 'the host tree changed while learning');
+        assert.ok(!fs.existsSync(path.join(tree, 'made')), 'a directory made inside reached the host');
+        assert.equal(fs.readFileSync(path.join(wdir, 'through.txt'), 'utf8'), 'through\n', 'the --write path was not written');
+        // Recorded: the tree as written, with evidence; the flag only looked at.
+        const text = fs.readFileSync(file, 'utf8');
+        const a = arrays(text);
+        assert.ok((a.write ?? []).includes(tree), `the layered tree is not in write:\n${text}`);
+        assert.match(text, new RegExp(`^ {2}"${tree}",  # [0-9]+ writes, e\\.g\\. ${tree}/`, 'm'));
+        assert.ok((a.write ?? []).includes(wdir), text);
+        assert.match(text, new RegExp(`^ {2}"${flag}",  # [0-9]+ existence checks?$`, 'm'), text);
+      });
+
+      test('a layer that cannot be mounted stops the launch: 125 naming the layer, the cause and the fix', async (t) => {
+        if (ctx.kind !== 'root') return t.skip('needs root to stack overlays in a mount namespace of its own');
+        // Two overlays stacked on a top-level directory (in a private mount
+        // namespace that only this test's processes share): a third, the
+        // layer over it, exceeds the kernel's stacking depth.
+        const top = ['/srv', '/media', '/opt', '/mnt'].find((d) => fs.existsSync(d) && fs.lstatSync(d).isDirectory());
+        if (!top) return t.skip('no /srv, /media, /opt or /mnt directory to stack overlays on');
+        const base = fs.mkdtempSync('/var/tmp/mcpjail-e2e-layer-fail-');
+        ctx.tempDirs.push(base);
+        for (const d of ['low', 'u1', 'w1', 'l1', 'u2', 'w2']) fs.mkdirSync(path.join(base, d), { mode: 0o755 });
+        fs.writeFileSync(path.join(base, 'low', 'f.txt'), 'f\n', { mode: 0o644 });
+        const file = path.join(ctx.out, 'stacked.learned.toml');
+        const inner = `const { execFileSync, spawnSync } = require('child_process');
+const [base, top, bin, file] = process.argv.slice(1);
+execFileSync('mount', ['-t', 'overlay', 'o1', '-o', 'lowerdir=' + base + '/low,upperdir=' + base + '/u1,workdir=' + base + '/w1', base + '/l1']);
+execFileSync('mount', ['-t', 'overlay', 'o2', '-o', 'lowerdir=' + base + '/l1,upperdir=' + base + '/u2,workdir=' + base + '/w2', top]);
+const r = spawnSync(bin, ['learn', '-o', file, '--name', 'stacked', '--', '/bin/true'], { encoding: 'utf8' });
+process.stderr.write(r.stderr);
+process.exit(r.status ?? 99);
+`;
+        const r = await runCollect('unshare', ['-m', '--propagation', 'private', '--', process.execPath, '-e', inner, base,
+          top, ctx.jailBin, file], { env: ctx.env });
+        assert.equal(r.code, 125, r.stderr);
+        assert.match(r.stderr, new RegExp(`the throw-away layer over ${top} \\(an overlay: lower ${top} read-only`), r.stderr);
+        assert.match(r.stderr, /cannot be mounted: .*Fixes: .*--write/, r.stderr);
+        // The positive control: without the stacked mounts, the same learn runs.
+        const ok = jailArgv(ctx, ['learn', '-o', path.join(ctx.out, 'unstacked.learned.toml'), '--name', 'unstacked',
+          '--', '/bin/true']);
+        const r2 = await runCollect(ok.command, ok.args, { env: ok.env });
+        assert.equal(r2.code, 0, r2.stderr);
+      });
+
       test('escape-class calls a server tries are reported in the profile, never granted', async () => {
         const file = path.join(ctx.out, 'unshare.learned.toml');
         const spec = jailArgv(ctx, ['learn', '-o', file, '--', '/usr/bin/unshare', '--user', '--map-root-user', 'true']);

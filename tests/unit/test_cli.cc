@@ -154,6 +154,13 @@ TEST_CASE("export: FORMAT then PROFILE, -o DIR, the server's command with or wit
         "[--env NAME[=VALUE]]... -o DIR [--image IMAGE] [--name NAME] [--replicas N] [--] COMMAND [ARG]...");
 }
 
+TEST_CASE("learn: the synopsis writes -o FILE, as the option's short name") {
+  CHECK(synopsis(mcpjail::cli::command("learn")) ==
+        "mcp-jail learn [-o FILE] [--extends PROFILE] [--name NAME] [--network] [--exercise] [--var NAME=VALUE]... "
+        "[--read PATH]... [--write PATH]... [--env NAME[=VALUE]]... [--] COMMAND [ARG]...");
+  CHECK(help(mcpjail::cli::command("learn")).find("  -o, --output FILE") != std::string::npos);
+}
+
 TEST_CASE("wrap: CONFIG.json before or after its options, -- before a name starting with -") {
   const Arguments a = parse_of("wrap", {"--profile=filesystem", "--dry-run", "c.json"});
   CHECK(a.operand == "c.json");

@@ -104,10 +104,22 @@ TEST_CASE("learn: writes are the directories written, never /, a home or a syste
   o.write["/srv/app/dist/state.json"] = 1;  // the server's own files: not granted
   o.read["/work/proj/out/r.txt"] = 1;       // inside a write root: no read line
   o.read["/work/other/f"] = 1;
+  // mkdir -p /srv/app2/new/deeper: mkdir of /srv and /srv/app2 (they exist),
+  // then the new ones; a write to a top-level directory itself is not granted.
+  o.write["/srv"] = 1;
+  o.write["/srv/app2"] = 1;
+  o.write["/srv/app2/new"] = 1;
+  o.write["/srv/app2/new/deeper"] = 1;
+  o.write["/opt"] = 1;
+  c.exists = [prev = c.exists](const std::string& p) { return p == "/srv/app2" || p == "/opt" || prev(p); };
+  c.is_dir = [prev = c.is_dir](const std::string& p) { return p == "/srv/app2" || p == "/opt" || prev(p); };
   const Learned l = reduce(o, c);
-  CHECK(values(l.write) == std::vector<std::string>{"/home/u/.cache/tool", "/work/proj"});
+  CHECK(values(l.write) == std::vector<std::string>{"/home/u/.cache/tool", "/srv/app2", "/work/proj"});
   CHECK(values(l.read) == std::vector<std::string>{"/work/other"});
-  CHECK(l.notes.size() == 5);
+  CHECK(l.notes.size() == 6);
+  bool top = false;
+  for (const auto& n : l.notes) top |= n.find("write /opt (a top-level directory)") != std::string::npos;
+  CHECK(top);
 }
 
 TEST_CASE("learn: escape-class system calls are reported, never granted") {
@@ -220,4 +232,59 @@ TEST_CASE("learn: connections become name:port entries by the names that led to 
   CHECK(back.learned.network == l.network);
   p.learned.network.clear();
   CHECK(render(p).find("mode = \"none\"") != std::string::npos);
+}
+
+TEST_CASE("learn: paths only looked at are granted as themselves, never a walk, a home or a credential") {
+  const Context c = host({"/work/proj/src/a.js", "/opt/tool/conf.json", "/opt/tool/data/x", "/srv/flags/on",
+                          "/home/u/.config/tool/x.json", "/home/u/.config/other/y", "/home/u/.ssh/id_ed25519",
+                          "/home/u/bin/helper", "/home/u/notes/todo.txt", "/var/lib/app/state", "/usr/lib/libc.so"});
+  Observed o;
+  o.read["/home/u/notes/todo.txt"] = 1;
+  for (const char* p : {
+           "/opt/tool/conf.json",          // a file: granted as itself
+           "/srv/flags",                   // a directory: itself
+           "/home/u/.config/tool/x.json",  // below ~/.config: itself
+           "/home/u/.config",              // a dot-directory of a home: never
+           "/home/u",                      // a home: never
+           "/home",                        // holds a home: never
+           "/", "/opt",                    // too wide
+           "/home/u/.ssh",                 // a credential
+           "/home/u/.ssh/id_ed25519",      // below one
+           "/home/u/notes/todo.txt",       // read anyway: covered by its read root
+           "/home/u/notes",                // the read root itself
+           "/work", "/work/proj",          // the walk to what the command line names; the anchor itself
+           "/work/proj/src/a.js",          // below the anchor: the anchor
+           "/usr/lib/libc.so",             // the extended profile shows it
+           "/var/lib/app", "/var/lib/app/state",  // a walk: only the deepest
+           "/opt/missing",                 // not on the host
+           "/proc/self/exe", "/tmp/x",     // the jail's own
+       })
+    o.stat[p] = 1;
+  const Learned l = reduce(o, c);
+  CHECK(values(l.read) == std::vector<std::string>{"/home/u/.config/tool/x.json", "/home/u/notes",
+                                                   "/opt/tool/conf.json", "/srv/flags", "/var/lib/app/state",
+                                                   "/work/proj"});
+  for (const auto& e : l.read)
+    CHECK(e.looked == (e.value != "/home/u/notes"));
+  // Through the text and back: the evidence says what was seen.
+  ProfileText p;
+  p.name = "srv";
+  p.extends = "base";
+  p.learned = l;
+  const std::string text = render(p);
+  CHECK(text.find("\"/srv/flags\",  # 1 existence check") != std::string::npos);
+  ProfileText back;
+  std::string why;
+  REQUIRE(parse_learned(text, &back, &why));
+  CHECK(back.learned.read == l.read);
+  // A later session that reads it: the entry's evidence becomes the read.
+  const auto merged = merge(back.learned.read, {{"/srv/flags", 3, "/srv/flags/on"}}, true);
+  for (const auto& e : merged)
+    if (e.value == "/srv/flags") CHECK((!e.looked && e.count == 3));
+}
+
+TEST_CASE("learn: the audit log's stat events are looks") {
+  const Observed o = parse_events("{\"event\":\"learn\",\"access\":\"stat\",\"path\":\"/a\",\"count\":4}\n");
+  CHECK(o.stat.at("/a") == 4);
+  CHECK(o.read.empty());
 }

@@ -355,3 +355,85 @@ TEST_CASE("passes: network, settings and pins") {
   plan_pins(ps.c, cmd);
   CHECK_THAT(ps.notes.at(0), Catch::Contains("does not cover the command's entry point /usr/bin/false"));
 }
+
+TEST_CASE("learning layer: read-only trees become layers, mounts below them are bound again, write paths stay") {
+  support::ScratchDir w("layer");
+  w.dir("tree/sub/deeper");
+  w.dir("tree/hidden/mnt");
+  w.dir("tree/proj/inner");
+  w.dir("tree/with space");
+  w.write("tree/file.txt", "x");
+  const std::string tree = w.p("tree");
+  Plan plan;
+  auto bind = [&](const std::string& t, bool writable, bool is_dir) {
+    MountStep s;
+    s.kind = MountKind::Bind;
+    s.target = s.source = t;
+    s.writable = writable;
+    s.is_dir = is_dir;
+    s.why = "test";
+    return s;
+  };
+  plan.mounts.push_back(bind(tree, false, true));
+  plan.mounts.push_back(bind(w.p("tree/file.txt"), false, false));
+  MountStep mask;
+  mask.kind = MountKind::Mask;
+  mask.target = w.p("tree/hidden");
+  plan.mounts.push_back(mask);
+  plan.mounts.push_back(bind(w.p("tree/proj"), true, true));
+  plan.mounts.push_back(bind(w.p("tree/proj/inner"), false, true));  // a protected name in a write path
+  plan.landlock.rules = {{"/", false, false, false, true}, {tree, false, true}, {w.p("tree/proj"), true, false}};
+  // mountinfo: a mount below the tree, one below the hidden path, one in the
+  // write path, the tree itself, one elsewhere; a space escaped.
+  const std::string mountinfo = "1 0 8:1 / / rw - ext4 /dev/x rw\n"
+                                "2 1 0:5 / " + tree + " rw - ext4 /dev/y rw\n"
+                                "3 2 0:6 / " + w.p("tree/sub") + " rw - tmpfs t rw\n"
+                                "4 3 0:7 / " + w.p("tree/sub/deeper") + " rw - tmpfs t rw\n"
+                                "5 2 0:8 / " + w.p("tree/hidden/mnt") + " rw - tmpfs t rw\n"
+                                "6 2 0:9 / " + w.p("tree/proj/inner") + " rw - tmpfs t rw\n"
+                                "7 1 0:10 / /elsewhere\\040x rw - tmpfs t rw\n"
+                                "8 2 0:11 / " + w.p("tree/with\\040space") + " rw - tmpfs t rw\n";
+  Plan rootless = plan;
+  plan.id.root_mode = true;
+  add_throwaway_layer(plan, mountinfo, 1 << 20);
+  REQUIRE(plan.mounts.size() == 7);
+  // Each right after its tree, in the order of mountinfo's sorted points.
+  CHECK(plan.mounts[1].target == w.p("tree/with space"));
+  CHECK(plan.mounts[1].source == w.p("tree/with space"));
+  plan.mounts.erase(plan.mounts.begin() + 1);
+  CHECK(plan.mounts[0].layer);
+  CHECK(plan.mounts[0].why.find("throw-away layer") != std::string::npos);
+  // Right after its tree: the mount below it, read-only, no layer; the one
+  // below it comes along with the (recursive) bind.
+  CHECK(plan.mounts[1].target == w.p("tree/sub"));
+  CHECK(plan.mounts[1].kind == MountKind::Bind);
+  CHECK_FALSE(plan.mounts[1].writable);
+  CHECK_FALSE(plan.mounts[1].layer);
+  CHECK(plan.mounts[1].why.find("a mount below the layered") != std::string::npos);
+  CHECK_FALSE(plan.mounts[2].layer);  // a file: no overlay
+  CHECK(plan.mounts[3].kind == MountKind::Mask);
+  CHECK_FALSE(plan.mounts[4].layer);  // writable: reaches the host
+  CHECK_FALSE(plan.mounts[5].layer);  // inside a write path: stays read-only
+  CHECK(plan.landlock.rules[1].write);
+  CHECK_FALSE(plan.landlock.rules[0].write);
+  REQUIRE_FALSE(plan.notes.empty());
+  CHECK(plan.notes.back().find("throw-away layer over " + tree) != std::string::npos);
+  CHECK(plan.layer_size == 1 << 20);
+  // `check` writes each step with its reason: the layer as such.
+  const std::string text = render_plan(plan);
+  CHECK(text.find("layer " + tree + "  (overlay: the host's tree read-only below, writes kept in the jail's memory)\n"
+                  "        why: test; learning: a throw-away layer") != std::string::npos);
+  CHECK(text.find("ro    " + w.p("tree/sub") + "\n        why: a mount below the layered " + tree) != std::string::npos);
+
+  // Rootless: a tree with a mount below it stays read-only, said in a note;
+  // one without is layered.
+  add_throwaway_layer(rootless, mountinfo, 1 << 20);
+  REQUIRE(rootless.mounts.size() == 5);
+  CHECK_FALSE(rootless.mounts[0].layer);
+  CHECK_FALSE(rootless.landlock.rules[1].write);
+  CHECK(rootless.notes.back().find("no throw-away layer over " + tree) != std::string::npos);
+  Plan plain;
+  plain.mounts.push_back(bind(tree, false, true));
+  add_throwaway_layer(plain, "1 0 8:1 / / rw - ext4 /dev/x rw\n", 1 << 20);
+  CHECK(plain.mounts[0].layer);
+}

@@ -42,6 +42,8 @@ class Exerciser {
 // system call name) -> number of calls.
 struct Observed {
   std::map<std::string, std::uint64_t> read, write, exec, syscalls;
+  // Paths only looked at (stat, access, readlink, ...): "stat" events.
+  std::map<std::string, std::uint64_t> stat;
   std::uint64_t dropped = 0;  // distinct paths beyond what the supervisor keeps
   // learn --network: the names the DNS filter answered, by address, and the
   // connections made ("tcp 192.0.2.1 443" -> count).
@@ -56,6 +58,9 @@ struct Entry {
   std::string value;
   std::uint64_t count = 0;
   std::string example;  // a path seen below `value` ("" when the same)
+  // A read entry for a path the server only looked at (stat, access,
+  // readlink): its existence is what it checked. Evidence "existence check".
+  bool looked = false;
   bool operator==(const Entry&) const = default;
 };
 
@@ -89,6 +94,16 @@ bool escape_class(std::string_view syscall);
 // below /, or the file itself. "" when none may be granted (/, a home, a
 // credential).
 std::string read_root(const std::string& path, const Context& c);
+
+// What to grant for a path the server only looked at (stat, access,
+// readlink), or "" for nothing: the directory the command line names that
+// holds it, else the path itself when it exists and is no shallower than
+// the roots read_root() gives (two components below /, one below a home,
+// two below its dot-directories, three below ~/.local: never /, a top-level
+// directory, a home, ~/.config or a credential, nor a directory holding a
+// home or a credential) and is no ancestor of what is granted or named
+// anyway (a path walk, as realpath() makes, grants nothing).
+std::string look_root(const std::string& path, const Context& c, const std::vector<std::string>& granted);
 
 // Observations -> entries, sorted, collapsed (no entry below another).
 Learned reduce(const Observed& o, const Context& c);
