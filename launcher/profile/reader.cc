@@ -38,15 +38,25 @@ NewlineIndex& newline_index() {
   return index;
 }
 
+thread_local const std::string* display_name = nullptr;  // see DisplayName
+
+std::string shown_name(const std::string& toml_name) {
+  return display_name && toml_name == kTomlSourceName ? *display_name : toml_name;
+}
+
 }  // namespace
+
+DisplayName::DisplayName(const std::string& name) : outer_(display_name) { display_name = &name; }
+DisplayName::~DisplayName() { display_name = outer_; }
 
 SourceLoc loc_of(const TV& v) {
   if (const auto* r = dynamic_cast<const toml::detail::region*>(toml::detail::get_region(v)); r && r->source()) {
     const auto offset = static_cast<std::size_t>(r->first() - r->begin());
-    return SourceLoc{r->name(), newline_index().line_of(r->source(), offset), static_cast<unsigned>(r->before() + 1)};
+    return SourceLoc{shown_name(r->name()), newline_index().line_of(r->source(), offset),
+                     static_cast<unsigned>(r->before() + 1)};
   }
   const auto l = v.location();
-  return SourceLoc{l.file_name(), static_cast<unsigned>(l.line()), static_cast<unsigned>(l.column())};
+  return SourceLoc{shown_name(l.file_name()), static_cast<unsigned>(l.line()), static_cast<unsigned>(l.column())};
 }
 
 SourceLoc key_loc(const std::string& key, const TV& v) {
