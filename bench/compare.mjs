@@ -3,18 +3,23 @@
 // (one launch of each, then the next round), so that a busy, shared machine
 // slows them alike; hyperfine (bench/launch.sh) runs each command's launches
 // back to back instead.
-//   node bench/compare.mjs [RUNS] [MCPJAIL_BIN...]   (default: 300, build/mcp-jail)
+//   node bench/compare.mjs [RUNS] [MCPJAIL_BIN...] [-- ARGS...]
+// (default: 300, build/mcp-jail; ARGS: run base --audit-log none -- /bin/true)
 // Prints mean, median and minimum per command and the ratios to bwrap.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const runs = Number(process.argv[2] || 300);
-const bins = process.argv.slice(3);
+const argv = process.argv.slice(2);
+const dash = argv.indexOf('--');
+const jailArgs = dash >= 0 ? argv.slice(dash + 1) : ['run', 'base', '--audit-log', 'none', '--', '/bin/true'];
+const head = dash >= 0 ? argv.slice(0, dash) : argv;
+const runs = Number(head[0] || 300);
+const bins = head.slice(1);
 if (!bins.length) bins.push(path.join(root, 'build', 'mcp-jail'));
 const cmds = [['bwrap --unshare-all', 'bwrap', ['--unshare-all', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '/bin/true']]];
-for (const b of bins) cmds.push([`${b} run base`, b, ['run', 'base', '--audit-log', 'none', '--', '/bin/true']]);
+for (const b of bins) cmds.push([`${b} ${jailArgs.slice(0, 2).join(' ')}`, b, jailArgs]);
 const times = cmds.map(() => []);
 const warmup = 20;
 for (let i = 0; i < runs + warmup; i++)

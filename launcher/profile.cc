@@ -156,7 +156,7 @@ class FileLoader : public Reader {
     TV root;
     try {
       std::istringstream in{std::string(text)};
-      root = toml::parse<toml::discard_comments, std::map, std::vector>(in, display());
+      root = toml::parse<toml::discard_comments, std::map, std::vector>(in, profile_schema::kTomlSourceName);
     } catch (const toml::exception& e) {
       const auto& l = e.location();
       throw ProfileError(SourceLoc{display(), static_cast<unsigned>(l.line()), static_cast<unsigned>(l.column())},
@@ -165,6 +165,7 @@ class FileLoader : public Reader {
       throw ProfileError(SourceLoc{display()}, std::string("TOML syntax: ") + first_line(e.what()));
     }
     Layer layer;
+    const profile_schema::DisplayName named(display());  // locations name the file, not kTomlSourceName
     read_root(root, layer);
     if (auto& diags = diagnostics(); !diags.empty()) {
       std::stable_sort(diags.begin(), diags.end(), [](const Diagnostic& a, const Diagnostic& b) {

@@ -219,11 +219,13 @@ class Supervisor {
             plan_.network, [this](const std::string& type, nlohmann::json f) { audit_.event(type, std::move(f)); });
         egress_->set_suppressed_counter([this](const std::string& type, nlohmann::json f) { audit_.hold_back(type, f); });
       }
+      // network = allowlist: pasta, the longest step of the launch, starts
+      // first, then the jail builds its root while it comes up (and the
+      // filter below is compiled). A jail that has ended already fails the
+      // start here; its own report names the cause (below).
+      if (egress_) egress_->start_uplink(child_, !plan_.id.root_mode);
       bool alive = channel::send_go(ch.go_supervisor.get());
       phase("go");
-      // network = allowlist: pasta starts while the jail builds its root
-      // (and the filter below is compiled).
-      if (alive && egress_) egress_->start_uplink(child_, !plan_.id.root_mode);
       // The seccomp program (prebuilt for the built-in bases; for a base the
       // profile changes, libseccomp takes a few ms to build it, here in
       // parallel with the jail building its root); the server loads it last.

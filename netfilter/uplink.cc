@@ -117,14 +117,23 @@ std::unique_ptr<Uplink> Uplink::spawn(pid_t pid, bool rootless) {
   int lp[2];
   if (::pipe2(lp, O_CLOEXEC) != 0) throw LaunchError("network", errno_text("pipe", errno));
   UniqueFd life_r(lp[0]), life_w(lp[1]);
+  // pasta's stderr, relayed by the keeper (below), and the keeper's word
+  // that pasta has been killed (its end closes).
+  int ep[2], kp[2];
+  if (::pipe2(ep, O_CLOEXEC) != 0) throw LaunchError("network", errno_text("pipe", errno));
+  UniqueFd err_r(ep[0]), err_w(ep[1]);
+  if (::pipe2(kp, O_CLOEXEC) != 0) throw LaunchError("network", errno_text("pipe", errno));
+  UniqueFd killed_r(kp[0]), killed_w(kp[1]);
   const pid_t supervisor = ::getpid();
 
   const pid_t keeper = ::fork();
   if (keeper < 0) throw LaunchError("network", errno_text("fork the uplink keeper", errno));
   if (keeper == 0) {
     // The keeper: only async-signal-safe calls from here on. It starts
-    // pasta, then waits for either pasta's end or the supervisor's (the
-    // write end of the life pipe closes), and kills pasta in the second case.
+    // pasta, relays pasta's messages to stderr, then waits for either
+    // pasta's end or the supervisor's word (the write end of the life pipe
+    // closes: the jail has ended, or the supervisor is gone), and kills
+    // pasta in the second case.
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -132,37 +141,68 @@ std::unique_ptr<Uplink> Uplink::spawn(pid_t pid, bool rootless) {
     ::close(life_w.get());
     if (::getppid() != supervisor) ::_exit(125);
     ::setsid();  // terminal signals go to the supervisor, which decides
+    const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0) ::_exit(125);
     const pid_t pasta = ::fork();
     if (pasta < 0) ::_exit(125);
     if (pasta == 0) {
       // Set, but pasta does not keep it (measured: it survived its parent);
       // the keeper is what ends it.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-      const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
       // Move everything above the target slots first, then into place.
       const int n = ::fcntl(netns.get(), F_DUPFD_CLOEXEC, 10);
       const int u = userns ? ::fcntl(userns.get(), F_DUPFD_CLOEXEC, 10) : ::fcntl(devnull, F_DUPFD_CLOEXEC, 10);
       const int w = ::fcntl(ready_w.get(), F_DUPFD_CLOEXEC, 10);
-      if (devnull < 0 || n < 0 || u < 0 || w < 0 || ::dup2(devnull, 0) < 0 || ::dup2(devnull, 1) < 0 ||
-          ::dup2(n, 3) < 0 || ::dup2(u, 4) < 0 || ::dup2(w, 5) < 0)
+      if (n < 0 || u < 0 || w < 0 || ::dup2(devnull, 0) < 0 || ::dup2(devnull, 1) < 0 ||
+          ::dup2(err_w.get(), 2) < 0 || ::dup2(n, 3) < 0 || ::dup2(u, 4) < 0 || ::dup2(w, 5) < 0)
         ::_exit(125);
       ::close_range(6, ~0U, 0);
       ::execve(argv[0], argv.data(), envp);
       ::_exit(127);
     }
-    const int keep[] = {life_r.get()};
-    ::close_range(3, static_cast<unsigned>(keep[0]) - 1, 0);
-    ::close_range(static_cast<unsigned>(keep[0]) + 1, ~0U, 0);
+    // The keeper holds none of the caller's stdin and stdout (it may outlive
+    // the supervisor by the time pasta takes to go), and stderr only until
+    // pasta is killed.
+    if (::dup2(devnull, 0) < 0 || ::dup2(devnull, 1) < 0) ::_exit(125);
+    const int life = ::fcntl(life_r.get(), F_DUPFD_CLOEXEC, 10);
+    const int errs = ::fcntl(err_r.get(), F_DUPFD_CLOEXEC, 10);
+    const int told = ::fcntl(killed_w.get(), F_DUPFD_CLOEXEC, 10);
+    if (life < 0 || errs < 0 || told < 0 || ::dup2(life, 3) < 0 || ::dup2(errs, 4) < 0 || ::dup2(told, 5) < 0)
+      ::_exit(125);
+    ::close_range(6, ~0U, 0);
     const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pasta, 0));
-    pollfd fds[2] = {{life_r.get(), POLLIN, 0}, {pidfd, POLLIN, 0}};
+    bool relaying = true;
+    auto relay = [&relaying] {
+      char buf[512];
+      const ssize_t k = ::read(4, buf, sizeof buf);
+      if (k < 0 && errno == EINTR) return;
+      if (k <= 0) {
+        relaying = false;
+        return;
+      }
+      (void)!::write(2, buf, static_cast<std::size_t>(k));
+    };
     for (;;) {
-      const int r = ::poll(fds, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : 200);
+      pollfd fds[3] = {{3, POLLIN, 0}, {4, POLLIN, 0}, {pidfd, POLLIN, 0}};
+      if (!relaying) fds[1].fd = -1;
+      const int r = ::poll(fds, pidfd >= 0 ? 3 : 2, pidfd >= 0 ? -1 : 200);
       if (r < 0 && errno != EINTR) break;
+      if (r > 0 && fds[1].revents) relay();
       int status = 0;
-      if (::waitpid(pasta, &status, WNOHANG) == pasta) ::_exit(decode(status));
-      if (fds[0].revents) break;  // the supervisor is done, or gone
+      if (::waitpid(pasta, &status, WNOHANG) == pasta) {
+        // What pasta said last, before the supervisor reports its end.
+        ::fcntl(4, F_SETFL, O_NONBLOCK);
+        while (relaying) relay();
+        ::_exit(decode(status));
+      }
+      if (r > 0 && fds[0].revents) break;  // the supervisor is done, or gone
     }
+    // Killed, pasta runs no more code of its own; the kernel's teardown of
+    // its tap device and memory takes tens of ms more, which nobody has to
+    // wait for: the supervisor goes on once told.
     ::kill(pasta, SIGKILL);
+    ::dup2(devnull, 2);
+    ::close(5);
     int status = 0;
     while (::waitpid(pasta, &status, 0) < 0 && errno == EINTR) {
     }
@@ -172,8 +212,12 @@ std::unique_ptr<Uplink> Uplink::spawn(pid_t pid, bool rootless) {
   up->keeper_ = keeper;
   up->life_ = std::move(life_w);
   up->ready_ = std::move(ready_r);
+  up->killed_ = std::move(killed_r);
   life_r.reset();
   ready_w.reset();
+  err_r.reset();
+  err_w.reset();
+  killed_w.reset();
   return up;
 }
 
@@ -214,12 +258,18 @@ void Uplink::wait_ready(std::chrono::milliseconds timeout) {
   pasta_ = static_cast<pid_t>(std::strtol(got.c_str(), nullptr, 10));
 }
 
-Uplink::~Uplink() {
-  if (keeper_ <= 0) return;
-  life_.reset();  // the keeper kills pasta, reaps it, and exits
-  int status = 0;
-  while (::waitpid(keeper_, &status, 0) < 0 && errno == EINTR) {
+void Uplink::stop() {
+  if (!life_) return;
+  life_.reset();  // the keeper kills pasta, then closes its end of `killed_`
+  char c;
+  while (killed_ && ::read(killed_.get(), &c, 1) < 0 && errno == EINTR) {
   }
+  killed_.reset();
+  // The keeper reaps pasta and exits on its own; reaped here when it has
+  // already, otherwise by whoever inherits it once the supervisor exits.
+  if (keeper_ > 0 && ::waitpid(keeper_, nullptr, WNOHANG) == keeper_) keeper_ = -1;
 }
+
+Uplink::~Uplink() { stop(); }
 
 }  // namespace mcpjail::netfilter

@@ -187,10 +187,13 @@ class Uplink {
   // waits as start() does. Both throw LaunchError("network", ...).
   static std::unique_ptr<Uplink> spawn(pid_t pid, bool rootless);
   void wait_ready(std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  ~Uplink();  // stop(), then wait until pasta is gone
+  ~Uplink();  // stop()
   Uplink(const Uplink&) = delete;
-  // Ends pasta (it may take a few tens of ms to go; the destructor waits).
-  void stop() { life_.reset(); }
+  // Ends pasta: returns once the keeper has killed it (SIGKILL: it runs no
+  // more code of its own). The kernel takes a few tens of ms more to tear
+  // down its tap device and memory; the keeper waits for that and exits,
+  // nobody else does.
+  void stop();
   Uplink& operator=(const Uplink&) = delete;
   pid_t pid() const { return pasta_; }  // pasta itself
 
@@ -204,6 +207,7 @@ class Uplink {
   pid_t keeper_ = -1, pasta_ = -1;
   UniqueFd life_;   // closing it ends pasta
   UniqueFd ready_;  // pasta writes its pid here once ready (until wait_ready())
+  UniqueFd killed_;  // EOF once the keeper has killed pasta (or has ended)
 };
 
 class DnsFilter;

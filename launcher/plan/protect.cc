@@ -112,7 +112,9 @@ class Planner {
       if (!inner && std::none_of(roots_.begin(), roots_.end(), [&](const Root& r) { return r.target == w.target; }))
         roots_.push_back(w);
     }
-    homes_ = home_dirs();
+    // Without a write path no home directory can be reached: the user
+    // database (which may load NSS modules) is not read.
+    if (!roots_.empty()) homes_ = home_dirs();
   }
 
   void run() {

@@ -1,23 +1,69 @@
 // The Reader's value types, variables and the generic codecs of the schema.
 #include "reader.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <memory>
+#include <vector>
 
 #include "mcpjail/paths.hpp"
 #include "mcpjail/units.hpp"
 
 namespace mcpjail::profile_schema {
 
+namespace {
+
+// toml11's source_location counts the newlines from the start of the text
+// to the value, twice, for every value asked (and copies its line): most
+// of a profile load went there. The newline offsets of the last text are
+// kept instead (that text stays alive with them, so its address cannot be
+// reused by another), and a line is found by a binary search.
+struct NewlineIndex {
+  std::shared_ptr<const std::vector<char>> text;
+  std::vector<std::size_t> newlines;
+
+  unsigned line_of(const std::shared_ptr<const std::vector<char>>& src, std::size_t offset) {
+    if (src != text) {
+      text = src;
+      newlines.clear();
+      for (std::size_t i = 0; i < src->size(); ++i)
+        if ((*src)[i] == '\n') newlines.push_back(i);
+    }
+    return static_cast<unsigned>(1 + (std::lower_bound(newlines.begin(), newlines.end(), offset) - newlines.begin()));
+  }
+};
+
+NewlineIndex& newline_index() {
+  thread_local NewlineIndex index;
+  return index;
+}
+
+thread_local const std::string* display_name = nullptr;  // see DisplayName
+
+std::string shown_name(const std::string& toml_name) {
+  return display_name && toml_name == kTomlSourceName ? *display_name : toml_name;
+}
+
+}  // namespace
+
+DisplayName::DisplayName(const std::string& name) : outer_(display_name) { display_name = &name; }
+DisplayName::~DisplayName() { display_name = outer_; }
+
 SourceLoc loc_of(const TV& v) {
+  if (const auto* r = dynamic_cast<const toml::detail::region*>(toml::detail::get_region(v)); r && r->source()) {
+    const auto offset = static_cast<std::size_t>(r->first() - r->begin());
+    return SourceLoc{shown_name(r->name()), newline_index().line_of(r->source(), offset),
+                     static_cast<unsigned>(r->before() + 1)};
+  }
   const auto l = v.location();
-  return SourceLoc{l.file_name(), static_cast<unsigned>(l.line()), static_cast<unsigned>(l.column())};
+  return SourceLoc{shown_name(l.file_name()), static_cast<unsigned>(l.line()), static_cast<unsigned>(l.column())};
 }
 
 SourceLoc key_loc(const std::string& key, const TV& v) {
-  const auto l = v.location();
   SourceLoc loc = loc_of(v);
-  const std::string& line = l.line_str();
-  const std::size_t limit = std::min<std::size_t>(line.size(), l.column() > 0 ? l.column() - 1 : 0);
+  const auto* reg = toml::detail::get_region(v);
+  const std::string line = reg ? reg->line() : std::string();
+  const std::size_t limit = std::min<std::size_t>(line.size(), loc.column > 0 ? loc.column - 1 : 0);
   const std::size_t pos = line.substr(0, limit).find(key);
   if (pos != std::string::npos) loc.column = static_cast<unsigned>(pos + 1);
   return loc;

@@ -27,6 +27,23 @@ namespace mcpjail::profile_schema {
 using TV = toml::basic_value<toml::discard_comments, std::map, std::vector>;
 using Table = TV::table_type;
 
+// The name toml11 is given for a profile's text. toml11 copies it into
+// every region it makes while parsing (thousands for one profile): a name
+// that fits std::string's small buffer costs no allocation there, a path
+// does (the parse took half again as long with "<builtin>/base.toml").
+// loc_of() gives the name of the innermost DisplayName instead.
+inline constexpr const char* kTomlSourceName = "profile";
+class DisplayName {
+ public:
+  explicit DisplayName(const std::string& name);
+  ~DisplayName();
+  DisplayName(const DisplayName&) = delete;
+  DisplayName& operator=(const DisplayName&) = delete;
+
+ private:
+  const std::string* outer_;
+};
+
 SourceLoc loc_of(const TV& v);
 // toml11 locates a value, not its key; this points at the key when it is on
 // the same line before the value, which is where a reader looks.

@@ -407,10 +407,25 @@ TEST_CASE("allowlist: pasta lives exactly as long as the jail") {
     };
     const std::string profile = td.file("net.toml", kProfile);
     REQUIRE(uplinks().empty());
-    // A normal end: the launcher returns only once pasta is gone.
+    // A normal end: the launcher returns only once pasta has been killed
+    // (SIGKILL is pending on any pasta still listed: it runs no more code of
+    // its own), and the kernel's teardown of it ends soon after.
     auto l = launch(w, m, td, profile, {{"connect", "api.test", "8443"}});
     CHECK(starts(l.results, "connect api.test 8443", "ok hello "));
-    CHECK(uplinks().empty());
+    for (pid_t p : uplinks()) {
+      INFO("pasta " << p << " still listed after the launcher returned");
+      std::string pending;
+      for (const auto& line : support::lines(support::slurp("/proc/" + std::to_string(p) + "/status")))
+        if (line.rfind("ShdPnd:", 0) == 0) pending = line.substr(7);
+      // Gone meanwhile (nothing to read) is fine; otherwise SIGKILL (bit 9) is pending.
+      if (!pending.empty()) CHECK((std::strtoull(pending.c_str(), nullptr, 16) & (1ULL << (SIGKILL - 1))) != 0);
+    }
+    bool ended = false;
+    for (int i = 0; i < 40 && !ended; ++i) {
+      ended = uplinks().empty();
+      if (!ended) std::this_thread::sleep_for(50ms);
+    }
+    CHECK(ended);
 
     // The launcher killed outright: pasta goes at once all the same.
     std::vector<std::string> args = {"run", profile, "--audit-log", "none", "--", w.netprobe(),
