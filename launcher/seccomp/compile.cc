@@ -103,50 +103,45 @@ bool looks_only(std::string_view syscall) {
 
 }  // namespace policy
 
-std::map<int, const policy::Watched*> watched_calls(const SeccompPlan& plan) {
-  std::map<int, const policy::Watched*> out;
-  if (!plan.watch) return out;
-  const unsigned base = policy::base_bit(plan.base);
+namespace {
+
+// The policy lets `syscall` through under `plan`: a group of its base or
+// the profile's allow lists it, and the profile's deny does not.
+bool policy_allows(const SeccompPlan& plan, const char* syscall) {
   auto listed = [](const std::vector<std::string>& names, const char* n) {
     return std::find(names.begin(), names.end(), n) != names.end();
   };
-  for (const auto& w : policy::watched()) {
-    if (listed(plan.deny, w.syscall)) continue;
-    bool allowed = listed(plan.allow, w.syscall);
-    for (const auto& g : policy::allowed_groups())
-      if (!allowed && (g.bases & base))
-        for (const char* name : g.syscalls) allowed |= std::strcmp(name, w.syscall) == 0;
+  if (listed(plan.deny, syscall)) return false;
+  if (listed(plan.allow, syscall)) return true;
+  const unsigned base = policy::base_bit(plan.base);
+  for (const auto& g : policy::allowed_groups())
+    if (g.bases & base)
+      for (const char* name : g.syscalls)
+        if (std::strcmp(name, syscall) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+std::map<int, const policy::Watched*> watched_calls(const SeccompPlan& plan) {
+  std::map<int, const policy::Watched*> out;
+  if (!plan.watch) return out;
+  auto add = [&](const policy::Watched& w) {
     const int nr = resolve(w.syscall);
-    if (allowed && nr >= 0) out[nr] = &w;
-  }
+    if (nr >= 0 && policy_allows(plan, w.syscall)) out[nr] = &w;
+  };
+  for (const auto& w : policy::watched()) add(w);
   if (plan.learn)
-    for (const auto& w : policy::looked()) {
-      if (listed(plan.deny, w.syscall)) continue;
-      bool allowed = listed(plan.allow, w.syscall);
-      for (const auto& g : policy::allowed_groups())
-        if (!allowed && (g.bases & base))
-          for (const char* name : g.syscalls) allowed |= std::strcmp(name, w.syscall) == 0;
-      const int nr = resolve(w.syscall);
-      if (allowed && nr >= 0) out[nr] = &w;
-    }
+    for (const auto& w : policy::looked()) add(w);
   return out;
 }
 
 std::set<int> performed_calls(const SeccompPlan& plan) {
   std::set<int> out;
   if (!plan.seal_memfd) return out;
-  const unsigned base = policy::base_bit(plan.base);
-  auto listed = [](const std::vector<std::string>& names, const char* n) {
-    return std::find(names.begin(), names.end(), n) != names.end();
-  };
   for (const auto& p : policy::performed()) {
-    if (listed(plan.deny, p.syscall)) continue;
-    bool allowed = listed(plan.allow, p.syscall);
-    for (const auto& g : policy::allowed_groups())
-      if (!allowed && (g.bases & base))
-        for (const char* name : g.syscalls) allowed |= std::strcmp(name, p.syscall) == 0;
     const int nr = resolve(p.syscall);
-    if (allowed && nr >= 0) out.insert(nr);
+    if (nr >= 0 && policy_allows(plan, p.syscall)) out.insert(nr);
   }
   return out;
 }
