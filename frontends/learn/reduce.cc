@@ -279,10 +279,12 @@ Learned reduce(const Observed& o, const Context& c) {
     }
     // A look at a directory above another look is the walk to it.
     std::map<std::string, Entry> looks;
-    for (const auto& [root, seen] : candidates)
+    for (const auto& cand : candidates) {
+      const std::string& root = cand.first;  // not a structured binding: lambdas capture it (clang 14)
       if (std::none_of(candidates.begin(), candidates.end(),
                        [&](const auto& o2) { return o2.first != root && path_is_under(o2.first, root); }))
-        add(looks, root, seen.first, seen.second);
+        add(looks, root, cand.second.first, cand.second.second);
+    }
     if (!looks.empty()) {
       std::map<std::string, Entry> all;
       for (auto& e : out.read) all[e.value] = std::move(e);
