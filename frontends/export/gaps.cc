@@ -23,11 +23,13 @@ Gap supervisor_gap(std::string here) {
 
 std::optional<Gap> protect_gap(const Plan& plan) {
   if (std::none_of(plan.protect.begin(), plan.protect.end(),
-                   [](const ProtectedPath& e) { return e.state == ProtectedPath::State::Absent; }))
+                   [](const ProtectedPath& e) {
+                     return e.state == ProtectedPath::State::Absent || e.state == ProtectedPath::State::Link;
+                   }))
     return std::nullopt;
   return Gap{"protect",
              "protected names missing from a write path at launch (.mcp.json, .vscode, ...) cannot be created: "
-             "the supervisor refuses them",
+             "the jail's create helper performs every creating call and refuses them",
              "nothing refuses them: the server can create them in the write path; those that exist stay read-only "
              "binds"};
 }
