@@ -64,6 +64,7 @@ struct PrebuiltProgram {
   const sock_filter* code;
   std::size_t count;
   bool listener;
+  bool seal_memfd;  // SeccompPlan::seal_memfd (rootless launches)
 };
 extern const PrebuiltProgram kPrebuilt[];
 extern const std::size_t kPrebuiltCount;

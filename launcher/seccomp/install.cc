@@ -48,9 +48,9 @@ Program compile(const SeccompPlan& plan) {
 
 const PrebuiltProgram* prebuilt(const SeccompPlan& plan) {
   // Only the bases as they are: profile allow/deny lists change the program,
-  // and the programs were built with the watch on and without the calls the
-  // supervisor performs (prebuild.cc).
-  if (!plan.allow.empty() || !plan.deny.empty() || !plan.watch || plan.learn || plan.seal_memfd) return nullptr;
+  // and the programs were built with the watch on, with and without the
+  // memfd_create the supervisor performs for rootless launches (prebuild.cc).
+  if (!plan.allow.empty() || !plan.deny.empty() || !plan.watch || plan.learn) return nullptr;
   // Built by the libseccomp this process runs with, or not used at all.
   const scmp_version* v = seccomp_version();
   if (!v || v->major != kPrebuiltLibseccomp[0] || v->minor != kPrebuiltLibseccomp[1] ||
@@ -58,7 +58,7 @@ const PrebuiltProgram* prebuilt(const SeccompPlan& plan) {
     return nullptr;
   for (std::size_t i = 0; i < kPrebuiltCount; ++i) {
     const PrebuiltProgram& p = kPrebuilt[i];
-    if (plan.base == p.base && plan.action == p.action) return &p;
+    if (plan.base == p.base && plan.action == p.action && plan.seal_memfd == p.seal_memfd) return &p;
   }
   return nullptr;
 }

@@ -44,33 +44,39 @@ int main(int argc, char** argv) {
   std::ostringstream arrays, table;
   std::size_t count = 0;
   bool ok = true;
+  // Root launches seal memfds through vm.memfd_noexec; rootless ones have the
+  // supervisor perform memfd_create (SeccompPlan::seal_memfd): both variants.
+  for (const bool seal : {false, true}) {
   for (const char* base : {"default", "strict"}) {
     for (auto action : {SeccompAction::Errno, SeccompAction::Kill, SeccompAction::Log}) {
       SeccompPlan plan;
       plan.base = base;
       plan.action = action;
+      plan.seal_memfd = seal;
       plan.watch = true;  // prebuilt() serves only plans with the watch on
       seccomp::Program p;
       try {
         p = seccomp::compile_with_libseccomp(plan);
       } catch (const LaunchError& e) {
         std::fprintf(stderr,
-                     "seccomp_prebuild: libseccomp cannot build the %s/%s program on this build host (%s); "
+                     "seccomp_prebuild: libseccomp cannot build the %s/%s%s program on this build host (%s); "
                      "mcp-jail will build every filter at run time\n",
-                     base, action_id(action), e.what());
+                     base, action_id(action), seal ? " (memfd sealing)" : "", e.what());
         ok = false;
         break;
       }
-      const std::string name = std::string("k_") + base + "_" + action_id(action);
+      const std::string name = std::string("k_") + base + "_" + action_id(action) + (seal ? "_sealed" : "");
       arrays << "const sock_filter " << name << "[] = {\n";
       for (const auto& f : p.code)
         arrays << "    {0x" << std::hex << f.code << ", " << std::dec << unsigned(f.jt) << ", " << unsigned(f.jf)
                << ", 0x" << std::hex << f.k << std::dec << "},\n";
       arrays << "};\n";
       table << "    {\"" << base << "\", SeccompAction::" << action_id(action) << ", " << name << ", "
-            << p.code.size() << ", " << (p.listener ? "true" : "false") << "},\n";
+            << p.code.size() << ", " << (p.listener ? "true" : "false") << ", " << (seal ? "true" : "false") << "},\n";
       ++count;
     }
+    if (!ok) break;
+  }
     if (!ok) break;
   }
   const scmp_version* v = seccomp_version();
