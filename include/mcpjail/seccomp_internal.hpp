@@ -42,7 +42,7 @@ std::set<int> performed_calls(const SeccompPlan& plan);
 
 // ---- Not linked by the build-time generator: creating.cc ----------------------
 
-// A NUL-terminated string of at most `max` bytes at `addr` in the memory of
+// A NUL-terminated string of at most `max` bytes (max < PATH_MAX) at `addr` in the memory of
 // `pid`, read page by page (it may end just before an unmapped page): 0 with
 // the string, EFAULT when it cannot be read, E2BIG when it is longer.
 int read_cstring(pid_t pid, std::uint64_t addr, std::size_t max, std::string* out);

@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -21,17 +22,18 @@
 namespace mcpjail::seccomp {
 
 int read_cstring(pid_t pid, std::uint64_t addr, std::size_t max, std::string* out) {
-  std::string buf(max + 1, '\0');
+  char buf[PATH_MAX];  // every caller's limit fits (paths, memfd names)
+  const std::size_t size = std::min(max + 1, sizeof buf);
   std::size_t got = 0;
-  while (got < buf.size()) {
+  while (got < size) {
     const std::uint64_t at = addr + got;
-    const std::size_t chunk = std::min<std::size_t>(4096 - at % 4096, buf.size() - got);
-    iovec local{buf.data() + got, chunk};
+    const std::size_t chunk = std::min<std::size_t>(4096 - at % 4096, size - got);
+    iovec local{buf + got, chunk};
     iovec remote{reinterpret_cast<void*>(at), chunk};
     const ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
     if (n <= 0) return EFAULT;
-    if (const void* z = std::memchr(buf.data() + got, 0, static_cast<std::size_t>(n))) {
-      out->assign(buf.data(), static_cast<std::size_t>(static_cast<const char*>(z) - buf.data()));
+    if (const void* z = std::memchr(buf + got, 0, static_cast<std::size_t>(n))) {
+      out->assign(buf, static_cast<std::size_t>(static_cast<const char*>(z) - buf));
       return 0;
     }
     got += static_cast<std::size_t>(n);

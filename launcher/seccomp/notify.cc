@@ -245,19 +245,11 @@ std::optional<Notice> Handler::handle(int listener) {
       fd.reset(static_cast<int>(::syscall(SYS_memfd_create, name.c_str(), (flags & ~MFD_CLOEXEC) | MFD_CLOEXEC | MFD_NOEXEC_SEAL)));
       if (!fd) err = errno;
     }
-    if (err == 0) {
-      if (!valid()) return std::nullopt;  // the caller is gone or was interrupted
-      seccomp_notif_addfd add{};
-      add.id = req->id;
-      add.flags = SECCOMP_ADDFD_FLAG_SEND;
-      add.srcfd = static_cast<std::uint32_t>(fd.get());
-      add.newfd_flags = (flags & MFD_CLOEXEC) ? O_CLOEXEC : 0;
-      if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) >= 0) return std::nullopt;  // answered
-      if (errno == ENOENT) return std::nullopt;  // the caller is gone or was interrupted
-      err = errno;
-    }
-    resp->error = -(err ? err : EFAULT);
-    (void)seccomp_notify_respond(listener, resp);
+    if (err == 0 && !valid()) return std::nullopt;  // the caller is gone or was interrupted
+    create::Outcome made;
+    made.error = err;
+    made.fd = std::move(fd);
+    (void)answer_performed(listener, req->id, made, (flags & MFD_CLOEXEC) != 0);
     return std::nullopt;
   }
 
