@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -22,9 +23,7 @@
 namespace mcpjail::create {
 
 bool needed(const Plan& plan) {
-  for (const auto& p : plan.protect)
-    if (p.state == ProtectedPath::State::Absent || p.state == ProtectedPath::State::Link) return true;
-  return false;
+  return std::any_of(plan.protect.begin(), plan.protect.end(), protect::refused_at_launch);
 }
 
 namespace {

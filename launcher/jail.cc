@@ -40,8 +40,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <vector>
 
 #include "mcpjail/caps.hpp"
 #include "mcpjail/channel.hpp"
@@ -66,8 +68,10 @@ constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2
   ::_exit(code);
 }
 
-// Closes every fd except 0, 1, 2 and `keep` (sorted, ascending).
-void close_fds_except(std::initializer_list<int> keep) {
+// Closes every fd except 0, 1, 2 and `keep` (in any order).
+void close_fds_except(std::initializer_list<int> keep_list) {
+  std::vector<int> keep(keep_list);
+  std::sort(keep.begin(), keep.end());
   unsigned from = 3;
   for (int k : keep) {
     if (k < 3) continue;
@@ -76,6 +80,17 @@ void close_fds_except(std::initializer_list<int> keep) {
     from = static_cast<unsigned>(k) + 1;
   }
   if (::close_range(from, ~0U, 0) != 0) throw LaunchError("fds", errno_text("close_range", errno));
+}
+
+// Every signal's default action, none blocked: what a process of the jail
+// starts from (handlers and the mask are inherited through fork and exec).
+void default_signals() {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // EINVAL for KILL/STOP: fine
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
 void set_no_new_privs() {
@@ -102,14 +117,8 @@ void noop_handler(int) {}
   try {
     phase("helper");
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw LaunchError("lifecycle", errno_text("PR_SET_PDEATHSIG", errno));
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (sock < ch.report) close_fds_except({sock, ch.report});
-    else close_fds_except({ch.report, sock});
+    default_signals();
+    close_fds_except({sock, ch.report});
     give_up_privileges(plan);
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw LaunchError("lifecycle", errno_text("PR_SET_DUMPABLE", errno));
     (void)landlock::apply(plan.landlock);  // what it skips, the server reports
@@ -144,12 +153,7 @@ void start_create_helper(const Plan& plan, const channel::JailEnds& ch) {
     phase("server");
     // 8. session, signals, fds, environment
     if (::setsid() < 0) throw LaunchError("session", errno_text("setsid", errno));
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // EINVAL for KILL/STOP: fine
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    default_signals();
     close_fds_except({ch.report});
     std::vector<char*> envp;
     for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
@@ -232,8 +236,7 @@ void init_main(const Plan& plan, const channel::JailEnds& ch) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (ch.go < ch.report) close_fds_except({ch.go, ch.report});
-    else close_fds_except({ch.report, ch.go});
+    close_fds_except({ch.go, ch.report});
 
     // 2. ids mapped, cgroup joined; then a cgroup namespace rooted there.
     if (!channel::wait_go(ch.go)) ::_exit(kExitLauncherError);  // the supervisor is gone

@@ -2,26 +2,18 @@
 // refused paths with the identity of the directory each would be created in.
 // The supervisor asks by path; the create helper (create_helper.cc) by the
 // identity of the directory it holds open and creates in, race-free.
-#include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <climits>
-#include <cstdio>
 
 #include "mcpjail/paths.hpp"
 #include "mcpjail/protect.hpp"
-#include "mcpjail/unique_fd.hpp"
 
 namespace mcpjail::protect {
 
 Guard::Guard(const Plan& plan) {
   for (const auto& p : plan.protect) {
-    if (p.state != ProtectedPath::State::Absent && p.state != ProtectedPath::State::Link) continue;
+    if (!refused_at_launch(p)) continue;
     const auto slash = p.refuse.rfind('/');
     refuse_.push_back({p.refuse, p.parent_dev, p.parent_ino, p.refuse.substr(slash + 1)});
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "export.hpp"
+#include "mcpjail/protect.hpp"
 
 namespace mcpjail::exporter {
 
@@ -22,11 +23,7 @@ Gap supervisor_gap(std::string here) {
 }
 
 std::optional<Gap> protect_gap(const Plan& plan) {
-  if (std::none_of(plan.protect.begin(), plan.protect.end(),
-                   [](const ProtectedPath& e) {
-                     return e.state == ProtectedPath::State::Absent || e.state == ProtectedPath::State::Link;
-                   }))
-    return std::nullopt;
+  if (std::none_of(plan.protect.begin(), plan.protect.end(), protect::refused_at_launch)) return std::nullopt;
   return Gap{"protect",
              "protected names missing from a write path at launch (.mcp.json, .vscode, ...) cannot be created: "
              "the jail's create helper performs every creating call and refuses them",

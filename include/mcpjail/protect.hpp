@@ -56,6 +56,12 @@ bool skip_in_walk(std::string_view name);
 // when a write path holds one of them at its top.
 const std::vector<std::string>& home_markers();
 
+// A protected name that must not be created while the jail runs: it did not
+// exist at launch, or it is a symbolic link (refused once removed).
+inline bool refused_at_launch(const ProtectedPath& p) {
+  return p.state == ProtectedPath::State::Absent || p.state == ProtectedPath::State::Link;
+}
+
 // ---- The supervisor's side ------------------------------------------------------
 
 // The names the plan protects that did not exist at launch (or are links):
