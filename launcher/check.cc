@@ -57,8 +57,8 @@ void render_allowlist(std::ostringstream& o, const Plan& p) {
   o << "  (from " << (n.resolvers_from.empty() ? "nowhere" : n.resolvers_from) << ")\n";
   o << "  blocked    rejected (TCP: reset; other: ICMP administratively prohibited), logged by NFLOG, audit event "
        "net_block\n";
-  o << "  nftables   in the jail's namespace (the gateway is filled in at launch):\n";
-  std::istringstream rs(nf::ruleset(n, {}, true));
+  o << "  nftables   in the jail's namespace (the sets are filled in at launch):\n";
+  std::istringstream rs(nf::ruleset(n));
   for (std::string line; std::getline(rs, line);) {
     std::string out;
     for (char c : line) out += c == '\t' ? std::string("  ") : std::string(1, c);

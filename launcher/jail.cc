@@ -7,9 +7,10 @@
 //     3. mounts: fresh root, binds, tmpfs, masks, /proc, /dev, pivot_root,
 //        old root detached, root read-only                  (mnt.cc)
 //     4. network: loopback up (network = none)              (netfilter/net.cc)
-//        allowlist: once the supervisor says the uplink (pasta)
-//        is up, the nft table; DNS and netlink sockets to the
-//        supervisor                                         (netfilter/jail_net.cc)
+//        allowlist: loopback, the nft table, DNS and netlink
+//        sockets to the supervisor while pasta starts; once
+//        the supervisor says the uplink is up, its gateways
+//        into the table                                     (netfilter/jail_net.cc)
 //     5. hostname
 //     6. rlimits                                            (limits.cc)
 //     6a. protected names missing at launch: fork the create helper, which
@@ -253,16 +254,21 @@ void init_main(const Plan& plan, const channel::JailEnds& ch) {
     mnt::build_root(plan);
     phase("mounts");
 
-    // 4. network
+    // 4. network. allowlist: the table is installed while pasta is still
+    // starting (nothing but loopback leaves before the supervisor opens its
+    // gate); the uplink's gateways go into it once pasta has configured
+    // them, before the server is forked.
     if (plan.network.mode == NetMode::None) net::bring_up_loopback();
     else if (plan.network.mode == NetMode::Allowlist) {
-      if (!channel::wait_go(ch.go)) ::_exit(kExitLauncherError);  // the supervisor is gone, or the uplink failed
-      ::close(ch.go);
-      netfilter::setup_jail_network(plan.network, ch.report);
+      netfilter::prepare_jail_network(plan.network, ch.report);
       // init stays (pid 1) as long as the server runs: nothing of libnftables
       // is needed any more, nor what installing the table allocated.
       nft.reset();
       ::malloc_trim(0);
+      phase("net-table");
+      if (!channel::wait_go(ch.go)) ::_exit(kExitLauncherError);  // the supervisor is gone, or the uplink failed
+      ::close(ch.go);
+      netfilter::close_uplink_gateways();
     }
 
     phase("net");

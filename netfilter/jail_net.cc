@@ -1,7 +1,11 @@
 // The jail's side of network = "allowlist", run by its init while it still
 // holds CAP_NET_ADMIN over the new network namespace (rootless: through the
-// user namespace; root: for real). pasta has configured the uplink by then
-// (the supervisor waits for it before letting init go on).
+// user namespace; root: for real). In two steps, so that the table is built
+// while pasta starts: prepare_jail_network() before the uplink exists (the
+// table, with everything but loopback closed until the supervisor opens its
+// gate, and the sockets for the supervisor), close_uplink_gateways() once
+// the supervisor says pasta has configured the namespace, before any process
+// of the server exists.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netlink/netlink.h>
@@ -46,6 +50,16 @@ UniqueFd dns_socket(int type) {
   return fd;
 }
 
+UniqueFd nft_socket() {
+  UniqueFd nft(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
+  if (!nft) throw LaunchError("network", errno_text("netlink socket for nftables sets", errno));
+  sockaddr_nl sa{};
+  sa.nl_family = AF_NETLINK;
+  if (::bind(nft.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+    throw LaunchError("network", errno_text("bind the nftables netlink socket", errno));
+  return nft;
+}
+
 void hand_over(int report_sock, JailSocket which, const UniqueFd& fd) {
   channel::send_report(report_sock, channel::ReportKind::NetSocket, static_cast<int>(which), "network", "", fd.get());
 }
@@ -82,30 +96,33 @@ std::vector<Cidr> uplink_gateways() {
   return out;
 }
 
-void setup_jail_network(const NetworkPlan& plan, int report_sock) {
+void prepare_jail_network(const NetworkPlan& plan, int report_sock) {
   net::bring_up_loopback();
-  const auto gateways = uplink_gateways();
-  if (gateways.empty())
-    throw LaunchError("network", "the jail's uplink has no gateway: pasta did not configure the namespace "
-                                 "(does the host have a default route?)");
-  install_ruleset(ruleset(plan, gateways));
+  install_ruleset(ruleset(plan));
 
   UniqueFd udp = dns_socket(SOCK_DGRAM);
   UniqueFd tcp = dns_socket(SOCK_STREAM);
-  UniqueFd nft(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
-  if (!nft) throw LaunchError("network", errno_text("netlink socket for nftables sets", errno));
-  sockaddr_nl sa{};
-  sa.nl_family = AF_NETLINK;
-  if (::bind(nft.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-    throw LaunchError("network", errno_text("bind the nftables netlink socket", errno));
+  UniqueFd nft = nft_socket();
   UniqueFd log = open_nflog(kLogGroup);
 
   // Opened here, while init is privileged in this namespace, the sockets
-  // keep working in the supervisor after init has dropped everything.
+  // keep working in the supervisor after init has dropped everything. The
+  // supervisor reads them from the channel after the uplink is up.
   hand_over(report_sock, JailSocket::NftSet, nft);
   hand_over(report_sock, JailSocket::Nflog, log);
   hand_over(report_sock, JailSocket::DnsUdp, udp);
   hand_over(report_sock, JailSocket::DnsTcp, tcp);
+}
+
+void close_uplink_gateways() {
+  const auto gateways = uplink_gateways();
+  if (gateways.empty())
+    throw LaunchError("network", "the jail's uplink has no gateway: pasta did not configure the namespace "
+                                 "(does the host have a default route?)");
+  SetWriter sets(nft_socket());
+  std::string err;
+  if (!sets.add_gateways(gateways, &err))
+    throw LaunchError("network", "add the uplink's gateways to the nftables table: " + err);
 }
 
 }  // namespace mcpjail::netfilter

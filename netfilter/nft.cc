@@ -40,7 +40,7 @@ std::vector<Cidr> of_family(const std::vector<Cidr>& v, int family) {
 
 }  // namespace
 
-std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, bool placeholder) {
+std::string ruleset(const NetworkPlan& plan) {
   std::ostringstream o;
   const char* fam[] = {"ip", "ip6"};
   const int fams[] = {kFamily4, kFamily6};
@@ -58,6 +58,12 @@ std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, 
     o << "\tset " << kHostSet[i] << " {\n"
       << "\t\ttype " << (i ? "ipv6_addr" : "ipv4_addr") << "\n"
       << "\t}\n";
+  o << "\t# the uplink's gateways (pasta would carry what the jail sends there to the host itself): the\n"
+    << "\t# jail's init adds them once pasta has configured the namespace, before the server starts\n";
+  for (int i = 0; i < 2; ++i)
+    o << "\tset " << kGatewaySet[i] << " {\n"
+      << "\t\ttype " << (i ? "ipv6_addr" : "ipv4_addr") << "\n"
+      << "\t}\n";
   o << "\t# empty until the supervisor has filled " << kHostSet[0] << " and " << kHostSet[1]
     << " (it adds mark 0 in the same transaction)\n"
     << "\tset " << kReadySet << " {\n"
@@ -72,14 +78,8 @@ std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, 
     << "\t\tip6 daddr ff02::/16 icmpv6 type { mld-listener-report, mld2-listener-report } drop\n"
     << "\t\t# nothing leaves before the host's own addresses are in place\n"
     << "\t\tmeta mark != @" << kReadySet << " goto blocked\n";
-  if (placeholder) {
-    o << "\t\tip daddr <the uplink's IPv4 gateway> goto blocked\n"
-      << "\t\tip6 daddr <the uplink's IPv6 gateway> goto blocked\n";
-  }
-  for (int i = 0; i < 2; ++i) {
-    auto gw = of_family(gateways, fams[i]);
-    if (!gw.empty()) o << "\t\t" << fam[i] << " daddr " << set_text(gw) << " goto blocked\n";
-  }
+  o << "\t\tip daddr @" << kGatewaySet[0] << " goto blocked\n"
+    << "\t\tip6 daddr @" << kGatewaySet[1] << " goto blocked\n";
   // allow_private entries that contain a host address are left out of the
   // host sets by the supervisor (host_address_opened()).
   o << "\t\tip daddr @" << kHostSet[0] << " goto blocked\n"
@@ -371,6 +371,13 @@ bool SetWriter::update_host(const std::vector<Cidr>& add, const std::vector<Cidr
     gate.keys.push_back(SetOp::Key{{}, 4, 0});  // mark 0: every packet of the jail
     ops.push_back(std::move(gate));
   }
+  return run_transaction(*impl_, ops, err) == 0;
+}
+
+bool SetWriter::add_gateways(const std::vector<Cidr>& gateways, std::string* err) {
+  std::vector<SetOp> ops(2);
+  for (int i = 0; i < 2; ++i) ops[static_cast<std::size_t>(i)].set = kGatewaySet[i];
+  for (const auto& g : gateways) ops[g.family == kFamily4 ? 0 : 1].keys.push_back(key_of(g, std::nullopt, 0));
   return run_transaction(*impl_, ops, err) == 0;
 }
 

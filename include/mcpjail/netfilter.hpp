@@ -4,15 +4,18 @@
 //   supervisor (host side)                     jail init (inside the namespaces)
 //   ----------------------                     ---------------------------------
 //   clone, id maps, cgroup
-//   Uplink::start: pasta attached to the
-//     jail's netns, waits until it has
-//     configured the tap device   ─── "go" ──▶ mounts, then setup_jail_network():
-//                                                lo up, read the gateway(s), install
-//                                                the nft table, open the DNS listener
-//                                                (UDP+TCP 127.0.0.1:53) and two netlink
-//   Egress::adopt ◀─────── SCM_RIGHTS ──────────  sockets (nft set updates, NFLOG), send
-//   Egress::process (poll loop): DNS filter,       them to the supervisor, close its copies
-//     set updates, NFLOG → audit events
+//   Uplink::spawn: pasta attached to the
+//     jail's netns                ─── "go" ──▶ mounts, then prepare_jail_network():
+//                                                lo up, install the nft table (gate
+//                                                shut), open the DNS listener (UDP+TCP
+//                                                on loopback, port 53) and two netlink
+//                     ◀─────── SCM_RIGHTS ──────────  sockets (nft set updates, NFLOG), send
+//   Uplink::wait_ready: pasta has                  them to the supervisor
+//     configured the tap device   ─── "go" ──▶ close_uplink_gateways(): read the
+//                                                gateway(s) of the routes, add them
+//   Egress::adopt (the sockets above)              to the gateway sets; then the server
+//   Egress::process (poll loop): DNS filter,
+//     set updates (the gate opens once the host's addresses are in), NFLOG → audit events
 #pragma once
 #include <sys/types.h>
 
@@ -44,11 +47,12 @@ inline constexpr std::uint32_t kMinTtl = 30;
 inline constexpr std::uint32_t kMaxTtl = 3600;
 
 // The table's sets: addresses . ports of allowed names (IPv4, IPv6), at most
-// kNamesSetSize elements each; the host's own addresses; and the gate, empty
-// until the host's addresses are in place.
+// kNamesSetSize elements each; the host's own addresses; the uplink's
+// gateways; and the gate, empty until the host's addresses are in place.
 inline constexpr const char* kNamesSet[2] = {"names4", "names6"};
 inline constexpr std::uint32_t kNamesSetSize = 65536;
 inline constexpr const char* kHostSet[2] = {"host4", "host6"};
+inline constexpr const char* kGatewaySet[2] = {"gateway4", "gateway6"};
 inline constexpr const char* kReadySet = "ready";
 
 // Sockets the jail's init hands to the supervisor (channel::Report::code).
@@ -56,10 +60,10 @@ enum class JailSocket : int { DnsUdp = 1, DnsTcp = 2, NftSet = 3, Nflog = 4 };
 
 // ---- nftables -------------------------------------------------------------
 
-// The table for `plan`, as nft(8) text. `gateways` are the uplink's gateway
-// addresses (always denied); empty when unknown (then `check` shows a
-// placeholder).
-std::string ruleset(const NetworkPlan& plan, const std::vector<Cidr>& gateways, bool placeholder = false);
+// The table for `plan`, as nft(8) text. It does not depend on the uplink:
+// the jail's init installs it while pasta starts, and adds the uplink's
+// gateways to their sets (always denied) once pasta has configured them.
+std::string ruleset(const NetworkPlan& plan);
 
 // libnftables (with libxtables, libjansson and libgmp: four shared
 // libraries, most of the launcher's start-up relocations and resident pages)
@@ -111,6 +115,8 @@ class SetWriter {
   // with `open` the gate opened, in one transaction. False, with `err`, when
   // the kernel refused it.
   bool update_host(const std::vector<Cidr>& add, const std::vector<Cidr>& remove, bool open, std::string* err);
+  // The uplink's gateways into their sets (the jail's init, once).
+  bool add_gateways(const std::vector<Cidr>& gateways, std::string* err);
   // Shuts the gate again: nothing but loopback leaves the jail.
   bool close_gate(std::string* err);
 
@@ -161,11 +167,15 @@ std::optional<BlockedPacket> decode_packet(std::span<const std::uint8_t> packet)
 
 // ---- the jail side ------------------------------------------------------------
 
-// Runs in the jail's init while it still holds CAP_NET_ADMIN over the new
-// network namespace, after the uplink is configured: loopback up, the nft
-// table in place, the sockets sent to the supervisor over `report_sock`.
-// Throws LaunchError("network", ...).
-void setup_jail_network(const NetworkPlan& plan, int report_sock);
+// Run in the jail's init while it still holds CAP_NET_ADMIN over the new
+// network namespace. prepare_jail_network(), while pasta starts: loopback
+// up, the nft table in place, the sockets sent to the supervisor over
+// `report_sock`. close_uplink_gateways(), once pasta has configured the
+// uplink and before the server is forked: the gateways of its routes into
+// the gateway sets (none: the launch fails). Both throw
+// LaunchError("network", ...).
+void prepare_jail_network(const NetworkPlan& plan, int report_sock);
+void close_uplink_gateways();
 
 // ---- the supervisor side ------------------------------------------------------
 

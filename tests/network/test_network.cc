@@ -460,6 +460,31 @@ dns = []
   });
 }
 
+TEST_CASE("allowlist: the uplink's gateways stay closed inside an allowed range (the table is installed before pasta is up)") {
+  in_each_mode([](World& w, Mode m, const TempDir& td) {
+    // Both allow entries cover the gateways (198.18.0.1, 2001:db8:18::1),
+    // and neither is a denied range: only the gateway sets, filled once
+    // pasta has configured the uplink, stand in the way.
+    const std::string profile = td.file("net.toml", allowlist_profile("net-gateway", R"(allow = ["198.18.0.0/23:8443", "[2001:db8:18::]/48:8443"]
+dns = []
+)"));
+    auto l = launch(w, m, td, profile,
+                    {{"connect", "198.18.1.10", "8443"},
+                     {"connect", "2001:db8:18:1::10", "8443"},
+                     // blocked from here on
+                     {"connect", "198.18.0.1", "8443"},
+                     {"connect", "2001:db8:18::1", "8443"}});
+    INFO(l.raw);
+    REQUIRE(l.status == 0);
+    // the positive controls: the same entries reach the test hosts
+    REQUIRE(l.results["connect 198.18.1.10 8443"] == "ok hello 198.18.1.10:8443");
+    REQUIRE(starts(l.results, "connect 2001:db8:18:1::10 8443", "ok hello "));
+    CHECK(starts(l.results, "connect 198.18.0.1 8443", "fail ECONNREFUSED"));  // the table's reset
+    CHECK(starts(l.results, "connect 2001:db8:18::1 8443", "fail ECONNREFUSED"));
+    check_blocked(l, {{"198.18.0.1", 8443, "tcp"}, {"2001:db8:18::1", 8443, "tcp"}});
+  });
+}
+
 TEST_CASE("built-in profile fetch: every name on 80 and 443 and nothing else and the probe finds it contained") {
   in_each_mode([](World& w, Mode m, const TempDir& td) {
     // The built-in profile with the world's resolver instead of the host's.

@@ -220,11 +220,14 @@ TEST_CASE("the nftables table: policy drop with gateway and metadata closed and 
   NetworkPlan n;
   n.mode = NetMode::Allowlist;
   n.rules = {parse_allow("api.example.com:443"), parse_allow("203.0.113.0/24:8080"), parse_allow("[2001:db8::]/32:443")};
-  const auto text = ruleset(n, {*parse_cidr("198.18.0.1"), *parse_cidr("2001:db8:18::1")});
+  const auto text = ruleset(n);
   CHECK_THAT(text, Catch::Contains("type filter hook output priority filter; policy drop;"));
   CHECK_THAT(text, Catch::Contains("oif \"lo\" accept"));
-  CHECK_THAT(text, Catch::Contains("ip daddr 198.18.0.1 goto blocked"));
-  CHECK_THAT(text, Catch::Contains("ip6 daddr 2001:db8:18::1 goto blocked"));
+  // The uplink's gateways: sets the jail's init fills once pasta is up.
+  CHECK_THAT(text, Catch::Contains("set gateway4 {\n\t\ttype ipv4_addr\n"));
+  CHECK_THAT(text, Catch::Contains("set gateway6 {\n\t\ttype ipv6_addr\n"));
+  CHECK_THAT(text, Catch::Contains("ip daddr @gateway4 goto blocked"));
+  CHECK_THAT(text, Catch::Contains("ip6 daddr @gateway6 goto blocked"));
   CHECK_THAT(text, Catch::Contains("ip daddr 169.254.169.254 goto blocked"));
   CHECK_THAT(text, Catch::Contains("ip6 daddr fd00:ec2::254 goto blocked"));
   CHECK_THAT(text, Catch::Contains("10.0.0.0/8"));
@@ -235,18 +238,19 @@ TEST_CASE("the nftables table: policy drop with gateway and metadata closed and 
   CHECK_THAT(text, Catch::Contains("log prefix \"mcp-jail blocked \" group 17"));
   CHECK_THAT(text, !Catch::Contains("goto permit\n\t\tip daddr 10.0.0.0"));
   // The gateway comes before anything that could open it.
-  CHECK(text.find("198.18.0.1 goto blocked") < text.find("goto permit"));
+  CHECK(text.find("ip daddr @gateway4 goto blocked") < text.find("goto permit"));
+  CHECK(text.find("ip6 daddr @gateway6 goto blocked") < text.find("goto permit"));
   // The host's own addresses (sets the supervisor fills), and nothing leaves
   // before they are in place.
   CHECK_THAT(text, Catch::Contains("set host4 {\n\t\ttype ipv4_addr\n"));
   CHECK_THAT(text, Catch::Contains("set host6 {\n\t\ttype ipv6_addr\n"));
   CHECK_THAT(text, Catch::Contains("set ready {\n\t\ttype mark\n"));
-  CHECK(text.find("meta mark != @ready goto blocked") < text.find("ip daddr 198.18.0.1 goto blocked"));
+  CHECK(text.find("meta mark != @ready goto blocked") < text.find("ip daddr @gateway4 goto blocked"));
   CHECK(text.find("ip daddr @host4 goto blocked") < text.find("goto permit"));
   CHECK(text.find("ip6 daddr @host6 goto blocked") < text.find("goto permit"));
 
   n.private_allowed = {*parse_cidr("10.1.0.0/16"), *parse_cidr("169.254.169.254")};
-  const auto opened = ruleset(n, {});
+  const auto opened = ruleset(n);
   CHECK_THAT(opened, Catch::Contains("ip daddr { 10.1.0.0/16, 169.254.169.254 } goto permit"));
   CHECK_THAT(opened, !Catch::Contains("ip daddr 169.254.169.254 goto blocked"));
   CHECK_THAT(opened, Catch::Contains("ip6 daddr fd00:ec2::254 goto blocked"));
@@ -256,15 +260,15 @@ TEST_CASE("the nftables table: policy drop with gateway and metadata closed and 
 TEST_CASE("the nftables table in record mode (learn --network): public addresses on any port, logged, the rest as before") {
   NetworkPlan n;
   n.mode = NetMode::Allowlist;
-  const auto plain = ruleset(n, {*parse_cidr("198.18.0.1")});
+  const auto plain = ruleset(n);
   CHECK_THAT(plain, !Catch::Contains("mcp-jail learned"));
   n.record = true;
-  const auto text = ruleset(n, {*parse_cidr("198.18.0.1")});
+  const auto text = ruleset(n);
   CHECK_THAT(text, Catch::Contains("ct state new limit rate 200/second burst 400 packets log prefix \"mcp-jail learned \" group 17"));
   CHECK_THAT(text, Catch::Contains("meta l4proto { tcp, udp } accept\n\t\tgoto blocked"));
   // Everything that closes comes before: gateway, host, metadata, private ranges, DNS.
   const auto open = text.find("mcp-jail learned");
-  for (const char* closed : {"ip daddr 198.18.0.1 goto blocked", "ip daddr @host4 goto blocked", "ip daddr 169.254.169.254 goto blocked",
+  for (const char* closed : {"ip daddr @gateway4 goto blocked", "ip daddr @host4 goto blocked", "ip daddr 169.254.169.254 goto blocked",
                              "10.0.0.0/8", "fc00::/7", "th dport 53 goto blocked"})
     CHECK(text.find(closed) < open);
   // Only the record lines differ from the table `run` installs.
@@ -315,7 +319,7 @@ TEST_CASE("planning the allowlist: parsed rules and resolvers and checks with lo
   CHECK_THAT(any_text, Catch::Contains("allow      *:443  (TCP, UDP; every name"));
   CHECK_THAT(any_text, Catch::Contains("network.allow *:443: every name is answered") && Catch::Contains("stay closed"));
   // it is a name rule: the table gets no address rule for it, and closed ranges still come first
-  const auto any_table = ruleset(any.network, {});
+  const auto any_table = ruleset(any.network);
   CHECK_THAT(any_table, !Catch::Contains("th dport 443 accept"));
   CHECK(any_table.find("10.0.0.0/8") < any_table.find("@names4"));
   d = diags_of("allow = [\"*:53\"]\n");
