@@ -101,10 +101,17 @@ export function succeeds(argv) {
 
 export function modeDefinitions() {
   if (process.getuid() === 0) {
-    return [
+    const all = [
       { name: 'root (jail runs as 65534)', kind: 'root' },
       { name: `rootless (started as ${TEST_USER})`, kind: 'rootless-user' },
     ];
+    // MCPJAIL_E2E_MODE=root or rootless-user: that mode only (CTest runs the
+    // longest files once per mode, side by side; tests/CMakeLists.txt).
+    const only = process.env.MCPJAIL_E2E_MODE;
+    if (!only) return all;
+    const picked = all.filter((m) => m.kind === only);
+    if (!picked.length) throw new Error(`MCPJAIL_E2E_MODE=${only}: not one of ${all.map((m) => m.kind).join(', ')}`);
+    return picked;
   }
   return [{ name: `rootless (started as uid ${process.getuid()})`, kind: 'rootless-self' }];
 }
