@@ -52,18 +52,20 @@ std::string ruleset(const NetworkPlan& plan) {
       << "\t\tflags timeout\n"
       << "\t\tsize " << kNamesSetSize << "\n"
       << "\t}\n";
-  o << "\t# this host's own addresses (the uplink would reach them from the host itself): the supervisor\n"
-    << "\t# reads them at launch and follows their changes while the jail runs\n";
-  for (int i = 0; i < 2; ++i)
-    o << "\tset " << kHostSet[i] << " {\n"
-      << "\t\ttype " << (i ? "ipv6_addr" : "ipv4_addr") << "\n"
-      << "\t}\n";
-  o << "\t# the uplink's gateways (pasta would carry what the jail sends there to the host itself): the\n"
-    << "\t# jail's init adds them once pasta has configured the namespace, before the server starts\n";
-  for (int i = 0; i < 2; ++i)
-    o << "\tset " << kGatewaySet[i] << " {\n"
-      << "\t\ttype " << (i ? "ipv6_addr" : "ipv4_addr") << "\n"
-      << "\t}\n";
+  // Two sets of plain addresses, IPv4 and IPv6, under a comment.
+  const auto address_sets = [&o](const char* const names[2], const char* comment) {
+    o << comment;
+    for (int i = 0; i < 2; ++i)
+      o << "\tset " << names[i] << " {\n"
+        << "\t\ttype " << (i ? "ipv6_addr" : "ipv4_addr") << "\n"
+        << "\t}\n";
+  };
+  address_sets(kHostSet,
+               "\t# this host's own addresses (the uplink would reach them from the host itself): the supervisor\n"
+               "\t# reads them at launch and follows their changes while the jail runs\n");
+  address_sets(kGatewaySet,
+               "\t# the uplink's gateways (pasta would carry what the jail sends there to the host itself): the\n"
+               "\t# jail's init adds them once pasta has configured the namespace, before the server starts\n");
   o << "\t# empty until the supervisor has filled " << kHostSet[0] << " and " << kHostSet[1]
     << " (it adds mark 0 in the same transaction)\n"
     << "\tset " << kReadySet << " {\n"
