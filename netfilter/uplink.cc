@@ -200,8 +200,12 @@ std::unique_ptr<Uplink> Uplink::spawn(pid_t pid, bool rootless) {
     // Killed, pasta runs no more code of its own; the kernel's teardown of
     // its tap device and memory takes tens of ms more, which nobody has to
     // wait for: the supervisor goes on once told.
+    // The caller's stderr is let go first: a caller reading it to its end
+    // (a shell's `2>&1 |`, a host logging the server's stderr) must not wait
+    // for the teardown either. (Closed, not replaced by /dev/null: that
+    // descriptor went with close_range() above.)
     ::kill(pasta, SIGKILL);
-    ::dup2(devnull, 2);
+    ::close(2);
     ::close(5);
     int status = 0;
     while (::waitpid(pasta, &status, 0) < 0 && errno == EINTR) {

@@ -427,6 +427,57 @@ TEST_CASE("allowlist: pasta lives exactly as long as the jail") {
     }
     CHECK(ended);
 
+    // Nothing the launcher started keeps its stdout or stderr once it has
+    // exited (pasta's keeper waits out pasta's teardown, tens of ms, after
+    // the launcher): a caller reading them to their end does not wait.
+    {
+      int o[2], e[2];
+      REQUIRE(::pipe2(o, O_CLOEXEC) == 0);
+      REQUIRE(::pipe2(e, O_CLOEXEC) == 0);
+      mcpjail::UniqueFd out_r(o[0]), err_r(e[0]);
+      support::SpawnOptions so;
+      so.in = support::Io::null();
+      so.out = support::Io::to(o[1]);
+      so.err = support::Io::to(e[1]);
+      const pid_t pid = support::spawn(jail_argv(w, m, {"run", profile, "--audit-log", "none", "--", w.netprobe(),
+                                                        "connect", "api.test", "8443"}),
+                                       Harness::get().launcher_env(m, {}), so);
+      ::close(o[1]);
+      ::close(e[1]);
+      int st = 0;
+      REQUIRE(::waitpid(pid, &st, 0) == pid);
+      // Every other process with a descriptor of the pipe (both ends have
+      // the same name in /proc; this process holds only the read end).
+      auto holders = [](int fd) {
+        namespace fs = std::filesystem;
+        const std::string self = std::to_string(::getpid());
+        std::error_code ec;
+        const fs::path pipe = fs::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+        std::vector<std::string> out;
+        for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+          const std::string pid_s = entry.path().filename();
+          if (pid_s == self || pid_s.find_first_not_of("0123456789") != std::string::npos) continue;
+          for (const auto& f : fs::directory_iterator(entry.path() / "fd", ec))
+            if (fs::read_symlink(f.path(), ec) == pipe)
+              out.push_back(pid_s + " " + support::slurp((entry.path() / "comm").string()));
+        }
+        return out;
+      };
+      const auto out_holders = holders(out_r.get());
+      const auto err_holders = holders(err_r.get());
+      CHECK(support::decode_status(st) == 0);
+      std::string said;
+      char buf[4096];
+      for (ssize_t k; (k = ::read(out_r.get(), buf, sizeof buf)) > 0;) said.append(buf, static_cast<std::size_t>(k));
+      CHECK_THAT(said, Catch::Contains("connect api.test 8443 ok hello "));  // the positive control
+      std::string held;
+      for (const auto& h : out_holders) held += "stdout: " + h;
+      for (const auto& h : err_holders) held += "stderr: " + h;
+      INFO("held after the launcher exited:\n" << held);
+      CHECK(out_holders.empty());
+      CHECK(err_holders.empty());
+    }
+
     // The launcher killed outright: pasta goes at once all the same.
     std::vector<std::string> args = {"run", profile, "--audit-log", "none", "--", w.netprobe(),
                                      "connect", "api.test", "8443", ";", "sleep", "60000"};
