@@ -19,6 +19,7 @@
 
 #include "mcpjail/errors.hpp"
 #include "mcpjail/netfilter.hpp"
+#include "mcpjail/netfilter_internal.hpp"
 
 namespace mcpjail::netfilter {
 
@@ -27,14 +28,7 @@ namespace {
 constexpr std::size_t kBuffer = 8192;  // NLMSG_GOODSIZE on 4 KiB pages; dumps come in pieces this size
 
 UniqueFd route_socket(std::uint32_t groups, int flags) {
-  UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | flags, NETLINK_ROUTE));
-  if (!fd) throw LaunchError("network", errno_text("rtnetlink socket for the host's addresses", errno));
-  sockaddr_nl sa{};
-  sa.nl_family = AF_NETLINK;
-  sa.nl_groups = groups;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-    throw LaunchError("network", errno_text("bind the rtnetlink socket for the host's addresses", errno));
-  return fd;
+  return bound_netlink_socket(NETLINK_ROUTE, groups, flags, "rtnetlink socket for the host's addresses");
 }
 
 // The address an RTM_NEWADDR/RTM_DELADDR message is about: IFA_LOCAL when

@@ -50,15 +50,7 @@ UniqueFd dns_socket(int type) {
   return fd;
 }
 
-UniqueFd nft_socket() {
-  UniqueFd nft(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
-  if (!nft) throw LaunchError("network", errno_text("netlink socket for nftables sets", errno));
-  sockaddr_nl sa{};
-  sa.nl_family = AF_NETLINK;
-  if (::bind(nft.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-    throw LaunchError("network", errno_text("bind the nftables netlink socket", errno));
-  return nft;
-}
+UniqueFd nft_socket() { return bound_netlink_socket(NETLINK_NETFILTER, 0, 0, "netlink socket for nftables sets"); }
 
 void hand_over(int report_sock, JailSocket which, const UniqueFd& fd) {
   channel::send_report(report_sock, channel::ReportKind::NetSocket, static_cast<int>(which), "network", "", fd.get());

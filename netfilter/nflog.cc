@@ -50,13 +50,19 @@ void nflog_config(int fd, std::uint16_t group, std::uint32_t seq, void (*fill)(n
 
 }  // namespace
 
-UniqueFd open_nflog(std::uint16_t group) {
-  UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
-  if (!fd) throw LaunchError("network", errno_text("netlink socket for NFLOG", errno));
+UniqueFd bound_netlink_socket(int protocol, std::uint32_t groups, int flags, const std::string& what) {
+  UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | flags, protocol));
+  if (!fd) throw LaunchError("network", errno_text(what, errno));
   sockaddr_nl sa{};
   sa.nl_family = AF_NETLINK;
+  sa.nl_groups = groups;
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-    throw LaunchError("network", errno_text("bind the NFLOG socket", errno));
+    throw LaunchError("network", errno_text("bind the " + what, errno));
+  return fd;
+}
+
+UniqueFd open_nflog(std::uint16_t group) {
+  UniqueFd fd = bound_netlink_socket(NETLINK_NETFILTER, 0, 0, "netlink socket for NFLOG");
   nflog_config(fd.get(), group, 1, [](nlmsghdr* nlh) {
     nfulnl_msg_config_cmd cmd{NFULNL_CFG_CMD_BIND};
     mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof cmd, &cmd);

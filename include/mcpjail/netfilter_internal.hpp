@@ -2,11 +2,17 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "mcpjail/netfilter.hpp"
 
 namespace mcpjail::netfilter {
+
+// A netlink socket of `protocol` (close-on-exec, with `flags` added), bound
+// to the multicast `groups`. Throws LaunchError("network", ...) naming
+// `what` ("netlink socket for ...").
+UniqueFd bound_netlink_socket(int protocol, std::uint32_t groups, int flags, const std::string& what);
 
 // Jail side: a netlink socket bound to NFLOG `group`, copying packet headers.
 UniqueFd open_nflog(std::uint16_t group);
