@@ -46,6 +46,9 @@ std::set<int> performed_calls(const SeccompPlan& plan);
 // `pid`, read page by page (it may end just before an unmapped page): 0 with
 // the string, EFAULT when it cannot be read, E2BIG when it is longer.
 int read_cstring(pid_t pid, std::uint64_t addr, std::size_t max, std::string* out);
+// A path argument (at most PATH_MAX bytes with its NUL): 0, EFAULT, or
+// ENAMETOOLONG when it is longer (as the kernel answers).
+int read_path_string(pid_t pid, std::uint64_t addr, std::string* out);
 
 // Whether the create helper performs `syscall` (a creating call).
 bool performable(std::string_view syscall);

@@ -41,6 +41,11 @@ int read_cstring(pid_t pid, std::uint64_t addr, std::size_t max, std::string* ou
   return E2BIG;
 }
 
+int read_path_string(pid_t pid, std::uint64_t addr, std::string* out) {
+  const int e = read_cstring(pid, addr, PATH_MAX - 1, out);
+  return e == E2BIG ? ENAMETOOLONG : e;
+}
+
 namespace {
 
 using create::Op;
@@ -127,7 +132,7 @@ int open_callers_fd(pid_t pid, int fd, UniqueFd* out) {
 
 // One path of the call and the directory it is relative to.
 int read_path(pid_t pid, const seccomp_data& d, int dirfd_arg, int path_arg, std::string* path, UniqueFd* dir) {
-  if (const int e = read_cstring(pid, d.args[path_arg], PATH_MAX - 1, path)) return e == E2BIG ? ENAMETOOLONG : e;
+  if (const int e = read_path_string(pid, d.args[path_arg], path)) return e;
   int fd = -1;
   std::string rest;
   if (names_descriptor(*path, &fd, &rest)) {
@@ -178,8 +183,7 @@ int read_creating_call(std::string_view syscall, const seccomp_data& d, pid_t pi
   }
   if (const int e = read_path(pid, d, s->dirfd, s->path, &call->path, &fds->dir)) return e;
   if (s->op == Op::Symlink) {
-    if (const int e = read_cstring(pid, d.args[s->other], PATH_MAX - 1, &call->other))
-      return e == E2BIG ? ENAMETOOLONG : e;
+    if (const int e = read_path_string(pid, d.args[s->other], &call->other)) return e;
   } else if (s->other >= 0) {
     if (const int e = read_path(pid, d, s->other_dirfd, s->other, &call->other, &fds->other_dir)) return e;
   }

@@ -126,11 +126,6 @@ void kill_caller(int listener, pid_t tid, std::uint64_t id) {
 // (the kernel's MFD_NAME_MAX_LEN).
 constexpr std::size_t kMemfdNameMax = 249;
 
-// A path argument (at most PATH_MAX bytes with its NUL).
-bool read_string(pid_t pid, std::uint64_t addr, std::string* out) {
-  return read_cstring(pid, addr, PATH_MAX - 1, out) == 0;
-}
-
 // The target of a /proc/PID/{cwd,fd/N} link: a path inside the jail (the
 // kernel prints it from the jail's root). Empty unless absolute.
 std::string proc_link(pid_t pid, const char* what) {
@@ -145,7 +140,7 @@ std::string proc_link(pid_t pid, const char* what) {
 // it cannot be told.
 std::string resolve_path(pid_t pid, const seccomp_data& d, const policy::PathArg& a, bool empty_path) {
   std::string path;
-  if (!read_string(pid, d.args[a.path], &path)) return {};
+  if (read_path_string(pid, d.args[a.path], &path) != 0) return {};
   if (!path.empty() && path[0] == '/') return lexical_path("/", path);
   if (path.empty() && !empty_path) return {};  // ENOENT from the kernel
   const int dirfd = a.dirfd < 0 ? AT_FDCWD : static_cast<int>(static_cast<std::uint32_t>(d.args[a.dirfd]));
