@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <vector>
 
 #include "mcpjail/channel.hpp"
 #include "mcpjail/create_helper.hpp"
@@ -25,14 +24,14 @@ bool Client::submit(const Call& call, const CallFds& fds, std::uint64_t tag) {
 
 std::optional<Client::Done> Client::receive() {
   if (!sock_) return std::nullopt;
-  std::vector<char> buf(wire::kOutcomeMax);
+  char buf[wire::kOutcomeMax];
   UniqueFd fd[1];
   bool truncated = false;
-  const ssize_t n = channel::receive_message(sock_.get(), buf.data(), buf.size(), fd, &truncated, false);
+  const ssize_t n = channel::receive_message(sock_.get(), buf, sizeof buf, fd, &truncated, false);
   if (n < 0 && errno == EAGAIN) return std::nullopt;
   Done d;
   if (n <= 0 || truncated || pending_.empty() ||
-      !wire::decode_outcome(buf.data(), static_cast<std::size_t>(n), std::move(fd[0]), &d.outcome)) {
+      !wire::decode_outcome(buf, static_cast<std::size_t>(n), std::move(fd[0]), &d.outcome)) {
     sock_.reset();  // gone, or not speaking the protocol: nothing it says is trusted any more
     return std::nullopt;
   }

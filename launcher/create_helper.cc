@@ -1,7 +1,7 @@
 // The create helper, the jail's side (mcpjail/create_helper.hpp): performs
 // one creating call at a time, each relative to a directory descriptor whose
-// identity it checked against the protected names; and the wire format the
-// supervisor's side (create_client.cc) speaks.
+// identity it checked against the protected names. The messages are in
+// create_wire.cc, the supervisor's side in create_client.cc.
 #include "mcpjail/create_helper.hpp"
 
 #include <fcntl.h>
@@ -192,7 +192,7 @@ Outcome perform(const Call& c, const CallFds& fds, const protect::Guard& guard) 
     case Op::Rename: {
       // RENAME_EXCHANGE also gives the old name new content: its directory
       // and name are checked as well.
-      std::string refused_old;
+      Outcome old_checked;  // RENAME_EXCHANGE: the old name's refusal, or why it could not be checked
       auto rename_to = [&](int d, const char* n) {
         if (c.other.empty()) {
           errno = ENOENT;
@@ -203,11 +203,8 @@ Outcome perform(const Call& c, const CallFds& fds, const protect::Guard& guard) 
         if (creates_nothing(op)) return static_cast<int>(::syscall(SYS_renameat2, obase, c.other.c_str(), d, n, flags));
         UniqueFd oparent = open_parent(obase, op.dir, 0);
         if (!oparent) return -1;
-        struct stat st {};
-        if ((flags & RENAME_EXCHANGE) && ::fstat(oparent.get(), &st) == 0)
-          refused_old = guard.refused_at(st.st_dev, st.st_ino, op.name);
-        if (!refused_old.empty()) {
-          errno = EACCES;
+        if ((flags & RENAME_EXCHANGE) && refuse(guard, oparent.get(), op.name, &old_checked)) {
+          errno = old_checked.error;
           return -1;
         }
         const std::string oname = op.slash ? op.name + "/" : op.name;
@@ -215,7 +212,7 @@ Outcome perform(const Call& c, const CallFds& fds, const protect::Guard& guard) 
       };
       Outcome o = do_named(c, fds, guard, [&](int d, const std::string& n) { return rename_to(d, n.c_str()); },
                            [&](int b) { return rename_to(b, c.path.c_str()); });
-      if (o.refused.empty()) o.refused = refused_old;
+      if (o.refused.empty()) o.refused = old_checked.refused;
       return o;
     }
   }

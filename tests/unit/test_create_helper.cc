@@ -14,6 +14,7 @@
 
 #include "../../launcher/create_wire.hpp"
 #include "mcpjail/create_helper.hpp"
+#include "../support/files.hpp"
 #include "../support/scratch.hpp"
 
 using namespace mcpjail;
@@ -108,6 +109,26 @@ TEST_CASE("create helper: a missing protected name cannot be made by any creatin
   auto made = run_call(create::Op::Open, d.p("dangling"), "", O_WRONLY | O_CREAT | O_CLOEXEC);
   CHECK(made.error == 0);
   CHECK(exists(bad));  // without the names, a dangling link's target is made, as the kernel does
+}
+
+TEST_CASE("create helper: RENAME_EXCHANGE cannot give a protected name new content", "[create]") {
+  support::ScratchDir d("create-exchange");
+  const Plan plan = plan_missing(d.p(""));
+  const protect::Guard guard(plan);
+  // The name appeared after the launch (made on the host meanwhile).
+  d.write(".mcp.json", "host\n", 0644);
+  d.write("plain", "jail\n", 0644);
+  d.write("other", "other\n", 0644);
+  // renameat2(old, new, RENAME_EXCHANGE): `other` is the old name, here the protected one.
+  const auto o = run_call(create::Op::Rename, d.p("plain"), d.p(".mcp.json"), RENAME_EXCHANGE, &guard);
+  CHECK(o.error == EACCES);
+  CHECK(o.refused == d.p(".mcp.json"));
+  CHECK(support::slurp(d.p(".mcp.json")) == "host\n");
+  CHECK(support::slurp(d.p("plain")) == "jail\n");
+  // The control: an exchange of two names that are not protected.
+  CHECK(run_call(create::Op::Rename, d.p("plain"), d.p("other"), RENAME_EXCHANGE, &guard).error == 0);
+  CHECK(support::slurp(d.p("plain")) == "other\n");
+  CHECK(support::slurp(d.p("other")) == "jail\n");
 }
 
 TEST_CASE("create helper: errors are the kernel's", "[create]") {
