@@ -119,7 +119,8 @@ TEST_CASE("create helper: RENAME_EXCHANGE cannot give a protected name new conte
   d.write(".mcp.json", "host\n", 0644);
   d.write("plain", "jail\n", 0644);
   d.write("other", "other\n", 0644);
-  // renameat2(old, new, RENAME_EXCHANGE): `other` is the old name, here the protected one.
+  // renameat2(old, new, RENAME_EXCHANGE): the call's old name (its `other`
+  // field) is the protected one, its new name the plain file.
   const auto o = run_call(create::Op::Rename, d.p("plain"), d.p(".mcp.json"), RENAME_EXCHANGE, &guard);
   CHECK(o.error == EACCES);
   CHECK(o.refused == d.p(".mcp.json"));
