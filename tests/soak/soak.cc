@@ -488,6 +488,10 @@ class Driver {
     while (::waitpid(l.launcher, &st, 0) < 0 && errno == EINTR) {
     }
     l.status = decode_status(st);
+    // A launcher that exits just after poll() timed out is a zombie when the
+    // SIGKILL is sent: the signal is accepted and does nothing. A launcher the
+    // signal did end cannot have exited on its own, so an exit means missed.
+    if (l.kill == "launcher SIGKILL" && !l.missed && WIFEXITED(st)) l.missed = true;
   }
 
   void one(Launch l) {
