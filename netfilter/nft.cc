@@ -71,6 +71,18 @@ std::string ruleset(const NetworkPlan& plan) {
     << "\tset " << kReadySet << " {\n"
     << "\t\ttype mark\n"
     << "\t}\n";
+  // Inbound: only what belongs to a flow the jail started (and passed the
+  // output chain with). pasta carries a jail's UDP flow through a host socket
+  // bound to the flow's source port on every address, and passes in whatever
+  // reaches that socket, from any sender; without this chain the jail's
+  // answer would count as "established" and leave unchecked.
+  o << "\tchain input {\n"
+    << "\t\ttype filter hook input priority filter; policy drop;\n"
+    << "\t\tiif \"lo\" accept\n"
+    << "\t\tct state established,related accept\n"
+    << "\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept\n"
+    << "\t\t# anything else starts outside: dropped, not logged (the audit log records the jail's own attempts)\n"
+    << "\t}\n";
   o << "\tchain output {\n"
     << "\t\ttype filter hook output priority filter; policy drop;\n"
     << "\t\toif \"lo\" accept\n"

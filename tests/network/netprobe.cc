@@ -3,8 +3,13 @@
 //
 //   resolve NAME                 getaddrinfo     -> "resolve NAME ok ADDR,ADDR..." | "resolve NAME fail EAI_..."
 //   connect HOST PORT            TCP, 3 s        -> "connect HOST PORT ok <greeting>" | "... fail <errno name>"
-//   udp ADDR PORT                a DNS query datagram, 2 s for a reply
-//                                                -> "udp ADDR PORT ok" | "... fail <errno name|timeout>"
+//   udp ADDR PORT [FROM]         a DNS query datagram (sent from address FROM), 2 s for a reply
+//                                                -> "udp ADDR PORT [FROM] ok" | "... fail <errno name|timeout>"
+//   udpbind LPORT ADDR PORT      a datagram from local port LPORT (every address) to ADDR:PORT, up to 3
+//                                tries of 1 s for the reply; the socket stays open for udpheard
+//                                                -> "udpbind LPORT ADDR PORT ok from PEER" | "... fail ..."
+//   udpheard MS                  for MS ms, answers every datagram udpbind's sockets receive
+//                                                -> "udpheard MS none" | "udpheard MS PEER,PEER..." (senders, once each)
 //   dns SERVER NAME TYPE [tcp]   a raw DNS query -> "dns SERVER NAME TYPE [tcp] rcode=N answers=M tc=0|1" | "... fail ..."
 //   raw                          socket(AF_INET, SOCK_RAW), socket(AF_PACKET) -> "raw inet ok|fail ERRNO packet ..."
 //   nft                          ask nf_tables to delete the jail's table -> "nft ok" | "nft fail ERRNO"
@@ -30,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -170,17 +176,19 @@ std::vector<std::uint8_t> query(const std::string& name, std::uint16_t type) {
   return q;
 }
 
-void udp(const std::string& addr, const std::string& port) {
-  sockaddr_storage ss;
-  socklen_t len;
-  if (!parse_sockaddr(addr, std::stoi(port), &ss, &len)) {
-    std::printf("udp %s %s fail address\n", addr.c_str(), port.c_str());
+void udp(const std::string& addr, const std::string& port, const std::string& from) {
+  const std::string key = addr + " " + port + (from.empty() ? "" : " " + from);
+  sockaddr_storage ss, src;
+  socklen_t len, src_len = 0;
+  if (!parse_sockaddr(addr, std::stoi(port), &ss, &len) || (!from.empty() && !parse_sockaddr(from, 0, &src, &src_len))) {
+    std::printf("udp %s fail address\n", key.c_str());
     return;
   }
   const int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   const auto q = query("probe.test", 1);
   std::string result = "ok";
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::send(fd, q.data(), q.size(), 0) < 0) {
+  if ((src_len && ::bind(fd, reinterpret_cast<sockaddr*>(&src), src_len) != 0) ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::send(fd, q.data(), q.size(), 0) < 0) {
     result = "fail " + err_name(errno);
   } else {
     pollfd p{fd, POLLIN, 0};
@@ -189,7 +197,67 @@ void udp(const std::string& addr, const std::string& port) {
     else if (::recv(fd, buf, sizeof buf, 0) < 0) result = "fail " + err_name(errno);
   }
   ::close(fd);
-  std::printf("udp %s %s %s\n", addr.c_str(), port.c_str(), result.c_str());
+  std::printf("udp %s %s\n", key.c_str(), result.c_str());
+}
+
+std::vector<int> g_bound;  // udpbind's sockets, for udpheard
+
+void udpbind(const std::string& lport, const std::string& addr, const std::string& port) {
+  const std::string key = lport + " " + addr + " " + port;
+  sockaddr_storage ss, local;
+  socklen_t len, local_len;
+  if (!parse_sockaddr(addr, std::stoi(port), &ss, &len) ||
+      !parse_sockaddr(ss.ss_family == AF_INET ? "0.0.0.0" : "::", std::stoi(lport), &local, &local_len)) {
+    std::printf("udpbind %s fail address\n", key.c_str());
+    return;
+  }
+  const int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  if (ss.ss_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  std::string result = "fail timeout";
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), local_len) != 0) result = "fail " + err_name(errno);
+  // Three tries, a second each: the uplink may lose the first reply of a
+  // flow while it learns the jail's link-layer address.
+  for (int attempt = 0; attempt < 3 && result == "fail timeout"; ++attempt) {
+    if (::sendto(fd, "ping", 4, 0, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+      result = "fail " + err_name(errno);
+      break;
+    }
+    pollfd p{fd, POLLIN, 0};
+    char buf[1500];
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    if (::poll(&p, 1, 1000) <= 0) continue;
+    if (::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&peer), &peer_len) < 0) result = "fail " + err_name(errno);
+    else result = "ok from " + addr_text(reinterpret_cast<sockaddr*>(&peer));
+  }
+  g_bound.push_back(fd);
+  std::printf("udpbind %s %s\n", key.c_str(), result.c_str());
+}
+
+void udpheard(int ms) {
+  std::vector<std::string> senders;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
+    if (left <= 0) break;
+    std::vector<pollfd> ps;
+    for (int fd : g_bound) ps.push_back({fd, POLLIN, 0});
+    if (::poll(ps.data(), ps.size(), static_cast<int>(left)) <= 0) continue;
+    for (const auto& p : ps) {
+      if (!(p.revents & POLLIN)) continue;
+      char buf[1500];
+      sockaddr_storage peer{};
+      socklen_t peer_len = sizeof peer;
+      if (::recvfrom(p.fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&peer), &peer_len) < 0) continue;
+      ::sendto(p.fd, "secret", 6, 0, reinterpret_cast<sockaddr*>(&peer), peer_len);  // what a jailed server would answer
+      const std::string who = addr_text(reinterpret_cast<sockaddr*>(&peer));
+      if (std::find(senders.begin(), senders.end(), who) == senders.end()) senders.push_back(who);
+    }
+  }
+  std::string list;
+  for (const auto& w : senders) list += (list.empty() ? "" : ",") + w;
+  std::printf("udpheard %d %s\n", ms, list.empty() ? "none" : list.c_str());
 }
 
 void dns(const std::string& server, const std::string& name, const std::string& type, bool tcp) {
@@ -436,7 +504,9 @@ int main(int argc, char** argv) {
     const std::string& o = op[0];
     if (o == "resolve" && op.size() == 2) resolve(op[1]);
     else if (o == "connect" && op.size() == 3) connect_to(op[1], op[2]);
-    else if (o == "udp" && op.size() == 3) udp(op[1], op[2]);
+    else if (o == "udp" && (op.size() == 3 || op.size() == 4)) udp(op[1], op[2], op.size() == 4 ? op[3] : "");
+    else if (o == "udpbind" && op.size() == 4) udpbind(op[1], op[2], op[3]);
+    else if (o == "udpheard" && op.size() == 2) udpheard(std::stoi(op[1]));
     else if (o == "dns" && (op.size() == 4 || op.size() == 5)) dns(op[1], op[2], op[3], op.size() == 5);
     else if (o == "raw") raw();
     else if (o == "nft") nft();

@@ -87,7 +87,9 @@ class World {
                     // the host's own addresses (world.sh) behind allowed names, and answers in closed ranges
                     "tcp:198.18.1.10:8444", "tcp:[2001:db8:18:1::10]:8444", "tcp:198.18.3.10:8444",
                     "rr:self.test=198.18.3.2", "rr:self.test=2001:db8:18:3::2", "rr:compat.svc.test=::10.0.0.5",
-                    "rr:intranet.svc.test=10.18.1.10"});
+                    "rr:intranet.svc.test=10.18.1.10",
+                    // allowed UDP peers (a jail's datagrams and their replies)
+                    "udp:198.18.1.10:8443", "udp:[2001:db8:18:1::10]:8443"});
     // The host's services: on its loopback, on its first address, and on every address (0.0.0.0 and ::).
     host_ = serve(name_ + "-h", dir_ + "/host.log",
                   {"tcp:127.0.0.1:8443", "tcp:[::1]:8443", "tcp:198.18.0.2:8443", "tcp:0.0.0.0:8444", "tcp:[::]:8444"});
@@ -117,6 +119,13 @@ class World {
   }
   const std::string& netprobe() const { return netprobe_; }
   std::string host_ns() const { return "/run/netns/" + name_ + "-h"; }
+  std::string world_ns() const { return "/run/netns/" + name_ + "-w"; }
+  // netprobe with `ops` (";" between operations) in the namespace `ns`, outside any jail; not waited for.
+  Child probe_in(const std::string& ns, const std::vector<std::string>& ops) const {
+    std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=" + ns, "--", netprobe_};
+    argv.insert(argv.end(), ops.begin(), ops.end());
+    return start(argv, {"PATH=/usr/bin:/bin"}, true);
+  }
   // ip addr add|del ADDR dev lo in the host namespace.
   int host_address(const std::string& verb, const std::string& addr) const {
     const char* ip = ::access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip" : ::access("/sbin/ip", X_OK) == 0 ? "/sbin/ip" : "/usr/bin/ip";
@@ -151,11 +160,7 @@ class World {
     p.close_stdout();
     return p;
   }
-  std::vector<std::string> control(const std::vector<std::string>& ops) const {
-    std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=" + host_ns(), "--", netprobe_};
-    argv.insert(argv.end(), ops.begin(), ops.end());
-    return lines(start(argv, {"PATH=/usr/bin:/bin"}, true).wait(30s).out);
-  }
+  std::vector<std::string> control(const std::vector<std::string>& ops) const { return lines(probe_in(host_ns(), ops).wait(30s).out); }
 
   std::string name_, dir_, netprobe_;
   std::optional<Child> world_, host_;  // the listeners
@@ -688,6 +693,14 @@ bool read_until(Child& pr, std::string* out, const std::string& prefix, std::chr
   }
 }
 
+// The UDP sockets of the world's host namespace (/proc/net/udp and udp6 as read there).
+std::string host_udp_sockets(const World& w) {
+  return start({"/usr/bin/nsenter", "--net=" + w.host_ns(), "--", "/bin/cat", "/proc/net/udp", "/proc/net/udp6"},
+               {"PATH=/usr/bin:/bin"}, true)
+      .wait(10s)
+      .out;
+}
+
 // The netprobe process running inside a jail (its command line starts with
 // the world's netprobe, and it is not pid 1 of its namespace's init), or -1.
 pid_t jailed_netprobe(const World& w) {
@@ -787,6 +800,54 @@ dns = ["198.18.1.53"]
     REQUIRE(host.size() == 1);
     CHECK(host[0].rfind("tcp 0.0.0.0:8444 ", 0) == 0);
     w.reset_host_log();
+  });
+}
+
+TEST_CASE("allowlist: a datagram the jail sent opens no way in for other senders (pasta's port on the host)") {
+  in_each_mode([](World& w, Mode m, const TempDir& td) {
+    const std::string profile = td.file("net.toml", allowlist_profile("net-inbound", R"(allow = ["198.18.1.10:8443", "[2001:db8:18:1::10]:8443"]
+dns = []
+)"));
+    // pasta carries a jail's UDP flow through a host socket bound to the
+    // jail's source port on every address: anyone who reaches the host can
+    // send there, and pasta passes it in.
+    const std::string p4 = m == Mode::Root ? "40000" : "40010", p6 = m == Mode::Root ? "40001" : "40011";
+    Child p = start_launch(w, m, td, profile,
+                           {{"udpbind", p4, "198.18.1.10", "8443"}, {"udpbind", p6, "2001:db8:18:1::10", "8443"},
+                            {"udpheard", "5000"}});
+    std::string out;
+    const bool bound = read_until(p, &out, "udpbind " + p6 + " ", 60s);
+    // The door exists: the host namespace holds pasta's sockets on both ports.
+    const std::string udp_table = host_udp_sockets(w);
+    auto has_port = [&](const std::string& port) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, ":%04X ", std::stoi(port));
+      return udp_table.find(hex) != std::string::npos;
+    };
+    // Not allowed: C2 in the world, and a process of the host itself on its loopback.
+    Child c2 = w.probe_in(w.world_ns(), {"udp", "198.18.0.2", p4, "198.18.1.66", ";", "udp", "2001:db8:18::2", p6, "2001:db8:18:1::66"});
+    Child local = w.probe_in(w.host_ns(), {"udp", "127.0.0.1", p4, ";", "udp", "::1", p6});
+    const auto c2_out = c2.wait(30s).out, local_out = local.wait(30s).out;
+    const auto rest = p.wait(60s);
+    out += rest.out;
+    INFO("jail:\n" << out << "from C2:\n" << c2_out << "from the host:\n" << local_out << "host UDP sockets:\n" << udp_table);
+    REQUIRE(bound);
+    REQUIRE(rest.status == 0);
+    const auto r = results_of({{"udpbind", p4, "198.18.1.10", "8443"}, {"udpbind", p6, "2001:db8:18:1::10", "8443"}, {"udpheard", "5000"}}, out);
+    // the positive controls: the allowed peers' replies come back, and pasta holds both ports on the host
+    REQUIRE(r.at("udpbind " + p4 + " 198.18.1.10 8443") == "ok from 198.18.1.10");
+    REQUIRE(r.at("udpbind " + p6 + " 2001:db8:18:1::10 8443") == "ok from 2001:db8:18:1::10");
+    REQUIRE(has_port(p4));
+    REQUIRE(has_port(p6));
+    // nobody else got in (a late reply of an allowed peer may still come), and nothing came back out
+    std::string heard = r.at("udpheard 5000");
+    std::replace(heard.begin(), heard.end(), ',', '\n');
+    for (const auto& sender : lines(heard)) {
+      INFO("heard from " << sender);
+      CHECK((sender == "none" || sender == "198.18.1.10" || sender == "2001:db8:18:1::10"));
+    }
+    CHECK(c2_out == "udp 198.18.0.2 " + p4 + " 198.18.1.66 fail timeout\nudp 2001:db8:18::2 " + p6 + " 2001:db8:18:1::66 fail timeout\n");
+    CHECK(local_out == "udp 127.0.0.1 " + p4 + " fail timeout\nudp ::1 " + p6 + " fail timeout\n");
   });
 }
 

@@ -223,6 +223,11 @@ TEST_CASE("the nftables table: policy drop with gateway and metadata closed and 
   const auto text = ruleset(n);
   CHECK_THAT(text, Catch::Contains("type filter hook output priority filter; policy drop;"));
   CHECK_THAT(text, Catch::Contains("oif \"lo\" accept"));
+  // Inbound: loopback and the jail's own flows; nothing that starts outside.
+  const auto input = text.substr(text.find("\tchain input {"), text.find("\tchain output {") - text.find("\tchain input {"));
+  CHECK_THAT(input, Catch::Contains("type filter hook input priority filter; policy drop;"));
+  CHECK_THAT(input, Catch::Contains("iif \"lo\" accept\n\t\tct state established,related accept\n"));
+  CHECK_THAT(input, !Catch::Contains("ct state new"));
   // The uplink's gateways: sets the jail's init fills once pasta is up.
   CHECK_THAT(text, Catch::Contains("set gateway4 {\n\t\ttype ipv4_addr\n"));
   CHECK_THAT(text, Catch::Contains("set gateway6 {\n\t\ttype ipv6_addr\n"));
