@@ -31,33 +31,56 @@ UniqueFd route_socket(std::uint32_t groups, int flags) {
   return bound_netlink_socket(NETLINK_ROUTE, groups, flags, "rtnetlink socket for the host's addresses");
 }
 
-// The address an RTM_NEWADDR/RTM_DELADDR message is about: IFA_LOCAL when
-// present (on point-to-point links IFA_ADDRESS is the peer), else IFA_ADDRESS.
-bool decode(const nlmsghdr* nlh, int* index, Cidr* out) {
+// What an RTM_NEWADDR/RTM_DELADDR message makes local to the host:
+//  - the address: IFA_LOCAL when present (on point-to-point links
+//    IFA_ADDRESS is the peer), else IFA_ADDRESS;
+//  - IPv4: the broadcast address (IFA_BROADCAST) when the interface has one;
+//    the host receives datagrams sent there;
+//  - IPv6, prefixes shorter than /127: the subnet-router anycast address
+//    (the prefix with the host bits zero). The kernel joins it while
+//    forwarding is on (routers, container and VM hosts) and then answers
+//    there like at its own address; forwarding can be switched on at any
+//    time without an address event, so it is always closed.
+bool decode(const nlmsghdr* nlh, HostAddresses::Entry* out) {
   if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) return false;
   const auto* ifa = static_cast<const ifaddrmsg*>(NLMSG_DATA(nlh));
   const std::size_t want = ifa->ifa_family == AF_INET ? 4 : ifa->ifa_family == AF_INET6 ? 16 : 0;
   if (!want) return false;
   const void* local = nullptr;
   const void* address = nullptr;
+  const void* broadcast = nullptr;
   int len = static_cast<int>(IFA_PAYLOAD(nlh));
   for (const rtattr* a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
     if (RTA_PAYLOAD(a) != want) continue;
     if (a->rta_type == IFA_LOCAL) local = RTA_DATA(a);
     else if (a->rta_type == IFA_ADDRESS) address = RTA_DATA(a);
+    else if (a->rta_type == IFA_BROADCAST) broadcast = RTA_DATA(a);
   }
   const void* pick = local ? local : address;
   if (!pick) return false;
-  *out = Cidr{};
-  out->family = want == 4 ? kFamily4 : kFamily6;
-  out->prefix = out->bits();
-  std::memcpy(out->addr.data(), pick, want);
-  *index = static_cast<int>(ifa->ifa_index);
+  auto host = [&](const void* bytes) {
+    Cidr c;
+    c.family = want == 4 ? kFamily4 : kFamily6;
+    c.prefix = c.bits();
+    std::memcpy(c.addr.data(), bytes, want);
+    return c;
+  };
+  *out = HostAddresses::Entry{};
+  out->index = static_cast<int>(ifa->ifa_index);
+  out->address = host(pick);
+  out->closes = {out->address};
+  if (want == 4 && broadcast) out->closes.push_back(host(broadcast));
+  if (want == 16 && ifa->ifa_prefixlen < 127) {
+    Cidr anycast = out->address;
+    for (int bit = ifa->ifa_prefixlen; bit < 128; ++bit)
+      anycast.addr[static_cast<std::size_t>(bit / 8)] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
+    out->closes.push_back(anycast);
+  }
   return true;
 }
 
-// Every address now, as (interface index, address).
-std::vector<std::pair<int, Cidr>> dump() {
+// Every address now.
+std::vector<HostAddresses::Entry> dump() {
   UniqueFd fd = route_socket(0, 0);
   const timeval wait{2, 0};  // the kernel answers at once; never hang on it
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
@@ -74,7 +97,7 @@ std::vector<std::pair<int, Cidr>> dump() {
   kernel.nl_family = AF_NETLINK;
   if (::sendto(fd.get(), &req, req.nlh.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
     throw LaunchError("network", errno_text("ask rtnetlink for the host's addresses", errno));
-  std::vector<std::pair<int, Cidr>> out;
+  std::vector<HostAddresses::Entry> out;
   alignas(nlmsghdr) char buf[kBuffer];
   for (;;) {
     const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
@@ -90,24 +113,30 @@ std::vector<std::pair<int, Cidr>> dump() {
         const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(nlh));
         throw LaunchError("network", errno_text("read the host's addresses from rtnetlink", -e->error));
       }
-      int index = 0;
-      Cidr c;
-      if (nlh->nlmsg_type == RTM_NEWADDR && decode(nlh, &index, &c)) out.emplace_back(index, c);
+      HostAddresses::Entry e;
+      if (nlh->nlmsg_type == RTM_NEWADDR && decode(nlh, &e)) out.push_back(std::move(e));
     }
   }
 }
 
 }  // namespace
 
-std::vector<Cidr> host_addresses() {
+namespace {
+
+// Every address the entries close, sorted, once each.
+std::vector<Cidr> closed_by(const std::vector<HostAddresses::Entry>& entries) {
   std::vector<Cidr> out;
-  for (const auto& e : dump()) out.push_back(e.second);
+  for (const auto& e : entries) out.insert(out.end(), e.closes.begin(), e.closes.end());
   std::sort(out.begin(), out.end(), [](const Cidr& a, const Cidr& b) {
     return std::tie(a.family, a.addr) < std::tie(b.family, b.addr);
   });
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
+
+}  // namespace
+
+std::vector<Cidr> host_addresses() { return closed_by(dump()); }
 
 HostAddresses::HostAddresses() {
   events_ = route_socket(RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, SOCK_NONBLOCK);
@@ -119,14 +148,7 @@ void HostAddresses::reload() {
   rebuild();
 }
 
-void HostAddresses::rebuild() {
-  addrs_.clear();
-  for (const auto& e : entries_) addrs_.push_back(e.second);
-  std::sort(addrs_.begin(), addrs_.end(), [](const Cidr& a, const Cidr& b) {
-    return std::tie(a.family, a.addr) < std::tie(b.family, b.addr);
-  });
-  addrs_.erase(std::unique(addrs_.begin(), addrs_.end()), addrs_.end());
-}
+void HostAddresses::rebuild() { addrs_ = closed_by(entries_); }
 
 bool HostAddresses::update() {
   const std::vector<Cidr> before = addrs_;
@@ -145,13 +167,12 @@ bool HostAddresses::update() {
     int len = static_cast<int>(n);
     for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf); NLMSG_OK(nlh, static_cast<unsigned>(len));
          nlh = NLMSG_NEXT(nlh, len)) {
-      int index = 0;
-      Cidr c;
-      if ((nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR) || !decode(nlh, &index, &c)) continue;
-      const std::pair<int, Cidr> entry{index, c};
-      auto it = std::find(entries_.begin(), entries_.end(), entry);
-      if (nlh->nlmsg_type == RTM_NEWADDR && it == entries_.end()) entries_.push_back(entry);
-      if (nlh->nlmsg_type == RTM_DELADDR && it != entries_.end()) entries_.erase(it);
+      Entry e;
+      if ((nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR) || !decode(nlh, &e)) continue;
+      auto it = std::find_if(entries_.begin(), entries_.end(),
+                             [&](const Entry& x) { return x.index == e.index && x.address == e.address; });
+      if (it != entries_.end()) entries_.erase(it);  // a changed address (a new broadcast or prefix) replaces the old
+      if (nlh->nlmsg_type == RTM_NEWADDR) entries_.push_back(std::move(e));
     }
   }
   if (overrun) reload();

@@ -130,7 +130,9 @@ class SetWriter {
 
 // Every address of the calling process's network namespace (the
 // supervisor's, which is where pasta opens the jail's connections), all
-// interfaces, IPv4 and IPv6, loopback included; sorted, each once.
+// interfaces, IPv4 and IPv6, loopback included, with the other addresses
+// they make local to the host (IPv4 broadcast, IPv6 subnet-router anycast);
+// sorted, each once.
 // Throws LaunchError("network", ...) when rtnetlink cannot be read.
 std::vector<Cidr> host_addresses();
 
@@ -146,11 +148,19 @@ class HostAddresses {
   // When the kernel dropped notices (the socket overran), reads them all anew.
   bool update();
 
+  // One address of one interface, and what it makes local to the host: the
+  // address, its IPv4 broadcast address, its IPv6 subnet-router anycast.
+  struct Entry {
+    int index = 0;
+    Cidr address;
+    std::vector<Cidr> closes;
+  };
+
  private:
   void reload();
   void rebuild();
   UniqueFd events_;
-  std::vector<std::pair<int, Cidr>> entries_;  // (interface index, address)
+  std::vector<Entry> entries_;
   std::vector<Cidr> addrs_;
 };
 

@@ -972,7 +972,7 @@ dns = ["198.18.1.53"]
   });
 }
 
-TEST_CASE("host addresses: read at once, and followed as they come and go") {
+TEST_CASE("host addresses: read at once, with broadcast and anycast, and followed as they come and go") {
   REQUIRE_NETWORK_WORLD();
   // In a network namespace of its own (nothing of the machine's is touched).
   int p[2];
@@ -1008,15 +1008,23 @@ TEST_CASE("host addresses: read at once, and followed as they come and go") {
     if (!has(h.addresses(), "127.0.0.1") || !has(mcpjail::netfilter::host_addresses(), "127.0.0.1")) done(4);
     if (run_ip({"link", "add", "mjt-dummy", "type", "veth", "peer", "name", "mjt-peer"}) != 0 ||
         run_ip({"link", "set", "mjt-dummy", "up"}) != 0 ||
-        run_ip({"addr", "add", "198.18.9.9/24", "dev", "mjt-dummy"}) != 0 ||
-        run_ip({"addr", "add", "2001:db8:18:9::9/64", "dev", "mjt-dummy", "nodad"}) != 0)
+        run_ip({"addr", "add", "198.18.9.9/24", "brd", "+", "dev", "mjt-dummy"}) != 0 ||
+        run_ip({"addr", "add", "2001:db8:18:9::9/64", "dev", "mjt-dummy", "nodad"}) != 0 ||
+        run_ip({"addr", "add", "2001:db8:18:8::8/128", "dev", "lo", "nodad"}) != 0)
       done(5);
-    bool both = false;
-    for (int i = 0; i < 3 && !both; ++i) {
-      wait_change(h);
-      both = has(h.addresses(), "198.18.9.9") && has(h.addresses(), "2001:db8:18:9::9");
-    }
-    if (!both) done(6);
+    // With each address, what it makes local: the IPv4 broadcast address and
+    // the IPv6 subnet-router anycast (none for a /128).
+    auto all_there = [&] {
+      return has(h.addresses(), "198.18.9.9") && has(h.addresses(), "2001:db8:18:9::9") && has(h.addresses(), "2001:db8:18:8::8");
+    };
+    for (int i = 0; i < 4 && !all_there(); ++i) wait_change(h);
+    report += "\nwith the test's addresses:";
+    for (const auto& c : h.addresses()) report += " " + c.str();
+    if (!all_there()) done(6);
+    if (!has(h.addresses(), "198.18.9.255") || !has(h.addresses(), "2001:db8:18:9::") ||
+        !has(mcpjail::netfilter::host_addresses(), "198.18.9.255") || !has(mcpjail::netfilter::host_addresses(), "2001:db8:18:9::"))
+      done(12);
+    if (has(h.addresses(), "2001:db8:18:8::") || has(h.addresses(), "198.18.9.0")) done(13);
     // The same address on a second interface: one entry; gone from one, still there.
     if (run_ip({"addr", "add", "198.18.9.9/32", "dev", "lo"}) != 0) done(7);
     wait_change(h);
@@ -1025,6 +1033,10 @@ TEST_CASE("host addresses: read at once, and followed as they come and go") {
     if (!has(h.addresses(), "198.18.9.9")) done(9);
     if (run_ip({"addr", "del", "198.18.9.9/32", "dev", "lo"}) != 0) done(10);
     if (!wait_change(h) || has(h.addresses(), "198.18.9.9")) done(11);
+    // The broadcast address went with its address (the /24), the anycast goes with its own.
+    if (has(h.addresses(), "198.18.9.255")) done(14);
+    if (run_ip({"addr", "del", "2001:db8:18:9::9/64", "dev", "mjt-dummy"}) != 0) done(15);
+    if (!wait_change(h) || has(h.addresses(), "2001:db8:18:9::") || has(h.addresses(), "2001:db8:18:9::9")) done(16);
     done(0);
   }
   ::close(p[1]);
