@@ -58,6 +58,7 @@ void pin_narrowed_ancestors(Plan& plan) {
           pin.target = d;
           pin.source = walk.canonical;
           pin.writable = true;
+          pin.exec = w.exec;  // what the write path grants, unchanged
           pin.is_dir = true;
           pin.why = "keeps the directories above " + s.target + " in place (a mount point cannot be renamed)";
           targets.insert(d);

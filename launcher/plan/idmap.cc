@@ -23,6 +23,10 @@ void plan_idmaps(Plan& plan) {
     if (m.idmap_owner) mapped.push_back(&m);
   for (auto& m : plan.mounts) {
     if (m.kind != MountKind::Bind || m.idmap_owner) continue;
+    // The profile's state directory is the jail's user's by construction
+    // (run creates it so, maybe only after planning): never seen through
+    // another owner's mapping, which would leave its files unmapped.
+    if (!plan.state.canonical.empty() && path_is_under(m.source, plan.state.canonical)) continue;
     const MountStep* outer = nullptr;
     for (const MountStep* o : mapped)
       if (o != &m && path_is_under(m.source, o->source) && (!outer || o->source.size() > outer->source.size())) outer = o;

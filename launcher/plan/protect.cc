@@ -210,9 +210,19 @@ class Planner {
                         [&](const MountStep& s) { return s.kind == MountKind::Mask && path_is_under(p, s.target); });
   }
 
+  // Appends `m`, but before the mounts already placed below its target
+  // (the binds of present names there, a write path of the profile's own
+  // inside a protected directory such as its state directory): mounted
+  // later, it would cover them.
+  void place(MountStep m) {
+    const auto below = std::find_if(plan_.mounts.begin(), plan_.mounts.end(), [&](const MountStep& o) {
+      return o.target != m.target && path_is_under(o.target, m.target);
+    });
+    plan_.mounts.insert(below, std::move(m));
+  }
+
   void bind(const std::string& target, const std::string& source, bool is_dir, const std::string& why) {
-    plan_.mounts.push_back(
-        {.kind = MountKind::Bind, .target = target, .source = source, .writable = false, .is_dir = is_dir, .why = why});
+    place({.kind = MountKind::Bind, .target = target, .source = source, .writable = false, .is_dir = is_dir, .why = why});
   }
 
   // The jail path of a host path inside a write path, or "".
@@ -246,6 +256,13 @@ class Planner {
                     : std::string("read-only bind over the ") + (is_dir ? "directory" : "file") +
                           " (a mount point: no write, rename or unlink)";
         bind(jail_at, host_at, is_dir, "protected name " + name + " in the " + where);
+        // The profile's own state directory inside it (.local/state/mcp-jail
+        // of a home directory that is a write path) stays as writable as the
+        // write path made it.
+        const auto& st = plan_.state;
+        if (is_dir && !st.dir.empty() && st.dir != jail_at && path_is_under(st.dir, jail_at))
+          place({.kind = MountKind::Bind, .target = st.dir, .source = st.canonical, .writable = true, .is_dir = true,
+                 .why = "the profile's state directory, inside the protected name " + name + " (run creates it when missing)"});
       }
       plan_.protect.push_back(std::move(e));
       return;
@@ -254,6 +271,7 @@ class Planner {
     e.refuse_host = host_at;
     e.parent_dev = p.pdev;
     e.parent_ino = p.pino;
+    pin_parent(jail_at, host_at, name, where);
     if (p.kind == Probe::Missing) {
       e.state = PP::State::Absent;
       e.how = "missing: cannot be created at " + jail_at +
@@ -278,6 +296,30 @@ class Planner {
       }
     }
     plan_.protect.push_back(std::move(e));
+  }
+
+  // The refusal of a missing name is tied to the identity of the directory
+  // it would be created in. Inside a write path that directory could be
+  // renamed away and a copy holding the name renamed into its place (or
+  // swapped in with RENAME_EXCHANGE): it becomes a mount point (a writable
+  // bind over itself), which cannot be renamed, and pin_narrowed_ancestors()
+  // does the same for the directories between it and the write path.
+  void pin_parent(const std::string& jail_at, const std::string& host_at, const std::string& name, const std::string& where) {
+    const auto js = jail_at.rfind('/'), hs = host_at.rfind('/');
+    if (js == std::string::npos || js == 0 || hs == std::string::npos || hs == 0) return;
+    const std::string jail_dir = jail_at.substr(0, js), host_dir = host_at.substr(0, hs);
+    const MountStep* via = visible_through(plan_.mounts, jail_dir);
+    if (!via || via->kind != MountKind::Bind || !via->writable || via->target == jail_dir) return;  // a mount point already
+    if (std::any_of(plan_.mounts.begin(), plan_.mounts.end(), [&](const MountStep& m) { return m.target == jail_dir; })) return;
+    MountStep pin{.kind = MountKind::Bind,
+                  .target = jail_dir,
+                  .source = host_dir,
+                  .writable = true,
+                  .exec = via->exec,
+                  .is_dir = true,
+                  .why = "protected name " + name + " in the " + where +
+                         ": keeps the directory it would be created in in place (a mount point cannot be renamed)"};
+    place(std::move(pin));
   }
 
   // Repositories below a write path, to kNestedDepth, within the entry budget.

@@ -465,6 +465,10 @@ int main(int argc, char** argv) {
       } else if (op == "rename-fails") {
         if (::rename(arg(1), arg(2)) == 0) return fail(std::string("renamed ") + arg(1));
         i += 3;
+      } else if (op == "exchange" || op == "exchange-fails") {  // A B: renameat2(RENAME_EXCHANGE)
+        const bool ok = ::syscall(SYS_renameat2, AT_FDCWD, arg(1), AT_FDCWD, arg(2), RENAME_EXCHANGE) == 0;
+        if (ok != (op == "exchange")) return fail(std::string(ok ? "exchanged " : "exchange ") + arg(1) + (ok ? "" : std::string(": ") + std::strerror(errno)));
+        i += 3;
       } else if (op == "mkdir") {
         if (::mkdir(arg(1), 0755) != 0) return fail(std::string("mkdir ") + arg(1) + ": " + std::strerror(errno));
         i += 2;

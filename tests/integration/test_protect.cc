@@ -141,6 +141,13 @@ std::vector<Act> acts(const ProtectWorld& w) {
       {{"write", w.p("gm"), "x", "rename-fails", w.p("gm"), w.p(".gitmodules")},
        {"write", w.p("gm"), "x", "rename", w.p("gm"), w.p(".gitmodules")}, w.p(".gitmodules")},
       {{"link-fails", w.p("README.md"), w.p(".gitmodules")}, {"write", w.p(".gitmodules"), "x"}, w.p(".gitmodules")},
+      // where git would take config and hooks from instead, top level and nested
+      {{"create-fails", w.p(".git/commondir")}, {"write", w.p(".git/commondir"), "../evil\n"}, w.p(".git/commondir")},
+      {{"create-fails", w.p("vendor/lib/.git/commondir")}, {"write", w.p("vendor/lib/.git/commondir"), "../evil\n"},
+       w.p("vendor/lib/.git/commondir")},
+      {{"mkdir-fails", w.p(".git/worktrees")}, {"mkdir", w.p(".git/worktrees")}, w.p(".git/worktrees")},
+      // the write path itself as a bare repository
+      {{"create-fails", w.p("HEAD")}, {"write", w.p("HEAD"), "ref: refs/heads/main\n"}, w.p("HEAD")},
       // through a dangling symbolic link: open(O_CREAT) would create its target
       {{"symlink", ".mcp.json", w.p("lnk"), "create-fails", w.p("lnk")},
        {"symlink", ".mcp.json", w.p("lnk"), "write", w.p("lnk"), "x", "content-is", w.p(".mcp.json"), "x"}, w.p("lnk")},
@@ -399,6 +406,91 @@ TEST_CASE("protect: a home directory's start-up files", "[protect]") {
                                 "unprotect = [\"*\"]\n");
       INFO(ok.err);
       CHECK(ok.status == 0);
+    }
+  }
+}
+
+TEST_CASE("protect: a missing name cannot be planted by swapping the directory it would be created in", "[protect]") {
+  for (Mode m : modes()) {
+    SECTION(mode_name(m)) {
+      // A home directory (it holds .bashrc) whose .ssh and .config exist
+      // without the protected names below them.
+      ProtectWorld w(m);
+      std::ofstream(w.p(".bashrc")) << "# rc\n";
+      fs::create_directories(w.p(".ssh"));
+      fs::create_directories(w.p(".config"));
+      chown_tree(w.ws_path, Harness::get().uid(m), Harness::get().gid(m));
+      const std::string before = tree_state(w.ws_path);
+      // A copy holding the name is built beside the directory; the directory
+      // cannot be renamed away, the copy not renamed or swapped into its place.
+      const std::vector<std::string> build = {"mkdir", w.p("newssh"), "write", w.p("newssh/authorized_keys"), "ssh-ed25519 AAAA evil\n",
+                                              "mkdir", w.p("newcfg"), "mkdir", w.p("newcfg/git"),
+                                              "write", w.p("newcfg/git/config"), "[core]\n\tfsmonitor = touch\n"};
+      std::vector<std::string> attack = build;
+      const std::vector<std::string> swaps = {"rename-fails", w.p(".ssh"), w.p("ssh.old"), "rename-fails", w.p("newssh"), w.p(".ssh"),
+                                              "exchange-fails", w.p("newcfg"), w.p(".config"),
+                                              "create-fails", w.p(".ssh/authorized_keys"), "create-fails", w.p(".ssh/rc"),
+                                              "create-fails", w.p(".npmrc"), "mkdir-fails", w.p(".config/mcp-jail")};
+      attack.insert(attack.end(), swaps.begin(), swaps.end());
+      const Result r = w.steps(attack);
+      INFO(r.err);
+      CHECK(r.status == 0);
+      CHECK(w.denied(w.p(".ssh/authorized_keys")));
+      CHECK_FALSE(fs::exists(w.p(".ssh/authorized_keys")));
+      CHECK_FALSE(fs::exists(w.p(".config/git/config")));
+      fs::remove_all(w.p("newssh"));
+      fs::remove_all(w.p("newcfg"));
+      CHECK(tree_state(w.ws_path) == before);
+      // The control: with the names dropped the same swaps plant them.
+      ProtectWorld c(m);
+      std::ofstream(c.p(".bashrc")) << "# rc\n";
+      fs::create_directories(c.p(".ssh"));
+      fs::create_directories(c.p(".config"));
+      chown_tree(c.ws_path, Harness::get().uid(m), Harness::get().gid(m));
+      std::vector<std::string> works = {"mkdir", c.p("newssh"), "write", c.p("newssh/authorized_keys"), "x",
+                                        "mkdir", c.p("newcfg"), "mkdir", c.p("newcfg/git"), "write", c.p("newcfg/git/config"), "y",
+                                        "rename", c.p(".ssh"), c.p("ssh.old"), "rename", c.p("newssh"), c.p(".ssh"),
+                                        "exchange", c.p("newcfg"), c.p(".config")};
+      const Result ok = c.steps(works, "unprotect = [\"*\"]\n");
+      INFO(ok.err);
+      CHECK(ok.status == 0);
+      CHECK(fs::exists(c.p(".ssh/authorized_keys")));
+      CHECK(fs::exists(c.p(".config/git/config")));
+    }
+  }
+}
+
+TEST_CASE("protect: mcp-jail's state in a home write path is read-only, the profile's own state directory writable", "[protect]") {
+  for (Mode m : modes()) {
+    SECTION(mode_name(m)) {
+      // The state home inside a write path that is a home directory: another
+      // profile's state (an npm cache a later launch runs) must not be reachable.
+      ProtectWorld w(m);
+      std::ofstream(w.p(".bashrc")) << "# rc\n";
+      fs::create_directories(w.p(".local/state/mcp-jail/other"));
+      chown_tree(w.ws_path, Harness::get().uid(m), Harness::get().gid(m));
+      // The state home is the launching user's (root for a root launch).
+      if (m == Mode::Root) chown_tree(w.p(".local/state"), 0, 0);
+      RunOptions o;
+      o.env = {"XDG_STATE_HOME=" + w.p(".local/state")};
+      const std::string mine = w.p(".local/state/mcp-jail/protect-it/data");
+      const std::string profile = w.prof.file("state.toml", R"(version = 1
+name = "protect-it"
+extends = "base"
+[filesystem]
+write = ["${WORKSPACE}", "${PROFILE_STATE}/data"]
+)");
+      const Result r = run(m, {"run", profile, "--var",
+                               "WORKSPACE=" + w.ws_path, "--audit-log", w.audit, "--", Harness::get().probe(), "steps",
+                               "write", mine + "/graph.jsonl", "x",  // the positive control
+                               "create-fails", w.p(".local/state/mcp-jail/other/cache"),
+                               "create-fails", w.p(".local/state/mcp-jail/new")},
+                           o);
+      INFO(r.err);
+      CHECK(r.status == 0);
+      CHECK(support::slurp(mine + "/graph.jsonl") == "x");
+      CHECK_FALSE(fs::exists(w.p(".local/state/mcp-jail/other/cache")));
+      CHECK_FALSE(fs::exists(w.p(".local/state/mcp-jail/new")));
     }
   }
 }
