@@ -18,6 +18,12 @@ bool valid_name(std::string_view name, std::string* why) {
   if (name.empty()) return no("empty (write a path relative to the write path, such as \".envrc\")");
   if (name.front() == '/') return no("must be relative to the write path (no leading '/')");
   if (name.find('\0') != std::string_view::npos) return no("holds a NUL byte");
+  if (name.starts_with("**/")) {
+    const std::string_view rest = name.substr(3);
+    if (rest.empty() || rest.find('/') != std::string_view::npos || rest == "." || rest == ".." || rest == "**")
+      return no("\"**/\" must be followed by one name, as in \"**/.git\" (refused in every directory of the write path)");
+    return true;
+  }
   int n = 0;
   std::size_t i = 0;
   while (i <= name.size()) {
@@ -25,10 +31,15 @@ bool valid_name(std::string_view name, std::string* why) {
     const std::string_view comp = name.substr(i, slash - i);
     if (comp.empty()) return no("has an empty component (\"//\" or a trailing '/')");
     if (comp == "." || comp == "..") return no("may not hold \".\" or \"..\"");
+    if (comp == "**") return no("\"**\" only as the first component, as in \"**/.git\"");
     if (++n > 8) return no("has more than 8 components");
     i = slash + 1;
   }
   return true;
+}
+
+std::string_view anywhere_name(std::string_view listed) {
+  return listed.starts_with("**/") ? listed.substr(3) : std::string_view{};
 }
 
 bool all_dropped(const std::vector<std::string>& unprotect) {

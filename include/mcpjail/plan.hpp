@@ -151,6 +151,8 @@ struct ProtectedPath {
     Absent,   // missing: the supervisor refuses to create `refuse`
     Link,     // `refuse` is a symbolic link: its target, when writable in the jail, is bound read-only
     Covered,  // already read-only or hidden by the profile's own mounts
+    Anywhere, // "**/NAME": NAME cannot be created in any directory of the write path `root`
+              // (its filesystem: parent_dev); what exists is left to the walk for nested repositories
   };
   State state = State::Absent;
   std::string path;    // inside the jail

@@ -59,8 +59,12 @@ const std::vector<std::string>& home_markers();
 // A protected name that must not be created while the jail runs: it did not
 // exist at launch, or it is a symbolic link (refused once removed).
 inline bool refused_at_launch(const ProtectedPath& p) {
-  return p.state == ProtectedPath::State::Absent || p.state == ProtectedPath::State::Link;
+  return p.state == ProtectedPath::State::Absent || p.state == ProtectedPath::State::Link ||
+         p.state == ProtectedPath::State::Anywhere;
 }
+
+// "**/NAME" (a name refused in every directory of a write path): NAME, else "".
+std::string_view anywhere_name(std::string_view listed);
 
 // ---- The supervisor's side ------------------------------------------------------
 
@@ -72,7 +76,7 @@ inline bool refused_at_launch(const ProtectedPath& p) {
 class Guard {
  public:
   explicit Guard(const Plan& plan);
-  bool active() const { return !refuse_.empty(); }
+  bool active() const { return !refuse_.empty() || !anywhere_.empty(); }
   // The protected path `lexical` (absolute, "." and ".." folded) is or lies
   // below, or "".
   std::string refuses_lexically(const std::string& lexical) const;
@@ -87,7 +91,13 @@ class Guard {
     ino_t ino = 0;
     std::string name;  // the last component of `path`
   };
+  // "**/NAME": NAME in any directory below `root` (lexically), on its filesystem `dev`.
+  struct Anywhere {
+    std::string root, name;
+    dev_t dev = 0;
+  };
   std::vector<Refuse> refuse_;
+  std::vector<Anywhere> anywhere_;
 };
 
 // The protected names that were missing at launch and exist on the host

@@ -146,6 +146,12 @@ std::vector<Act> acts(const ProtectWorld& w) {
       {{"create-fails", w.p("vendor/lib/.git/commondir")}, {"write", w.p("vendor/lib/.git/commondir"), "../evil\n"},
        w.p("vendor/lib/.git/commondir")},
       {{"mkdir-fails", w.p(".git/worktrees")}, {"mkdir", w.p(".git/worktrees")}, w.p(".git/worktrees")},
+      // a new repository anywhere below the write path ("**/.git"): a directory or a link file
+      {{"mkdir-fails", w.p("src/.git")}, {"mkdir", w.p("src/.git")}, w.p("src/.git")},
+      {{"mkdir", w.p("evil"), "create-fails", w.p("evil/.git")}, {"mkdir", w.p("evil"), "write", w.p("evil/.git"), "gitdir: x\n"},
+       w.p("evil/.git")},
+      {{"mkdir", w.p("repo.new"), "rename-fails", w.p("repo.new"), w.p("src/.git")},
+       {"mkdir", w.p("repo.new"), "rename", w.p("repo.new"), w.p("src/.git")}, w.p("src/.git")},
       // the write path itself as a bare repository
       {{"create-fails", w.p("HEAD")}, {"write", w.p("HEAD"), "ref: refs/heads/main\n"}, w.p("HEAD")},
       // through a dangling symbolic link: open(O_CREAT) would create its target
@@ -179,6 +185,7 @@ TEST_CASE("protect: present and absent names cannot be written or created, and t
         for (std::size_t i = 0; i + 2 < act.fails.size(); ++i) {
           if (act.fails[i] == "write") fs::remove(act.fails[i + 1]);
           if (act.fails[i] == "symlink") fs::remove(act.fails[i + 2]);
+          if (act.fails[i] == "mkdir") fs::remove_all(act.fails[i + 1]);
         }
         CHECK(tree_state(w.ws_path) == before);
 

@@ -42,7 +42,14 @@ const std::string kProfile = "version = 1\nextends = \"base\"\n[filesystem]\nwri
 
 TEST_CASE("protect: names are relative paths without . or .. components") {
   std::string why;
-  for (const char* ok : {".envrc", ".git/hooks", ".config/fish/config.fish", "a b/c"}) CHECK(protect::valid_name(ok, &why));
+  for (const char* ok : {".envrc", ".git/hooks", ".config/fish/config.fish", "a b/c", "**/.git"}) CHECK(protect::valid_name(ok, &why));
+  // "**/" takes one name and only at the start.
+  for (const char* bad : {"**/", "**/a/b", "a/**/b", "**", "**/..", "**/**"}) {
+    INFO(bad);
+    CHECK_FALSE(protect::valid_name(bad, &why));
+  }
+  CHECK(protect::anywhere_name("**/.git") == ".git");
+  CHECK(protect::anywhere_name(".git/hooks").empty());
   for (const char* bad : {"", "/etc/passwd", "a//b", "a/", "../x", ".git/../x", ".", "a/./b", "1/2/3/4/5/6/7/8/9"}) {
     INFO(bad);
     CHECK_FALSE(protect::valid_name(bad, &why));
