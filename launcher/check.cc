@@ -132,10 +132,10 @@ void render_protect(std::ostringstream& o, const Plan& p) {
     const char* state = "";
     switch (e.state) {
       case ProtectedPath::State::Bound: state = "read-only"; break;
-      case ProtectedPath::State::Absent: state = "refused  "; break;
+      case ProtectedPath::State::Absent:
+      case ProtectedPath::State::Anywhere: state = "refused  "; break;
       case ProtectedPath::State::Link: state = "link     "; break;
       case ProtectedPath::State::Covered: state = "covered  "; break;
-      case ProtectedPath::State::Anywhere: state = "refused  "; break;
     }
     o << "  " << state << " " << e.path << "\n        why: " << e.name << " in the " << e.why << "; " << e.how << "\n";
   }

@@ -71,9 +71,8 @@ bool decode(const nlmsghdr* nlh, HostAddresses::Entry* out) {
   out->closes = {out->address};
   if (want == 4 && broadcast) out->closes.push_back(host(broadcast));
   if (want == 16 && ifa->ifa_prefixlen < 127) {
-    Cidr anycast = out->address;
-    for (int bit = ifa->ifa_prefixlen; bit < 128; ++bit)
-      anycast.addr[static_cast<std::size_t>(bit / 8)] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
+    Cidr anycast = out->address.network(ifa->ifa_prefixlen);
+    anycast.prefix = anycast.bits();  // a single address
     out->closes.push_back(anycast);
   }
   return true;
@@ -118,10 +117,6 @@ std::vector<HostAddresses::Entry> dump() {
     }
   }
 }
-
-}  // namespace
-
-namespace {
 
 // Every address the entries close, sorted, once each.
 std::vector<Cidr> closed_by(const std::vector<HostAddresses::Entry>& entries) {

@@ -106,6 +106,14 @@ bool Cidr::contains(const Cidr& o) const {
 
 bool Cidr::overlaps(const Cidr& o) const { return contains(o) || o.contains(*this); }
 
+Cidr Cidr::network(int len) const {
+  Cidr net = *this;
+  net.prefix = len;
+  for (int bit = len; bit < bits(); ++bit)
+    net.addr[static_cast<std::size_t>(bit / 8)] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
+  return net;
+}
+
 std::string Cidr::str() const {
   std::string s = address_text(*this);
   if (!host()) s += "/" + std::to_string(prefix);
@@ -130,12 +138,8 @@ std::optional<Cidr> parse_cidr(std::string_view s, std::string* why) {
     auto n = parse_number(len, c->bits());
     if (!n) return fail("prefix length in '" + std::string(s) + "' must be 0-" + std::to_string(c->bits()));
     c->prefix = *n;
-    if (!host_bits_zero(*c)) {
-      Cidr net = *c;
-      for (int bit = net.prefix; bit < net.bits(); ++bit)
-        net.addr[static_cast<std::size_t>(bit / 8)] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
-      return fail("'" + std::string(s) + "' has host bits set; the network is " + net.str());
-    }
+    if (!host_bits_zero(*c))
+      return fail("'" + std::string(s) + "' has host bits set; the network is " + c->network(c->prefix).str());
   }
   return c;
 }

@@ -26,6 +26,8 @@ struct Cidr {
   bool host() const { return prefix == bits(); }
   bool contains(const Cidr& other) const;  // same family and other ⊆ this
   bool overlaps(const Cidr& other) const;
+  // The network of this address with `len` prefix bits: the bits beyond them zero.
+  Cidr network(int len) const;
   std::string str() const;                 // "10.0.0.0/8", "2001:db8::/32"; no "/N" for a single address
   bool operator==(const Cidr&) const = default;
 };

@@ -123,10 +123,7 @@ class Planner {
     plan_.protect_scan.depth = protect::kNestedDepth;
     for (const auto& r : roots_) {
       UniqueFd dir = open_root(r);
-      for (const auto& n : names_) {
-        if (protect::anywhere_name(n).empty()) add(dir.get(), r.source, r.target, n, "write path " + r.target);
-        else add_anywhere(dir.get(), r, n);
-      }
+      for (const auto& n : names_) add_listed(dir.get(), r.source, r.target, n, "write path " + r.target);
       // Home directories: the write path itself or one below it.
       std::set<std::string> done;
       for (const auto& h : homes_) {
@@ -135,8 +132,7 @@ class Planner {
         const std::string jail = join_path(r.target, rel);
         UniqueFd hd = rel.empty() ? UniqueFd(::dup(dir.get())) : open_below(dir.get(), rel);
         if (!hd) continue;  // not a directory any more, or a link: nothing of it is a home
-        for (const auto& n : home_names_)
-          if (protect::anywhere_name(n).empty()) add(hd.get(), h.path, jail, n, "home directory " + jail + " (" + h.why + ")");
+        for (const auto& n : home_names_) add_listed(hd.get(), h.path, jail, n, "home directory " + jail + " (" + h.why + ")");
       }
       if (!git_names_.empty()) nested(dir.get(), r);
     }
@@ -302,19 +298,27 @@ class Planner {
     plan_.protect.push_back(std::move(e));
   }
 
-  // "**/NAME": refused in every directory of the write path, by its
+  // A name as the profile lists it, relative to `jail_dir` (`host_dir` on the host).
+  void add_listed(int dirfd, const std::string& host_dir, const std::string& jail_dir, const std::string& listed,
+                  const std::string& where) {
+    if (protect::anywhere_name(listed).empty()) add(dirfd, host_dir, jail_dir, listed, where);
+    else add_anywhere(dirfd, host_dir, jail_dir, listed, where);
+  }
+
+  // "**/NAME": refused in every directory below `jail_dir`, by its
   // filesystem; what exists is the walk's (nested repositories).
-  void add_anywhere(int dirfd, const Root& r, const std::string& listed) {
-    const std::string path = join_path(r.target, listed);
+  void add_anywhere(int dirfd, const std::string& host_dir, const std::string& jail_dir, const std::string& listed,
+                    const std::string& where) {
+    const std::string path = join_path(jail_dir, listed);
     if (std::any_of(plan_.protect.begin(), plan_.protect.end(), [&](const PP& o) { return o.path == path; })) return;
     struct stat st {};
-    if (::fstat(dirfd, &st) != 0) throw LaunchError("filesystem", errno_text("stat " + r.source, errno));
+    if (::fstat(dirfd, &st) != 0) throw LaunchError("filesystem", errno_text("stat " + host_dir, errno));
     PP e;
     e.state = PP::State::Anywhere;
     e.name = listed;
-    e.root = r.target;
+    e.root = jail_dir;
     e.path = path;
-    e.why = "write path " + r.target;
+    e.why = where;
     e.how = "cannot be created in any directory of the write path (on its filesystem; the create helper): a " +
             std::string(protect::anywhere_name(listed)) +
             " made below it is one git on the host enters, as a submodule the index names or from a shell in that "

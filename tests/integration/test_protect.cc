@@ -90,6 +90,13 @@ write = ["${WORKSPACE}"]
     return run(mode, a);
   }
   std::string p(const std::string& rel) const { return ws_path + "/" + rel; }
+  // A home directory to the launch (it holds .bashrc), with these
+  // directories in it, all the jail's user's.
+  void as_home(const std::vector<std::string>& dirs = {}) const {
+    std::ofstream(p(".bashrc")) << "# rc\n";
+    for (const auto& d : dirs) fs::create_directories(p(d));
+    chown_tree(ws_path, Harness::get().uid(mode), Harness::get().gid(mode));
+  }
   std::vector<nlohmann::json> events(const std::string& type) const {
     std::vector<nlohmann::json> out;
     for (const auto& l : support::lines(support::slurp(audit))) {
@@ -392,9 +399,7 @@ TEST_CASE("protect: a home directory's start-up files", "[protect]") {
   for (Mode m : modes()) {
     SECTION(mode_name(m)) {
       ProtectWorld w(m);  // holds .bashrc below: looks like a home directory
-      std::ofstream(w.p(".bashrc")) << "# rc\n";
-      fs::create_directories(w.p(".config"));
-      chown_tree(w.ws_path, Harness::get().uid(m), Harness::get().gid(m));
+      w.as_home({".config"});
       const std::string before = tree_state(w.ws_path);
       const Result r = w.steps({"append-fails", w.p(".bashrc"), "create-fails", w.p(".profile"),
                                 "mkdir-fails", w.p(".config/autostart"), "mkdir-fails", w.p(".local"),
@@ -407,8 +412,7 @@ TEST_CASE("protect: a home directory's start-up files", "[protect]") {
       CHECK(tree_state(w.ws_path) == before);
       // The control.
       ProtectWorld c(m);
-      std::ofstream(c.p(".bashrc")) << "# rc\n";
-      chown_tree(c.ws_path, Harness::get().uid(m), Harness::get().gid(m));
+      c.as_home();
       const Result ok = c.steps({"write", c.p(".bashrc"), "x", "write", c.p(".profile"), "y", "mkdir", c.p(".local")},
                                 "unprotect = [\"*\"]\n");
       INFO(ok.err);
@@ -423,10 +427,7 @@ TEST_CASE("protect: a missing name cannot be planted by swapping the directory i
       // A home directory (it holds .bashrc) whose .ssh and .config exist
       // without the protected names below them.
       ProtectWorld w(m);
-      std::ofstream(w.p(".bashrc")) << "# rc\n";
-      fs::create_directories(w.p(".ssh"));
-      fs::create_directories(w.p(".config"));
-      chown_tree(w.ws_path, Harness::get().uid(m), Harness::get().gid(m));
+      w.as_home({".ssh", ".config"});
       const std::string before = tree_state(w.ws_path);
       // A copy holding the name is built beside the directory; the directory
       // cannot be renamed away, the copy not renamed or swapped into its place.
@@ -450,10 +451,7 @@ TEST_CASE("protect: a missing name cannot be planted by swapping the directory i
       CHECK(tree_state(w.ws_path) == before);
       // The control: with the names dropped the same swaps plant them.
       ProtectWorld c(m);
-      std::ofstream(c.p(".bashrc")) << "# rc\n";
-      fs::create_directories(c.p(".ssh"));
-      fs::create_directories(c.p(".config"));
-      chown_tree(c.ws_path, Harness::get().uid(m), Harness::get().gid(m));
+      c.as_home({".ssh", ".config"});
       std::vector<std::string> works = {"mkdir", c.p("newssh"), "write", c.p("newssh/authorized_keys"), "x",
                                         "mkdir", c.p("newcfg"), "mkdir", c.p("newcfg/git"), "write", c.p("newcfg/git/config"), "y",
                                         "rename", c.p(".ssh"), c.p("ssh.old"), "rename", c.p("newssh"), c.p(".ssh"),
@@ -473,9 +471,7 @@ TEST_CASE("protect: mcp-jail's state in a home write path is read-only, the prof
       // The state home inside a write path that is a home directory: another
       // profile's state (an npm cache a later launch runs) must not be reachable.
       ProtectWorld w(m);
-      std::ofstream(w.p(".bashrc")) << "# rc\n";
-      fs::create_directories(w.p(".local/state/mcp-jail/other"));
-      chown_tree(w.ws_path, Harness::get().uid(m), Harness::get().gid(m));
+      w.as_home({".local/state/mcp-jail/other"});
       // The state home is the launching user's (root for a root launch).
       if (m == Mode::Root) chown_tree(w.p(".local/state"), 0, 0);
       RunOptions o;
